@@ -1,0 +1,80 @@
+/* calendar.h - business calendars: weekly hours, holidays, an IANA zone.
+**
+** Pure C: no libuv, no Lua, no process-global time state (never TZ, tzset
+** or localtime).  A calendar is compiled from a spec into sorted UTC open
+** intervals with running totals, extended on demand, so that add() and
+** between() are a couple of binary searches.
+**
+** Conventions (SPEC.md, Calendars): an opening is half-open [open, close)
+** in local wall-clock time and belongs to the date and weekday it opens on
+** (an overnight shift opened on a holiday is off).  An instant is business
+** time when its local wall-clock reading lies inside an opening; so a
+** spring-forward gap simply has no instants, and both passes of a
+** fall-back hour count.  add(start, N) is the first instant at which
+** business time since start exceeds N: a target used up exactly at a close
+** is due at the next opening.
+**
+** Times are int64_t milliseconds since the Unix epoch (UTC).  A calendar is
+** not thread-safe (it grows its interval cache on use); each instance uses
+** its own.  Errors are PROMPTLY_E* codes with a message in err.
+*/
+#ifndef PR_CALENDAR_H
+#define PR_CALENDAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pr_cal_spec pr_cal_spec;  /* a calendar being described */
+typedef struct pr_calendar pr_calendar;  /* a compiled calendar */
+
+/* Weekdays, Monday first (ISO 8601). */
+#define PR_MON 0
+#define PR_SUN 6
+
+/* A new spec in zone tz (IANA name; NULL or "" means UTC).  EINVAL with
+** "unknown time zone 'X'" if the zone is not known. */
+int pr_cal_spec_new(const char *tz, pr_cal_spec **out, char *err,
+                    size_t errlen);
+void pr_cal_spec_free(pr_cal_spec *s);
+
+/* Add an opening on weekday wday (PR_MON..PR_SUN) from open to close,
+** both "HH:MM" (close may be "24:00"; a close before the open is an
+** overnight shift into the next day).  EINVAL for "25:00", open == close. */
+int pr_cal_spec_add_hours(pr_cal_spec *s, int wday, const char *open,
+                          const char *close, char *err, size_t errlen);
+
+/* Open at all times (24x7). */
+void pr_cal_spec_set_24x7(pr_cal_spec *s);
+
+/* A holiday: "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD" (inclusive, not
+** reversed) or a yearly "MM-DD" / "*-MM-DD".  EINVAL for invalid dates. */
+int pr_cal_spec_add_holiday(pr_cal_spec *s, const char *text, char *err,
+                            size_t errlen);
+
+/* Import the events of an iCalendar file (RFC 5545, with yearly RRULEs)
+** as holidays.  EIO if unreadable, EINVAL if not iCalendar. */
+int pr_cal_spec_add_ics(pr_cal_spec *s, const char *path, char *err,
+                        size_t errlen);
+
+/* Compile a spec into a calendar.  The spec may be freed afterwards. */
+int pr_cal_compile(const pr_cal_spec *s, pr_calendar **out, char *err,
+                   size_t errlen);
+void pr_calendar_free(pr_calendar *c);
+
+/* The zone name of a calendar. */
+const char *pr_calendar_tz(const pr_calendar *c);
+
+/* The first instant at which business time since start_ms exceeds dur_ms.
+** ERANGE ("never due") when the calendar has no opening at or after
+** start_ms within 100 years, or the result would overflow. */
+int pr_cal_add(pr_calendar *c, int64_t start_ms, int64_t dur_ms,
+               int64_t *due_ms);
+
+/* Business milliseconds in [a_ms, b_ms).  EINVAL if b_ms < a_ms. */
+int pr_cal_between(pr_calendar *c, int64_t a_ms, int64_t b_ms,
+                   int64_t *dur_ms);
+
+/* Whether t_ms is business time (1) or not (0). */
+int pr_cal_is_open(pr_calendar *c, int64_t t_ms);
+
+#endif /* PR_CALENDAR_H */

@@ -1,0 +1,58 @@
+/* cli.h - the promptly command-line host: shared pieces of its commands.
+**
+** The CLI is a host like any other: it includes only promptly.h and reaches
+** the module through dlopen()/dlsym().
+*/
+#ifndef PR_CLI_H
+#define PR_CLI_H
+
+#include "promptly.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* The module's entry points, resolved by name. */
+typedef struct cli_module {
+  void *handle;
+  const char *path;
+  uint32_t (*abi_version)(void);
+  const char *(*version)(void);
+  const char *(*strerror)(int);
+  int32_t (*event_type)(const char *);
+  const char *(*event_type_name)(int32_t);
+  int (*open)(const promptly_host *, const char *, promptly **, char *,
+              size_t);
+  int (*submit)(promptly *, const promptly_event *, char *, size_t);
+  int (*run)(promptly *, int32_t);
+  int (*stop)(promptly *);
+  int (*advance)(promptly *, int64_t);
+  int (*reload)(promptly *, char *, size_t);
+  int (*close)(promptly *);
+  int (*check)(const promptly_host *, const char *, char *, size_t);
+  int (*calendar_open)(const promptly_attr *, uint32_t, promptly_calendar **,
+                       char *, size_t);
+  int (*calendar_add)(promptly_calendar *, int64_t, int64_t, int64_t *);
+  int (*calendar_between)(promptly_calendar *, int64_t, int64_t, int64_t *);
+  void (*calendar_close)(promptly_calendar *);
+} cli_module;
+
+/* Load the module from path (NULL: $PROMPTLY_MODULE, else the installed
+** one) and resolve every entry point.  Prints the reason to stderr and
+** returns -1 on failure. */
+int cli_module_load(cli_module *m, const char *path);
+void cli_module_unload(cli_module *m);
+
+/* Parse ISO 8601 ("2026-11-20T17:00:00Z", an offset, optional fraction)
+** into ms since the epoch.  0 on success, -1 if malformed. */
+int cli_parse_iso(const char *s, int64_t *at_ms);
+
+/* Format ms since the epoch as ISO 8601 UTC with seconds and "Z". */
+#define CLI_ISO_LEN 32
+void cli_format_iso(int64_t at_ms, char out[CLI_ISO_LEN]);
+
+/* Subcommands: argv[0] is the subcommand name.  Return the exit status. */
+int cli_run(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_due(int argc, char **argv);
+
+#endif /* PR_CLI_H */

@@ -1,0 +1,215 @@
+/* promptly.h - the one contract between a ticketing host and promptly.so.
+**
+** Change rules.  Versions with the same PROMPTLY_ABI_MAJOR are ABI stable:
+** structs only grow at the end (each appended group is marked with the
+** minor version that added it), functions are only added, and an existing
+** event type id never changes meaning.  A host compiled against an older
+** minor keeps working; a different major is refused by promptly_open.
+**
+** Types are FFI-friendly: fixed-width integers, NUL-terminated UTF-8
+** strings, function pointers and void *.  No enum, bool, long or time_t.
+** Instants are int64_t milliseconds since the Unix epoch, UTC.
+**
+** Ownership.  Every pointer argument is borrowed for the duration of the
+** call; the module copies what it keeps.  Strings handed to host callbacks
+** are valid only during the callback.  Nothing allocated on one side is
+** freed on the other.
+**
+** Threads.  The module creates no thread.  promptly_submit and promptly_stop
+** may be called from any thread.  Everything else, and every host callback
+** but log, happens on the thread that calls promptly_run / promptly_advance
+** (the loop thread), one call at a time.
+*/
+#ifndef PROMPTLY_H
+#define PROMPTLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PROMPTLY_API __attribute__((visibility("default")))
+#else
+#define PROMPTLY_API
+#endif
+
+#define PROMPTLY_ABI_MAJOR 1
+#define PROMPTLY_ABI_MINOR 0
+#define PROMPTLY_ABI_VERSION \
+  ((uint32_t)((PROMPTLY_ABI_MAJOR << 16) | PROMPTLY_ABI_MINOR))
+
+/* Return codes: 0 or negative.  promptly_strerror names each. */
+#define PROMPTLY_OK        0
+#define PROMPTLY_EINVAL   (-1)  /* bad argument or malformed input */
+#define PROMPTLY_ENOMEM   (-2)  /* out of memory */
+#define PROMPTLY_EVERSION (-3)  /* ABI major mismatch or struct too small */
+#define PROMPTLY_EIO      (-4)  /* file or system error */
+#define PROMPTLY_ERULE    (-5)  /* a rule file failed to load or to run */
+#define PROMPTLY_ENOTSUP  (-6)  /* unknown event type or action */
+#define PROMPTLY_ESTATE   (-7)  /* call not allowed now (e.g. from a callback) */
+#define PROMPTLY_ENOBUFS  (-8)  /* caller's buffer too small */
+#define PROMPTLY_ERANGE   (-9)  /* out of range: never due, absurd target */
+
+/* Log levels passed to promptly_host.log. */
+#define PROMPTLY_LOG_ERROR 0
+#define PROMPTLY_LOG_WARN  1
+#define PROMPTLY_LOG_INFO  2
+#define PROMPTLY_LOG_DEBUG 3
+
+/* Event types.  promptly_event_type() maps the names below to these ids. */
+#define PROMPTLY_EV_CREATE         1  /* "create" */
+#define PROMPTLY_EV_UPDATE         2  /* "update": attributes changed */
+#define PROMPTLY_EV_REPLY_AGENT    3  /* "reply_agent": public agent reply */
+#define PROMPTLY_EV_REPLY_CUSTOMER 4  /* "reply_customer" */
+#define PROMPTLY_EV_NOTE           5  /* "note": internal comment */
+#define PROMPTLY_EV_STATUS         6  /* "status": attr "status" is the new one */
+#define PROMPTLY_EV_PRIORITY       7  /* "priority": manual change by an agent */
+#define PROMPTLY_EV_REOPEN         8  /* "reopen" */
+#define PROMPTLY_EV_MERGE          9  /* "merge": attr "into" names the target */
+#define PROMPTLY_EV_DELETE        10  /* "delete" */
+
+/* Modes of promptly_run. */
+#define PROMPTLY_RUN_DEFAULT 0  /* until promptly_stop */
+#define PROMPTLY_RUN_ONCE    1  /* wait for and handle one round of work */
+#define PROMPTLY_RUN_NOWAIT  2  /* handle what is ready, do not wait */
+
+typedef struct promptly promptly;                   /* opaque instance */
+typedef struct promptly_calendar promptly_calendar; /* opaque calendar */
+
+/* A name/value pair: event attributes, fields, action arguments. */
+typedef struct promptly_attr {
+  const char *name;
+  const char *value;
+} promptly_attr;
+
+typedef struct promptly_event {
+  uint32_t struct_size;        /* sizeof(promptly_event) as the host built it */
+  int32_t type;                /* PROMPTLY_EV_* */
+  int64_t ticket;              /* the host's ticket id, > 0 */
+  int64_t at_ms;               /* when it happened; 0 = now */
+  const promptly_attr *attrs;  /* n_attrs pairs; names are unique */
+  uint32_t n_attrs;
+  uint32_t reserved;           /* 0 */
+  const char *source;          /* optional: where it came from, named in
+                                  messages ("events.jsonl:12"); may be NULL */
+  /* ABI 1.0 ends here. */
+} promptly_event;
+
+typedef struct promptly_host {
+  uint32_t struct_size;  /* sizeof(promptly_host) as the host built it */
+  uint32_t abi_version;  /* PROMPTLY_ABI_VERSION the host was built with */
+  void *user_data;       /* first argument of every callback */
+
+  /* Any thread.  msg is one line without a newline.  May be NULL. */
+  void (*log)(void *user_data, int32_t level, const char *msg);
+
+  /* Loop thread.  The current instant; NULL for the real clock. */
+  int64_t (*now_ms)(void *user_data);
+
+  /* Loop thread.  The fields of a ticket that changed, as of at_ms; only
+  ** changed fields are passed.  Return 0 when written; a negative return
+  ** makes the module retry these fields on the ticket's next change. */
+  int32_t (*write_fields)(void *user_data, int64_t ticket, int64_t at_ms,
+                          const promptly_attr *fields, uint32_t n_fields);
+
+  /* Loop thread.  Carry out an action ("notify", "set_priority", ...).
+  ** key identifies it for ever: a host that has carried out a key before
+  ** must not do it again.  Return 0 when done or already done. */
+  int32_t (*do_action)(void *user_data, int64_t ticket, int64_t at_ms,
+                       const char *action, const promptly_attr *args,
+                       uint32_t n_args, const char *key);
+  /* ABI 1.0 ends here.  Append new members below this line. */
+} promptly_host;
+
+/* The ABI version the module was built with (PROMPTLY_ABI_VERSION). */
+PROMPTLY_API uint32_t promptly_abi_version(void);
+
+/* The package version, e.g. "0.1.0".  Static string. */
+PROMPTLY_API const char *promptly_version(void);
+
+/* A static description of a PROMPTLY_E* code. */
+PROMPTLY_API const char *promptly_strerror(int err);
+
+/* The PROMPTLY_EV_* id of an event type name, or PROMPTLY_ENOTSUP. */
+PROMPTLY_API int32_t promptly_event_type(const char *name);
+
+/* The name of an event type id, or NULL. */
+PROMPTLY_API const char *promptly_event_type_name(int32_t type);
+
+/* Create an instance that loads every *.lua in rules_dir (name order) and
+** watches the folder for changes.  host is copied.  On failure *out is NULL,
+** a message naming what was wrong (path, or file:line for a rule) is written
+** to errbuf (may be NULL), and a PROMPTLY_E* code is returned:
+** EVERSION for another ABI major or a too-small host struct, EIO for a
+** missing folder, ERULE for a broken rule file. */
+PROMPTLY_API int promptly_open(const promptly_host *host, const char *rules_dir,
+                               promptly **out, char *errbuf, size_t errlen);
+
+/* Queue an event.  Any thread.  The event is validated and copied here;
+** EINVAL (with the reason in errbuf) or ENOTSUP means it was refused and
+** changes nothing.  It is handled, in submission order, on the loop thread
+** by promptly_run or promptly_advance. */
+PROMPTLY_API int promptly_submit(promptly *p, const promptly_event *ev,
+                                 char *errbuf, size_t errlen);
+
+/* Run the instance's loop on the calling thread (PROMPTLY_RUN_*).
+** DEFAULT returns after promptly_stop; ONCE and NOWAIT return 1 if work is
+** still pending, else 0.  ESTATE from inside a callback or while another
+** thread runs the loop. */
+PROMPTLY_API int promptly_run(promptly *p, int32_t mode);
+
+/* Make promptly_run(DEFAULT) return soon.  Any thread. */
+PROMPTLY_API int promptly_stop(promptly *p);
+
+/* Virtual time for replays: handle every queued event, then fire every
+** deadline up to t_ms in order, each at its own instant.  From the first
+** call on, the instance runs on virtual time and arms no real timer.
+** ERANGE if t_ms is before the instance's virtual now. */
+PROMPTLY_API int promptly_advance(promptly *p, int64_t t_ms);
+
+/* Reload the rules folder now (hot reload does this on a change).  On
+** failure the running rules stay and the problem is in errbuf. */
+PROMPTLY_API int promptly_reload(promptly *p, char *errbuf, size_t errlen);
+
+/* Free the instance.  ESTATE from inside a callback or while the loop runs. */
+PROMPTLY_API int promptly_close(promptly *p);
+
+/* Load a rules folder without running it: each problem goes to host->log
+** (PROMPTLY_LOG_ERROR, "file:line: message").  0 if clean, else ERULE or EIO
+** (a message in errbuf too). */
+PROMPTLY_API int promptly_check(const promptly_host *host,
+                                const char *rules_dir, char *errbuf,
+                                size_t errlen);
+
+/* --- Business calendars (pure arithmetic, no instance needed) --- */
+
+/* Build a calendar from name/value pairs:
+**   "tz"      IANA zone, once ("Europe/Berlin"); default "UTC"
+**   "mon".."sun"  one opening "HH:MM-HH:MM" per pair ("24:00" closes the
+**             day; a close before the open is an overnight shift)
+**   "24x7"    any value: open all the time
+**   "holiday" "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD", "MM-DD" (yearly)
+**   "ics"     path of an iCalendar file whose events are holidays
+** On error *out is NULL and errbuf names the pair and what is wrong. */
+PROMPTLY_API int promptly_calendar_open(const promptly_attr *spec, uint32_t n,
+                                        promptly_calendar **out, char *errbuf,
+                                        size_t errlen);
+
+/* The instant at which business time since start_ms first exceeds
+** seconds.  ERANGE if the calendar never opens again ("never due"). */
+PROMPTLY_API int promptly_calendar_add(promptly_calendar *cal, int64_t start_ms,
+                                       int64_t seconds, int64_t *due_ms);
+
+/* Business milliseconds in [a_ms, b_ms); EINVAL if b_ms < a_ms. */
+PROMPTLY_API int promptly_calendar_between(promptly_calendar *cal, int64_t a_ms,
+                                           int64_t b_ms, int64_t *elapsed_ms);
+
+PROMPTLY_API void promptly_calendar_close(promptly_calendar *cal);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROMPTLY_H */

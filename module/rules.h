@@ -1,0 +1,66 @@
+/* rules.h - a rules folder loaded into a Lua 5.4 sandbox, and its verdicts.
+**
+** A pr_rules is one immutable rule set: every *.lua file of a folder,
+** loaded in name order into one fresh sandboxed lua_State, plus what the
+** files declared (priority levels, priority rules, calendars), compiled to
+** C.  Reloading builds a new pr_rules beside the old one; the caller swaps
+** pointers only when the load succeeded.  Loop thread only.
+*/
+#ifndef PR_RULES_H
+#define PR_RULES_H
+
+#include "util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pr_rules pr_rules;
+struct pr_calendar;
+
+/* A sink for messages: level is PROMPTLY_LOG_*. */
+typedef void (*pr_log_fn)(void *ud, int level, const char *msg);
+
+typedef struct pr_rules_opts {
+  pr_log_fn log;      /* promptly.log() from rules, run-time rule errors */
+  void *log_ud;
+  pr_log_fn problem;  /* each load problem, "file:line: message"; may be NULL */
+  void *problem_ud;
+  size_t mem_cap;     /* bytes for the Lua state; 0 = PR_RULES_MEM_CAP */
+  uint64_t budget;    /* VM instructions per call; 0 = PR_RULES_BUDGET */
+} pr_rules_opts;
+
+#define PR_RULES_MEM_CAP ((size_t)64 << 20)
+#define PR_RULES_BUDGET  ((uint64_t)10000000)
+
+/* Load every *.lua in dir.  OK; EIO if dir cannot be read (the path and
+** the reason in err); ERULE if any file failed: each problem goes to
+** opts->problem and the first one to err.  *out is set only on OK. */
+int pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
+                  char *err, size_t errlen);
+void pr_rules_free(pr_rules *r);
+
+/* Number of *.lua files loaded. */
+size_t pr_rules_file_count(const pr_rules *r);
+
+/* Priority levels, most urgent first: ids ("P1") and names ("Urgent"). */
+size_t pr_rules_level_count(const pr_rules *r);
+const char *pr_rules_level_id(const pr_rules *r, size_t i);
+const char *pr_rules_level_name(const pr_rules *r, size_t i);
+/* Index of a level by id or name, case-insensitive; -1 if none. */
+int pr_rules_level_find(const pr_rules *r, const char *id_or_name);
+size_t pr_rules_default_level(const pr_rules *r);
+
+/* The priority the rules give a ticket with these attributes (subject,
+** body, tier, type, channel, queue, status, anything else): the level of
+** the first matching priority rule in file order, or the default level.
+** *why is "file:line" of the rule that matched, or NULL for the default;
+** it lives as long as r.  ERULE, with "file:line: message" in err, when a
+** rule function failed: then *level is untouched. */
+int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                      size_t n_attrs, size_t *level, const char **why,
+                      char *err, size_t errlen);
+
+/* A calendar the rules declared, by name; NULL if none. */
+struct pr_calendar *pr_rules_calendar(const pr_rules *r, const char *name);
+
+#endif /* PR_RULES_H */
