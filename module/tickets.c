@@ -1,0 +1,230 @@
+/* tickets.c - the tickets an instance knows: attributes and written fields. */
+#include "config.h"
+
+#include "tickets.h"
+#include "promptly.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+pr_kvset_free(pr_kvset *s)
+{
+  for (uint32_t i = 0; i < s->n; i++) {
+    free((char *)s->kv[i].name);
+    free((char *)s->kv[i].value);
+  }
+  free(s->kv);
+  s->kv = NULL;
+  s->n = s->cap = 0;
+}
+
+
+static int
+kvset_index(const pr_kvset *s, const char *name)
+{
+  for (uint32_t i = 0; i < s->n; i++) {
+    if (strcmp(s->kv[i].name, name) == 0) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+
+const char *
+pr_kvset_get(const pr_kvset *s, const char *name)
+{
+  int i = kvset_index(s, name);
+  return i < 0 ? NULL : s->kv[i].value;
+}
+
+
+int
+pr_kvset_set(pr_kvset *s, const char *name, const char *value)
+{
+  char *v = pr_strdup(value);
+  if (v == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  int i = kvset_index(s, name);
+  if (i >= 0) {
+    free((char *)s->kv[i].value);
+    s->kv[i].value = v;
+    return PROMPTLY_OK;
+  }
+  if (s->n == s->cap) {
+    uint32_t cap = s->cap ? s->cap * 2 : 8;
+    pr_kv *kv = realloc(s->kv, cap * sizeof(*kv));
+    if (kv == NULL) {
+      free(v);
+      return PROMPTLY_ENOMEM;
+    }
+    s->kv = kv;
+    s->cap = cap;
+  }
+  char *n = pr_strdup(name);
+  if (n == NULL) {
+    free(v);
+    return PROMPTLY_ENOMEM;
+  }
+  s->kv[s->n].name = n;
+  s->kv[s->n].value = v;
+  s->n++;
+  return PROMPTLY_OK;
+}
+
+
+uint32_t
+pr_ticket_diff(const pr_ticket *t, const pr_kv *want, uint32_t n, pr_kv *out)
+{
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const char *old = pr_kvset_get(&t->written, want[i].name);
+    if (old == NULL || strcmp(old, want[i].value) != 0) {
+      out[k++] = want[i];
+    }
+  }
+  return k;
+}
+
+
+/* --- The id map ---------------------------------------------------------- */
+
+static size_t
+hash_id(int64_t id)
+{
+  uint64_t x = (uint64_t)id;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return (size_t)x;
+}
+
+
+void
+pr_tickets_init(pr_tickets *m)
+{
+  m->slot = NULL;
+  m->cap = 0;
+  m->n = 0;
+}
+
+
+static void
+ticket_free(pr_ticket *t)
+{
+  pr_kvset_free(&t->attrs);
+  pr_kvset_free(&t->written);
+  free(t->priority);
+  free(t);
+}
+
+
+void
+pr_tickets_free(pr_tickets *m)
+{
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->slot[i] != NULL) {
+      ticket_free(m->slot[i]);
+    }
+  }
+  free(m->slot);
+  pr_tickets_init(m);
+}
+
+
+pr_ticket *
+pr_tickets_get(const pr_tickets *m, int64_t id)
+{
+  if (m->cap == 0) {
+    return NULL;
+  }
+  size_t mask = m->cap - 1;
+  for (size_t i = hash_id(id) & mask;; i = (i + 1) & mask) {
+    if (m->slot[i] == NULL) {
+      return NULL;
+    }
+    if (m->slot[i]->id == id) {
+      return m->slot[i];
+    }
+  }
+}
+
+
+static void
+place(pr_ticket **slot, size_t mask, pr_ticket *t)
+{
+  size_t i = hash_id(t->id) & mask;
+  while (slot[i] != NULL) {
+    i = (i + 1) & mask;
+  }
+  slot[i] = t;
+}
+
+
+static int
+grow(pr_tickets *m)
+{
+  size_t cap = m->cap ? m->cap * 2 : 64;
+  pr_ticket **slot = calloc(cap, sizeof(*slot));
+  if (slot == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->slot[i] != NULL) {
+      place(slot, cap - 1, m->slot[i]);
+    }
+  }
+  free(m->slot);
+  m->slot = slot;
+  m->cap = cap;
+  return PROMPTLY_OK;
+}
+
+
+pr_ticket *
+pr_tickets_add(pr_tickets *m, int64_t id)
+{
+  /* Keep the load factor at or below one half. */
+  if ((m->n + 1) * 2 > m->cap && grow(m) != PROMPTLY_OK) {
+    return NULL;
+  }
+  pr_ticket *t = calloc(1, sizeof(*t));
+  if (t == NULL) {
+    return NULL;
+  }
+  t->id = id;
+  place(m->slot, m->cap - 1, t);
+  m->n++;
+  return t;
+}
+
+
+void
+pr_tickets_remove(pr_tickets *m, int64_t id)
+{
+  if (m->cap == 0) {
+    return;
+  }
+  size_t mask = m->cap - 1;
+  size_t i = hash_id(id) & mask;
+  while (m->slot[i] != NULL && m->slot[i]->id != id) {
+    i = (i + 1) & mask;
+  }
+  if (m->slot[i] == NULL) {
+    return;
+  }
+  ticket_free(m->slot[i]);
+  m->slot[i] = NULL;
+  m->n--;
+  /* Backward-shift deletion: re-place the rest of the probe run so that
+  ** lookups never stop early at the hole. */
+  for (size_t j = (i + 1) & mask; m->slot[j] != NULL; j = (j + 1) & mask) {
+    pr_ticket *t = m->slot[j];
+    m->slot[j] = NULL;
+    place(m->slot, mask, t);
+  }
+}

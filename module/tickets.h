@@ -1,0 +1,57 @@
+/* tickets.h - the tickets an instance knows: attributes and written fields.
+**
+** A pr_ticket holds what the module needs of one host ticket: its current
+** attributes (as the host reported them), the priority level the module or
+** an agent set, and the fields last written to the host, so that writes
+** happen on change only.  pr_tickets maps ticket ids to tickets.  Loop
+** thread only.
+*/
+#ifndef PR_TICKETS_H
+#define PR_TICKETS_H
+
+#include "util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable set of owned name/value strings, in insertion order. */
+typedef struct pr_kvset {
+  pr_kv *kv;  /* names and values owned by the set */
+  uint32_t n;
+  uint32_t cap;
+} pr_kvset;
+
+void pr_kvset_free(pr_kvset *s);
+const char *pr_kvset_get(const pr_kvset *s, const char *name);
+/* Set name to value (copies both).  0 or ENOMEM (then s is unchanged). */
+int pr_kvset_set(pr_kvset *s, const char *name, const char *value);
+
+typedef struct pr_ticket {
+  int64_t id;
+  int64_t created_at_ms;
+  pr_kvset attrs;    /* subject, body, tier, type, channel, queue, status... */
+  pr_kvset written;  /* field name -> value the host last accepted */
+  char *priority;    /* level id ("P1"), NULL before any */
+  int32_t manual;    /* 1 once an agent set the priority by hand */
+} pr_ticket;
+
+typedef struct pr_tickets {
+  pr_ticket **slot;  /* open addressing, linear probing; NULL = empty */
+  size_t cap;        /* a power of two */
+  size_t n;
+} pr_tickets;
+
+void pr_tickets_init(pr_tickets *m);
+void pr_tickets_free(pr_tickets *m);  /* frees every ticket */
+pr_ticket *pr_tickets_get(const pr_tickets *m, int64_t id);
+/* A new, empty ticket under id (which must not be present); NULL on ENOMEM. */
+pr_ticket *pr_tickets_add(pr_tickets *m, int64_t id);
+/* Remove and free the ticket id, if present. */
+void pr_tickets_remove(pr_tickets *m, int64_t id);
+
+/* The fields of want[0..n) that differ from what t->written holds, copied
+** (borrowed pointers) to out, which has room for n.  Returns how many. */
+uint32_t pr_ticket_diff(const pr_ticket *t, const pr_kv *want, uint32_t n,
+                        pr_kv *out);
+
+#endif /* PR_TICKETS_H */
