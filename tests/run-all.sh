@@ -1,0 +1,66 @@
+#!/bin/bash
+# Command two of the README, and what CI runs: the whole test suite.
+#  1. gcc, -Wall -Wextra -Werror: make check and make distcheck
+#  2. clang, -Werror: make check
+#  3. AddressSanitizer + UndefinedBehaviorSanitizer: make check
+#  4. valgrind (memcheck, leaks) over the gcc build: make check
+# It installs what it needs (Debian 12, as root) and ends with one line
+# "N passed, N failed" over all runs.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+bash "$top/tests/install-deps.sh" test
+cd "$top"
+autoreconf -fi >/dev/null 2>&1
+jobs=$(nproc)
+out=$top/_build
+mkdir -p "$out"
+passed=0
+failed=0
+
+tally() {  # sum the automake results of one build dir
+  local dir=$1 p f
+  p=$(cat "$dir"/tests/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
+  f=$(cat "$dir"/tests/*.trs 2>/dev/null | grep -Ec '^:test-result: (FAIL|ERROR|XPASS)' || true)
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+check() {  # check NAME [configure args...] -- [make check args...]
+  local name=$1; shift
+  local conf=() mk=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do conf+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  mk=("$@")
+  local dir=$out/$name
+  echo "== $name: configure ${conf[*]}"
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && "$top/configure" -q --enable-werror "${conf[@]}" &&
+     make -s -j"$jobs" && make -s -j"$jobs" check "${mk[@]}") ||
+    { cat "$dir"/test-suite.log 2>/dev/null | tail -80; tally "$dir";
+      failed=$((failed + 1)); return 1; }
+  tally "$dir"
+}
+
+status=0
+check gcc CC=gcc CFLAGS="-g -O2" || status=1
+check clang CC=clang CFLAGS="-g -O2 -gdwarf-4" || status=1
+check asan CC=gcc \
+  CFLAGS="-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+  LDFLAGS="-fsanitize=address,undefined" \
+  -- ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 || status=1
+# valgrind: the unit and ABI tests under memcheck, and the CLI tests with
+# the CLI under memcheck.  The property test runs fewer random cases here
+# (it ran its full count in the builds above).
+check valgrind CC=gcc CFLAGS="-g -O1" -- \
+  LOG_COMPILER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" \
+  PROMPTLY_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" \
+  PROMPTLY_PROPERTY_CASES=1000 PROMPTLY_TEST_SCALE=10 || status=1
+
+echo "== distcheck"
+(cd "$out/gcc" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+   >"$out/distcheck.log" 2>&1) && passed=$((passed + 1)) ||
+  { tail -60 "$out/distcheck.log"; failed=$((failed + 1)); status=1; }
+
+echo "$passed passed, $failed failed"
+exit $status
