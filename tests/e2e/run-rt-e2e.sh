@@ -1,0 +1,411 @@
+#!/bin/bash
+# run-rt-e2e.sh - end-to-end tests of promptly inside a real Request Tracker 5.
+#
+# Real RT 5 (Debian packages, SQLite), the real built promptly.so, the real
+# rt-promptly daemon; tickets are created and changed through RT's REST 2
+# API and the ticket page is loaded in headless Chromium.  Nothing is mocked.
+#
+# Usage: tests/e2e/run-rt-e2e.sh        (as root; installs what it needs)
+#
+# Environment:
+#   PROMPTLY_SO        the module to test [built in PROMPTLY_BUILDDIR]
+#   PROMPTLY_BUILDDIR  a VPATH build dir, configured and built here if it
+#                      has no module yet [SRCDIR/build-e2e]
+#   E2E_PORT           RT's port for the test [8093]
+#   E2E_ARTIFACTS      logs and the screenshot [BUILDDIR/e2e-artifacts]
+#   E2E_KEEP=1         keep the scratch folder (RT DB, logs) afterwards
+#
+# Repeatable: each run makes a fresh RT database of its own
+# (rt-setup-database-5 --action init into a scratch SQLite file, about
+# 2 s) and points rt-server, rt-setup-database and rt-promptly at it
+# through PROMPTLY_RT_DB, which the site config snippet written by
+# rt-promptly-setup honours.  RT's own database is never touched, and an
+# RT on port 8080 keeps running.  The first run on a clean machine
+# installs RT 5 (about 40 s), Chromium and the build dependencies.
+#
+# Output: one line per check (PASS/FAIL/SKIP), then "N passed, N failed"
+# (skips are counted apart); exit status 1 on any failure.
+set -euo pipefail
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+E2E_DIR=$SRCDIR/tests/e2e
+RT_HOST_DIR=$SRCDIR/module/hosts/rt
+E2E_PORT=${E2E_PORT:-8093}
+ROOT_PASS=${RT_ROOT_PASS:-rtroot-pass}
+T_START=$SECONDS
+
+PASSED=0 FAILED=0 SKIPPED=0
+pass() { PASSED=$((PASSED + 1)); printf 'PASS: %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL: %s\n' "$*"; }
+skip() { SKIPPED=$((SKIPPED + 1)); printf 'SKIP: %s\n' "$*"; }
+note() { printf '  .. %s\n' "$*"; }
+die()  { printf 'run-rt-e2e: error: %s\n' "$*" >&2; exit 2; }
+
+[[ $EUID -eq 0 ]] || die "run as root (installs packages, runs RT as www-data)"
+
+# --- Packages and the module ---------------------------------------------
+
+# shellcheck source=../../module/hosts/rt/rt-promptly-setup
+. "$RT_HOST_DIR/rt-promptly-setup"
+
+note "installing what is missing (RT 5, chromium, jq, curl, sqlite3, gcc)"
+rt_install
+apt_install chromium jq curl sqlite3 gcc libc6-dev bc
+
+PROMPTLY_BUILDDIR=${PROMPTLY_BUILDDIR:-$SRCDIR/build-e2e}
+if [[ -z "${PROMPTLY_SO:-}" ]]; then
+  PROMPTLY_SO=$PROMPTLY_BUILDDIR/module/.libs/promptly.so
+  note "building the module in $PROMPTLY_BUILDDIR"
+  apt_install build-essential autoconf automake libtool pkg-config \
+    libuv1-dev liblua5.4-dev libglib2.0-dev libical-dev libjansson-dev \
+    libcmocka-dev
+  if [[ ! -x "$SRCDIR/configure" ]]; then
+    (cd "$SRCDIR" && autoreconf -fi >/dev/null)
+  fi
+  mkdir -p "$PROMPTLY_BUILDDIR"
+  if [[ ! -f "$PROMPTLY_BUILDDIR/Makefile" ]]; then
+    (cd "$PROMPTLY_BUILDDIR" && "$SRCDIR/configure" >/dev/null)
+  fi
+  make -C "$PROMPTLY_BUILDDIR" -j2 module/promptly.la >/dev/null ||
+    die "the module does not build (make -C $PROMPTLY_BUILDDIR module/promptly.la)"
+fi
+[[ -r "$PROMPTLY_SO" ]] || die "no module at $PROMPTLY_SO"
+PROMPTLY_SO=$(readlink -f "$PROMPTLY_SO")
+ART=${E2E_ARTIFACTS:-$PROMPTLY_BUILDDIR/e2e-artifacts}
+mkdir -p "$ART"
+ART=$(readlink -f "$ART")
+
+# --- A private RT ----------------------------------------------------------
+
+WORK=$(mktemp -d /tmp/promptly-e2e.XXXXXX)
+chgrp www-data "$WORK"; chmod 2770 "$WORK"
+DB=$WORK/rt.db
+RULES=$WORK/rules.d
+STATE=$WORK/state
+DLOG=$WORK/rt-promptly.log
+COOKIE=$WORK/cookie
+B=http://127.0.0.1:$E2E_PORT
+mkdir -p "$RULES" "$STATE"
+chown www-data:www-data "$STATE"
+chmod 2775 "$RULES"
+
+export RT_DB=$DB RT_PORT=$E2E_PORT RT_HOST=127.0.0.1
+export PROMPTLY_RUN_DIR=$WORK PROMPTLY_STATE_DIR=$STATE PROMPTLY_RULES_DIR=$RULES
+
+DAEMON_PID=
+cleanup() {
+  local rc=$?
+  [[ -n "$DAEMON_PID" ]] && kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  rt_stop >/dev/null 2>&1 || true
+  cp -f "$DLOG" "$WORK/rt-server.$E2E_PORT.log" "$ART/" 2>/dev/null || true
+  if [[ "${E2E_KEEP:-0}" == 1 || $FAILED -gt 0 ]]; then
+    echo "scratch folder kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+note "fresh RT database $DB"
+write_site_config
+PROMPTLY_RT_DB=$DB "$RT_SETUP_DB" --action init --skip-create </dev/null \
+  >"$WORK/setup-db.log" 2>&1 || { cat "$WORK/setup-db.log"; die "rt-setup-database init failed"; }
+chown root:www-data "$DB"; chmod 0660 "$DB"
+apply_initialdata 2>>"$WORK/setup-db.log"
+# root's password for the REST and browser logins.
+PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+  use RT; RT::LoadConfig(); RT::Init();
+  my $u = RT::User->new(RT->SystemUser); $u->Load("root");
+  my ($ok, $m) = $u->SetPassword($ARGV[0]); die "$m\n" unless $ok;' \
+  "$ROOT_PASS" 2>>"$WORK/setup-db.log"
+cp "$E2E_DIR"/rules/*.lua "$RULES"/
+
+rt_start 2>>"$WORK/setup-db.log"
+note "RT up on $B after $((SECONDS - T_START)) s"
+
+start_daemon() {
+  PROMPTLY_RT_DB=$DB PROMPTLY_RT_PORT=$E2E_PORT \
+    setsid setpriv --reuid=www-data --regid=www-data --init-groups \
+    perl "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" --rules "$RULES" \
+    --state-dir "$STATE" --poll-ms 100 >>"$DLOG" 2>&1 </dev/null &
+  DAEMON_PID=$!
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until the command succeeds.
+wait_for() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit + 1)) t0
+  t0=$(date +%s.%N)
+  while :; do
+    if "$@"; then
+      WAITED=$(echo "$(date +%s.%N) - $t0" | bc)
+      return 0
+    fi
+    (( SECONDS > end )) && return 1
+    if [[ $(echo "$(date +%s.%N) - $t0 > $limit" | bc) == 1 ]]; then
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+daemon_replayed() { grep -q 'replayed .* events' "$DLOG"; }
+
+start_daemon
+wait_for 30 daemon_replayed || { tail -20 "$DLOG"; die "rt-promptly did not start"; }
+note "rt-promptly up (pid $DAEMON_PID)"
+
+# --- REST 2 helpers (a session cookie: basic auth costs a bcrypt per call) --
+
+curl -s -o /dev/null -c "$COOKIE" --data-urlencode "user=root" \
+  --data-urlencode "pass=$ROOT_PASS" "$B/NoAuth/Login.html"
+rest() {  # rest METHOD PATH [JSON]
+  local m=$1 p=$2
+  if [[ $# -ge 3 ]]; then
+    curl -s -b "$COOKIE" -X "$m" -H 'Content-Type: application/json' \
+      --data-binary "$3" "$B/REST/2.0$p"
+  else
+    curl -s -b "$COOKIE" -X "$m" "$B/REST/2.0$p"
+  fi
+}
+create_ticket() {  # create_ticket SUBJECT [CONTENT] -> ticket id
+  local body
+  body=$(jq -cn --arg s "$1" --arg c "${2:-created by run-rt-e2e.sh}" \
+    '{Queue:"General", Subject:$s, Requestor:"customer@example.com", Content:$c}')
+  rest POST /ticket "$body" | jq -r '.id // empty'
+}
+priority_of() { rest GET "/ticket/$1" | jq -r '.Priority'; }
+cf_of() {  # cf_of TICKET NAME
+  rest GET "/ticket/$1" |
+    jq -r --arg n "$2" '.CustomFields[] | select(.name == $n) | .values[0] // ""'
+}
+priority_is() { [[ "$(priority_of "$1")" == "$2" ]]; }
+sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+max_txn() { sql 'SELECT MAX(id) FROM Transactions'; }
+cursor() { sed -n 's/^txn //p' "$STATE/cursor" 2>/dev/null || echo 0; }
+cursor_at_least() { [[ "$(cursor)" -ge "$1" ]]; }
+PROMPTLY_UID=$(sql "SELECT id FROM Users WHERE Name = 'promptly'")
+# Transactions promptly made, per ticket: "ticket type field count" lines.
+promptly_txns() {
+  sql "SELECT ObjectId, Type, Field, COUNT(*) FROM Transactions
+       WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
+       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+}
+
+# --- 0. The binding packs the structs as the C compiler lays them out ------
+
+gcc -std=c11 -I"$SRCDIR/module" -o "$WORK/abi-layout" "$E2E_DIR/abi-layout.c"
+if diff <("$WORK/abi-layout") <(perl "$RT_HOST_DIR/rt-promptly" --print-layout) \
+     >"$WORK/layout.diff"; then
+  pass "struct layout of rt-promptly matches promptly.h ($(head -c 60 < <("$WORK/abi-layout"))...)"
+else
+  fail "struct layout differs from promptly.h: $(cat "$WORK/layout.diff")"
+fi
+
+# --- 1. Keyword priority on creation -------------------------------------------
+
+T1=$(create_ticket "Production is down" "Nothing answers since 10:02.")
+if wait_for 2 priority_is "$T1" 100; then
+  pass "ticket #$T1 'Production is down' got P1 (Priority 100) in ${WAITED}s"
+else
+  fail "ticket #$T1 'Production is down': Priority $(priority_of "$T1"), want 100 (P1) within 2 s"
+fi
+
+T2=$(create_ticket "Feature request: dark mode" "Please add a dark theme.")
+if wait_for 2 priority_is "$T2" 25; then
+  pass "ticket #$T2 'Feature request: dark mode' got P4 (Priority 25) in ${WAITED}s"
+else
+  fail "ticket #$T2 'Feature request: dark mode': Priority $(priority_of "$T2"), want 25 (P4) within 2 s"
+fi
+
+# --- 2. An agent's priority sticks -----------------------------------------
+
+rest PUT "/ticket/$T1" '{"Priority":50}' >/dev/null
+rest POST "/ticket/$T1/comment" '{"Content":"Looking at it","ContentType":"text/plain"}' >/dev/null
+rest PUT "/ticket/$T1" '{"Subject":"Production is down (database outage)","Status":"open"}' >/dev/null
+rest POST "/ticket/$T1/correspond" '{"Content":"We are on it","ContentType":"text/plain"}' >/dev/null
+LAST=$(max_txn)
+if wait_for 5 cursor_at_least "$LAST" && sleep 0.5 && priority_is "$T1" 50; then
+  pass "manual priority P3 (50) on #$T1 kept after comment, subject/status change and reply (cursor $(cursor) >= $LAST)"
+else
+  fail "manual priority on #$T1: Priority $(priority_of "$T1"), want 50; cursor $(cursor), last txn $LAST"
+fi
+if [[ "$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectId = $T1 AND
+      ObjectType = 'RT::Ticket' AND Type = 'Set' AND Field = 'Priority'
+      AND Creator = $PROMPTLY_UID AND id > (SELECT MIN(id) FROM Transactions
+      WHERE ObjectId = $T1 AND Type = 'Set' AND Field = 'Priority'
+      AND Creator != $PROMPTLY_UID)")" == 0 ]]; then
+  pass "rt-promptly wrote no priority on #$T1 after the agent's change"
+else
+  fail "rt-promptly wrote a priority on #$T1 after the agent's change"
+fi
+
+# --- 3. SLA fields (issue 4): run only when the module emits them ------------
+
+SLA_SKIP="needs SLA fields from the module (issue 4)"
+cp "$E2E_DIR"/rules-sla/*.lua "$RULES"/
+sleep 1.5   # the module's folder watch debounces; a reload takes effect then
+TS=$(create_ticket "SLA clock: printer jams" "The printer on floor 2 jams.")
+sla_status_set() { [[ -n "$(cf_of "$TS" "SLA Status")" ]]; }
+if wait_for 3 sla_status_set; then
+  SLA_ON=1
+  note "the module writes sla.status ('$(cf_of "$TS" "SLA Status")'): SLA checks on"
+else
+  SLA_ON=0
+  note "no SLA Status on #$TS within 3 s: the module emits no sla.status yet"
+  rm -f "$RULES"/20-sla.lua
+fi
+
+if [[ $SLA_ON == 1 ]]; then
+  if [[ -n "$(cf_of "$TS" "SLA First Response Due")" ]]; then
+    pass "#$TS shows SLA First Response Due $(cf_of "$TS" "SLA First Response Due")"
+  else
+    fail "#$TS has SLA Status but no SLA First Response Due"
+  fi
+  TP=$(create_ticket "SLA clock: pause me" "Waiting on the customer.")
+  wait_for 3 sla_status_set || true
+  rest PUT "/ticket/$TP" '{"Status":"stalled"}' >/dev/null
+  sla_paused() { [[ "$(cf_of "$TP" "SLA Status")" =~ [Pp]aus ]]; }
+  if wait_for 3 sla_paused; then
+    pass "#$TP stalled ('pending customer'): SLA Status '$(cf_of "$TP" "SLA Status")'"
+  else
+    fail "#$TP stalled: SLA Status '$(cf_of "$TP" "SLA Status")', want paused"
+  fi
+  # 12 s target: 75% at 9 s, 100% at 12 s; both actions once.
+  keys_of() {
+    sql "SELECT Description FROM Attributes WHERE ObjectType = 'RT::Ticket'
+         AND ObjectId = $1 AND Name = 'promptly-action' ORDER BY id"
+  }
+  two_keys() { [[ $(keys_of "$TS" | wc -l) -ge 2 ]]; }
+  if wait_for 25 two_keys; then
+    if [[ $(keys_of "$TS" | sort | uniq -d | wc -l) == 0 ]]; then
+      pass "#$TS: 75% and 100% actions carried out once each: $(keys_of "$TS" | tr '\n' ' ')"
+    else
+      fail "#$TS: an action key was carried out twice: $(keys_of "$TS" | tr '\n' ' ')"
+    fi
+  else
+    fail "#$TS: threshold actions missing after 25 s: $(keys_of "$TS" | tr '\n' ' ')"
+  fi
+  BEFORE=$(promptly_txns)
+  KEYS_BEFORE=$(keys_of "$TS")
+  kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+  start_daemon
+  LAST=$(max_txn)
+  sleep 1
+  wait_for 30 cursor_at_least "$LAST" || true
+  sleep 1
+  if [[ "$(keys_of "$TS")" == "$KEYS_BEFORE" && "$(promptly_txns)" == "$BEFORE" ]]; then
+    pass "after SIGKILL and restart no SLA action ran again and no field was rewritten"
+  else
+    fail "after SIGKILL: keys '$(keys_of "$TS" | tr '\n' ' ')' (were '$(echo "$KEYS_BEFORE" | tr '\n' ' ')'); txns differ: $(diff <(echo "$BEFORE") <(promptly_txns) | tr '\n' ' ')"
+  fi
+else
+  skip "SLA field on ticket page / First Response Due: $SLA_SKIP"
+  skip "pause on 'pending customer' (stalled): $SLA_SKIP"
+  skip "75%/100% threshold actions carried out once each: $SLA_SKIP"
+  skip "no action repeated after SIGKILL and restart: $SLA_SKIP"
+fi
+
+# --- 4. A broken rule file is reported; the old rules keep working -----------
+
+cat >"$RULES/50-broken.lua" <<'EOF'
+-- a rule file with a syntax error on line 3
+priority { "P2", words = { "invoice" } }
+priority { "P2", words = { "refund" }
+EOF
+chown www-data "$RULES/50-broken.lua" 2>/dev/null || true
+broken_reported() { grep -q '50-broken\.lua:[0-9]' "$DLOG"; }
+if wait_for 5 broken_reported; then
+  pass "broken rule reported in rt-promptly's log: $(grep -o '[^ ]*50-broken\.lua:[0-9][^"]*' "$DLOG" | head -1 | cut -c1-120)"
+else
+  fail "no file:line report of 50-broken.lua in $DLOG within 5 s"
+fi
+T3=$(create_ticket "Outage: mail is down" "Nobody gets mail.")
+if wait_for 2 priority_is "$T3" 100; then
+  pass "old rules still work after the broken file: #$T3 got P1 in ${WAITED}s"
+else
+  fail "after the broken file: #$T3 Priority $(priority_of "$T3"), want 100"
+fi
+rm -f "$RULES/50-broken.lua"
+
+# --- 5. SIGKILL: resume from the cursor, nothing twice ---------------------------
+
+LAST=$(max_txn)
+wait_for 5 cursor_at_least "$LAST" || true
+BEFORE=$(promptly_txns)
+CURSOR_BEFORE=$(cursor)
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+T4=$(create_ticket "Website down for EU customers" "Created while rt-promptly was down.")
+sleep 0.5
+if priority_is "$T4" 100; then
+  fail "#$T4 got a priority while rt-promptly was down?"
+fi
+start_daemon
+if wait_for 30 priority_is "$T4" 100; then
+  pass "ticket #$T4 created during the outage got P1 ${WAITED}s after the restart (cursor was $CURSOR_BEFORE)"
+else
+  fail "#$T4 after restart: Priority $(priority_of "$T4"), want 100"
+fi
+LAST=$(max_txn)
+wait_for 10 cursor_at_least "$LAST" || true
+sleep 0.5
+AFTER=$(promptly_txns)
+# Every ticket but T4 must show exactly the transactions it had before.
+if [[ "$(grep -v "^$T4|" <<<"$AFTER")" == "$(grep -v "^$T4|" <<<"$BEFORE")" ]] &&
+   [[ "$(grep -c "^$T4|Set|Priority|1$" <<<"$AFTER")" == 1 ]]; then
+  pass "after SIGKILL and restart no ticket got a duplicate transaction (#$T4: one priority write)"
+else
+  fail "transactions by promptly changed across the restart: $(diff <(echo "$BEFORE") <(echo "$AFTER") | tr '\n' ' ')"
+fi
+if grep -q "cursor was $CURSOR_BEFORE" "$DLOG"; then
+  pass "restart read the cursor ($CURSOR_BEFORE) and replayed the history: $(grep 'replayed' "$DLOG" | tail -1 | sed 's/.*info: //')"
+else
+  fail "restart did not report the cursor $CURSOR_BEFORE"
+fi
+
+# --- 6. The ticket page in a real browser ------------------------------------
+
+chrome() {
+  local ud; ud=$(mktemp -d "$WORK/chrome.XXXXXX")
+  timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic \
+    --no-first-run --disable-background-networking --disable-component-update \
+    --disable-sync --user-data-dir="$ud" "$@" 2>>"$WORK/chromium.log"
+}
+# RT logs a browser in from user/pass parameters on any page.
+PAGE="$B/Ticket/Display.html?id=$T2&user=root&pass=$ROOT_PASS"
+chrome --dump-dom "$PAGE" >"$WORK/ticket-$T2.html" || true
+chrome --window-size=1280,1400 --screenshot="$ART/rt-ticket-$T2.png" "$PAGE" \
+  >/dev/null || true
+cp "$WORK/ticket-$T2.html" "$ART/" 2>/dev/null || true
+DOM=$(sed 's/<[^>]*>/ /g' "$WORK/ticket-$T2.html" | tr -s ' \n' ' ')
+if grep -q 'Feature request: dark mode' <<<"$DOM" &&
+   grep -Eq 'ticket-info-priority-p4' "$WORK/ticket-$T2.html" &&
+   grep -q 'SLA Status' <<<"$DOM"; then
+  pass "Chromium shows ticket #$T2 with Priority P4 and the SLA custom fields (screenshot $ART/rt-ticket-$T2.png)"
+else
+  fail "ticket page of #$T2 lacks the subject, Priority P4 or the SLA fields (see $WORK/ticket-$T2.html)"
+fi
+if [[ $SLA_ON == 1 ]]; then
+  chrome --dump-dom "$B/Ticket/Display.html?id=$TS&user=root&pass=$ROOT_PASS" \
+    >"$WORK/ticket-$TS.html" || true
+  V=$(cf_of "$TS" "SLA Status")
+  if grep -qF "$V" "$WORK/ticket-$TS.html"; then
+    pass "Chromium shows SLA Status '$V' on #$TS"
+  else
+    fail "ticket page of #$TS does not show SLA Status '$V'"
+  fi
+else
+  skip "SLA Status value on the ticket page: $SLA_SKIP"
+fi
+
+# --- Done ----------------------------------------------------------------
+
+if grep -q 'rt-promptly.*\berror\b' "$DLOG" && ! grep -q '50-broken' <(grep '\berror\b' "$DLOG"); then
+  note "errors in the daemon log:"; grep '\berror\b' "$DLOG" | head -5
+fi
+note "total $((SECONDS - T_START)) s; logs in $ART"
+[[ $SKIPPED -gt 0 ]] && note "$SKIPPED skipped"
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]
