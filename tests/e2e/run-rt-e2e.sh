@@ -27,171 +27,20 @@
 # (skips are counted apart); exit status 1 on any failure.
 set -euo pipefail
 
-SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-E2E_DIR=$SRCDIR/tests/e2e
-RT_HOST_DIR=$SRCDIR/module/hosts/rt
-E2E_PORT=${E2E_PORT:-8093}
-ROOT_PASS=${RT_ROOT_PASS:-rtroot-pass}
-T_START=$SECONDS
-
 PASSED=0 FAILED=0 SKIPPED=0
 pass() { PASSED=$((PASSED + 1)); printf 'PASS: %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL: %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); E2E_FAILED=$FAILED; printf 'FAIL: %s\n' "$*"; }
 skip() { SKIPPED=$((SKIPPED + 1)); printf 'SKIP: %s\n' "$*"; }
-note() { printf '  .. %s\n' "$*"; }
-die()  { printf 'run-rt-e2e: error: %s\n' "$*" >&2; exit 2; }
 
-[[ $EUID -eq 0 ]] || die "run as root (installs packages, runs RT as www-data)"
+# shellcheck source=rt-e2e-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
 
-# --- Packages and the module ---------------------------------------------
-
-# shellcheck source=../../module/hosts/rt/rt-promptly-setup
-. "$RT_HOST_DIR/rt-promptly-setup"
-
-note "installing what is missing (RT 5, chromium, jq, curl, sqlite3, gcc)"
-rt_install
-apt_install chromium jq curl sqlite3 gcc libc6-dev bc
-
-PROMPTLY_BUILDDIR=${PROMPTLY_BUILDDIR:-$SRCDIR/build-e2e}
-if [[ -z "${PROMPTLY_SO:-}" ]]; then
-  PROMPTLY_SO=$PROMPTLY_BUILDDIR/module/.libs/promptly.so
-  note "building the module in $PROMPTLY_BUILDDIR"
-  apt_install build-essential autoconf automake libtool pkg-config \
-    libuv1-dev liblua5.4-dev libglib2.0-dev libical-dev libjansson-dev \
-    libcmocka-dev
-  if [[ ! -x "$SRCDIR/configure" ]]; then
-    (cd "$SRCDIR" && autoreconf -fi >/dev/null)
-  fi
-  mkdir -p "$PROMPTLY_BUILDDIR"
-  if [[ ! -f "$PROMPTLY_BUILDDIR/Makefile" ]]; then
-    (cd "$PROMPTLY_BUILDDIR" && "$SRCDIR/configure" >/dev/null)
-  fi
-  make -C "$PROMPTLY_BUILDDIR" -j2 module/promptly.la >/dev/null ||
-    die "the module does not build (make -C $PROMPTLY_BUILDDIR module/promptly.la)"
-fi
-[[ -r "$PROMPTLY_SO" ]] || die "no module at $PROMPTLY_SO"
-PROMPTLY_SO=$(readlink -f "$PROMPTLY_SO")
-ART=${E2E_ARTIFACTS:-$PROMPTLY_BUILDDIR/e2e-artifacts}
-mkdir -p "$ART"
-ART=$(readlink -f "$ART")
-
-# --- A private RT ----------------------------------------------------------
-
-WORK=$(mktemp -d /tmp/promptly-e2e.XXXXXX)
-chgrp www-data "$WORK"; chmod 2770 "$WORK"
-DB=$WORK/rt.db
-RULES=$WORK/rules.d
-STATE=$WORK/state
-DLOG=$WORK/rt-promptly.log
-COOKIE=$WORK/cookie
-B=http://127.0.0.1:$E2E_PORT
-mkdir -p "$RULES" "$STATE"
-chown www-data:www-data "$STATE"
-chmod 2775 "$RULES"
-
-export RT_DB=$DB RT_PORT=$E2E_PORT RT_HOST=127.0.0.1
-export PROMPTLY_RUN_DIR=$WORK PROMPTLY_STATE_DIR=$STATE PROMPTLY_RULES_DIR=$RULES
-
-DAEMON_PID=
-cleanup() {
-  local rc=$?
-  [[ -n "$DAEMON_PID" ]] && kill -TERM "$DAEMON_PID" 2>/dev/null || true
-  rt_stop >/dev/null 2>&1 || true
-  cp -f "$DLOG" "$WORK/rt-server.$E2E_PORT.log" "$ART/" 2>/dev/null || true
-  if [[ "${E2E_KEEP:-0}" == 1 || $FAILED -gt 0 ]]; then
-    echo "scratch folder kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-
-note "fresh RT database $DB"
-write_site_config
-PROMPTLY_RT_DB=$DB "$RT_SETUP_DB" --action init --skip-create </dev/null \
-  >"$WORK/setup-db.log" 2>&1 || { cat "$WORK/setup-db.log"; die "rt-setup-database init failed"; }
-chown root:www-data "$DB"; chmod 0660 "$DB"
-apply_initialdata 2>>"$WORK/setup-db.log"
-# root's password for the REST and browser logins.
-PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
-  use RT; RT::LoadConfig(); RT::Init();
-  my $u = RT::User->new(RT->SystemUser); $u->Load("root");
-  my ($ok, $m) = $u->SetPassword($ARGV[0]); die "$m\n" unless $ok;' \
-  "$ROOT_PASS" 2>>"$WORK/setup-db.log"
+e2e_prepare chromium
+e2e_start_rt
 cp "$E2E_DIR"/rules/*.lua "$RULES"/
-
-rt_start 2>>"$WORK/setup-db.log"
-note "RT up on $B after $((SECONDS - T_START)) s"
-
-start_daemon() {
-  PROMPTLY_RT_DB=$DB PROMPTLY_RT_PORT=$E2E_PORT \
-    setsid setpriv --reuid=www-data --regid=www-data --init-groups \
-    perl "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" --rules "$RULES" \
-    --state-dir "$STATE" --poll-ms 100 >>"$DLOG" 2>&1 </dev/null &
-  DAEMON_PID=$!
-}
-
-# wait_for SECONDS COMMAND...: poll every 0.1 s until the command succeeds.
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit + 1)) t0
-  t0=$(date +%s.%N)
-  while :; do
-    if "$@"; then
-      WAITED=$(echo "$(date +%s.%N) - $t0" | bc)
-      return 0
-    fi
-    (( SECONDS > end )) && return 1
-    if [[ $(echo "$(date +%s.%N) - $t0 > $limit" | bc) == 1 ]]; then
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-
-daemon_replayed() { grep -q 'replayed .* events' "$DLOG"; }
-
 start_daemon
-wait_for 30 daemon_replayed || { tail -20 "$DLOG"; die "rt-promptly did not start"; }
+wait_for 30 replays_at_least 1 || { tail -20 "$DLOG"; die "rt-promptly did not start"; }
 note "rt-promptly up (pid $DAEMON_PID)"
-
-# --- REST 2 helpers (a session cookie: basic auth costs a bcrypt per call) --
-
-curl -s -o /dev/null -c "$COOKIE" --data-urlencode "user=root" \
-  --data-urlencode "pass=$ROOT_PASS" "$B/NoAuth/Login.html"
-rest() {  # rest METHOD PATH [JSON]
-  local m=$1 p=$2
-  if [[ $# -ge 3 ]]; then
-    curl -s -b "$COOKIE" -X "$m" -H 'Content-Type: application/json' \
-      --data-binary "$3" "$B/REST/2.0$p"
-  else
-    curl -s -b "$COOKIE" -X "$m" "$B/REST/2.0$p"
-  fi
-}
-create_ticket() {  # create_ticket SUBJECT [CONTENT] -> ticket id
-  local body
-  body=$(jq -cn --arg s "$1" --arg c "${2:-created by run-rt-e2e.sh}" \
-    '{Queue:"General", Subject:$s, Requestor:"customer@example.com", Content:$c}')
-  rest POST /ticket "$body" | jq -r '.id // empty'
-}
-priority_of() { rest GET "/ticket/$1" | jq -r '.Priority'; }
-cf_of() {  # cf_of TICKET NAME
-  rest GET "/ticket/$1" |
-    jq -r --arg n "$2" '.CustomFields[] | select(.name == $n) | .values[0] // ""'
-}
-priority_is() { [[ "$(priority_of "$1")" == "$2" ]]; }
-sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
-max_txn() { sql 'SELECT MAX(id) FROM Transactions'; }
-cursor() { sed -n 's/^txn //p' "$STATE/cursor" 2>/dev/null || echo 0; }
-cursor_at_least() { [[ "$(cursor)" -ge "$1" ]]; }
-PROMPTLY_UID=$(sql "SELECT id FROM Users WHERE Name = 'promptly'")
-# Transactions promptly made, per ticket: "ticket type field count" lines.
-promptly_txns() {
-  sql "SELECT ObjectId, Type, Field, COUNT(*) FROM Transactions
-       WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
-       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-}
 
 # --- 0. The binding packs the structs as the C compiler lays them out ------
 
@@ -289,7 +138,7 @@ if [[ $SLA_ON == 1 ]]; then
   fi
   BEFORE=$(promptly_txns)
   KEYS_BEFORE=$(keys_of "$TS")
-  kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+  stop_daemon KILL
   start_daemon
   LAST=$(max_txn)
   sleep 1
@@ -335,8 +184,7 @@ LAST=$(max_txn)
 wait_for 5 cursor_at_least "$LAST" || true
 BEFORE=$(promptly_txns)
 CURSOR_BEFORE=$(cursor)
-kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
-DAEMON_PID=
+stop_daemon KILL
 T4=$(create_ticket "Website down for EU customers" "Created while rt-promptly was down.")
 sleep 0.5
 if priority_is "$T4" 100; then

@@ -1,0 +1,149 @@
+#!/bin/bash
+# bench-rt.sh - how fast the RT 5 binding is, measured on a real RT 5
+# (SQLite, rt-server with 2 workers) with the real promptly.so.  Printed,
+# never asserted.  Run by "make bench-rt" (root), or directly with
+# PROMPTLY_SO set.  Takes about 2 minutes.
+#
+#   1. field latency: 200 tickets created one after another through REST 2;
+#      for each, the time from the create call's return to promptly's
+#      Priority write being committed in RT's database (polled every 5 ms):
+#      p50, p90, p99, max
+#   2. RT ticket-creation throughput (two REST 2 clients in parallel, 100
+#      tickets each) without rt-promptly and with it running: tickets/s
+#      and the ratio
+#   3. CPU time of rt-promptly (user + system, from /proc) per 1,000
+#      events handled during 1 and 2, and while idle (polling) per minute
+#
+# Environment: BENCH_TICKETS [200], BENCH_THROUGHPUT [100 per client],
+# E2E_PORT [8094], PROMPTLY_SO, PROMPTLY_BUILDDIR (see rt-e2e-lib.sh).
+set -euo pipefail
+
+E2E_PORT=${E2E_PORT:-8094}
+N_LAT=${BENCH_TICKETS:-200}
+N_TP=${BENCH_THROUGHPUT:-100}
+
+# shellcheck source=rt-e2e-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
+
+e2e_prepare
+e2e_start_rt
+cp "$E2E_DIR"/rules/*.lua "$RULES"/
+SESSION=$(awk '$6 ~ /RT_SID/ { print $6 "=" $7 }' "$COOKIE" | tail -1)
+[[ -n "$SESSION" ]] || die "no RT session cookie"
+
+# CPU seconds (user + system) of a process, from /proc/PID/stat.
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' \
+    "/proc/$1/stat"
+}
+# Events the daemon submitted so far: it logs none per event, so count the
+# ticket transactions it has read (cursor) that are not its own writes.
+events_upto() {
+  sql "SELECT COUNT(*) FROM Transactions WHERE ObjectType = 'RT::Ticket'
+       AND id <= $1 AND Creator != $PROMPTLY_UID
+       AND Type IN ('Create', 'Correspond', 'Comment', 'Status', 'Set',
+                    'CustomField', 'AddLink')"
+}
+
+# The REST 2 client: creates tickets and (optionally) waits for promptly's
+# Priority write on each; prints one latency in ms per line, or the rate.
+bench_client() {  # MODE N [LABEL]
+  perl -MHTTP::Tiny -MDBI -MTime::HiRes=time,sleep -e '
+    use strict; use warnings; no warnings "redundant";
+    my ($mode, $n, $label, $base, $cookie, $db, $uid) = @ARGV;
+    my $http = HTTP::Tiny->new(timeout => 60,
+      default_headers => { Cookie => $cookie, "Content-Type" => "application/json" });
+    my $dbh = DBI->connect("dbi:SQLite:dbname=$db", "", "", { RaiseError => 1 });
+    $dbh->sqlite_busy_timeout(5000);
+    my $q = $dbh->prepare("SELECT 1 FROM Transactions WHERE ObjectType = ?
+      AND ObjectId = ? AND Type = ? AND Field = ? AND Creator = ? LIMIT 1");
+    my @subjects = ("Production is down", "Feature request: %s",
+                    "Printer on floor %d jams", "Outage of the VPN gateway");
+    my $t_all = time;
+    for my $i (1 .. $n) {
+      my $s = sprintf($subjects[$i % @subjects], $i);
+      my $r = $http->post("$base/REST/2.0/ticket", { content =>
+        qq({"Queue":"General","Subject":"$s $label $i","Requestor":"c$i\@example.com","Content":"bench"}) });
+      die "create failed: $r->{status} $r->{content}\n" unless $r->{status} == 201;
+      my ($id) = $r->{content} =~ /"id"\s*:\s*"?(\d+)/;
+      next unless $mode eq "latency";
+      my $t0 = time;
+      while (1) {
+        $q->execute("RT::Ticket", $id, "Set", "Priority", $uid);
+        my $hit = $q->fetchrow_arrayref; $q->finish;
+        last if $hit;
+        die "ticket $id: no priority after 30 s\n" if time - $t0 > 30;
+        sleep 0.005;
+      }
+      printf "%.1f\n", (time - $t0) * 1000;
+    }
+    printf "rate %.2f\n", $n / (time - $t_all) if $mode eq "rate";
+  ' "$1" "$2" "${3:-}" "$B" "$SESSION" "$DB" "$PROMPTLY_UID"
+}
+
+percentiles() {  # stdin: one number per line
+  sort -n | awk '{ v[NR] = $1 } END {
+    n = NR; if (n == 0) { print "no data"; exit }
+    p50 = v[int(n * 0.50 + 0.5) > 0 ? int(n * 0.50 + 0.5) : 1]
+    p90 = v[int(n * 0.90 + 0.5)]; p99 = v[int(n * 0.99 + 0.5)]
+    printf "n=%d  p50=%.0f ms  p90=%.0f ms  p99=%.0f ms  max=%.0f ms\n", n, p50, p90, p99, v[n] }'
+}
+
+throughput() {  # LABEL -> tickets/s over two parallel clients
+  local t0 t1 before after
+  before=$(sql "SELECT COUNT(*) FROM Tickets")
+  t0=$(date +%s.%N)
+  bench_client rate "$N_TP" "$1-a" >/dev/null &
+  local c1=$!
+  bench_client rate "$N_TP" "$1-b" >/dev/null &
+  local c2=$!
+  wait "$c1" || die "a benchmark client failed"
+  wait "$c2" || die "a benchmark client failed"
+  t1=$(date +%s.%N)
+  after=$(sql "SELECT COUNT(*) FROM Tickets")
+  echo "scale=2; ($after - $before) / ($t1 - $t0)" | bc
+}
+
+echo "== bench-rt: RT $(dpkg-query -W -f='${Version}' request-tracker5), module $PROMPTLY_SO"
+
+# 2a. Throughput without rt-promptly (before it ever ran: nothing to catch up).
+TP_OFF=$(throughput off)
+echo "RT ticket creation without rt-promptly: $TP_OFF tickets/s (2 clients x $N_TP)"
+
+start_daemon
+wait_for 60 replays_at_least 1 || die "rt-promptly did not start"
+wait_for 60 cursor_at_least "$(max_txn)" || true
+PID=$DAEMON_PID
+CPU0=$(cpu_of "$PID")
+EV0=$(events_upto "$(cursor)")
+note "rt-promptly caught up with $EV0 events (the tickets above)"
+
+# 3a. Idle cost: polling only.
+sleep 10
+CPU_IDLE=$(echo "$(cpu_of "$PID") - $CPU0" | bc)
+echo "rt-promptly idle (polling every ${E2E_POLL_MS:-100} ms): $(echo "scale=2; $CPU_IDLE * 6" | bc) CPU s per minute"
+
+# 1. Latency.
+CPU1=$(cpu_of "$PID")
+W1=$(date +%s.%N)
+bench_client latency "$N_LAT" lat >"$WORK/latency.txt"
+echo "field latency, create -> Priority written ($N_LAT tickets, one at a time): $(percentiles <"$WORK/latency.txt")"
+
+# 2b. Throughput with rt-promptly.
+TP_ON=$(throughput on)
+echo "RT ticket creation with rt-promptly:    $TP_ON tickets/s (2 clients x $N_TP)"
+echo "throughput ratio with/without: $(echo "scale=3; $TP_ON / $TP_OFF" | bc)"
+
+# 3b. CPU per 1,000 events over the latency and throughput runs.
+wait_for 60 cursor_at_least "$(max_txn)" || true
+CPU2=$(cpu_of "$PID")
+W2=$(date +%s.%N)
+EV2=$(events_upto "$(cursor)")
+EVN=$((EV2 - EV0))
+SECS=$(echo "$CPU2 - $CPU1" | bc)
+NET=$(echo "$SECS - $CPU_IDLE / 10 * ($W2 - $W1)" | bc -l)
+echo "rt-promptly CPU: $SECS s for $EVN events in $(printf '%.0f' "$(echo "$W2 - $W1" | bc)") s:" \
+  "$(printf '%.2f' "$(echo "$SECS * 1000 / $EVN" | bc -l)") s per 1,000 events" \
+  "($(printf '%.2f' "$(echo "$NET * 1000 / $EVN" | bc -l)") s without the idle polling; both incl. RT field writes)"
+stop_daemon TERM
+grep 'stopped at' "$DLOG" | tail -1 | sed 's/^.*info: /rt-promptly: /'

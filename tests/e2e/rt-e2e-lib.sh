@@ -1,0 +1,182 @@
+# rt-e2e-lib.sh - a private Request Tracker 5 for run-rt-e2e.sh and
+# bench-rt.sh (sourced, never run).  Needs root.
+#
+# e2e_prepare PKG...  install RT 5 and PKGs if missing; build the module
+#                     unless PROMPTLY_SO names one
+# e2e_start_rt        a fresh RT database in a scratch folder, rt-server on
+#                     127.0.0.1:$E2E_PORT using it, a REST 2 session
+# start_daemon        rt-promptly on that RT (pid in DAEMON_PID)
+#
+# The fresh database (rt-setup-database-5 --action init into a scratch
+# SQLite file, about 2 s, plus promptly-initialdata) makes every run start
+# from the same state.  rt-server, rt-setup-database and rt-promptly find
+# it through PROMPTLY_RT_DB, which the site config snippet of
+# rt-promptly-setup honours; RT's own database is never touched.
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+E2E_DIR=$SRCDIR/tests/e2e
+RT_HOST_DIR=$SRCDIR/module/hosts/rt
+E2E_PORT=${E2E_PORT:-8093}
+ROOT_PASS=${RT_ROOT_PASS:-rtroot-pass}
+T_START=$SECONDS
+
+note() { printf '  .. %s\n' "$*"; }
+die()  { printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
+
+[[ $EUID -eq 0 ]] || die "run as root (installs packages, runs RT as www-data)"
+
+# shellcheck source=../../module/hosts/rt/rt-promptly-setup
+. "$RT_HOST_DIR/rt-promptly-setup"
+
+e2e_prepare() {
+  note "installing what is missing (RT 5, $*)"
+  rt_install
+  apt_install jq curl sqlite3 gcc libc6-dev bc "$@"
+  PROMPTLY_BUILDDIR=${PROMPTLY_BUILDDIR:-$SRCDIR/build-e2e}
+  if [[ -z "${PROMPTLY_SO:-}" ]]; then
+    PROMPTLY_SO=$PROMPTLY_BUILDDIR/module/.libs/promptly.so
+    note "building the module in $PROMPTLY_BUILDDIR"
+    apt_install build-essential autoconf automake libtool pkg-config \
+      libuv1-dev liblua5.4-dev libglib2.0-dev libical-dev libjansson-dev \
+      libcmocka-dev
+    if [[ ! -x "$SRCDIR/configure" ]]; then
+      (cd "$SRCDIR" && autoreconf -fi >/dev/null)
+    fi
+    mkdir -p "$PROMPTLY_BUILDDIR"
+    if [[ ! -f "$PROMPTLY_BUILDDIR/Makefile" ]]; then
+      (cd "$PROMPTLY_BUILDDIR" && "$SRCDIR/configure" >/dev/null)
+    fi
+    make -C "$PROMPTLY_BUILDDIR" -j2 module/promptly.la >/dev/null ||
+      die "the module does not build (make -C $PROMPTLY_BUILDDIR module/promptly.la)"
+  fi
+  [[ -r "$PROMPTLY_SO" ]] || die "no module at $PROMPTLY_SO"
+  PROMPTLY_SO=$(readlink -f "$PROMPTLY_SO")
+  ART=${E2E_ARTIFACTS:-${PROMPTLY_BUILDDIR:-$SRCDIR/build-e2e}/e2e-artifacts}
+  mkdir -p "$ART"
+  ART=$(readlink -f "$ART")
+}
+
+DAEMON_PID=
+E2E_FAILED=0   # the caller sets it non-zero to keep the scratch folder
+e2e_cleanup() {
+  local rc=$?
+  [[ -n "$DAEMON_PID" ]] && kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  rt_stop >/dev/null 2>&1 || true
+  if [[ -n "${WORK:-}" ]]; then
+    cp -f "$DLOG" "$WORK/rt-server.$E2E_PORT.log" "$ART/" 2>/dev/null || true
+    if [[ "${E2E_KEEP:-0}" == 1 || $E2E_FAILED -gt 0 || $rc -ne 0 ]]; then
+      echo "scratch folder kept: $WORK"
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit $rc
+}
+
+e2e_start_rt() {
+  WORK=$(mktemp -d /tmp/promptly-e2e.XXXXXX)
+  chgrp www-data "$WORK"; chmod 2770 "$WORK"
+  DB=$WORK/rt.db
+  RULES=$WORK/rules.d
+  STATE=$WORK/state
+  DLOG=$WORK/rt-promptly.log
+  COOKIE=$WORK/cookie
+  B=http://127.0.0.1:$E2E_PORT
+  mkdir -p "$RULES" "$STATE"
+  chown www-data:www-data "$STATE"
+  chmod 2775 "$RULES"
+  export RT_DB=$DB RT_PORT=$E2E_PORT RT_HOST=127.0.0.1
+  export PROMPTLY_RUN_DIR=$WORK PROMPTLY_STATE_DIR=$STATE PROMPTLY_RULES_DIR=$RULES
+  trap e2e_cleanup EXIT
+
+  note "fresh RT database $DB"
+  write_site_config
+  PROMPTLY_RT_DB=$DB "$RT_SETUP_DB" --action init --skip-create </dev/null \
+    >"$WORK/setup-db.log" 2>&1 ||
+    { cat "$WORK/setup-db.log"; die "rt-setup-database init failed"; }
+  chown root:www-data "$DB"; chmod 0660 "$DB"
+  apply_initialdata 2>>"$WORK/setup-db.log"
+  # root's password for the REST and browser logins.
+  PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    my $u = RT::User->new(RT->SystemUser); $u->Load("root");
+    my ($ok, $m) = $u->SetPassword($ARGV[0]); die "$m\n" unless $ok;' \
+    "$ROOT_PASS" 2>>"$WORK/setup-db.log"
+  rt_start 2>>"$WORK/setup-db.log"
+  note "RT up on $B after $((SECONDS - T_START)) s"
+  # A session cookie: basic auth costs a bcrypt (~250 ms) per request.
+  curl -s -o /dev/null -c "$COOKIE" --data-urlencode "user=root" \
+    --data-urlencode "pass=$ROOT_PASS" "$B/NoAuth/Login.html"
+  PROMPTLY_UID=$(sql "SELECT id FROM Users WHERE Name = 'promptly'")
+}
+
+start_daemon() {
+  PROMPTLY_RT_DB=$DB PROMPTLY_RT_PORT=$E2E_PORT \
+    setsid setpriv --reuid=www-data --regid=www-data --init-groups \
+    perl "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" --rules "$RULES" \
+    --state-dir "$STATE" --poll-ms "${E2E_POLL_MS:-100}" "$@" \
+    >>"$DLOG" 2>&1 </dev/null &
+  DAEMON_PID=$!
+}
+
+stop_daemon() {  # stop_daemon [SIGNAL]
+  [[ -n "$DAEMON_PID" ]] || return 0
+  kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null || true
+  wait "$DAEMON_PID" 2>/dev/null || true
+  DAEMON_PID=
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds;
+# WAITED is the time it took, in seconds.
+wait_for() {
+  local limit=$1; shift
+  local t0 now
+  t0=$(date +%s.%N)
+  while :; do
+    if "$@"; then
+      WAITED=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+      return 0
+    fi
+    now=$(date +%s.%N)
+    [[ $(echo "$now - $t0 > $limit" | bc) == 1 ]] && return 1
+    sleep 0.1
+  done
+}
+
+# The count of "replayed" lines in the daemon log: one per start.
+replays() { grep -c 'replayed .* events' "$DLOG" 2>/dev/null || true; }
+replays_at_least() { [[ $(replays) -ge $1 ]]; }
+
+# --- REST 2 and database helpers -----------------------------------------
+
+rest() {  # rest METHOD PATH [JSON]
+  local m=$1 p=$2
+  if [[ $# -ge 3 ]]; then
+    curl -s -b "$COOKIE" -X "$m" -H 'Content-Type: application/json' \
+      --data-binary "$3" "$B/REST/2.0$p"
+  else
+    curl -s -b "$COOKIE" -X "$m" "$B/REST/2.0$p"
+  fi
+}
+create_ticket() {  # create_ticket SUBJECT [CONTENT] -> ticket id
+  local body
+  body=$(jq -cn --arg s "$1" --arg c "${2:-created by $(basename "$0")}" \
+    '{Queue:"General", Subject:$s, Requestor:"customer@example.com", Content:$c}')
+  rest POST /ticket "$body" | jq -r '.id // empty'
+}
+priority_of() { rest GET "/ticket/$1" | jq -r '.Priority'; }
+priority_is() { [[ "$(priority_of "$1")" == "$2" ]]; }
+cf_of() {  # cf_of TICKET NAME
+  rest GET "/ticket/$1" |
+    jq -r --arg n "$2" '.CustomFields[] | select(.name == $n) | .values[0] // ""'
+}
+sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+max_txn() { sql 'SELECT MAX(id) FROM Transactions'; }
+cursor() { sed -n 's/^txn //p' "$STATE/cursor" 2>/dev/null || echo 0; }
+cursor_at_least() { [[ "$(cursor)" -ge "$1" ]]; }
+# Transactions promptly made, per ticket: "ticket|type|field|count" lines.
+promptly_txns() {
+  sql "SELECT ObjectId, Type, Field, COUNT(*) FROM Transactions
+       WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
+       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+}
