@@ -19,6 +19,7 @@
 set -euo pipefail
 
 E2E_PORT=${E2E_PORT:-8094}
+E2E_BUSY_MS=${E2E_BUSY_MS:-30000}   # the daemon's default: measure as shipped
 N_LAT=${BENCH_TICKETS:-200}
 N_TP=${BENCH_THROUGHPUT:-100}
 

@@ -114,7 +114,8 @@ start_daemon() {
   PROMPTLY_RT_DB=$DB PROMPTLY_RT_PORT=$E2E_PORT \
     setsid setpriv --reuid=www-data --regid=www-data --init-groups \
     perl "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" --rules "$RULES" \
-    --state-dir "$STATE" --poll-ms "${E2E_POLL_MS:-100}" "$@" \
+    --state-dir "$STATE" --poll-ms "${E2E_POLL_MS:-100}" \
+    --busy-ms "${E2E_BUSY_MS:-1000}" "$@" \
     >>"$DLOG" 2>&1 </dev/null &
   DAEMON_PID=$!
 }

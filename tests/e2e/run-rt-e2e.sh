@@ -178,7 +178,28 @@ else
 fi
 rm -f "$RULES/50-broken.lua"
 
-# --- 5. SIGKILL: resume from the cursor, nothing twice ---------------------------
+# --- 5. The database locked: wait, back off, retry, lose nothing -------------
+
+# Stop the daemon between two polls, create a ticket, lock SQLite for 5 s
+# (longer than the daemon's 1 s busy timeout in these tests), let the
+# daemon go on: its read fails, it backs off and retries until the lock
+# is gone, and the ticket still gets its priority.
+WARN0=$(grep -c 'database is locked' "$DLOG" || true)
+kill -STOP "$DAEMON_PID"
+TL=$(create_ticket "Payments are down" "Card payments fail since 09:12.")
+(echo 'BEGIN EXCLUSIVE;'; sleep 5; echo 'COMMIT;') | sqlite3 "$DB" &
+LOCKER=$!
+sleep 0.3
+kill -CONT "$DAEMON_PID"
+wait "$LOCKER"
+if wait_for 3 priority_is "$TL" 100 &&
+   [[ $(grep -c 'database is locked' "$DLOG" || true) -gt $WARN0 ]]; then
+  pass "SQLite locked for 5 s: rt-promptly backed off ($(grep 'database is locked' "$DLOG" | tail -1 | grep -o 'try [0-9]*, again in [0-9.]*s')) and #$TL got P1 ${WAITED}s after the lock"
+else
+  fail "after the lock: #$TL Priority $(priority_of "$TL"); lock warnings $(grep -c 'database is locked' "$DLOG" || true) (were $WARN0)"
+fi
+
+# --- 6. SIGKILL: resume from the cursor, nothing twice ---------------------------
 
 LAST=$(max_txn)
 wait_for 5 cursor_at_least "$LAST" || true
@@ -213,7 +234,7 @@ else
   fail "restart did not report the cursor $CURSOR_BEFORE"
 fi
 
-# --- 6. The ticket page in a real browser ------------------------------------
+# --- 7. The ticket page in a real browser ------------------------------------
 
 chrome() {
   local ud; ud=$(mktemp -d "$WORK/chrome.XXXXXX")
