@@ -36,11 +36,31 @@ typedef struct cli_module {
   void (*calendar_close)(promptly_calendar *);
 } cli_module;
 
-/* Load the module from path (NULL: $PROMPTLY_MODULE, else the installed
-** one) and resolve every entry point.  Prints the reason to stderr and
-** returns -1 on failure. */
+/* Options given before the subcommand ("promptly --module P -v due ..."),
+** set by main() before the subcommand runs. */
+extern const char *cli_module_path;  /* --module PATH, or NULL */
+extern int cli_verbose;              /* how many -v: 1 info, 2 debug */
+
+/* Load the module from path (NULL: cli_module_path, else $PROMPTLY_MODULE,
+** else the installed one), resolve every entry point by name and check
+** that its ABI major is PROMPTLY_ABI_MAJOR.  m->path is the path used (it
+** points into argv, the environment or a literal).  Prints the reason to
+** stderr and returns -1 on failure; then nothing is left to unload. */
 int cli_module_load(cli_module *m, const char *path);
 void cli_module_unload(cli_module *m);
+
+/* Print one module log line on stderr: "promptly: error: msg" (ERROR),
+** "warning" (WARN), "info" (INFO, with -v), "debug" (DEBUG, with -vv).
+** Any thread: one fprintf per line. */
+void cli_print_log(int32_t level, const char *msg);
+
+/* Option parsing for subcommands.  If argv[*i] is the option name, taking
+** the next argument ("--rules DIR") or an attached one ("--rules=DIR"),
+** set *value, step *i past it and return 1; return 0 if argv[*i] is
+** something else, and -1 (with a message on stderr) if the value is
+** missing. */
+int cli_opt_value(int argc, char **argv, int *i, const char *name,
+                  const char **value);
 
 /* Parse ISO 8601 ("2026-11-20T17:00:00Z", an offset, optional fraction)
 ** into ms since the epoch.  0 on success, -1 if malformed. */
@@ -49,6 +69,11 @@ int cli_parse_iso(const char *s, int64_t *at_ms);
 /* Format ms since the epoch as ISO 8601 UTC with seconds and "Z". */
 #define CLI_ISO_LEN 32
 void cli_format_iso(int64_t at_ms, char out[CLI_ISO_LEN]);
+
+/* Exit statuses of every subcommand. */
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1  /* module or rules failed to load, I/O error */
+#define CLI_EXIT_INPUT 2  /* bad input or bad usage */
 
 /* Subcommands: argv[0] is the subcommand name.  Return the exit status. */
 int cli_run(int argc, char **argv);
