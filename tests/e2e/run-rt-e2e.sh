@@ -37,6 +37,7 @@ skip() { SKIPPED=$((SKIPPED + 1)); printf 'SKIP: %s\n' "$*"; }
 
 e2e_prepare chromium
 e2e_start_rt
+e2e_let_requestors_reply
 cp "$E2E_DIR"/rules/*.lua "$RULES"/
 start_daemon
 wait_for 30 replays_at_least 1 || { tail -20 "$DLOG"; die "rt-promptly did not start"; }
@@ -88,6 +89,29 @@ if [[ "$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectId = $T1 AND
   pass "rt-promptly wrote no priority on #$T1 after the agent's change"
 else
   fail "rt-promptly wrote a priority on #$T1 after the agent's change"
+fi
+
+# Which events the binding made of those transactions (its debug log).
+mail_reply "$T1" customer@example.com "Still broken here, please hurry."
+LAST=$(max_txn)
+wait_for 5 cursor_at_least "$LAST" || true
+events_of() {  # the event names submitted for ticket $1, in order
+  sed -n "s/.*debug: rt:txn\/[0-9]*: ticket $1: \([a-z_]*\) .*/\1/p" "$DLOG" | tr '\n' ' '
+}
+EV=$(events_of "$T1")
+WANT="create priority note update update reply_agent reply_customer"
+got_all=1
+for w in $WANT; do grep -qw "$w" <<<"$EV" || got_all=0; done
+if [[ $got_all == 1 ]] && grep -q "ticket $T1: update .*subject=Production is down (database" "$DLOG" &&
+   grep -q "ticket $T1: status .*status=open" "$DLOG"; then
+  pass "transactions of #$T1 became events: $EV"
+else
+  fail "events of #$T1: '$EV', want all of: $WANT, status open and the new subject"
+fi
+if [[ "$(priority_of "$T1")" == 50 ]]; then
+  pass "manual priority on #$T1 still P3 after the customer's mail reply"
+else
+  fail "#$T1 priority $(priority_of "$T1") after the customer's reply, want 50"
 fi
 
 # --- 3. SLA fields (issue 4): run only when the module emits them ------------
