@@ -194,6 +194,8 @@ typedef struct run_ctx {
   atomic_int bad;       /* bad input: lines, events the module refused */
   atomic_int halted;    /* --strict met bad input: stop at once */
   atomic_int failed;    /* an I/O or module error: exit 1 */
+  int opening;          /* inside promptly_open (main thread only) */
+  char open_error[1024];  /* the first error logged while opening */
 } run_ctx;
 
 /* The write end of the self-pipe, for the signal handler. */
@@ -281,6 +283,9 @@ on_log(void *ud, int32_t level, const char *msg)
 {
   run_ctx *r = ud;
   cli_print_log(level, msg);
+  if (r->opening && level == PROMPTLY_LOG_ERROR && r->open_error[0] == '\0') {
+    snprintf(r->open_error, sizeof(r->open_error), "%s", msg);
+  }
   if (level == PROMPTLY_LOG_WARN && names_input_line(msg)) {
     count_bad(r);
   }
@@ -882,9 +887,15 @@ cli_run(int argc, char **argv)
   host.do_action = on_action;
 
   char err[1024] = "";
+  r->opening = 1;
   int rc = r->m.open(&host, rules, &r->p, err, sizeof(err));
+  r->opening = 0;
   if (rc != PROMPTLY_OK) {
-    fprintf(stderr, "promptly: %s\n", err[0] != '\0' ? err : r->m.strerror(rc));
+    /* A broken rule file was logged already, as file:line: message. */
+    if (err[0] == '\0' || strcmp(err, r->open_error) != 0) {
+      fprintf(stderr, "promptly: %s\n",
+              err[0] != '\0' ? err : r->m.strerror(rc));
+    }
     goto out_module;
   }
 
