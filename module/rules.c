@@ -1193,7 +1193,12 @@ load_file(pr_rules *r, const char *name)
   rules_site site;
   snprintf(site.where, sizeof(site.where), "%s", name);
 
-  if (!g_file_get_contents(path, &src, &len, &gerr)) {
+  struct stat st;
+  if (stat(path, &st) == 0 && (size_t)st.st_size > RULES_FILE_MAX) {
+    /* Refused before reading it in. */
+    rules_problem(r, NULL, "%s: too large (%lld bytes, at most %zu)", name,
+                  (long long)st.st_size, RULES_FILE_MAX);
+  } else if (!g_file_get_contents(path, &src, &len, &gerr)) {
     rules_problem(r, NULL, "%s: cannot read: %s", name, gerr->message);
     g_error_free(gerr);
   } else if (len > RULES_FILE_MAX) {
