@@ -164,7 +164,15 @@ lr_next(line_reader *lr, int wake_fd, int64_t deadline_ms, char **line,
     }
     ssize_t n = read(lr->fd, lr->buf + lr->end, lr->cap - lr->end - 1);
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        /* A non-blocking input (inherited): wait instead of spinning. */
+        int w = wait_readable(lr->fd, wake_fd, deadline_ms);
+        if (w != LR_READY) {
+          return w;
+        }
         continue;
       }
       return LR_ERROR;
