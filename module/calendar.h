@@ -31,15 +31,25 @@ typedef struct pr_calendar pr_calendar;  /* a compiled calendar */
 #define PR_MON 0
 #define PR_SUN 6
 
-/* A new spec in zone tz (IANA name; NULL or "" means UTC).  EINVAL with
-** "unknown time zone 'X'" if the zone is not known. */
+/* The instants a calendar answers for: [1800-01-01, 2900-01-01) UTC.
+** Queries outside return ERANGE.  (GLib applies a zone's current DST rules
+** through the year 2999; libical expands yearly .ics rules through 2582.) */
+#define PR_CAL_MIN_MS INT64_C(-5364662400000)
+#define PR_CAL_MAX_MS INT64_C(29348006400000)
+
+/* A new spec in zone tz (IANA name; NULL or "" means UTC, never the
+** process's local zone).  The caller owns *out (pr_cal_spec_free).  Any
+** thread.  EINVAL with "unknown time zone 'X'" if the zone is not known,
+** ENOMEM. */
 int pr_cal_spec_new(const char *tz, pr_cal_spec **out, char *err,
                     size_t errlen);
 void pr_cal_spec_free(pr_cal_spec *s);
 
 /* Add an opening on weekday wday (PR_MON..PR_SUN) from open to close,
 ** both "HH:MM" (close may be "24:00"; a close before the open is an
-** overnight shift into the next day).  EINVAL for "25:00", open == close. */
+** overnight shift into the next day).  EINVAL for "25:00", open == close;
+** the message starts with the opening ("'25:00-26:00': hour out of
+** range"), so that a caller can prefix where it came from. */
 int pr_cal_spec_add_hours(pr_cal_spec *s, int wday, const char *open,
                           const char *close, char *err, size_t errlen);
 
@@ -47,16 +57,27 @@ int pr_cal_spec_add_hours(pr_cal_spec *s, int wday, const char *open,
 void pr_cal_spec_set_24x7(pr_cal_spec *s);
 
 /* A holiday: "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD" (inclusive, not
-** reversed) or a yearly "MM-DD" / "*-MM-DD".  EINVAL for invalid dates. */
+** reversed) or a yearly "MM-DD" / "*-MM-DD" (also a yearly range
+** "12-24..01-02", which may run across the year's end; "02-29" holds in
+** leap years).  A holiday removes the openings that open on its date.
+** EINVAL for invalid dates ("'2026-02-30': no such date"), reversed
+** ranges, malformed text; the message starts with the quoted text. */
 int pr_cal_spec_add_holiday(pr_cal_spec *s, const char *text, char *err,
                             size_t errlen);
 
 /* Import the events of an iCalendar file (RFC 5545, with yearly RRULEs)
-** as holidays.  EIO if unreadable, EINVAL if not iCalendar. */
+** as holidays.  Every VEVENT makes the dates it covers holidays: an
+** all-day event from DTSTART to the exclusive DTEND (one day if none), a
+** timed one the dates it touches on its own wall clock; RRULEs (DAILY or
+** less often), RDATE and EXDATE are honoured; CANCELLED events are
+** skipped.  On error nothing is added.  EIO if unreadable, EINVAL if not
+** iCalendar or an event cannot be used; the message names the path. */
 int pr_cal_spec_add_ics(pr_cal_spec *s, const char *path, char *err,
                         size_t errlen);
 
-/* Compile a spec into a calendar.  The spec may be freed afterwards. */
+/* Compile a spec into a calendar.  The spec may be freed afterwards; the
+** caller owns *out (pr_calendar_free).  The compiled intervals are built
+** lazily by the queries below.  ENOMEM. */
 int pr_cal_compile(const pr_cal_spec *s, pr_calendar **out, char *err,
                    size_t errlen);
 void pr_calendar_free(pr_calendar *c);
@@ -66,15 +87,18 @@ const char *pr_calendar_tz(const pr_calendar *c);
 
 /* The first instant at which business time since start_ms exceeds dur_ms.
 ** ERANGE ("never due") when the calendar has no opening at or after
-** start_ms within 100 years, or the result would overflow. */
+** start_ms within 100 years, or the result would overflow or fall outside
+** [PR_CAL_MIN_MS, PR_CAL_MAX_MS).  EINVAL if dur_ms < 0, ENOMEM.  These
+** queries grow c's cache: one thread at a time per calendar. */
 int pr_cal_add(pr_calendar *c, int64_t start_ms, int64_t dur_ms,
                int64_t *due_ms);
 
-/* Business milliseconds in [a_ms, b_ms).  EINVAL if b_ms < a_ms. */
+/* Business milliseconds in [a_ms, b_ms).  EINVAL if b_ms < a_ms, ERANGE
+** outside [PR_CAL_MIN_MS, PR_CAL_MAX_MS], ENOMEM. */
 int pr_cal_between(pr_calendar *c, int64_t a_ms, int64_t b_ms,
                    int64_t *dur_ms);
 
-/* Whether t_ms is business time (1) or not (0). */
+/* Whether t_ms is business time (1) or not (0); ERANGE, ENOMEM. */
 int pr_cal_is_open(pr_calendar *c, int64_t t_ms);
 
 #endif /* PR_CALENDAR_H */
