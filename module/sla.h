@@ -1,0 +1,421 @@
+/* sla.h - SLA policies, per-ticket clocks, thresholds and the fire-once
+** ledger: pure functions of (policy set, calendars, events, time).
+**
+** No libuv, no Lua, no process-global state.  Time enters only as event
+** instants and the "at"/"now" arguments (int64_t ms since the epoch, UTC),
+** so that a ticket's SLA state is a fold over its events: replaying the
+** same events under the same set gives the same fields and actions.
+**
+** The model.
+** - A pr_sla_set is one compiled rule set: priority levels, policies with
+**   per-level per-metric targets, pause statuses, a threshold ladder,
+**   customer-wait timers, custom metrics and exceptions.  The rules unit
+**   builds it with the pr_sla_set_* functions below, then seals it.  A
+**   sealed set is immutable and may be shared by every ticket.
+** - A pr_sla_ticket is one ticket's state: per metric a clock, the
+**   customer wait, the fired-threshold ledger.  A few hundred bytes.
+** - Metrics: first_response, next_response, periodic_update, resolution
+**   (indices PR_SLA_FIRST_RESPONSE.. PR_SLA_RESOLUTION), then the custom
+**   metrics of the set in declaration order.
+**
+** Clock rules (SPEC.md, Clocks).
+** - first_response runs from creation and is met by the first public agent
+**   reply.  next_response starts at the first customer reply after an agent
+**   reply (one cycle per such reply) and is met by the next agent reply.
+**   periodic_update starts at the first agent reply; each agent reply meets
+**   the running cycle and starts the next one.  resolution runs from
+**   creation and is met by the status "resolved" or "closed"; a reopen
+**   resumes it with its elapsed time (same cycle).  Resolving or closing
+**   meets every running clock; merge and delete stop everything.
+** - A pause status (pr_sla_set_add_pause) pauses every running clock; a
+**   customer reply or a change to a status that is not a pause status
+**   resumes them.  A pause status marked as customer wait also accounts
+**   calendar time to sla.customer_wait and runs the wait timers.
+** - Elapsed time is business time of the calendar of the policy that
+**   supplies the metric's target (calendar time for a NULL calendar).
+**   Several matching policies: at every transition each candidate's due is
+**   pr_cal_add(cal, at, target - elapsed) and the earliest wins (ties: the
+**   policy declared first).  A change of policy or priority keeps the
+**   elapsed time: the clock continues, only the target and the calendar
+**   used from then on change.
+** - Due = the first instant at which elapsed business time exceeds the
+**   target (calendar.h).  Met or breached is decided by business time
+**   elapsed: a clock is breached when its elapsed time exceeds the target,
+**   or equals it at or after the due instant.
+**
+** Thresholds.  A ladder entry is reached when the clock's elapsed business
+** time reaches share * target + offset ("75%" = 750 per mille; "100% + 2h"
+** = 1000 per mille plus 2 h of the clock's business time).  Entries are
+** ordered by (share, offset); the escalation level of a ticket is the
+** 1-based position of the highest entry reached by any metric in its
+** current cycle (0: none).  The at-risk share (default 75%) only drives
+** sla.status.  Wait timers fire after calendar time spent in one customer
+** wait period.  Each entry fires once per (ticket, metric, cycle).
+**
+** Idempotency keys, one per action:
+**   "<ticket>:<metric>:<cycle>:<threshold>:<action>"
+**   e.g. "42:first_response:1:75%:notify", "42:resolution:1:100%+2h:note",
+**   "42:wait:2:24h:remind_customer" (metric "wait", cycle = wait period).
+** <threshold> is canonical: per mille as "75%" or "87.5%", then "+" and
+** the offset as "2h", "1h30m", "90s"-style units (d, h, m, s, ms).  A
+** second action of the same name in one entry gets ".2", then ".3", ...
+** The key without ":<action>" identifies the threshold itself.  Keys depend
+** only on the ticket id, the metric name, the cycle number and the
+** declared values, so they survive rule reloads (pr_sla_rebind maps the
+** ledger by label) and replays.
+**
+** Threads: a set and its tickets belong to one thread (the loop thread);
+** calendars grow caches on use, so two threads must not share a set.
+*/
+#ifndef PR_SLA_H
+#define PR_SLA_H
+
+#include "calendar.h"
+#include "util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The built-in metrics, in field order. */
+#define PR_SLA_FIRST_RESPONSE  0
+#define PR_SLA_NEXT_RESPONSE   1
+#define PR_SLA_PERIODIC_UPDATE 2
+#define PR_SLA_RESOLUTION      3
+#define PR_SLA_BUILTIN         4
+
+/* Limits, chosen so that ledgers are bit masks. */
+#define PR_SLA_MAX_METRICS    16  /* built-in + custom */
+#define PR_SLA_MAX_POLICIES   64
+#define PR_SLA_MAX_THRESHOLDS 32
+#define PR_SLA_MAX_WAITS      8
+#define PR_SLA_MAX_EXCEPTIONS 32
+#define PR_SLA_MAX_LEVELS     32
+#define PR_SLA_NAME_MAX       48  /* bytes of a metric, policy or action name */
+
+/* A target of "best effort": no due, no thresholds. */
+#define PR_SLA_NONE (-1)
+
+/* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
+#define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
+
+/* Ticket events as the SLA clocks see them. */
+#define PR_SLA_EV_CREATE         0  /* only in custom metric conditions */
+#define PR_SLA_EV_REPLY_AGENT    1  /* a public agent reply */
+#define PR_SLA_EV_REPLY_CUSTOMER 2
+#define PR_SLA_EV_NOTE           3  /* an internal note */
+#define PR_SLA_EV_STATUS         4  /* status changed; status = the new one */
+#define PR_SLA_EV_REOPEN         5
+#define PR_SLA_EV_MERGE          6
+#define PR_SLA_EV_DELETE         7
+#define PR_SLA_EV_COUNT          8
+
+/* Roles of a custom metric condition. */
+#define PR_SLA_ON_START  0  /* starts a new cycle unless one is running */
+#define PR_SLA_ON_PAUSE  1
+#define PR_SLA_ON_RESUME 2  /* none declared: a start event resumes */
+#define PR_SLA_ON_STOP   3  /* meets the running cycle */
+#define PR_SLA_ON_ROLES  4
+
+/* Exception kinds. */
+#define PR_SLA_EXC_EXCLUDE 0  /* the ticket leaves SLA: everything stops */
+#define PR_SLA_EXC_EXTEND  1  /* targets of the named metrics grow */
+
+/* --- Compiled policy set --------------------------------------------------
+** Built only through pr_sla_set_*; read freely once sealed.  The set owns
+** every string and array below; calendars are borrowed (the rules unit
+** owns them and must keep them alive as long as the set). */
+
+/* An action a threshold or wait timer requests: "notify", "raise_priority",
+** "set_priority", "reassign", "note", "message", "remind_customer",
+** "close", "set_field", or anything the host understands. */
+typedef struct pr_sla_action_decl {
+  char *name;
+  pr_kv *args;      /* owned name/value copies */
+  uint32_t n_args;
+  uint32_t ordinal; /* 1 for the first action of this name in its entry */
+} pr_sla_action_decl;
+
+typedef struct pr_sla_threshold {
+  int32_t permille;          /* share of the target: 750 = 75% */
+  int64_t offset_ms;         /* business time after that share, >= 0 */
+  uint32_t metrics;          /* bit per metric index; 0 = every metric */
+  char label[40];            /* canonical, "100%+2h" */
+  pr_sla_action_decl *actions;
+  uint32_t n_actions;
+} pr_sla_threshold;
+
+typedef struct pr_sla_wait {
+  int64_t after_ms;          /* calendar time in one customer wait period */
+  char label[24];            /* canonical, "24h" */
+  pr_sla_action_decl *actions;
+  uint32_t n_actions;
+} pr_sla_wait;
+
+typedef struct pr_sla_policy {
+  char *name;
+  pr_calendar *cal;          /* borrowed; NULL = calendar time */
+  int64_t *target_ms;        /* [level * n_metrics + metric]; PR_SLA_NONE */
+} pr_sla_policy;
+
+typedef struct pr_sla_pause {
+  char *status;              /* compared case-insensitively (ASCII) */
+  int32_t customer_wait;     /* 1: time here is customer wait */
+} pr_sla_pause;
+
+typedef struct pr_sla_cond {
+  int32_t kind;              /* PR_SLA_EV_* */
+  char *status;              /* for PR_SLA_EV_STATUS: this new status only;
+                                NULL = any */
+} pr_sla_cond;
+
+typedef struct pr_sla_metric {
+  char *name;                /* "first_response", or the custom name */
+  char *due_field;           /* "sla.<name>.due" */
+  char *state_field;         /* "sla.<name>.state" */
+  pr_sla_cond *on[PR_SLA_ON_ROLES];  /* custom metrics only */
+  uint32_t n_on[PR_SLA_ON_ROLES];
+} pr_sla_metric;
+
+typedef struct pr_sla_exception {
+  char *name;                /* what the rules call it */
+  char *reason;              /* default reason, recorded when applied */
+  int32_t kind;              /* PR_SLA_EXC_* */
+  int64_t extend_ms;         /* PR_SLA_EXC_EXTEND: added to each target */
+  uint32_t metrics;          /* bit per metric; 0 = every metric */
+} pr_sla_exception;
+
+typedef struct pr_sla_set {
+  char **levels;             /* priority level ids, most urgent first */
+  uint32_t n_levels;
+  pr_sla_metric metrics[PR_SLA_MAX_METRICS];
+  uint32_t n_metrics;
+  pr_sla_policy *policies;
+  uint32_t n_policies;
+  pr_sla_pause *pauses;
+  uint32_t n_pauses;
+  pr_sla_threshold *thresholds;  /* sorted by (permille, offset) at seal */
+  uint32_t n_thresholds;
+  pr_sla_wait *waits;            /* sorted by after_ms at seal */
+  uint32_t n_waits;
+  pr_sla_exception *exceptions;
+  uint32_t n_exceptions;
+  int32_t at_risk_permille;      /* default 750 */
+  int32_t sealed;
+} pr_sla_set;
+
+/* A new empty set with these priority level ids (copied; 1 to
+** PR_SLA_MAX_LEVELS, unique).  The built-in metrics are present.  EINVAL
+** or ENOMEM, with a message in err; *out is set only on OK. */
+int pr_sla_set_new(const char *const *levels, uint32_t n_levels,
+                   pr_sla_set **out, char *err, size_t errlen);
+void pr_sla_set_free(pr_sla_set *s);
+
+/* Declare a custom metric (name unique, [a-z0-9_], at most
+** PR_SLA_NAME_MAX - 1 bytes, not "wait").  Its index is stored in *index. */
+int pr_sla_set_add_metric(pr_sla_set *s, const char *name, uint32_t *index,
+                          char *err, size_t errlen);
+
+/* Add a condition of role PR_SLA_ON_* to a custom metric: the event kind,
+** and for PR_SLA_EV_STATUS optionally the new status (NULL = any). */
+int pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
+                         int32_t kind, const char *status, char *err,
+                         size_t errlen);
+
+/* Add a policy (unique name) whose clocks count business time of cal, or
+** calendar time if cal is NULL.  Every target starts as PR_SLA_NONE. */
+int pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
+                          uint32_t *index, char *err, size_t errlen);
+
+/* Set a policy's target for one level and metric: ms in [0, PR_SLA_MAX_MS],
+** or PR_SLA_NONE for best effort.  ERANGE for an absurd target. */
+int pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
+                      uint32_t metric, int64_t target_ms, char *err,
+                      size_t errlen);
+
+/* A status that pauses the clocks; customer_wait 1 if time spent in it is
+** customer wait time ("pending customer"), 0 otherwise ("on hold"). */
+int pr_sla_set_add_pause(pr_sla_set *s, const char *status,
+                         int32_t customer_wait, char *err, size_t errlen);
+
+/* The share of a target at which sla.status turns at_risk (per mille,
+** 1..1000; default 750). */
+int pr_sla_set_at_risk(pr_sla_set *s, int32_t permille, char *err,
+                       size_t errlen);
+
+/* A threshold: permille in [1, 10000], offset_ms in [0, PR_SLA_MAX_MS],
+** metrics a mask of metric bits (0 = all).  The same (permille, offset)
+** twice is EINVAL.  Its index (valid until seal) goes to *index. */
+int pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille,
+                             int64_t offset_ms, uint32_t metrics,
+                             uint32_t *index, char *err, size_t errlen);
+
+/* A customer-wait timer after after_ms (> 0) of one wait period. */
+int pr_sla_set_add_wait(pr_sla_set *s, int64_t after_ms, uint32_t *index,
+                        char *err, size_t errlen);
+
+/* Append an action (name, args copied) to threshold or wait timer index. */
+int pr_sla_set_threshold_action(pr_sla_set *s, uint32_t threshold,
+                                const char *name, const pr_kv *args,
+                                uint32_t n_args, char *err, size_t errlen);
+int pr_sla_set_wait_action(pr_sla_set *s, uint32_t wait, const char *name,
+                           const pr_kv *args, uint32_t n_args, char *err,
+                           size_t errlen);
+
+/* An approved exception the rules can apply to a ticket: kind
+** PR_SLA_EXC_EXCLUDE, or PR_SLA_EXC_EXTEND by extend_ms for the metrics in
+** the mask (0 = all).  reason is the default reason recorded. */
+int pr_sla_set_add_exception(pr_sla_set *s, const char *name,
+                             const char *reason, int32_t kind,
+                             int64_t extend_ms, uint32_t metrics,
+                             uint32_t *index, char *err, size_t errlen);
+
+/* Finish the set: sort the ladder and the wait timers, check that the
+** metric masks name metrics that exist.  After this only tickets use it. */
+int pr_sla_set_seal(pr_sla_set *s, char *err, size_t errlen);
+
+/* Index of a level, metric, policy or exception by name; -1 if none.
+** Levels compare case-insensitively. */
+int pr_sla_set_level_find(const pr_sla_set *s, const char *id);
+int pr_sla_set_metric_find(const pr_sla_set *s, const char *name);
+int pr_sla_set_policy_find(const pr_sla_set *s, const char *name);
+int pr_sla_set_exception_find(const pr_sla_set *s, const char *name);
+
+/* --- Per-ticket state ---------------------------------------------------- */
+
+typedef struct pr_sla_ticket pr_sla_ticket;  /* opaque */
+
+/* One action to carry out.  name, args, metric and threshold point into the
+** set and live as long as it. */
+typedef struct pr_sla_action {
+  int64_t at_ms;           /* the instant the threshold was reached */
+  const char *name;
+  const pr_kv *args;
+  uint32_t n_args;
+  const char *metric;      /* metric name, or "wait" */
+  const char *threshold;   /* canonical label */
+  uint32_t cycle;
+  char key[160];           /* the idempotency key (see the top) */
+} pr_sla_action;
+
+/* Whether the host already carried out key (1) or not (0). */
+typedef int (*pr_sla_done_fn)(void *ud, const char *key);
+
+/* Where transitions put the actions that became due.  Owned by the caller:
+** init, use for any number of calls (actions are appended), free.  With
+** done set, an action whose key done() reports as carried out is recorded
+** as fired but not appended: a restart that replays events fires nothing
+** twice. */
+typedef struct pr_sla_actions {
+  pr_sla_action *v;
+  uint32_t n;
+  uint32_t cap;
+  pr_sla_done_fn done;     /* may be NULL */
+  void *done_ud;
+} pr_sla_actions;
+
+void pr_sla_actions_init(pr_sla_actions *a);
+void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
+void pr_sla_actions_free(pr_sla_actions *a);
+
+/* Every transition below first fires what was due at or before at_ms
+** under the old state, then applies the change, then fires what the change
+** made due at at_ms (a lower target can put thresholds in the past).
+** Actions come out in order of (instant, metric, threshold), waits after
+** metrics.  An at_ms earlier than the last instant the ticket saw is taken
+** as that instant (event order is the truth; time never runs backwards).
+** All take the sealed set the ticket was opened or rebound with; out must
+** not be NULL.  Errors: EINVAL for bad arguments (nothing changes), ENOMEM
+** (the transition was applied, some actions were lost), ESTATE for a
+** ticket already merged or deleted (nothing changes). */
+
+/* The state of a ticket created at at_ms with priority level (index into
+** s->levels), the matching policies (bit i = s->policies[i]) and its
+** initial status (NULL = "new").  *out is set only on OK. */
+int pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
+                uint32_t level, uint64_t policies, const char *status,
+                pr_sla_actions *out, pr_sla_ticket **tp);
+void pr_sla_ticket_free(pr_sla_ticket *t);
+
+/* Apply a ticket event (PR_SLA_EV_REPLY_AGENT .. PR_SLA_EV_DELETE); status
+** is the new status for PR_SLA_EV_STATUS (required) and optional for
+** PR_SLA_EV_REOPEN.  "resolved" and "closed" (any case) resolve. */
+int pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
+                 const char *status, int64_t at_ms, pr_sla_actions *out);
+
+/* The priority level or the set of matching policies changed (priority,
+** tier, type, channel, queue...): re-choose each metric's policy, keeping
+** elapsed time. */
+int pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
+                    uint64_t policies, int64_t at_ms, pr_sla_actions *out);
+
+/* Apply exception index of s (once; again is a no-op returning OK).
+** reason (copied; NULL = the declared one) is recorded. */
+int pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                  const char *reason, int64_t at_ms, pr_sla_actions *out);
+
+/* Fire everything due at or before at_ms (deadlines popped by the core). */
+int pr_sla_fire(pr_sla_ticket *t, const pr_sla_set *s, int64_t at_ms,
+                pr_sla_actions *out);
+
+/* The earliest instant after at_ms at which the ticket's fields or actions
+** change (a warning share, a threshold, a due, a wait timer), in *next_ms.
+** Call it after a transition or pr_sla_fire at at_ms: then nothing is due
+** at or before at_ms.  Returns 1 and sets *next_ms, or 0 if nothing is
+** pending (e.g. every clock paused or met).  Pure: changes nothing. */
+int pr_sla_next_deadline(const pr_sla_ticket *t, const pr_sla_set *s,
+                         int64_t at_ms, int64_t *next_ms);
+
+/* Rebuild t against a new set (a rule reload) at at_ms: clocks map by
+** metric name, the chosen policy and the ledger by name and threshold
+** label, the level by id (a level gone becomes the new default 0, the
+** policies mask keeps the names still present).  Elapsed time is kept.
+** The caller should then pr_sla_retarget with the new rules' verdict.  On
+** OK *tp is a new state and the old one is freed; on error t is unchanged. */
+int pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
+                  const pr_sla_set *new_s, int64_t at_ms, pr_sla_actions *out,
+                  pr_sla_ticket **tp);
+
+/* Accessors. */
+int64_t pr_sla_ticket_id(const pr_sla_ticket *t);
+uint32_t pr_sla_ticket_level(const pr_sla_ticket *t);
+uint64_t pr_sla_ticket_policies(const pr_sla_ticket *t);
+/* The recorded exception reason, or NULL; excluded 1 if excluded. */
+const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
+/* Bytes the state of a ticket uses (heap included). */
+size_t pr_sla_ticket_size(const pr_sla_ticket *t);
+
+/* --- Fields ------------------------------------------------------------ */
+
+#define PR_SLA_MAX_FIELDS (6 + 2 * PR_SLA_MAX_METRICS)
+
+/* A ticket's fields at an instant: pairs in a fixed order (priority,
+** sla.policy, sla.status, sla.due, per metric .due then .state,
+** sla.escalation, sla.customer_wait).  Values point into buf. */
+typedef struct pr_sla_fieldset {
+  pr_kv kv[PR_SLA_MAX_FIELDS];
+  uint32_t n;
+  char buf[4096];
+} pr_sla_fieldset;
+
+/* Fill out with the full field set of t at now_ms (an instant before the
+** last one the ticket saw is taken as that one).  Only metrics with a
+** target count; merged, deleted and excluded tickets show "none" and "".
+** - sla.status: over the clocks not yet met, the first that holds of
+**   breached (one is past its target), at_risk (one running clock passed
+**   the at-risk share), on_track (one runs), paused; when every clock is
+**   met: breached if one was, else met; none without any clock.
+** - <metric>.state: running | paused | met | breached (past its target,
+**   met late or not met yet) | none (no target, or not started).
+** - <metric>.due and sla.due: ISO 8601 UTC, "" when none; a paused clock
+**   has none; a met clock keeps the due it was met against; sla.due is the
+**   earliest due of the running clocks.
+** - sla.policy: the policy supplying every target, or "metric=policy, ..."
+**   when they differ; "" without a target.
+** - sla.escalation: the level reached (see the top), "0" for none.
+** - sla.customer_wait: whole seconds of customer wait, the current period
+**   included.
+** Pure: changes nothing; out is caller-owned and self-contained. */
+void pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s,
+                   int64_t now_ms, pr_sla_fieldset *out);
+
+#endif /* PR_SLA_H */

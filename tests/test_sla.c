@@ -1,0 +1,1574 @@
+/* test_sla.c - SLA clocks, policies, thresholds and the fire-once ledger,
+** over the real business calendar. */
+#include "config.h"
+
+#include "cmocka_all.h"
+
+#include "sla.h"
+#include "calendar.h"
+#include "promptly.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC  ((int64_t)1000)
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY  (24 * HOUR)
+
+static const char *const levels[] = {"P1", "P2", "P3", "P4"};
+
+/* Calendars shared by every test: Mon-Fri 09:00-17:00 UTC, and 24x7. */
+static pr_calendar *office;
+static pr_calendar *always;
+
+
+/* --- Helpers ------------------------------------------------------------- */
+
+static int64_t
+at(int y, unsigned mo, unsigned d, int h, int mi)
+{
+  return pr_days_from_civil(y, mo, d) * DAY + h * HOUR + mi * MIN;
+}
+
+
+static const char *
+field(const pr_sla_fieldset *f, const char *name)
+{
+  for (uint32_t i = 0; i < f->n; i++) {
+    if (strcmp(f->kv[i].name, name) == 0) {
+      return f->kv[i].value;
+    }
+  }
+  fail_msg("no field %s", name);
+  return NULL;
+}
+
+
+static const char *
+fld(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now,
+    const char *name)
+{
+  static pr_sla_fieldset f;
+  pr_sla_fields(t, s, now, &f);
+  return field(&f, name);
+}
+
+
+static pr_sla_set *
+new_set(void)
+{
+  pr_sla_set *s = NULL;
+  char err[256];
+  assert_int_equal(pr_sla_set_new(levels, 4, &s, err, sizeof(err)),
+                   PROMPTLY_OK);
+  return s;
+}
+
+
+static uint32_t
+add_policy(pr_sla_set *s, const char *name, pr_calendar *cal)
+{
+  uint32_t i;
+  assert_int_equal(pr_sla_set_add_policy(s, name, cal, &i, NULL, 0),
+                   PROMPTLY_OK);
+  return i;
+}
+
+
+static void
+target(pr_sla_set *s, uint32_t p, uint32_t level, uint32_t metric,
+       int64_t ms)
+{
+  assert_int_equal(pr_sla_set_target(s, p, level, metric, ms, NULL, 0),
+                   PROMPTLY_OK);
+}
+
+
+/* The same target for every level. */
+static void
+target_all(pr_sla_set *s, uint32_t p, uint32_t metric, int64_t ms)
+{
+  for (uint32_t l = 0; l < 4; l++) {
+    target(s, p, l, metric, ms);
+  }
+}
+
+
+static uint32_t
+threshold(pr_sla_set *s, int32_t permille, int64_t offset, const char *action,
+          const char *arg)
+{
+  uint32_t i;
+  assert_int_equal(
+    pr_sla_set_add_threshold(s, permille, offset, 0, &i, NULL, 0),
+    PROMPTLY_OK);
+  if (action != NULL) {
+    pr_kv kv = {"to", arg};
+    assert_int_equal(pr_sla_set_threshold_action(s, i, action, &kv,
+                                                 arg ? 1 : 0, NULL, 0),
+                     PROMPTLY_OK);
+  }
+  return i;
+}
+
+
+static void
+seal(pr_sla_set *s)
+{
+  char err[256] = "";
+  int rc = pr_sla_set_seal(s, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    fail_msg("seal: %s", err);
+  }
+}
+
+
+static pr_sla_ticket *
+open_ticket(const pr_sla_set *s, int64_t id, int64_t when, uint32_t level,
+            uint64_t policies, pr_sla_actions *a)
+{
+  pr_sla_ticket *t = NULL;
+  assert_int_equal(pr_sla_open(s, id, when, level, policies, NULL, a, &t),
+                   PROMPTLY_OK);
+  assert_non_null(t);
+  return t;
+}
+
+
+static void
+ev(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind, const char *status,
+   int64_t when, pr_sla_actions *a)
+{
+  assert_int_equal(pr_sla_event(t, s, kind, status, when, a), PROMPTLY_OK);
+}
+
+
+static int64_t
+next(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now)
+{
+  int64_t n = 0;
+  if (pr_sla_next_deadline(t, s, now, &n) == 0) {
+    return 0;
+  }
+  return n;
+}
+
+
+static int
+setup_calendars(void **state)
+{
+  (void)state;
+  pr_cal_spec *spec = NULL;
+  char err[256];
+  if (pr_cal_spec_new("UTC", &spec, err, sizeof(err)) != PROMPTLY_OK) {
+    return -1;
+  }
+  for (int d = PR_MON; d <= PR_MON + 4; d++) {
+    if (pr_cal_spec_add_hours(spec, d, "09:00", "17:00", err, sizeof(err)) !=
+        PROMPTLY_OK) {
+      pr_cal_spec_free(spec);
+      return -1;
+    }
+  }
+  int rc = pr_cal_compile(spec, &office, err, sizeof(err));
+  pr_cal_spec_free(spec);
+  if (rc != PROMPTLY_OK) {
+    return -1;
+  }
+  if (pr_cal_spec_new("UTC", &spec, err, sizeof(err)) != PROMPTLY_OK) {
+    return -1;
+  }
+  pr_cal_spec_set_24x7(spec);
+  rc = pr_cal_compile(spec, &always, err, sizeof(err));
+  pr_cal_spec_free(spec);
+  return rc == PROMPTLY_OK ? 0 : -1;
+}
+
+
+static int
+teardown_calendars(void **state)
+{
+  (void)state;
+  pr_calendar_free(office);
+  pr_calendar_free(always);
+  return 0;
+}
+
+
+/* --- Clock transitions --------------------------------------------------- */
+
+static void
+test_sla_first_response_met_by_agent_reply(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 1, t0, 2, 1, &a);
+  assert_string_equal(fld(t, s, t0, "sla.first_response.state"), "running");
+  assert_string_equal(fld(t, s, t0, "sla.first_response.due"),
+                      "2026-11-16T10:00:00Z");
+  assert_string_equal(fld(t, s, t0, "sla.status"), "on_track");
+  /* An internal note is no response. */
+  ev(t, s, PR_SLA_EV_NOTE, NULL, t0 + 10 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 10 * MIN, "sla.first_response.state"),
+                      "running");
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 59 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.state"),
+                      "met");
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.status"), "met");
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.due"), "");
+  assert_int_equal(next(t, s, t0 + 59 * MIN), 0);
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_reply_at_due_instant_is_breached(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *early = open_ticket(s, 1, t0, 2, 1, &a);
+  pr_sla_ticket *late = open_ticket(s, 2, t0, 2, 1, &a);
+  ev(early, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR - 1, &a);
+  ev(late, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR, &a);
+  assert_string_equal(fld(early, s, t0 + DAY, "sla.first_response.state"),
+                      "met");
+  assert_string_equal(fld(late, s, t0 + DAY, "sla.first_response.state"),
+                      "breached");
+  assert_string_equal(fld(late, s, t0 + DAY, "sla.status"), "breached");
+  pr_sla_ticket_free(early);
+  pr_sla_ticket_free(late);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_next_response_restarts_after_agent_reply(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_NEXT_RESPONSE, HOUR);
+  threshold(s, 1000, 0, "note", "late");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 5, t0, 2, 1, &a);
+  /* Before any agent reply a customer message starts nothing. */
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, t0 + 10 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 10 * MIN, "sla.next_response.state"),
+                      "none");
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 20 * MIN, &a);
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, t0 + 30 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 30 * MIN, "sla.next_response.due"),
+                      "2026-11-16T10:30:00Z");
+  /* A second customer message keeps the oldest unanswered one. */
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, t0 + 40 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 40 * MIN, "sla.next_response.due"),
+                      "2026-11-16T10:30:00Z");
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 50 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 50 * MIN, "sla.next_response.state"),
+                      "met");
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, t0 + 60 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 60 * MIN, "sla.next_response.due"),
+                      "2026-11-16T11:00:00Z");
+  assert_int_equal(a.n, 0);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 3 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "5:next_response:2:100%:note");
+  assert_true(a.v[0].at_ms == t0 + 2 * HOUR);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_periodic_update_restarts_on_each_agent_reply(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_PERIODIC_UPDATE, 2 * HOUR);
+  threshold(s, 1000, 0, "notify", "lead");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 6, t0, 2, 1, &a);
+  assert_string_equal(fld(t, s, t0, "sla.periodic_update.state"), "none");
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + HOUR, "sla.periodic_update.due"),
+                      "2026-11-16T12:00:00Z");
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 2 * HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.periodic_update.due"),
+                      "2026-11-16T13:00:00Z");
+  assert_int_equal(next(t, s, t0 + 2 * HOUR), t0 + 3 * HOUR + 30 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 9 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "6:periodic_update:2:100%:notify");
+  /* Resolving stops it. */
+  ev(t, s, PR_SLA_EV_STATUS, "resolved", t0 + 10 * HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 10 * HOUR, "sla.periodic_update.state"),
+                      "breached");
+  assert_int_equal(next(t, s, t0 + 10 * HOUR), 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_resolve_and_close_meet_every_clock(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, HOUR);
+  target_all(s, p, PR_SLA_RESOLUTION, 8 * HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  const char *done[] = {"resolved", "Closed"};
+  for (int i = 0; i < 2; i++) {
+    pr_sla_ticket *t = open_ticket(s, 10 + i, t0, 0, 1, &a);
+    ev(t, s, PR_SLA_EV_STATUS, done[i], t0 + 30 * MIN, &a);
+    assert_string_equal(fld(t, s, t0 + DAY, "sla.first_response.state"),
+                        "met");
+    assert_string_equal(fld(t, s, t0 + DAY, "sla.resolution.state"), "met");
+    assert_string_equal(fld(t, s, t0 + DAY, "sla.status"), "met");
+    assert_int_equal(next(t, s, t0 + 30 * MIN), 0);
+    pr_sla_ticket_free(t);
+  }
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_status_change_resumes(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_RESOLUTION, 8 * HOUR);
+  assert_int_equal(pr_sla_set_add_pause(s, "on hold", 0, NULL, 0),
+                   PROMPTLY_OK);
+  uint32_t w;
+  assert_int_equal(pr_sla_set_add_wait(s, HOUR, &w, NULL, 0), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_wait_action(s, w, "remind_customer", NULL, 0,
+                                          NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 12, t0, 2, 1, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "On Hold", t0 + HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 5 * HOUR, "sla.resolution.state"),
+                      "paused");
+  assert_string_equal(fld(t, s, t0 + 5 * HOUR, "sla.status"), "paused");
+  /* "on hold" is not customer wait: no wait time, no reminders. */
+  assert_string_equal(fld(t, s, t0 + 5 * HOUR, "sla.customer_wait"), "0");
+  assert_int_equal(next(t, s, t0 + HOUR), 0);
+  ev(t, s, PR_SLA_EV_STATUS, "open", t0 + 5 * HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 5 * HOUR, "sla.resolution.due"),
+                      "2026-11-16T21:00:00Z");
+  assert_string_equal(fld(t, s, t0 + 5 * HOUR, "sla.resolution.state"),
+                      "running");
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_custom_metric(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t m;
+  assert_int_equal(pr_sla_set_add_metric(s, "triage", &m, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(m, PR_SLA_BUILTIN);
+  assert_int_equal(pr_sla_set_metric_on(s, m, PR_SLA_ON_START,
+                                        PR_SLA_EV_CREATE, NULL, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on(s, m, PR_SLA_ON_PAUSE,
+                                        PR_SLA_EV_STATUS, "waiting vendor",
+                                        NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on(s, m, PR_SLA_ON_RESUME,
+                                        PR_SLA_EV_STATUS, "open", NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on(s, m, PR_SLA_ON_STOP,
+                                        PR_SLA_EV_STATUS, "triaged", NULL, 0),
+                   PROMPTLY_OK);
+  /* A policy declared after the metric, and one before it. */
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, m, 2 * HOUR);
+  threshold(s, 1000, 0, "notify", "triage-team");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 13, t0, 2, 1, &a);
+  assert_string_equal(fld(t, s, t0, "sla.triage.state"), "running");
+  assert_string_equal(fld(t, s, t0, "sla.triage.due"), "2026-11-16T11:00:00Z");
+  ev(t, s, PR_SLA_EV_STATUS, "waiting vendor", t0 + HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + HOUR, "sla.triage.state"), "paused");
+  ev(t, s, PR_SLA_EV_STATUS, "open", t0 + 3 * HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 3 * HOUR, "sla.triage.due"),
+                      "2026-11-16T13:00:00Z");
+  ev(t, s, PR_SLA_EV_STATUS, "triaged", t0 + 3 * HOUR + 30 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + DAY, "sla.triage.state"), "met");
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_time_never_runs_backwards(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 14, t0, 2, 1, &a);
+  ev(t, s, PR_SLA_EV_NOTE, NULL, t0 + 2 * HOUR, &a);
+  /* A reply stamped before the note counts at the note's instant. */
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 10 * MIN, &a);
+  assert_string_equal(fld(t, s, t0, "sla.first_response.state"), "breached");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* --- Scenarios ----------------------------------------------------------- */
+
+static void
+test_sla_friday_evening_due_monday(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "corporate", office);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, 4 * HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t fri = at(2026, 11, 20, 17, 0);
+  pr_sla_ticket *t = open_ticket(s, 42, fri, 2, 1, &a);
+  pr_sla_fieldset f;
+  pr_sla_fields(t, s, fri, &f);
+  assert_string_equal(field(&f, "priority"), "P3");
+  assert_string_equal(field(&f, "sla.policy"), "corporate");
+  assert_string_equal(field(&f, "sla.status"), "on_track");
+  assert_string_equal(field(&f, "sla.due"), "2026-11-23T13:00:00Z");
+  assert_string_equal(field(&f, "sla.first_response.due"),
+                      "2026-11-23T13:00:00Z");
+  assert_string_equal(field(&f, "sla.first_response.state"), "running");
+  assert_string_equal(field(&f, "sla.resolution.state"), "none");
+  assert_string_equal(field(&f, "sla.resolution.due"), "");
+  assert_string_equal(field(&f, "sla.escalation"), "0");
+  assert_string_equal(field(&f, "sla.customer_wait"), "0");
+  /* The weekend is not business time: at risk Monday 12:00 (75%). */
+  assert_string_equal(fld(t, s, at(2026, 11, 22, 23, 0), "sla.status"),
+                      "on_track");
+  assert_int_equal(next(t, s, fri), at(2026, 11, 23, 12, 0));
+  assert_string_equal(fld(t, s, at(2026, 11, 23, 12, 0), "sla.status"),
+                      "at_risk");
+  assert_int_equal(pr_sla_fire(t, s, at(2026, 11, 23, 12, 0), &a),
+                   PROMPTLY_OK);
+  assert_int_equal(next(t, s, at(2026, 11, 23, 12, 0)),
+                   at(2026, 11, 23, 13, 0));
+  assert_string_equal(
+    fld(t, s, at(2026, 11, 23, 13, 0) - 1, "sla.first_response.state"),
+    "running");
+  assert_string_equal(
+    fld(t, s, at(2026, 11, 23, 13, 0), "sla.first_response.state"),
+    "breached");
+  assert_int_equal(pr_sla_fire(t, s, at(2026, 11, 23, 13, 0), &a),
+                   PROMPTLY_OK);
+  assert_int_equal(next(t, s, at(2026, 11, 23, 13, 0)), 0);
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* Four business hours from Friday 13:00 are used up at 17:00, the close:
+** due Monday 09:00, so a reply on Saturday is in time and one at Monday
+** 09:00 is not. */
+static void
+test_sla_target_used_up_at_closing(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "corporate", office);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, 4 * HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t fri = at(2026, 11, 20, 13, 0);
+  pr_sla_ticket *sat = open_ticket(s, 1, fri, 2, 1, &a);
+  pr_sla_ticket *mon = open_ticket(s, 2, fri, 2, 1, &a);
+  assert_string_equal(fld(sat, s, fri, "sla.first_response.due"),
+                      "2026-11-23T09:00:00Z");
+  /* At the close all the time is used, but none beyond it. */
+  assert_string_equal(
+    fld(sat, s, at(2026, 11, 21, 10, 0), "sla.first_response.state"),
+    "running");
+  ev(sat, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 21, 10, 0), &a);
+  ev(mon, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 23, 9, 0), &a);
+  assert_string_equal(
+    fld(sat, s, at(2026, 11, 24, 9, 0), "sla.first_response.state"), "met");
+  assert_string_equal(
+    fld(mon, s, at(2026, 11, 24, 9, 0), "sla.first_response.state"),
+    "breached");
+  pr_sla_ticket_free(sat);
+  pr_sla_ticket_free(mon);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static pr_sla_set *
+p1_ladder_set(void)
+{
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target(s, p, 0, PR_SLA_FIRST_RESPONSE, 30 * MIN);
+  target(s, p, 3, PR_SLA_FIRST_RESPONSE, 8 * HOUR);
+  uint32_t i = threshold(s, 1000, 0, "notify", "manager");
+  pr_kv by = {"by", "1"};
+  assert_int_equal(
+    pr_sla_set_threshold_action(s, i, "raise_priority", &by, 1, NULL, 0),
+    PROMPTLY_OK);
+  threshold(s, 1000, 2 * HOUR, "notify", "director");
+  threshold(s, 750, 0, "notify", "team-lead");  /* declared out of order */
+  seal(s);
+  return s;
+}
+
+
+static void
+test_sla_p1_thresholds_fire_once_each(void **state)
+{
+  (void)state;
+  pr_sla_set *s = p1_ladder_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 7, t0, 0, 1, &a);
+  assert_string_equal(fld(t, s, t0, "sla.first_response.due"),
+                      "2026-11-16T09:30:00Z");
+
+  int64_t n = next(t, s, t0);
+  assert_true(n == t0 + 22 * MIN + 30 * SEC);
+  assert_int_equal(pr_sla_fire(t, s, n, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "7:first_response:1:75%:notify");
+  assert_string_equal(a.v[0].name, "notify");
+  assert_string_equal(a.v[0].args[0].value, "team-lead");
+  assert_true(a.v[0].at_ms == n);
+  assert_string_equal(fld(t, s, n, "sla.status"), "at_risk");
+  assert_string_equal(fld(t, s, n, "sla.escalation"), "1");
+  /* Firing again at the same or a later instant does nothing twice. */
+  assert_int_equal(pr_sla_fire(t, s, n, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_fire(t, s, n + MIN, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+
+  n = next(t, s, n + MIN);
+  assert_true(n == t0 + 30 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, n, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 3);
+  assert_string_equal(a.v[1].key, "7:first_response:1:100%:notify");
+  assert_string_equal(a.v[2].key, "7:first_response:1:100%:raise_priority");
+  assert_string_equal(a.v[2].args[0].name, "by");
+  assert_string_equal(fld(t, s, n, "sla.status"), "breached");
+  assert_string_equal(fld(t, s, n, "sla.first_response.state"), "breached");
+  assert_string_equal(fld(t, s, n, "sla.escalation"), "2");
+
+  n = next(t, s, n);
+  assert_true(n == t0 + 2 * HOUR + 30 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 5 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 4);
+  assert_string_equal(a.v[3].key, "7:first_response:1:100%+2h:notify");
+  assert_true(a.v[3].at_ms == t0 + 2 * HOUR + 30 * MIN);
+  assert_string_equal(fld(t, s, t0 + 5 * HOUR, "sla.escalation"), "3");
+  assert_int_equal(next(t, s, t0 + 5 * HOUR), 0);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 50 * HOUR, &a), PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 51 * HOUR, &a);
+  assert_int_equal(a.n, 4);
+  assert_string_equal(fld(t, s, t0 + 51 * HOUR, "sla.first_response.state"),
+                      "breached");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* A late fire catches up in order, each action at its own instant. */
+static void
+test_sla_late_fire_catches_up_in_order(void **state)
+{
+  (void)state;
+  pr_sla_set *s = p1_ladder_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 8, t0, 0, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, t0 + DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 4);
+  const char *want[] = {"75%:notify", "100%:notify", "100%:raise_priority",
+                        "100%+2h:notify"};
+  for (uint32_t i = 0; i < 4; i++) {
+    char key[160];
+    snprintf(key, sizeof(key), "8:first_response:1:%s", want[i]);
+    assert_string_equal(a.v[i].key, key);
+    assert_true(i == 0 || a.v[i].at_ms >= a.v[i - 1].at_ms);
+  }
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_priority_change_keeps_elapsed(void **state)
+{
+  (void)state;
+  pr_sla_set *s = p1_ladder_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 9, t0, 0, 1, &a);
+  /* At 20 minutes an agent lowers it to P4: 8 h from creation, not from
+  ** the change. */
+  assert_int_equal(pr_sla_retarget(t, s, 3, 1, t0 + 20 * MIN, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 20 * MIN, "priority"), "P4");
+  assert_string_equal(fld(t, s, t0 + 20 * MIN, "sla.first_response.due"),
+                      "2026-11-16T17:00:00Z");
+  /* P1's 75% point (22.5 min) passes without a warning. */
+  assert_int_equal(next(t, s, t0 + 20 * MIN), t0 + 6 * HOUR);
+  assert_int_equal(pr_sla_fire(t, s, t0 + HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  assert_string_equal(fld(t, s, t0 + HOUR, "sla.status"), "on_track");
+  /* Back to P1 after two hours: already past 30 minutes, so everything up
+  ** to the breach fires now, once. */
+  assert_int_equal(pr_sla_retarget(t, s, 0, 1, t0 + 2 * HOUR, &a),
+                   PROMPTLY_OK);
+  assert_int_equal(a.n, 3);
+  assert_string_equal(a.v[0].key, "9:first_response:1:75%:notify");
+  assert_true(a.v[0].at_ms == t0 + 2 * HOUR);
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.state"),
+                      "breached");
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.due"),
+                      "2026-11-16T11:00:00Z");
+  /* "+2h" counts from where the target was used up: 2.5 h elapsed. */
+  assert_int_equal(next(t, s, t0 + 2 * HOUR), t0 + 2 * HOUR + 30 * MIN);
+  /* And to P4 again: the ledger stays; no breach under 8 h. */
+  assert_int_equal(pr_sla_retarget(t, s, 3, 1, t0 + 2 * HOUR + MIN, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(
+    fld(t, s, t0 + 2 * HOUR + MIN, "sla.first_response.state"), "running");
+  assert_int_equal(pr_sla_fire(t, s, t0 + 7 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 3);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 8 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 3);
+  assert_string_equal(fld(t, s, t0 + 8 * HOUR, "sla.first_response.state"),
+                      "breached");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static pr_sla_set *
+waiting_set(void)
+{
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, HOUR);
+  target_all(s, p, PR_SLA_RESOLUTION, 8 * HOUR);
+  assert_int_equal(pr_sla_set_add_pause(s, "pending customer", 1, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_pause(s, "on hold", 0, NULL, 0),
+                   PROMPTLY_OK);
+  uint32_t w;
+  pr_kv tpl = {"template", "reminder"};
+  assert_int_equal(pr_sla_set_add_wait(s, 48 * HOUR, &w, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(
+    pr_sla_set_wait_action(s, w, "remind_customer", &tpl, 1, NULL, 0),
+    PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_wait(s, 5 * DAY, &w, NULL, 0), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_wait_action(s, w, "close", NULL, 0, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_wait(s, 24 * HOUR, &w, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(
+    pr_sla_set_wait_action(s, w, "remind_customer", &tpl, 1, NULL, 0),
+    PROMPTLY_OK);
+  seal(s);
+  return s;
+}
+
+
+static void
+test_sla_pending_customer_two_days(void **state)
+{
+  (void)state;
+  pr_sla_set *s = waiting_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 21, mon, 2, 1, &a);
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, mon + 30 * MIN, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "pending customer", mon + HOUR, &a);
+  int64_t tue = mon + DAY + 3 * HOUR;
+  pr_sla_fieldset f;
+  pr_sla_fields(t, s, tue, &f);
+  assert_string_equal(field(&f, "sla.status"), "paused");
+  assert_string_equal(field(&f, "sla.resolution.state"), "paused");
+  assert_string_equal(field(&f, "sla.resolution.due"), "");
+  assert_string_equal(field(&f, "sla.due"), "");
+  assert_string_equal(field(&f, "sla.first_response.state"), "met");
+  assert_string_equal(field(&f, "sla.customer_wait"), "93600");
+  /* Reminders after 24 h and 48 h of waiting, each once. */
+  int64_t n = next(t, s, mon + HOUR);
+  assert_int_equal(n, mon + DAY + HOUR);
+  assert_int_equal(pr_sla_fire(t, s, n, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "21:wait:1:1d:remind_customer");
+  assert_string_equal(a.v[0].args[0].value, "reminder");
+  n = next(t, s, n);
+  assert_int_equal(n, mon + 2 * DAY + HOUR);
+  assert_int_equal(pr_sla_fire(t, s, n, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "21:wait:1:2d:remind_customer");
+  /* The customer answers on Wednesday: the clock resumes where it was. */
+  int64_t wed = mon + 2 * DAY + 2 * HOUR;
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, wed, &a);
+  pr_sla_fields(t, s, wed, &f);
+  assert_string_equal(field(&f, "sla.resolution.state"), "running");
+  assert_string_equal(field(&f, "sla.resolution.due"),
+                      "2026-11-18T18:00:00Z");
+  assert_string_equal(field(&f, "sla.customer_wait"), "176400");
+  assert_string_equal(field(&f, "sla.status"), "on_track");
+  /* No close: the wait ended before five days. */
+  assert_int_equal(next(t, s, wed), wed + 5 * HOUR);
+  assert_int_equal(pr_sla_fire(t, s, wed + 6 * DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  /* A second wait period has its own cycle in the keys. */
+  ev(t, s, PR_SLA_EV_STATUS, "pending customer", wed + 6 * DAY, &a);
+  assert_int_equal(pr_sla_fire(t, s, wed + 12 * DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 5);
+  assert_string_equal(a.v[2].key, "21:wait:2:1d:remind_customer");
+  assert_string_equal(a.v[3].key, "21:wait:2:2d:remind_customer");
+  assert_string_equal(a.v[4].key, "21:wait:2:5d:close");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_enterprise_policy_beats_priority_policy(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t corp = add_policy(s, "corporate", office);
+  target(s, corp, 0, PR_SLA_FIRST_RESPONSE, 30 * MIN);
+  target(s, corp, 2, PR_SLA_FIRST_RESPONSE, 4 * HOUR);
+  target_all(s, corp, PR_SLA_RESOLUTION, 16 * HOUR);
+  uint32_t ent = add_policy(s, "enterprise", always);
+  target_all(s, ent, PR_SLA_FIRST_RESPONSE, 2 * HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 10, 0);
+  uint64_t both = (1u << corp) | (1u << ent);
+
+  pr_sla_ticket *t = open_ticket(s, 31, mon, 2, both, &a);
+  pr_sla_fieldset f;
+  pr_sla_fields(t, s, mon, &f);
+  assert_string_equal(field(&f, "sla.first_response.due"),
+                      "2026-11-16T12:00:00Z");
+  assert_string_equal(field(&f, "sla.resolution.due"),
+                      "2026-11-18T10:00:00Z");
+  assert_string_equal(field(&f, "sla.policy"),
+                      "first_response=enterprise, resolution=corporate");
+  assert_string_equal(field(&f, "sla.due"), "2026-11-16T12:00:00Z");
+  pr_sla_ticket_free(t);
+
+  /* For P1 the corporate 30 minutes come first. */
+  t = open_ticket(s, 32, mon, 0, both, &a);
+  pr_sla_fields(t, s, mon, &f);
+  assert_string_equal(field(&f, "sla.first_response.due"),
+                      "2026-11-16T10:30:00Z");
+  assert_string_equal(field(&f, "sla.policy"), "corporate");
+  pr_sla_ticket_free(t);
+
+  /* Without the enterprise tier. */
+  t = open_ticket(s, 33, mon, 2, 1u << corp, &a);
+  assert_string_equal(fld(t, s, mon, "sla.first_response.due"),
+                      "2026-11-16T14:00:00Z");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_security_policy_on_weekend(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t corp = add_policy(s, "corporate", office);
+  target_all(s, corp, PR_SLA_FIRST_RESPONSE, 30 * MIN);
+  uint32_t sec = add_policy(s, "security", always);
+  target_all(s, sec, PR_SLA_FIRST_RESPONSE, HOUR);
+  threshold(s, 1000, 0, "notify", "security-oncall");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t sat = at(2026, 11, 21, 10, 0);
+  pr_sla_ticket *t =
+    open_ticket(s, 41, sat, 0, (1u << corp) | (1u << sec), &a);
+  assert_string_equal(fld(t, s, sat, "sla.first_response.due"),
+                      "2026-11-21T11:00:00Z");
+  assert_string_equal(fld(t, s, sat, "sla.policy"), "security");
+  assert_int_equal(pr_sla_fire(t, s, sat + HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "41:first_response:1:100%:notify");
+  assert_string_equal(fld(t, s, sat + HOUR, "sla.status"), "breached");
+  pr_sla_ticket_free(t);
+
+  /* The office policy alone would wait for Monday. */
+  t = open_ticket(s, 42, sat, 0, 1u << corp, &a);
+  assert_string_equal(fld(t, s, sat, "sla.first_response.due"),
+                      "2026-11-23T09:30:00Z");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_reopen_resumes_resolution(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_RESOLUTION, 8 * HOUR);
+  threshold(s, 250, 0, "note", "a quarter");
+  threshold(s, 750, 0, "note", "three quarters");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  for (int how = 0; how < 2; how++) {
+    pr_sla_actions_clear(&a);
+    pr_sla_ticket *t = open_ticket(s, 51, t0, 2, 1, &a);
+    assert_int_equal(pr_sla_fire(t, s, t0 + 2 * HOUR, &a), PROMPTLY_OK);
+    assert_int_equal(a.n, 1);
+    ev(t, s, PR_SLA_EV_STATUS, "resolved", t0 + 3 * HOUR, &a);
+    assert_string_equal(fld(t, s, t0 + 3 * HOUR, "sla.resolution.state"),
+                        "met");
+    assert_int_equal(next(t, s, t0 + 3 * HOUR), 0);
+    if (how == 0) {
+      ev(t, s, PR_SLA_EV_REOPEN, NULL, t0 + 10 * HOUR, &a);
+    } else {
+      ev(t, s, PR_SLA_EV_STATUS, "open", t0 + 10 * HOUR, &a);
+    }
+    assert_string_equal(fld(t, s, t0 + 10 * HOUR, "sla.resolution.state"),
+                        "running");
+    assert_string_equal(fld(t, s, t0 + 10 * HOUR, "sla.resolution.due"),
+                        "2026-11-17T00:00:00Z");
+    assert_int_equal(next(t, s, t0 + 10 * HOUR), t0 + 13 * HOUR);
+    assert_int_equal(pr_sla_fire(t, s, t0 + 13 * HOUR, &a), PROMPTLY_OK);
+    /* The quarter fired before the resolve is not fired again. */
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.v[1].key, "51:resolution:1:75%:note");
+    pr_sla_ticket_free(t);
+  }
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* Tier becomes enterprise at Monday 13:00 after 4 business hours: the
+** 8 h calendar-time target of the enterprise policy has 4 h left. */
+static void
+test_sla_policy_change_keeps_elapsed(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t corp = add_policy(s, "corporate", office);
+  target_all(s, corp, PR_SLA_RESOLUTION, 16 * HOUR);
+  uint32_t ent = add_policy(s, "enterprise", always);
+  target_all(s, ent, PR_SLA_RESOLUTION, 8 * HOUR);
+  threshold(s, 250, 0, "note", "a quarter");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 61, mon, 2, 1u << corp, &a);
+  assert_string_equal(fld(t, s, mon, "sla.resolution.due"),
+                      "2026-11-18T09:00:00Z");
+  assert_int_equal(pr_sla_fire(t, s, mon + 4 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_int_equal(pr_sla_retarget(t, s, 2, (1u << corp) | (1u << ent),
+                                   mon + 4 * HOUR, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, mon + 4 * HOUR, "sla.resolution.due"),
+                      "2026-11-16T17:00:00Z");
+  assert_string_equal(fld(t, s, mon + 4 * HOUR, "sla.policy"), "enterprise");
+  /* Back to corporate only at 15:00 with 6 h elapsed: the 10 h left are
+  ** used up at Tuesday's close, so due Wednesday 09:00. */
+  assert_int_equal(
+    pr_sla_retarget(t, s, 2, 1u << corp, mon + 6 * HOUR, &a), PROMPTLY_OK);
+  assert_string_equal(fld(t, s, mon + 6 * HOUR, "sla.resolution.due"),
+                      "2026-11-18T09:00:00Z");
+  /* Same cycle all along: the quarter never fires again. */
+  assert_int_equal(pr_sla_fire(t, s, mon + 7 * DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* --- Determinism, restarts, reloads -------------------------------------- */
+
+static pr_sla_set *
+replay_set(void)
+{
+  pr_sla_set *s = new_set();
+  uint32_t corp = add_policy(s, "corporate", office);
+  target(s, corp, 0, PR_SLA_FIRST_RESPONSE, 30 * MIN);
+  target(s, corp, 1, PR_SLA_FIRST_RESPONSE, 2 * HOUR);
+  target_all(s, corp, PR_SLA_NEXT_RESPONSE, 2 * HOUR);
+  target_all(s, corp, PR_SLA_RESOLUTION, 16 * HOUR);
+  uint32_t sup = add_policy(s, "support", always);
+  target_all(s, sup, PR_SLA_PERIODIC_UPDATE, 4 * HOUR);
+  uint32_t i = threshold(s, 1000, 0, "notify", "manager");
+  pr_kv by = {"by", "1"};
+  assert_int_equal(
+    pr_sla_set_threshold_action(s, i, "raise_priority", &by, 1, NULL, 0),
+    PROMPTLY_OK);
+  threshold(s, 1000, 2 * HOUR, "notify", "director");
+  threshold(s, 750, 0, "notify", "team-lead");
+  assert_int_equal(pr_sla_set_add_pause(s, "pending customer", 1, NULL, 0),
+                   PROMPTLY_OK);
+  uint32_t w;
+  assert_int_equal(pr_sla_set_add_wait(s, DAY, &w, NULL, 0), PROMPTLY_OK);
+  assert_int_equal(
+    pr_sla_set_wait_action(s, w, "remind_customer", NULL, 0, NULL, 0),
+    PROMPTLY_OK);
+  seal(s);
+  return s;
+}
+
+
+#define RETARGET (-1)
+
+typedef struct step {
+  int64_t off;
+  int32_t kind;        /* PR_SLA_EV_*, or RETARGET */
+  const char *status;
+  uint32_t level;      /* RETARGET */
+} step;
+
+static const step script[] = {
+  {10 * MIN, PR_SLA_EV_NOTE, NULL, 0},
+  {3 * HOUR, PR_SLA_EV_REPLY_AGENT, NULL, 0},
+  {3 * HOUR, PR_SLA_EV_STATUS, "pending customer", 0},
+  {2 * DAY, PR_SLA_EV_REPLY_CUSTOMER, NULL, 0},
+  {2 * DAY + HOUR, RETARGET, NULL, 0},
+  {2 * DAY + 3 * HOUR, PR_SLA_EV_REPLY_AGENT, NULL, 0},
+  {2 * DAY + 4 * HOUR, PR_SLA_EV_REPLY_CUSTOMER, NULL, 0},
+  {3 * DAY, PR_SLA_EV_STATUS, "resolved", 0},
+  {4 * DAY, PR_SLA_EV_REOPEN, NULL, 0},
+  {7 * DAY, PR_SLA_EV_STATUS, "closed", 0},
+};
+
+/* The ticket of the script opens Monday 2026-11-16 08:00 (before hours). */
+#define SCRIPT_T0 (at(2026, 11, 16, 8, 0))
+
+static void
+trace_fields(pr_buf *b, const pr_sla_ticket *t, const pr_sla_set *s,
+             int64_t now)
+{
+  pr_sla_fieldset f;
+  pr_sla_fields(t, s, now, &f);
+  pr_buf_printf(b, "@%lld", (long long)now);
+  for (uint32_t i = 0; i < f.n; i++) {
+    pr_buf_printf(b, " %s=%s", f.kv[i].name, f.kv[i].value);
+  }
+  pr_buf_printf(b, "\n");
+}
+
+
+static void
+trace_actions(pr_buf *b, pr_sla_actions *a)
+{
+  for (uint32_t i = 0; i < a->n; i++) {
+    pr_buf_printf(b, "%s @%lld\n", a->v[i].key, (long long)a->v[i].at_ms);
+  }
+  pr_sla_actions_clear(a);
+}
+
+
+/* Drive the script the way the core does: deadlines due before an event
+** fire first, each at its own instant (fine = 1); or only events and a
+** final fire (fine = 0).  Fields go to fields (may be NULL) and actions to
+** acts.  Returns the ticket's state for more checks. */
+static pr_sla_ticket *
+run_script(const pr_sla_set *s, int fine, pr_sla_done_fn done, void *ud,
+           pr_buf *fields, pr_buf *acts)
+{
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  a.done = done;
+  a.done_ud = ud;
+  int64_t t0 = SCRIPT_T0;
+  pr_sla_ticket *t = open_ticket(s, 77, t0, 1, 3, &a);
+  trace_actions(acts, &a);
+  int64_t now = t0;
+  size_t n_steps = sizeof(script) / sizeof(script[0]);
+  for (size_t i = 0; i <= n_steps; i++) {
+    int64_t when = i < n_steps ? t0 + script[i].off : t0 + 30 * DAY;
+    int64_t d;
+    while (fine && pr_sla_next_deadline(t, s, now, &d) && d <= when) {
+      assert_true(d > now);
+      assert_int_equal(pr_sla_fire(t, s, d, &a), PROMPTLY_OK);
+      trace_actions(acts, &a);
+      if (fields != NULL) {
+        trace_fields(fields, t, s, d);
+      }
+      now = d;
+    }
+    if (i == n_steps) {
+      assert_int_equal(pr_sla_fire(t, s, when, &a), PROMPTLY_OK);
+    } else if (script[i].kind == RETARGET) {
+      assert_int_equal(pr_sla_retarget(t, s, script[i].level, 3, when, &a),
+                       PROMPTLY_OK);
+    } else {
+      ev(t, s, script[i].kind, script[i].status, when, &a);
+    }
+    trace_actions(acts, &a);
+    if (fields != NULL) {
+      trace_fields(fields, t, s, when);
+    }
+    now = when;
+  }
+  pr_sla_actions_free(&a);
+  return t;
+}
+
+
+static void
+test_sla_replay_gives_identical_fields_and_actions(void **state)
+{
+  (void)state;
+  pr_sla_set *s = replay_set();
+  pr_buf f1, a1, f2, a2, f3, a3;
+  pr_buf_init(&f1);
+  pr_buf_init(&a1);
+  pr_buf_init(&f2);
+  pr_buf_init(&a2);
+  pr_buf_init(&f3);
+  pr_buf_init(&a3);
+  pr_sla_ticket *t1 = run_script(s, 1, NULL, NULL, &f1, &a1);
+  pr_sla_ticket *t2 = run_script(s, 1, NULL, NULL, &f2, &a2);
+  assert_string_equal(pr_buf_cstr(&f1), pr_buf_cstr(&f2));
+  assert_string_equal(pr_buf_cstr(&a1), pr_buf_cstr(&a2));
+  /* The script breaches, warns and reminds: the trace is not trivial. */
+  assert_non_null(strstr(pr_buf_cstr(&a1), "77:first_response:1:75%:notify"));
+  assert_non_null(strstr(pr_buf_cstr(&a1), "77:wait:1:1d:remind_customer"));
+  assert_non_null(
+    strstr(pr_buf_cstr(&a1), "77:next_response:1:100%:raise_priority"));
+  assert_non_null(strstr(pr_buf_cstr(&f1), "sla.status=breached"));
+  assert_non_null(strstr(pr_buf_cstr(&f1), "sla.status=paused"));
+  /* Catching up only at events fires the same actions at the same
+  ** instants as firing every deadline on time. */
+  pr_sla_ticket *t3 = run_script(s, 0, NULL, NULL, &f3, &a3);
+  assert_string_equal(pr_buf_cstr(&a1), pr_buf_cstr(&a3));
+  pr_sla_fieldset x, y;
+  pr_sla_fields(t1, s, SCRIPT_T0 + 30 * DAY, &x);
+  pr_sla_fields(t3, s, SCRIPT_T0 + 30 * DAY, &y);
+  assert_int_equal(x.n, y.n);
+  for (uint32_t i = 0; i < x.n; i++) {
+    assert_string_equal(x.kv[i].name, y.kv[i].name);
+    assert_string_equal(x.kv[i].value, y.kv[i].value);
+  }
+  pr_sla_ticket_free(t1);
+  pr_sla_ticket_free(t2);
+  pr_sla_ticket_free(t3);
+  pr_buf_free(&f1);
+  pr_buf_free(&a1);
+  pr_buf_free(&f2);
+  pr_buf_free(&a2);
+  pr_buf_free(&f3);
+  pr_buf_free(&a3);
+  pr_sla_set_free(s);
+}
+
+
+/* A host's record of carried-out keys: the lines of a trace up to " @". */
+typedef struct done_set {
+  const char *trace;
+  uint32_t limit;  /* only the first limit keys count as done */
+  uint32_t asked;
+} done_set;
+
+
+static int
+is_done(void *ud, const char *key)
+{
+  done_set *d = ud;
+  d->asked++;
+  const char *p = d->trace;
+  size_t klen = strlen(key);
+  for (uint32_t i = 0; i < d->limit && *p; i++) {
+    if (strncmp(p, key, klen) == 0 && p[klen] == ' ') {
+      return 1;
+    }
+    p = strchr(p, '\n');
+    if (p == NULL) {
+      break;
+    }
+    p++;
+  }
+  return 0;
+}
+
+
+static uint32_t
+count_lines(const char *s)
+{
+  uint32_t n = 0;
+  for (; *s; s++) {
+    n += *s == '\n';
+  }
+  return n;
+}
+
+
+static void
+test_sla_restore_with_done_keys_fires_nothing_twice(void **state)
+{
+  (void)state;
+  pr_sla_set *s = replay_set();
+  pr_buf f1, a1, f2, a2, f3, a3;
+  pr_buf_init(&f1);
+  pr_buf_init(&a1);
+  pr_buf_init(&f2);
+  pr_buf_init(&a2);
+  pr_buf_init(&f3);
+  pr_buf_init(&a3);
+  pr_sla_ticket *t1 = run_script(s, 1, NULL, NULL, &f1, &a1);
+  uint32_t total = count_lines(pr_buf_cstr(&a1));
+  assert_true(total >= 6);
+
+  /* After a restart every key is known: the rebuild fires nothing and
+  ** shows the same fields. */
+  done_set all = {pr_buf_cstr(&a1), total, 0};
+  pr_sla_ticket *t2 = run_script(s, 1, is_done, &all, &f2, &a2);
+  assert_string_equal(pr_buf_cstr(&a2), "");
+  assert_int_equal(all.asked, total);
+  assert_string_equal(pr_buf_cstr(&f1), pr_buf_cstr(&f2));
+
+  /* A crash after the first three: only the rest fire. */
+  done_set some = {pr_buf_cstr(&a1), 3, 0};
+  pr_sla_ticket *t3 = run_script(s, 1, is_done, &some, &f3, &a3);
+  assert_int_equal(count_lines(pr_buf_cstr(&a3)), total - 3);
+  const char *rest = pr_buf_cstr(&a1);
+  for (int i = 0; i < 3; i++) {
+    rest = strchr(rest, '\n') + 1;
+  }
+  assert_string_equal(pr_buf_cstr(&a3), rest);
+  pr_sla_ticket_free(t1);
+  pr_sla_ticket_free(t2);
+  pr_sla_ticket_free(t3);
+  pr_buf_free(&f1);
+  pr_buf_free(&a1);
+  pr_buf_free(&f2);
+  pr_buf_free(&a2);
+  pr_buf_free(&f3);
+  pr_buf_free(&a3);
+  pr_sla_set_free(s);
+}
+
+
+/* A reload with the same thresholds in another order and a new policy
+** keeps elapsed time and the ledger: nothing fires twice. */
+static void
+test_sla_rebind_keeps_clock_and_ledger(void **state)
+{
+  (void)state;
+  pr_sla_set *s1 = p1_ladder_set();
+  pr_sla_set *s2 = new_set();
+  uint32_t extra = add_policy(s2, "extra", office);
+  target_all(s2, extra, PR_SLA_RESOLUTION, HOUR);
+  uint32_t p = add_policy(s2, "support", always);
+  target(s2, p, 0, PR_SLA_FIRST_RESPONSE, 30 * MIN);
+  threshold(s2, 750, 0, "notify", "team-lead");
+  threshold(s2, 1000, 0, "notify", "manager");
+  threshold(s2, 500, 0, "notify", "new");
+  seal(s2);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s1, 88, t0, 0, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s1, t0 + 25 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  pr_sla_ticket *nt = NULL;
+  assert_int_equal(pr_sla_rebind(t, s1, s2, t0 + 26 * MIN, &a, &nt),
+                   PROMPTLY_OK);
+  /* The new 50% entry was passed already and fires at the reload. */
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "88:first_response:1:50%:notify");
+  assert_int_equal(pr_sla_ticket_policies(nt), 2);
+  assert_string_equal(fld(nt, s2, t0 + 26 * MIN, "sla.first_response.due"),
+                      "2026-11-16T09:30:00Z");
+  assert_string_equal(fld(nt, s2, t0 + 26 * MIN, "sla.policy"), "support");
+  assert_int_equal(pr_sla_fire(nt, s2, t0 + DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 3);
+  assert_string_equal(a.v[2].key, "88:first_response:1:100%:notify");
+  pr_sla_ticket_free(nt);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s1);
+  pr_sla_set_free(s2);
+}
+
+
+static void
+test_sla_merge_and_delete_stop_everything(void **state)
+{
+  (void)state;
+  pr_sla_set *s = replay_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 10, 0);
+  int32_t kinds[] = {PR_SLA_EV_MERGE, PR_SLA_EV_DELETE};
+  for (int i = 0; i < 2; i++) {
+    pr_sla_actions_clear(&a);
+    pr_sla_ticket *t = open_ticket(s, 90 + i, t0, 0, 3, &a);
+    ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 5 * MIN, &a);
+    ev(t, s, kinds[i], NULL, t0 + 10 * MIN, &a);
+    pr_sla_fieldset f;
+    pr_sla_fields(t, s, t0 + DAY, &f);
+    assert_string_equal(field(&f, "sla.status"), "none");
+    assert_string_equal(field(&f, "sla.due"), "");
+    assert_string_equal(field(&f, "sla.policy"), "");
+    for (uint32_t m = 0; m < PR_SLA_BUILTIN; m++) {
+      assert_string_equal(field(&f, s->metrics[m].state_field), "none");
+      assert_string_equal(field(&f, s->metrics[m].due_field), "");
+    }
+    assert_int_equal(next(t, s, t0 + 10 * MIN), 0);
+    assert_int_equal(pr_sla_fire(t, s, t0 + 30 * DAY, &a), PROMPTLY_OK);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(
+      pr_sla_event(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, t0 + DAY, &a),
+      PROMPTLY_ESTATE);
+    assert_int_equal(pr_sla_retarget(t, s, 1, 3, t0 + DAY, &a),
+                     PROMPTLY_ESTATE);
+    pr_sla_ticket_free(t);
+  }
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_exceptions_exclude_or_extend(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, HOUR);
+  target_all(s, p, PR_SLA_RESOLUTION, 8 * HOUR);
+  threshold(s, 1000, 0, "notify", "manager");
+  uint32_t outage, fm;
+  assert_int_equal(pr_sla_set_add_exception(
+                     s, "outage", "provider outage", PR_SLA_EXC_EXTEND,
+                     2 * HOUR, 1u << PR_SLA_FIRST_RESPONSE, &outage, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_exception(s, "force_majeure", NULL,
+                                            PR_SLA_EXC_EXCLUDE, 0, 0, &fm,
+                                            NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+
+  pr_sla_ticket *t = open_ticket(s, 95, t0, 2, 1, &a);
+  assert_int_equal(pr_sla_except(t, s, outage, NULL, t0 + 30 * MIN, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 30 * MIN, "sla.first_response.due"),
+                      "2026-11-16T12:00:00Z");
+  assert_string_equal(fld(t, s, t0 + 30 * MIN, "sla.resolution.due"),
+                      "2026-11-16T17:00:00Z");
+  /* Applied once only. */
+  assert_int_equal(pr_sla_except(t, s, outage, NULL, t0 + 40 * MIN, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 40 * MIN, "sla.first_response.due"),
+                      "2026-11-16T12:00:00Z");
+  int excluded = -1;
+  assert_string_equal(pr_sla_ticket_exception(t, &excluded),
+                      "provider outage");
+  assert_int_equal(excluded, 0);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 2 * HOUR + 59 * MIN, &a),
+                   PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+
+  t = open_ticket(s, 96, t0, 2, 1, &a);
+  assert_int_equal(
+    pr_sla_except(t, s, fm, "storm took the datacenter", t0 + 30 * MIN, &a),
+    PROMPTLY_OK);
+  assert_string_equal(pr_sla_ticket_exception(t, &excluded),
+                      "storm took the datacenter");
+  assert_int_equal(excluded, 1);
+  assert_string_equal(fld(t, s, t0 + DAY, "sla.status"), "none");
+  assert_string_equal(fld(t, s, t0 + DAY, "sla.first_response.state"),
+                      "none");
+  assert_int_equal(next(t, s, t0 + 30 * MIN), 0);
+  assert_int_equal(pr_sla_fire(t, s, t0 + 9 * DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* --- Building sets, bad input, size -------------------------------------- */
+
+static void
+test_sla_set_rejects_bad_input(void **state)
+{
+  (void)state;
+  char err[256];
+  pr_sla_set *s = NULL;
+  const char *dup[] = {"P1", "p1"};
+  assert_int_equal(pr_sla_set_new(dup, 2, &s, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_non_null(strstr(err, "twice"));
+  assert_null(s);
+  assert_int_equal(pr_sla_set_new(levels, 0, &s, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+
+  s = new_set();
+  uint32_t p = add_policy(s, "corporate", office);
+  assert_int_equal(pr_sla_set_add_policy(s, "corporate", NULL, NULL, err,
+                                         sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_target(s, p, 0, 0, PR_SLA_MAX_MS + 1, err,
+                                     sizeof(err)),
+                   PROMPTLY_ERANGE);
+  assert_non_null(strstr(err, "corporate"));
+  assert_int_equal(pr_sla_set_target(s, p, 0, 0, -5, err, sizeof(err)),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(pr_sla_set_target(s, p, 4, 0, HOUR, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_threshold(s, 0, 0, 0, NULL, err,
+                                            sizeof(err)),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(pr_sla_set_add_threshold(s, 1000, -1, 0, NULL, err,
+                                            sizeof(err)),
+                   PROMPTLY_ERANGE);
+  threshold(s, 1000, 0, NULL, NULL);
+  assert_int_equal(pr_sla_set_add_threshold(s, 1000, 0, 0, NULL, err,
+                                            sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_threshold_action(s, 0, "Bad Name", NULL, 0,
+                                               err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_pause(s, "resolved", 1, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_wait(s, 0, NULL, err, sizeof(err)),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(pr_sla_set_add_metric(s, "wait", NULL, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_metric(s, "resolution", NULL, err,
+                                         sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_metric_on(s, PR_SLA_FIRST_RESPONSE,
+                                        PR_SLA_ON_START, PR_SLA_EV_CREATE,
+                                        NULL, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_exception(s, "x", NULL, PR_SLA_EXC_EXTEND,
+                                            0, 0, NULL, err, sizeof(err)),
+                   PROMPTLY_ERANGE);
+
+  /* Tickets need a sealed set and sane arguments. */
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  pr_sla_ticket *t = NULL;
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  assert_int_equal(pr_sla_open(s, 1, t0, 0, 1, NULL, &a, &t),
+                   PROMPTLY_EINVAL);
+  assert_null(t);
+  seal(s);
+  assert_int_equal(pr_sla_set_add_pause(s, "on hold", 0, err, sizeof(err)),
+                   PROMPTLY_ESTATE);
+  assert_int_equal(pr_sla_open(s, 1, t0, 4, 1, NULL, &a, &t),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_open(s, 1, t0, 0, 2, NULL, &a, &t),
+                   PROMPTLY_EINVAL);
+  assert_null(t);
+  t = open_ticket(s, 1, t0, 0, 1, &a);
+  assert_int_equal(pr_sla_event(t, s, PR_SLA_EV_STATUS, NULL, t0, &a),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_event(t, s, 99, NULL, t0, &a), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_event(t, s, PR_SLA_EV_CREATE, NULL, t0, &a),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_retarget(t, s, 9, 1, t0, &a), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_except(t, s, 0, NULL, t0, &a), PROMPTLY_EINVAL);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+
+  /* A threshold for a metric that does not exist fails at seal. */
+  s = new_set();
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, 1u << 9, NULL, NULL,
+                                            0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_seal(s, err, sizeof(err)), PROMPTLY_EINVAL);
+  pr_sla_set_free(s);
+  /* And a custom metric that never starts. */
+  s = new_set();
+  assert_int_equal(pr_sla_set_add_metric(s, "triage", NULL, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_seal(s, err, sizeof(err)), PROMPTLY_EINVAL);
+  assert_non_null(strstr(err, "triage"));
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_threshold_labels_and_duplicate_actions(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_RESOLUTION, 10 * HOUR);
+  uint32_t i = threshold(s, 875, 90 * MIN + 5 * SEC, "notify", "a");
+  pr_kv who = {"to", "b"};
+  assert_int_equal(
+    pr_sla_set_threshold_action(s, i, "notify", &who, 1, NULL, 0),
+    PROMPTLY_OK);
+  /* Only for first_response: resolution never fires it. */
+  assert_int_equal(pr_sla_set_add_threshold(s, 100, 0,
+                                            1u << PR_SLA_FIRST_RESPONSE, &i,
+                                            NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(
+    pr_sla_set_threshold_action(s, i, "note", NULL, 0, NULL, 0), PROMPTLY_OK);
+  seal(s);
+  assert_string_equal(s->thresholds[0].label, "10%");
+  assert_string_equal(s->thresholds[1].label, "87.5%+1h30m5s");
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 3, t0, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, t0 + DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[0].key, "3:resolution:1:87.5%+1h30m5s:notify");
+  assert_string_equal(a.v[1].key, "3:resolution:1:87.5%+1h30m5s:notify.2");
+  assert_string_equal(a.v[1].args[0].value, "b");
+  assert_true(a.v[0].at_ms == t0 + 8 * HOUR + 45 * MIN + 90 * MIN + 5 * SEC);
+  assert_string_equal(a.v[0].metric, "resolution");
+  assert_string_equal(a.v[0].threshold, "87.5%+1h30m5s");
+  assert_int_equal(a.v[0].cycle, 1);
+  assert_string_equal(fld(t, s, t0 + DAY, "sla.escalation"), "2");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+static void
+test_sla_state_is_compact(void **state)
+{
+  (void)state;
+  pr_sla_set *s = replay_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  pr_sla_ticket *t = open_ticket(s, 1, at(2026, 11, 16, 9, 0), 0, 3, &a);
+  size_t n = pr_sla_ticket_size(t);
+  print_message("state of a ticket with 4 metrics: %zu bytes\n", n);
+  assert_true(n <= 320);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_sla_first_response_met_by_agent_reply),
+    cmocka_unit_test(test_sla_reply_at_due_instant_is_breached),
+    cmocka_unit_test(test_sla_next_response_restarts_after_agent_reply),
+    cmocka_unit_test(test_sla_periodic_update_restarts_on_each_agent_reply),
+    cmocka_unit_test(test_sla_resolve_and_close_meet_every_clock),
+    cmocka_unit_test(test_sla_status_change_resumes),
+    cmocka_unit_test(test_sla_custom_metric),
+    cmocka_unit_test(test_sla_time_never_runs_backwards),
+    cmocka_unit_test(test_sla_friday_evening_due_monday),
+    cmocka_unit_test(test_sla_target_used_up_at_closing),
+    cmocka_unit_test(test_sla_p1_thresholds_fire_once_each),
+    cmocka_unit_test(test_sla_late_fire_catches_up_in_order),
+    cmocka_unit_test(test_sla_priority_change_keeps_elapsed),
+    cmocka_unit_test(test_sla_pending_customer_two_days),
+    cmocka_unit_test(test_sla_enterprise_policy_beats_priority_policy),
+    cmocka_unit_test(test_sla_security_policy_on_weekend),
+    cmocka_unit_test(test_sla_reopen_resumes_resolution),
+    cmocka_unit_test(test_sla_policy_change_keeps_elapsed),
+    cmocka_unit_test(test_sla_replay_gives_identical_fields_and_actions),
+    cmocka_unit_test(test_sla_restore_with_done_keys_fires_nothing_twice),
+    cmocka_unit_test(test_sla_rebind_keeps_clock_and_ledger),
+    cmocka_unit_test(test_sla_merge_and_delete_stop_everything),
+    cmocka_unit_test(test_sla_exceptions_exclude_or_extend),
+    cmocka_unit_test(test_sla_set_rejects_bad_input),
+    cmocka_unit_test(test_sla_threshold_labels_and_duplicate_actions),
+    cmocka_unit_test(test_sla_state_is_compact),
+  };
+  return cmocka_run_group_tests(tests, setup_calendars, teardown_calendars);
+}
