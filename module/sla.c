@@ -1076,6 +1076,10 @@ static void
 choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
 {
   sla_clock *c = &t->clocks[m];
+  if (c->state == CLK_IDLE) {
+    /* Not started: chosen as if it started now, for sla.policy. */
+    c->since_at_ms = t->last_at_ms;
+  }
   uint32_t best = NO_POLICY, first = NO_POLICY;
   int best_class = 3;
   int64_t best_key = 0;

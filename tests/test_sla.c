@@ -331,6 +331,15 @@ test_sla_periodic_update_restarts_on_each_agent_reply(void **state)
   assert_string_equal(fld(t, s, t0 + 10 * HOUR, "sla.periodic_update.state"),
                       "breached");
   assert_int_equal(next(t, s, t0 + 10 * HOUR), 0);
+  /* A reopen owes the customer updates again: a new cycle. */
+  ev(t, s, PR_SLA_EV_REOPEN, NULL, t0 + 11 * HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 11 * HOUR, "sla.periodic_update.state"),
+                      "running");
+  assert_string_equal(fld(t, s, t0 + 11 * HOUR, "sla.periodic_update.due"),
+                      "2026-11-16T22:00:00Z");
+  assert_int_equal(pr_sla_fire(t, s, t0 + DAY, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "6:periodic_update:3:100%:notify");
   pr_sla_ticket_free(t);
   pr_sla_actions_free(&a);
   pr_sla_set_free(s);
@@ -519,6 +528,28 @@ test_sla_friday_evening_due_monday(void **state)
                    PROMPTLY_OK);
   assert_int_equal(next(t, s, at(2026, 11, 23, 13, 0)), 0);
   assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* A policy without a calendar counts calendar time: weekends included. */
+static void
+test_sla_calendar_time_policy(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "plain", NULL);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, 4 * HOUR);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t fri = at(2026, 11, 20, 17, 0);
+  pr_sla_ticket *t = open_ticket(s, 43, fri, 2, 1, &a);
+  assert_string_equal(fld(t, s, fri, "sla.first_response.due"),
+                      "2026-11-20T21:00:00Z");
+  assert_int_equal(next(t, s, fri), fri + 3 * HOUR);
   pr_sla_ticket_free(t);
   pr_sla_actions_free(&a);
   pr_sla_set_free(s);
@@ -1553,6 +1584,7 @@ main(void)
     cmocka_unit_test(test_sla_time_never_runs_backwards),
     cmocka_unit_test(test_sla_friday_evening_due_monday),
     cmocka_unit_test(test_sla_target_used_up_at_closing),
+    cmocka_unit_test(test_sla_calendar_time_policy),
     cmocka_unit_test(test_sla_p1_thresholds_fire_once_each),
     cmocka_unit_test(test_sla_late_fire_catches_up_in_order),
     cmocka_unit_test(test_sla_priority_change_keeps_elapsed),
