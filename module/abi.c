@@ -54,19 +54,7 @@ promptly_version(void)
 PROMPTLY_API const char *
 promptly_strerror(int err)
 {
-  switch (err) {
-  case PROMPTLY_OK: return "success";
-  case PROMPTLY_EINVAL: return "invalid argument or malformed input";
-  case PROMPTLY_ENOMEM: return "out of memory";
-  case PROMPTLY_EVERSION: return "ABI version mismatch";
-  case PROMPTLY_EIO: return "input/output or system error";
-  case PROMPTLY_ERULE: return "rule error";
-  case PROMPTLY_ENOTSUP: return "not supported";
-  case PROMPTLY_ESTATE: return "not allowed in this state";
-  case PROMPTLY_ENOBUFS: return "buffer too small";
-  case PROMPTLY_ERANGE: return "out of range";
-  default: return "unknown error";
-  }
+  return pr_strerror(err);
 }
 
 

@@ -121,6 +121,13 @@ typedef struct promptly_host {
   int32_t (*do_action)(void *user_data, int64_t ticket, int64_t at_ms,
                        const char *action, const promptly_attr *args,
                        uint32_t n_args, const char *key);
+
+  /* Loop thread, optional (a struct_size that ends before it, or NULL,
+  ** means none).  One sentence on what happened to a ticket and why, for
+  ** explanations: rules matched, clocks started, paused and met, dues,
+  ** thresholds and actions.  The module builds these only when set. */
+  void (*trace)(void *user_data, int64_t ticket, int64_t at_ms,
+                const char *line);
   /* ABI 1.0 ends here.  Append new members below this line. */
 } promptly_host;
 

@@ -81,7 +81,9 @@ pr_ticket_diff(const pr_ticket *t, const pr_kv *want, uint32_t n, pr_kv *out)
   uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
     const char *old = pr_kvset_get(&t->written, want[i].name);
-    if (old == NULL || strcmp(old, want[i].value) != 0) {
+    /* A field never written reads as empty to the host. */
+    if (old == NULL ? want[i].value[0] != '\0'
+                    : strcmp(old, want[i].value) != 0) {
       out[k++] = want[i];
     }
   }

@@ -24,6 +24,9 @@ char *pr_strdup(const char *s);
 int pr_err(char *buf, size_t len, int err, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
 
+/* A static description of a PROMPTLY_E* code. */
+const char *pr_strerror(int err);
+
 /* A growable NUL-terminated byte buffer. */
 typedef struct pr_buf {
   char *data;  /* NUL-terminated when len > 0 or after pr_buf_cstr */
