@@ -1306,6 +1306,49 @@ test_sla_rebind_keeps_clock_and_ledger(void **state)
 }
 
 
+/* A reload that adds a custom metric and drops a policy: the new metric
+** waits for its own start event; the ticket keeps its other clocks. */
+static void
+test_sla_rebind_adds_metric_drops_policy(void **state)
+{
+  (void)state;
+  pr_sla_set *s1 = replay_set();
+  pr_sla_set *s2 = new_set();
+  uint32_t m;
+  assert_int_equal(pr_sla_set_add_metric(s2, "triage", &m, NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on(s2, m, PR_SLA_ON_START,
+                                        PR_SLA_EV_NOTE, NULL, NULL, 0),
+                   PROMPTLY_OK);
+  uint32_t corp = add_policy(s2, "corporate", office);
+  target_all(s2, corp, PR_SLA_RESOLUTION, 16 * HOUR);
+  target_all(s2, corp, m, HOUR);
+  seal(s2);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s1, 70, mon, 1, 3, &a);
+  pr_sla_ticket *nt = NULL;
+  assert_int_equal(pr_sla_rebind(t, s1, s2, mon + 2 * HOUR, &a, &nt),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_policies(nt), 1);
+  assert_int_equal(pr_sla_ticket_level(nt), 1);
+  /* The old set no longer fits the new state. */
+  assert_int_equal(pr_sla_fire(nt, s1, mon + 2 * HOUR, &a), PROMPTLY_EINVAL);
+  assert_string_equal(fld(nt, s2, mon + 2 * HOUR, "sla.triage.state"),
+                      "none");
+  assert_string_equal(fld(nt, s2, mon + 2 * HOUR, "sla.resolution.due"),
+                      "2026-11-18T09:00:00Z");
+  ev(nt, s2, PR_SLA_EV_NOTE, NULL, mon + 3 * HOUR, &a);
+  assert_string_equal(fld(nt, s2, mon + 3 * HOUR, "sla.triage.due"),
+                      "2026-11-16T13:00:00Z");
+  pr_sla_ticket_free(nt);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s1);
+  pr_sla_set_free(s2);
+}
+
+
 static void
 test_sla_merge_and_delete_stop_everything(void **state)
 {
@@ -1596,6 +1639,7 @@ main(void)
     cmocka_unit_test(test_sla_replay_gives_identical_fields_and_actions),
     cmocka_unit_test(test_sla_restore_with_done_keys_fires_nothing_twice),
     cmocka_unit_test(test_sla_rebind_keeps_clock_and_ledger),
+    cmocka_unit_test(test_sla_rebind_adds_metric_drops_policy),
     cmocka_unit_test(test_sla_merge_and_delete_stop_everything),
     cmocka_unit_test(test_sla_exceptions_exclude_or_extend),
     cmocka_unit_test(test_sla_set_rejects_bad_input),
