@@ -203,6 +203,13 @@ typedef struct pr_sla_set {
   int32_t sealed;
 } pr_sla_set;
 
+/* The builders below share one contract.  Strings and arrays are copied;
+** calendars are borrowed.  Each returns OK, or EINVAL (bad argument),
+** ERANGE (absurd duration or share), ENOMEM, or ESTATE (the set is
+** sealed), with a message naming what was wrong in err (may be NULL); on
+** an error the set is as it was.  The rules unit calls them while loading
+** a rule set, on the thread that loads it. */
+
 /* A new empty set with these priority level ids (copied; 1 to
 ** PR_SLA_MAX_LEVELS, unique).  The built-in metrics are present.  EINVAL
 ** or ENOMEM, with a message in err; *out is set only on OK. */
@@ -210,7 +217,7 @@ int pr_sla_set_new(const char *const *levels, uint32_t n_levels,
                    pr_sla_set **out, char *err, size_t errlen);
 void pr_sla_set_free(pr_sla_set *s);
 
-/* Declare a custom metric (name unique, [a-z0-9_], at most
+/* Declare a custom metric (name unique, [a-z0-9_-], at most
 ** PR_SLA_NAME_MAX - 1 bytes, not "wait").  Its index is stored in *index. */
 int pr_sla_set_add_metric(pr_sla_set *s, const char *name, uint32_t *index,
                           char *err, size_t errlen);
