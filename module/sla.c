@@ -1164,8 +1164,14 @@ meet(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
     return;
   }
   fold(s, c, at);
+  int64_t tg = clock_target(t, s, m);
   if (clock_breached(t, s, m, at)) {
     c->flags |= CLK_BREACHED;
+  } else if (tg != PR_SLA_NONE) {
+    /* The due it was met against, as of now: a paused clock's due had
+    ** been moving. */
+    int64_t due = cal_add(clock_cal(s, c), at, tg - c->elapsed_ms);
+    c->due_at_ms = due == NEVER ? 0 : due;
   }
   c->state = CLK_MET;
   c->flags &= (uint8_t)~CLK_PAUSED;

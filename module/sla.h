@@ -414,8 +414,9 @@ typedef struct pr_sla_fieldset {
 ** - <metric>.state: running | paused | met | breached (past its target,
 **   met late or not met yet) | none (no target, or not started).
 ** - <metric>.due and sla.due: ISO 8601 UTC, "" when none; a paused clock
-**   has none; a met clock keeps the due it was met against; sla.due is the
-**   earliest due of the running clocks.
+**   has none; a met clock shows the due it was met against (as of the
+**   instant it was met); sla.due is the earliest due of the running
+**   clocks.
 ** - sla.policy: the policy supplying every target, or "metric=policy, ..."
 **   when they differ; "" without a target.
 ** - sla.escalation: the level reached (see the top), "0" for none.

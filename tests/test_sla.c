@@ -407,6 +407,16 @@ test_sla_status_change_resumes(void **state)
                       "running");
   assert_int_equal(a.n, 0);
   pr_sla_ticket_free(t);
+  /* Resolved while on hold: met, against the due as of the resolve. */
+  t = open_ticket(s, 13, t0, 2, 1, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "on hold", t0 + HOUR, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "resolved", t0 + 3 * HOUR, &a);
+  assert_string_equal(fld(t, s, t0 + 3 * HOUR, "sla.resolution.state"),
+                      "met");
+  assert_string_equal(fld(t, s, t0 + 3 * HOUR, "sla.resolution.due"),
+                      "2026-11-16T19:00:00Z");
+  assert_string_equal(fld(t, s, t0 + 3 * HOUR, "sla.status"), "met");
+  pr_sla_ticket_free(t);
   pr_sla_actions_free(&a);
   pr_sla_set_free(s);
 }
