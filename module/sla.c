@@ -2011,6 +2011,26 @@ metric_state(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
 }
 
 
+int
+pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+                     int64_t now_ms, pr_sla_clock_info *out)
+{
+  if (m >= s->n_metrics || m >= t->n_clocks) {
+    return PROMPTLY_EINVAL;
+  }
+  int64_t now = now_ms < t->last_at_ms ? t->last_at_ms : now_ms;
+  const sla_clock *c = &t->clocks[m];
+  out->state = metric_state(t, s, m, now);
+  out->policy = c->policy == NO_POLICY ? NULL : s->policies[c->policy].name;
+  out->business = clock_cal(s, c) != NULL;
+  out->cycle = c->cycle;
+  out->target_ms = clock_target(t, s, m);
+  out->elapsed_ms = c->state == CLK_IDLE ? 0 : elapsed_at(s, c, now);
+  out->due_at_ms = clock_running(c) ? c->due_at_ms : 0;
+  return PROMPTLY_OK;
+}
+
+
 void
 pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
               pr_sla_fieldset *out)

@@ -391,6 +391,22 @@ const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
 /* Bytes the state of a ticket uses (heap included). */
 size_t pr_sla_ticket_size(const pr_sla_ticket *t);
 
+/* What one metric's clock shows at now_ms, for explanations. */
+typedef struct pr_sla_clock_info {
+  const char *state;     /* as in the fields: running, paused, met, ... */
+  const char *policy;    /* the policy supplying the target, or NULL */
+  int business;          /* 1: elapsed counts business time of a calendar */
+  uint32_t cycle;        /* 0: never started */
+  int64_t target_ms;     /* PR_SLA_NONE: best effort */
+  int64_t elapsed_ms;    /* of the current cycle, up to now_ms */
+  int64_t due_at_ms;     /* 0: none pending */
+} pr_sla_clock_info;
+
+/* Fill *out for metric index m (< s->n_metrics).  Pure.  EINVAL for a
+** metric out of range. */
+int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
+                         uint32_t m, int64_t now_ms, pr_sla_clock_info *out);
+
 /* --- Fields ------------------------------------------------------------ */
 
 #define PR_SLA_MAX_FIELDS (6 + 2 * PR_SLA_MAX_METRICS)

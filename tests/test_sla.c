@@ -518,6 +518,24 @@ test_sla_friday_evening_due_monday(void **state)
   assert_string_equal(field(&f, "sla.resolution.due"), "");
   assert_string_equal(field(&f, "sla.escalation"), "0");
   assert_string_equal(field(&f, "sla.customer_wait"), "0");
+  /* What explain reads: Monday 10:30, 1.5 business hours of 4 spent. */
+  pr_sla_clock_info ci;
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_FIRST_RESPONSE,
+                                        at(2026, 11, 23, 10, 30), &ci),
+                   PROMPTLY_OK);
+  assert_string_equal(ci.state, "running");
+  assert_string_equal(ci.policy, "corporate");
+  assert_int_equal(ci.business, 1);
+  assert_int_equal(ci.cycle, 1);
+  assert_int_equal(ci.target_ms, 4 * HOUR);
+  assert_int_equal(ci.elapsed_ms, 90 * MIN);
+  assert_int_equal(ci.due_at_ms, at(2026, 11, 23, 13, 0));
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION,
+                                        at(2026, 11, 23, 10, 30), &ci),
+                   PROMPTLY_OK);
+  assert_string_equal(ci.state, "none");
+  assert_int_equal(ci.target_ms, PR_SLA_NONE);
+  assert_int_equal(pr_sla_clock_info_at(t, s, 99, fri, &ci), PROMPTLY_EINVAL);
   /* The weekend is not business time: at risk Monday 12:00 (75%). */
   assert_string_equal(fld(t, s, at(2026, 11, 22, 23, 0), "sla.status"),
                       "on_track");
