@@ -46,11 +46,19 @@ note "rt-promptly up (pid $DAEMON_PID)"
 # --- 0. The binding packs the structs as the C compiler lays them out ------
 
 gcc -std=c11 -I"$SRCDIR/module" -o "$WORK/abi-layout" "$E2E_DIR/abi-layout.c"
-if diff <("$WORK/abi-layout") <(perl "$RT_HOST_DIR/rt-promptly" --print-layout) \
-     >"$WORK/layout.diff"; then
-  pass "struct layout of rt-promptly matches promptly.h ($(head -c 60 < <("$WORK/abi-layout"))...)"
+"$WORK/abi-layout" >"$WORK/layout.c.txt"
+perl "$RT_HOST_DIR/rt-promptly" --print-layout >"$WORK/layout.pl.txt"
+# Every member the binding packs must match; its structs may be shorter
+# than the header's (appended members read as absent), never longer.
+LAYOUT_BAD=$(awk 'NR == FNR { c[$1] = $2 " " $3; if ($2 == "size") cs[$1] = $3; next }
+  $2 == "size" { if ($3 > cs[$1]) print $1 " is " $3 " bytes, the header says " cs[$1]; next }
+  !($1 in c) { print $1 " is not in promptly.h"; next }
+  c[$1] != $2 " " $3 { print $1 " at " $2 " size " $3 ", the header says " c[$1] }' \
+  "$WORK/layout.c.txt" "$WORK/layout.pl.txt")
+if [[ -z "$LAYOUT_BAD" ]]; then
+  pass "rt-promptly packs promptly_host/event/attr as promptly.h lays them out ($(grep -c . "$WORK/layout.pl.txt") members and sizes; host $(sed -n 's/^promptly_host size //p' "$WORK/layout.pl.txt") bytes)"
 else
-  fail "struct layout differs from promptly.h: $(cat "$WORK/layout.diff")"
+  fail "struct layout: $LAYOUT_BAD"
 fi
 
 # --- 1. Keyword priority on creation -------------------------------------------
@@ -112,6 +120,16 @@ if [[ "$(priority_of "$T1")" == 50 ]]; then
   pass "manual priority on #$T1 still P3 after the customer's mail reply"
 else
   fail "#$T1 priority $(priority_of "$T1") after the customer's reply, want 50"
+fi
+
+# Input custom fields and requestors reach the rules as attributes.
+TC=$(rest POST /ticket '{"Queue":"General","Subject":"Invoice question","Requestor":"buyer@example.com","Content":"Where is my invoice?","CustomFields":{"Tier":"enterprise","Issue Type":"billing","Channel":"phone"}}' | jq -r '.id // empty')
+create_logged() { grep -q "ticket $TC: create " "$DLOG"; }
+if wait_for 3 create_logged &&
+   grep "ticket $TC: create " "$DLOG" | grep -q 'channel=phone .*requestor=buyer@example.com .*subject=Invoice question tier=enterprise type=billing'; then
+  pass "create event of #$TC carries the custom fields and requestor: $(grep "ticket $TC: create " "$DLOG" | sed 's/.*create at [0-9: -]*//' | cut -c1-110)"
+else
+  fail "create event of #$TC lacks tier/type/channel/requestor: $(grep "ticket $TC: create " "$DLOG" | head -1)"
 fi
 
 # --- 3. SLA fields (issue 4): run only when the module emits them ------------
