@@ -63,7 +63,14 @@ iso(const char *s)
 static const char *
 fixture(const char *name, char *buf, size_t len)
 {
+  /* make check exports PROMPTLY_SRCDIR; the build names the source tree
+  ** too, so that the test also runs by hand. */
   const char *src = getenv("PROMPTLY_SRCDIR");
+#ifdef PR_TEST_SRCDIR
+  if (src == NULL) {
+    src = PR_TEST_SRCDIR;
+  }
+#endif
   snprintf(buf, len, "%s/tests/fixtures/ics/%s", src != NULL ? src : ".",
            name);
   return buf;
