@@ -4,7 +4,8 @@
 # exactly with diff; live runs compare everything but the real instants.
 #
 # Environment (set by "make check"): PROMPTLY_BIN, PROMPTLY_MODULE,
-# PROMPTLY_RULES, PROMPTLY_SRCDIR.
+# PROMPTLY_RULES, PROMPTLY_SRCDIR; PROMPTLY_WRAP, if set, is a command that
+# runs the CLI ("valgrind -q --error-exitcode=9").
 set -eu
 
 : "${PROMPTLY_BIN:?}" "${PROMPTLY_MODULE:?}" "${PROMPTLY_SRCDIR:?}"
@@ -16,6 +17,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 failed=0
 count=0
+
+# The CLI, under $PROMPTLY_WRAP if given (split into words on purpose).
+cli() {
+  ${PROMPTLY_WRAP:-} "$PROMPTLY_BIN" "$@"
+}
 
 ok() {
   count=$((count + 1))
@@ -45,7 +51,7 @@ run_cli() {
   local out=$1 err=$2
   shift 2
   rc=0
-  "$PROMPTLY_BIN" "$@" >"$out" 2>"$err" || rc=$?
+  cli "$@" >"$out" 2>"$err" || rc=$?
 }
 
 # The real instants of a live run: check their form, then hide them.
@@ -88,7 +94,7 @@ check "basic replay: nothing on stderr" same /dev/null "$tmp/basic.err"
 
 # Replaying the same file again gives the same output, also from stdin.
 rc=0
-"$PROMPTLY_BIN" run --rules "$rules" --events - <"$fx/basic.jsonl" \
+cli run --rules "$rules" --events - <"$fx/basic.jsonl" \
   >"$tmp/basic2.out" 2>"$tmp/basic2.err" || rc=$?
 check "second replay (stdin) exits 0" test "$rc" -eq 0
 check "second replay: identical output" same "$tmp/basic.out" \
@@ -232,7 +238,7 @@ rc=0
   sleep 0.3
   ev 31 "Suggestion: bigger fonts"
   sleep 0.3
-} | "$PROMPTLY_BIN" run --live --rules "$rules" >"$tmp/live.out" \
+} | cli run --live --rules "$rules" >"$tmp/live.out" \
   2>"$tmp/live.err" || rc=$?
 check "live run exits 0" test "$rc" -eq 0
 cat >"$tmp/live.expected" <<'EOF'
@@ -260,7 +266,7 @@ rc=0
   sleep 1
   ev 41 "Kitchen on fire"
   sleep 0.3
-} | "$PROMPTLY_BIN" -v run --live --rules "$tmp/hot" >"$tmp/hot.out" \
+} | cli -v run --live --rules "$tmp/hot" >"$tmp/hot.out" \
   2>"$tmp/hot.err" || rc=$?
 check "hot reload run exits 0" test "$rc" -eq 0
 cat >"$tmp/hot.expected" <<'EOF'
@@ -274,7 +280,7 @@ check "hot reload: the new rule applies to the later ticket" same \
 until=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)
 rc=0
 ev 50 "VPN not working" |
-  "$PROMPTLY_BIN" run --live --rules "$rules" --until "$until" \
+  cli run --live --rules "$rules" --until "$until" \
   >"$tmp/lu.out" 2>"$tmp/lu.err" || rc=$?
 check "live --until exits 0" test "$rc" -eq 0
 check "live --until: ran until the instant" test "$(date +%s)" -ge \
@@ -286,7 +292,7 @@ check "live --until: written" same \
 # Live: a bad line is reported and counted; the good ones still written.
 rc=0
 { ev 60 "Data loss"; echo '{"ticket": 61, "type": "create",'; } |
-  "$PROMPTLY_BIN" run --live --rules "$rules" >"$tmp/lb.out" \
+  cli run --live --rules "$rules" >"$tmp/lb.out" \
   2>"$tmp/lb.err" || rc=$?
 check "live bad line exits 2" test "$rc" -eq 2
 check "live bad line: reported with its number" grep -q \
