@@ -1401,7 +1401,7 @@ window_ensure(pr_calendar *c, int64_t lo, int64_t hi)
   if (need_lo < c->d_lo) {
     int64_t a = c->d_lo - grow_days < need_lo ? c->d_lo - grow_days : need_lo;
     if (a < CAL_MIN_DAY - 8) {
-      a = need_lo;
+      a = need_lo < CAL_MIN_DAY - 8 ? need_lo : CAL_MIN_DAY - 8;
     }
     int rc = window_add_days(c, a, c->d_lo);
     if (rc != PROMPTLY_OK) {
@@ -1413,7 +1413,7 @@ window_ensure(pr_calendar *c, int64_t lo, int64_t hi)
   if (need_hi > c->d_hi) {
     int64_t b = c->d_hi + grow_days > need_hi ? c->d_hi + grow_days : need_hi;
     if (b > CAL_MAX_DAY + 8) {
-      b = need_hi;
+      b = need_hi > CAL_MAX_DAY + 8 ? need_hi : CAL_MAX_DAY + 8;
     }
     int rc = window_add_days(c, c->d_hi, b);
     if (rc != PROMPTLY_OK) {

@@ -805,6 +805,14 @@ test_calendar_absurd_input(void **state)
   assert_int_equal(pr_cal_add(c, iso("2899-06-01T00:00:00Z"),
                               INT64_C(2000) * 3600 * 1000, &due),
                    PROMPTLY_ERANGE);
+  /* Eight centuries of office hours from 2026 end in the 2820s: the cache
+  ** grows by half its size each time, also as it nears the end of the
+  ** range (it once grew two days at a time there and took 20 s). */
+  int64_t n800 = INT64_C(800) * 2080 * 3600 * 1000;
+  assert_int_equal(pr_cal_add(c, t, n800, &due), PROMPTLY_OK);
+  assert_int_equal(pr_cal_between(c, t, due, &el), PROMPTLY_OK);
+  assert_int_equal(el, n800);
+  assert_true(due > iso("2800-01-01T00:00:00Z"));
   /* The ends of the range work. */
   assert_int_equal(pr_cal_add(c, iso("1800-01-01T00:00:00Z"), 0, &due),
                    PROMPTLY_OK);
