@@ -25,6 +25,7 @@
 #include "matcher.h"
 #include "promptly.h"
 #include "sandbox.h"
+#include "sla.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -59,16 +60,21 @@ typedef struct rules_cond {
   size_t n_values;
 } rules_cond;
 
-typedef struct rules_prio {
-  rules_site site;
-  char *level_text;  /* as written */
-  size_t level;      /* resolved at compile time */
+/* The conditions of a priority rule or a policy; all must hold. */
+typedef struct rules_match {
   char **words;      /* as written */
   uint32_t *word_ids;
   size_t n_words;
   rules_cond *conds;
   size_t n_conds;
   int when_ref;      /* a function in the registry, or LUA_NOREF */
+} rules_match;
+
+typedef struct rules_prio {
+  rules_site site;
+  char *level_text;  /* as written */
+  size_t level;      /* resolved at compile time */
+  rules_match m;
 } rules_prio;
 
 typedef struct rules_hours {
@@ -91,6 +97,93 @@ typedef struct rules_cal {
   size_t n_ics;
   pr_calendar *cal;
 } rules_cal;
+
+/* --- SLA declarations, as collected -------------------------------------- */
+
+/* One target of a policy: metric and level as written (level NULL: every
+** level), resolved at compile time, when every metric is declared. */
+typedef struct rules_target {
+  char *metric;
+  char *level;
+  int64_t ms;        /* or PR_SLA_NONE */
+} rules_target;
+
+typedef struct rules_policy {
+  rules_site site;
+  char *name;
+  int complete;      /* its table was given */
+  char *calendar;    /* NULL: calendar time */
+  rules_target *targets;
+  size_t n_targets;
+  rules_match m;
+} rules_policy;
+
+typedef struct rules_on {
+  int32_t role;      /* PR_SLA_ON_* */
+  int32_t kind;      /* PR_SLA_EV_* */
+  char *status;      /* "status:<value>"; NULL = any */
+} rules_on;
+
+typedef struct rules_metric {
+  rules_site site;
+  char *name;
+  int complete;
+  rules_on *on;
+  size_t n_on;
+} rules_metric;
+
+typedef struct rules_pause {
+  rules_site site;   /* of the first declaration that named it */
+  char *status;
+  int customer_wait;
+  rules_site decl[2]; /* where pause_on [0] and customer_wait [1] named it */
+  int named[2];
+} rules_pause;
+
+typedef struct rules_arg {
+  char *name;
+  char *value;
+} rules_arg;
+
+typedef struct rules_action {
+  char *name;
+  rules_arg *args;
+  size_t n_args;
+} rules_action;
+
+typedef struct rules_at {
+  rules_site site;
+  char *text;        /* as written */
+  int complete;
+  int32_t permille;
+  int64_t offset_ms;
+  char **metrics;    /* names; none = every metric */
+  size_t n_metrics;
+  rules_action *actions;
+  size_t n_actions;
+} rules_at;
+
+typedef struct rules_wait {
+  rules_site site;
+  char *text;
+  int complete;
+  int64_t after_ms;
+  rules_action *actions;
+  size_t n_actions;
+} rules_wait;
+
+typedef struct rules_exc {
+  rules_site site;
+  char *name;
+  int complete;
+  int32_t kind;      /* PR_SLA_EXC_*, -1 until given */
+  int64_t extend_ms;
+  char **metrics;
+  size_t n_metrics;
+  char *reason;      /* NULL: the name */
+  char *attr;        /* NULL: "sla_exception" */
+  char *reason_attr; /* attr + "_reason", made at compile time */
+} rules_exc;
 
 struct pr_rules {
   pr_rules_opts opts;
@@ -119,11 +212,29 @@ struct pr_rules {
   rules_cal *cals;
   size_t n_cals;
 
+  rules_metric *metrics;
+  size_t n_metrics;
+  rules_policy *policies;
+  size_t n_policies;
+  rules_pause *pauses;
+  size_t n_pauses;
+  int32_t at_risk;       /* per mille; 0 = not declared */
+  rules_site at_risk_site;
+  rules_at *ats;
+  size_t n_ats;
+  rules_wait *waits;
+  size_t n_waits;
+  rules_exc *excs;
+  size_t n_excs;
+  pr_sla_set *sla;       /* sealed after a successful load */
+
   int ticket_mt_ref;
 };
 
 
 /* --- Problems and small helpers ------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b);
 
 static void rules_problem(pr_rules *r, const rules_site *site,
                           const char *fmt, ...)
@@ -434,9 +545,9 @@ collect_default(lua_State *L, pr_rules *r, const rules_site *site, int arg)
 }
 
 
-/* --- priority { "P1", ... } ----------------------------------------------- */
+/* --- Conditions: priority rules and policies ------------------------------ */
 
-static const char *const prio_attr_keys[] = {
+static const char *const match_attr_keys[] = {
   "tier", "type", "channel", "queue", "status", NULL
 };
 
@@ -452,39 +563,50 @@ free_cond(rules_cond *c)
 }
 
 
-/* Add a condition: attribute attr equals the string at idx or one of the
-** list at idx. */
 static void
-collect_cond(lua_State *L, pr_rules *r, const rules_site *site, size_t pi,
-             const char *attr, int idx)
+free_match(rules_match *m)
 {
-  rules_prio *p = &r->prios[pi];
+  free_strs(m->words, m->n_words);
+  free(m->word_ids);
+  for (size_t c = 0; c < m->n_conds; c++) {
+    free_cond(&m->conds[c]);
+  }
+  free(m->conds);
+}
+
+
+/* Add a condition to m: attribute attr equals the string at idx or one of
+** the list at idx.  what names the declaration in messages. */
+static void
+collect_cond(lua_State *L, pr_rules *r, const rules_site *site,
+             const char *what, rules_match *m, const char *attr, int idx)
+{
   char buf[64];
   size_t n = 1;
   int list = lua_type(L, idx) == LUA_TTABLE;
 
   if (list && (!is_list(L, idx, &n) || n == 0)) {
-    rules_problem(r, site, "priority: '%s' must be a string or a non-empty "
-                  "list of strings", attr);
+    rules_problem(r, site, "%s: '%s' must be a string or a non-empty "
+                  "list of strings", what, attr);
     return;
   }
   if (!list && value_text(L, idx, buf, sizeof(buf)) == NULL) {
     rules_problem(r, site,
-                  "priority: '%s' must be a string or a list of strings, "
+                  "%s: '%s' must be a string or a list of strings, "
                   "not a %s",
-                  attr, luaL_typename(L, idx));
+                  what, attr, luaL_typename(L, idx));
     return;
   }
-  long ci = push_elem((void **)&p->conds, &p->n_conds, sizeof(rules_cond));
+  long ci = push_elem((void **)&m->conds, &m->n_conds, sizeof(rules_cond));
   if (ci < 0) {
-    rules_out_of_memory(r, site, "priority");
+    rules_out_of_memory(r, site, what);
     return;
   }
-  rules_cond *c = &p->conds[ci];
+  rules_cond *c = &m->conds[ci];
   c->attr = pr_strdup(attr);
   c->values = calloc(n, sizeof(char *));
   if (c->attr == NULL || c->values == NULL) {
-    rules_out_of_memory(r, site, "priority");
+    rules_out_of_memory(r, site, what);
     return;
   }
   for (size_t i = 1; i <= n; i++) {
@@ -496,10 +618,11 @@ collect_cond(lua_State *L, pr_rules *r, const rules_site *site, size_t pi,
     const char *v = value_text(L, -1, buf, sizeof(buf));
     char *f = v != NULL ? fold_value(v) : NULL;
     if (v == NULL) {
-      rules_problem(r, site, "priority: '%s' entry %zu is a %s, not a string",
-                    attr, i, luaL_typename(L, -1));
+      rules_problem(r, site, "%s: '%s' entry %zu is a %s, not a string",
+                    what, attr, i, luaL_typename(L, -1));
     } else if (f == NULL) {
-      rules_problem(r, site, "priority: '%s' value is not valid UTF-8", attr);
+      rules_problem(r, site, "%s: '%s' value is not valid UTF-8", what,
+                    attr);
     } else {
       c->values[c->n_values++] = f;
     }
@@ -509,14 +632,15 @@ collect_cond(lua_State *L, pr_rules *r, const rules_site *site, size_t pi,
 
 
 static void
-collect_words(lua_State *L, pr_rules *r, const rules_site *site, size_t pi,
-              int idx)
+collect_words(lua_State *L, pr_rules *r, const rules_site *site,
+              const char *what, rules_match *m, int idx)
 {
   size_t n;
   if (lua_type(L, idx) != LUA_TTABLE || !is_list(L, idx, &n) || n == 0) {
     rules_problem(r, site,
-                  "priority: 'words' must be a non-empty list of strings, "
-                  "as in words = { \"outage\", \"data loss\" }");
+                  "%s: 'words' must be a non-empty list of strings, "
+                  "as in words = { \"outage\", \"data loss\" }",
+                  what);
     return;
   }
   for (size_t i = 1; i <= n; i++) {
@@ -524,18 +648,127 @@ collect_words(lua_State *L, pr_rules *r, const rules_site *site, size_t pi,
     const char *w = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                    : NULL;
     if (w == NULL) {
-      rules_problem(r, site, "priority: 'words' entry %zu is a %s, not a "
-                    "string", i, luaL_typename(L, -1));
+      rules_problem(r, site, "%s: 'words' entry %zu is a %s, not a "
+                    "string", what, i, luaL_typename(L, -1));
     } else if (strspn(w, " \t\r\n") == strlen(w)) {
-      rules_problem(r, site, "priority: 'words' entry %zu is empty", i);
-    } else if (push_str(&r->prios[pi].words, &r->prios[pi].n_words, w) !=
-               PROMPTLY_OK) {
-      rules_out_of_memory(r, site, "priority");
+      rules_problem(r, site, "%s: 'words' entry %zu is empty", what, i);
+    } else if (push_str(&m->words, &m->n_words, w) != PROMPTLY_OK) {
+      rules_out_of_memory(r, site, what);
     }
     lua_pop(L, 1);
   }
 }
 
+
+/* attrs = { name = value, ... } (also the table form of `when`). */
+static void
+collect_attr_table(lua_State *L, pr_rules *r, const rules_site *site,
+                   const char *what, rules_match *m, const char *key, int val)
+{
+  int any = 0;
+  lua_pushnil(L);
+  while (lua_next(L, val) != 0) {
+    any = 1;
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      rules_problem(r, site, "%s: '%s' keys must be attribute names", what,
+                    key);
+    } else {
+      collect_cond(L, r, site, what, m, lua_tostring(L, -2),
+                   lua_gettop(L));
+    }
+    lua_pop(L, 1);
+  }
+  if (!any) {
+    rules_problem(r, site, "%s: '%s' is empty", what, key);
+  }
+}
+
+
+/* If key names a condition (words, tier, type, channel, queue, status,
+** attrs, when), collect the value at val into m and return 1; else 0. */
+static int
+collect_match_key(lua_State *L, pr_rules *r, const rules_site *site,
+                  const char *what, rules_match *m, const char *key, int val)
+{
+  if (strcmp(key, "words") == 0) {
+    collect_words(L, r, site, what, m, val);
+  } else if (strcmp(key, "when") == 0) {
+    if (lua_type(L, val) == LUA_TFUNCTION) {
+      lua_pushvalue(L, val);
+      m->when_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else if (lua_type(L, val) == LUA_TTABLE) {
+      collect_attr_table(L, r, site, what, m, key, val);
+    } else {
+      rules_problem(r, site, "%s: 'when' must be a function, or a table "
+                    "of attribute = value, not a %s",
+                    what, luaL_typename(L, val));
+    }
+  } else if (strcmp(key, "attrs") == 0) {
+    if (lua_type(L, val) != LUA_TTABLE) {
+      rules_problem(r, site, "%s: 'attrs' must be a table of "
+                    "attribute = value, not a %s",
+                    what, luaL_typename(L, val));
+    } else {
+      collect_attr_table(L, r, site, what, m, key, val);
+    }
+  } else {
+    const char *const *k = match_attr_keys;
+    while (*k != NULL && strcmp(key, *k) != 0) {
+      k++;
+    }
+    if (*k == NULL) {
+      return 0;
+    }
+    collect_cond(L, r, site, what, m, key, val);
+  }
+  return 1;
+}
+
+
+/* Put the keywords of m into the one matcher of the rule set. */
+static void
+match_add_words(pr_rules *r, const rules_site *site, const char *what,
+                rules_match *m)
+{
+  char err[256];
+  if (m->n_words == 0) {
+    return;
+  }
+  if (r->matcher == NULL && pr_matcher_new(&r->matcher) != PROMPTLY_OK) {
+    r->matcher = NULL;
+    rules_out_of_memory(r, NULL, "keywords");
+    return;
+  }
+  m->word_ids = calloc(m->n_words, sizeof(uint32_t));
+  if (m->word_ids == NULL) {
+    rules_out_of_memory(r, site, what);
+    return;
+  }
+  for (size_t w = 0; w < m->n_words; w++) {
+    if (pr_matcher_add(r->matcher, m->words[w], &m->word_ids[w], err,
+                       sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, site, "%s: %s", what, err);
+    }
+  }
+}
+
+
+/* After priorities and policies added theirs: one matcher for all. */
+static void
+compile_keywords(pr_rules *r)
+{
+  if (r->matcher == NULL && pr_matcher_new(&r->matcher) != PROMPTLY_OK) {
+    r->matcher = NULL;
+    rules_out_of_memory(r, NULL, "keywords");
+    return;
+  }
+  if (pr_matcher_compile(r->matcher) != PROMPTLY_OK) {
+    rules_out_of_memory(r, NULL, "keywords");
+  }
+}
+
+
+/* --- priority { "P1", ... } ----------------------------------------------- */
 
 static void
 collect_priority(lua_State *L, pr_rules *r, const rules_site *site, int arg)
@@ -552,7 +785,8 @@ collect_priority(lua_State *L, pr_rules *r, const rules_site *site, int arg)
     return;
   }
   r->prios[pi].site = *site;
-  r->prios[pi].when_ref = LUA_NOREF;
+  r->prios[pi].m.when_ref = LUA_NOREF;
+  rules_match *m = &r->prios[pi].m;
   int conditions = 0;
 
   lua_pushnil(L);
@@ -575,57 +809,13 @@ collect_priority(lua_State *L, pr_rules *r, const rules_site *site, int arg)
                     "priority: unexpected %s key (only the level comes "
                     "without a name)",
                     luaL_typename(L, -2));
-    } else if (strcmp(key, "words") == 0) {
+    } else if (collect_match_key(L, r, site, "priority", m, key, val)) {
       conditions++;
-      collect_words(L, r, site, (size_t)pi, val);
-    } else if (strcmp(key, "when") == 0) {
-      conditions++;
-      if (lua_type(L, val) != LUA_TFUNCTION) {
-        rules_problem(r, site, "priority: 'when' must be a function, not a "
-                      "%s", luaL_typename(L, val));
-      } else {
-        lua_pushvalue(L, val);
-        r->prios[pi].when_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-      }
-    } else if (strcmp(key, "attrs") == 0) {
-      conditions++;
-      if (lua_type(L, val) != LUA_TTABLE) {
-        rules_problem(r, site, "priority: 'attrs' must be a table of "
-                      "attribute = value, not a %s", luaL_typename(L, val));
-      } else {
-        int any = 0;
-        lua_pushnil(L);
-        while (lua_next(L, val) != 0) {
-          any = 1;
-          if (lua_type(L, -2) != LUA_TSTRING) {
-            rules_problem(r, site, "priority: 'attrs' keys must be "
-                          "attribute names");
-          } else {
-            collect_cond(L, r, site, (size_t)pi, lua_tostring(L, -2),
-                         lua_gettop(L));
-          }
-          lua_pop(L, 1);
-        }
-        if (!any) {
-          rules_problem(r, site, "priority: 'attrs' is empty");
-        }
-      }
     } else {
-      int known = 0;
-      for (const char *const *k = prio_attr_keys; *k != NULL; k++) {
-        if (strcmp(key, *k) == 0) {
-          known = 1;
-        }
-      }
-      if (known) {
-        conditions++;
-        collect_cond(L, r, site, (size_t)pi, key, val);
-      } else {
-        rules_problem(r, site,
-                      "priority: unknown key '%s' (known: words, tier, "
-                      "type, channel, queue, status, attrs, when)",
-                      key);
-      }
+      rules_problem(r, site,
+                    "priority: unknown key '%s' (known: words, tier, "
+                    "type, channel, queue, status, attrs, when)",
+                    key);
     }
     lua_settop(L, val - 1);
   }
@@ -645,11 +835,6 @@ collect_priority(lua_State *L, pr_rules *r, const rules_site *site, int arg)
 static void
 compile_priorities(pr_rules *r)
 {
-  char err[256];
-  if (pr_matcher_new(&r->matcher) != PROMPTLY_OK) {
-    rules_out_of_memory(r, NULL, "keywords");
-    return;
-  }
   for (size_t i = 0; i < r->n_prios; i++) {
     rules_prio *p = &r->prios[i];
     if (p->level_text != NULL && r->n_levels > 0) {
@@ -661,24 +846,10 @@ compile_priorities(pr_rules *r)
         p->level = (size_t)level;
       }
     }
-    if (p->n_words == 0) {
-      continue;
+    if (p->m.n_words > 0) {
+      r->n_word_rules++;
     }
-    p->word_ids = calloc(p->n_words, sizeof(uint32_t));
-    if (p->word_ids == NULL) {
-      rules_out_of_memory(r, &p->site, "priority");
-      continue;
-    }
-    r->n_word_rules++;
-    for (size_t w = 0; w < p->n_words; w++) {
-      if (pr_matcher_add(r->matcher, p->words[w], &p->word_ids[w], err,
-                         sizeof(err)) != PROMPTLY_OK) {
-        rules_problem(r, &p->site, "priority: %s", err);
-      }
-    }
-  }
-  if (pr_matcher_compile(r->matcher) != PROMPTLY_OK) {
-    rules_out_of_memory(r, NULL, "keywords");
+    match_add_words(r, &p->site, "priority", &p->m);
   }
 }
 
@@ -1019,6 +1190,1602 @@ compile_calendars(pr_rules *r)
 }
 
 
+/* --- Durations and shares ------------------------------------------------- */
+
+#define DURATION_FORMS "\"30m\", \"1h30m\", \"90s\", \"7d\" or \"2w\""
+#define SHARE_FORMS    "\"75%%\", \"87.5%%\" or \"100%% + 2h\"" /* a format */
+
+/* Parse a duration: whole numbers with units w, d, h, m, s, ms, largest
+** first, each unit once, spaces allowed between parts ("1h30m", "1h 30m",
+** "90s", "7d", "2w", "1500ms").  0 and *ms set; -1 malformed ("-1h",
+** "1.5h", "1x", ""); -2 beyond PR_SLA_MAX_MS. */
+static int
+parse_duration(const char *s, int64_t *ms)
+{
+  static const struct {
+    const char *unit;
+    int64_t ms;
+  } units[] = {
+    {"w", INT64_C(604800000)}, {"d", INT64_C(86400000)},
+    {"h", INT64_C(3600000)},   {"m", INT64_C(60000)},
+    {"s", INT64_C(1000)},      {"ms", INT64_C(1)},
+  };
+  const char *p = s;
+  int64_t total = 0;
+  int last = -1, parts = 0, big = 0;
+  while (*p == ' ') {
+    p++;
+  }
+  while (*p != '\0') {
+    if (*p < '0' || *p > '9') {
+      return -1;
+    }
+    int64_t n = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+      if (n <= PR_SLA_MAX_MS) {
+        n = n * 10 + (*p - '0');
+      }
+    }
+    const char *u = p;
+    while (*p >= 'a' && *p <= 'z') {
+      p++;
+    }
+    size_t ulen = (size_t)(p - u);
+    int i = 0, nu = (int)(sizeof(units) / sizeof(units[0]));
+    while (i < nu && !(strlen(units[i].unit) == ulen &&
+                       strncmp(units[i].unit, u, ulen) == 0)) {
+      i++;
+    }
+    if (i == nu || i <= last) {
+      return -1;
+    }
+    last = i;
+    if (n > (PR_SLA_MAX_MS - total) / units[i].ms) {
+      big = 1;
+    } else if (!big) {
+      total += n * units[i].ms;
+    }
+    parts++;
+    while (*p == ' ') {
+      p++;
+    }
+  }
+  if (parts == 0) {
+    return -1;
+  }
+  if (big) {
+    return -2;
+  }
+  *ms = total;
+  return 0;
+}
+
+
+/* Parse a share "75%", "87.5%" (one decimal at most), and with
+** allow_offset "100% + 2h".  0 with *permille and *offset_ms; -1
+** malformed; -2 a number too large. */
+static int
+parse_share(const char *s, int allow_offset, int32_t *permille,
+            int64_t *offset_ms)
+{
+  const char *p = s;
+  int64_t v = 0;
+  int digits = 0;
+  while (*p == ' ') {
+    p++;
+  }
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (v < 1000000) {
+      v = v * 10 + (*p - '0');
+    }
+  }
+  if (digits == 0) {
+    return -1;
+  }
+  v *= 10;
+  if (*p == '.') {
+    p++;
+    if (*p < '0' || *p > '9') {
+      return -1;
+    }
+    v += *p++ - '0';
+  }
+  if (*p++ != '%') {
+    return -1;
+  }
+  while (*p == ' ') {
+    p++;
+  }
+  *offset_ms = 0;
+  if (*p == '+' && allow_offset) {
+    int rc = parse_duration(p + 1, offset_ms);
+    if (rc != 0) {
+      return rc;
+    }
+  } else if (*p != '\0') {
+    return -1;
+  }
+  if (v > 10000000) {
+    return -2;
+  }
+  *permille = (int32_t)v;
+  return 0;
+}
+
+
+/* Report a bad duration text: what, then where (e.g. "first_response
+** P1"), then why.  Returns 0 for OK, -1 after a problem. */
+static int
+duration_or_problem(pr_rules *r, const rules_site *site, const char *what,
+                    const char *where, const char *text, int zero_ok,
+                    int64_t *ms)
+{
+  int rc = parse_duration(text, ms);
+  if (rc == -1) {
+    rules_problem(r, site,
+                  "%s: %s: '%s' is not a duration (write " DURATION_FORMS
+                  ")",
+                  what, where, text);
+  } else if (rc == -2) {
+    rules_problem(r, site,
+                  "%s: %s: '%s' is out of range (at most 10 years)", what,
+                  where, text);
+  } else if (*ms == 0 && !zero_ok) {
+    rules_problem(r, site, "%s: %s: '%s' must be more than nothing", what,
+                  where, text);
+    rc = -1;
+  }
+  return rc == 0 ? 0 : -1;
+}
+
+
+/* --- Reading declaration tables -------------------------------------------- */
+
+/* The string keys of the table at idx, sorted bytewise, in a userdata
+** pushed on the stack: Lua memory, so that a memory error leaks nothing.
+** The strings live as long as the table does.  Pairs order is not
+** deterministic, so declarations read keys in this order.  Keys that are
+** not strings are reported (a list entry where name = value belongs). */
+static const char **
+sorted_keys(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *what, int idx, size_t *n)
+{
+  idx = lua_absindex(L, idx);
+  size_t count = 0, k = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    count += lua_type(L, -1) == LUA_TSTRING;
+  }
+  const char **keys = lua_newuserdatauv(L, (count + 1) * sizeof(char *), 0);
+  int bad = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      keys[k++] = lua_tostring(L, -1);
+    } else {
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    rules_problem(r, site,
+                  "%s: %d unexpected entr%s without a name (write "
+                  "name = value)",
+                  what, bad, bad == 1 ? "y" : "ies");
+  }
+  qsort(keys, k, sizeof(char *), cmp_names);
+  *n = k;
+  return keys;
+}
+
+
+/* Push t[key] of the table at idx, without metamethods. */
+static int
+raw_field(lua_State *L, int idx, const char *key)
+{
+  idx = lua_absindex(L, idx);
+  lua_pushstring(L, key);
+  return lua_rawget(L, idx);
+}
+
+
+static int
+in_list(const char *const *list, const char *s)
+{
+  for (; *list != NULL; list++) {
+    if (strcmp(*list, s) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+/* A string or a non-empty list of strings at idx, each passed to fn with
+** its 1-based position.  Reports and returns -1 for anything else. */
+static int
+each_string(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *what, const char *key, int idx,
+            void (*fn)(lua_State *L, pr_rules *r, const rules_site *site,
+                       void *ud, const char *s),
+            void *ud)
+{
+  size_t n;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    fn(L, r, site, ud, lua_tostring(L, idx));
+    return 0;
+  }
+  if (lua_type(L, idx) != LUA_TTABLE || !is_list(L, idx, &n) || n == 0) {
+    rules_problem(r, site,
+                  "%s: '%s' must be a string or a non-empty list of "
+                  "strings, not a %s",
+                  what, key, luaL_typename(L, idx));
+    return -1;
+  }
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, site, "%s: '%s' entry %zu is a %s, not a string",
+                    what, key, i, luaL_typename(L, -1));
+    } else {
+      fn(L, r, site, ud, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+
+typedef struct rules_strs {
+  char ***v;
+  size_t *n;
+  const char *what;
+} rules_strs;
+
+
+static void
+add_name(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+         const char *s)
+{
+  (void)L;
+  rules_strs *st = ud;
+  if (push_str(st->v, st->n, s) != PROMPTLY_OK) {
+    rules_out_of_memory(r, site, st->what);
+  }
+}
+
+
+/* A metric mask from names; reports unknown names.  0 = every metric. */
+static uint32_t
+metric_mask(pr_rules *r, const rules_site *site, const char *what,
+            char **names, size_t n)
+{
+  uint32_t mask = 0;
+  for (size_t i = 0; i < n; i++) {
+    int m = pr_sla_set_metric_find(r->sla, names[i]);
+    if (m < 0) {
+      rules_problem(r, site,
+                    "%s: metrics: unknown metric '%s' (first_response, "
+                    "next_response, periodic_update, resolution, or a "
+                    "declared metric)",
+                    what, names[i]);
+    } else {
+      mask |= (uint32_t)1 << m;
+    }
+  }
+  return mask;
+}
+
+
+/* --- metric "name" { start = ..., pause = ..., resume = ..., stop = ... } - */
+
+static const char *const metric_roles[PR_SLA_ON_ROLES + 1] = {
+  "start", "pause", "resume", "stop", NULL
+};
+
+static const struct {
+  const char *name;
+  int32_t kind;
+} sla_events[] = {
+  {"create",         PR_SLA_EV_CREATE},
+  {"reply_agent",    PR_SLA_EV_REPLY_AGENT},
+  {"reply_customer", PR_SLA_EV_REPLY_CUSTOMER},
+  {"note",           PR_SLA_EV_NOTE},
+  {"status",         PR_SLA_EV_STATUS},
+  {"reopen",         PR_SLA_EV_REOPEN},
+  {"merge",          PR_SLA_EV_MERGE},
+  {"delete",         PR_SLA_EV_DELETE},
+};
+
+/* Keys a policy understands besides metric names: a metric may not be
+** called like one of them. */
+static const char *const policy_keys[] = {
+  "calendar", "first_response", "next_response", "periodic_update",
+  "resolution", "words", "tier", "type", "channel", "queue", "status",
+  "attrs", "when", NULL
+};
+
+
+static void
+free_metric(rules_metric *m)
+{
+  free(m->name);
+  for (size_t i = 0; i < m->n_on; i++) {
+    free(m->on[i].status);
+  }
+  free(m->on);
+}
+
+
+static long
+open_metric(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *name)
+{
+  (void)L;
+  for (size_t i = 0; i < r->n_metrics; i++) {
+    if (strcmp(r->metrics[i].name, name) == 0) {
+      rules_problem(r, site, "metric '%s': already declared at %s", name,
+                    r->metrics[i].site.where);
+      return -1;
+    }
+  }
+  long i = push_elem((void **)&r->metrics, &r->n_metrics,
+                     sizeof(rules_metric));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "metric");
+    return -1;
+  }
+  r->metrics[i].site = *site;
+  if ((r->metrics[i].name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, "metric");
+    return -1;
+  }
+  return i;
+}
+
+
+typedef struct rules_on_ctx {
+  rules_metric *m;
+  int32_t role;
+} rules_on_ctx;
+
+
+static void
+add_on(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+       const char *s)
+{
+  (void)L;
+  rules_on_ctx *ctx = ud;
+  rules_metric *m = ctx->m;
+  int32_t kind = -1;
+  const char *status = NULL;
+  if (strncmp(s, "status:", 7) == 0 && s[7] != '\0') {
+    kind = PR_SLA_EV_STATUS;
+    status = s + 7;
+  }
+  for (size_t i = 0; kind < 0 && i < sizeof(sla_events) / sizeof(*sla_events);
+       i++) {
+    if (strcmp(s, sla_events[i].name) == 0) {
+      kind = sla_events[i].kind;
+    }
+  }
+  if (kind < 0) {
+    rules_problem(r, site,
+                  "metric '%s': %s: unknown event '%s' (known: create, "
+                  "reply_agent, reply_customer, note, status, "
+                  "status:<value>, reopen, merge, delete)",
+                  m->name, metric_roles[ctx->role], s);
+    return;
+  }
+  long i = push_elem((void **)&m->on, &m->n_on, sizeof(rules_on));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "metric");
+    return;
+  }
+  m->on[i].role = ctx->role;
+  m->on[i].kind = kind;
+  if (status != NULL && (m->on[i].status = pr_strdup(status)) == NULL) {
+    rules_out_of_memory(r, site, "metric");
+  }
+}
+
+
+static void
+body_metric(lua_State *L, pr_rules *r, long mi, int arg)
+{
+  rules_metric *m = &r->metrics[mi];
+  char what[96];
+  snprintf(what, sizeof(what), "metric '%s'", m->name);
+  m->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &m->site,
+                  "%s: expects a table, as in metric \"%s\" { start = { "
+                  "\"status:scheduled\" }, stop = { \"status:visited\" } }",
+                  what, m->name);
+    return;
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, &m->site, what, arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (!in_list(metric_roles, keys[i])) {
+      rules_problem(r, &m->site,
+                    "%s: unknown key '%s' (known: start, pause, resume, "
+                    "stop)",
+                    what, keys[i]);
+    }
+  }
+  for (int32_t role = 0; role < PR_SLA_ON_ROLES; role++) {
+    if (raw_field(L, arg, metric_roles[role]) != LUA_TNIL) {
+      rules_on_ctx ctx = {m, role};
+      each_string(L, r, &m->site, what, metric_roles[role], -1, add_on,
+                  &ctx);
+    } else if (role == PR_SLA_ON_START) {
+      rules_problem(r, &m->site,
+                    "%s: no start events (give start = { ... }, e.g. "
+                    "start = { \"status:scheduled\" })",
+                    what);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+
+/* The first SLA row: the set begins here, with the rule set's levels. */
+static void
+compile_metrics(pr_rules *r)
+{
+  char err[512];
+  if (r->n_levels == 0) {
+    return; /* reported at the levels */
+  }
+  const char **ids = calloc(r->n_levels, sizeof(char *));
+  if (ids == NULL) {
+    rules_out_of_memory(r, NULL, "SLA");
+    return;
+  }
+  for (size_t i = 0; i < r->n_levels; i++) {
+    ids[i] = r->levels[i].id;
+  }
+  int rc = pr_sla_set_new(ids, (uint32_t)r->n_levels, &r->sla, err,
+                          sizeof(err));
+  free(ids);
+  if (rc != PROMPTLY_OK) {
+    r->sla = NULL;
+    rules_problem(r, r->levels_declared ? &r->levels_site : NULL,
+                  "levels: %s", err);
+    return;
+  }
+  for (size_t i = 0; i < r->n_metrics; i++) {
+    rules_metric *m = &r->metrics[i];
+    uint32_t index;
+    if (!m->complete) {
+      rules_problem(r, &m->site,
+                    "metric '%s': no table follows the name, as in "
+                    "metric \"%s\" { start = { ... }, stop = { ... } }",
+                    m->name, m->name);
+      continue;
+    }
+    if (in_list(policy_keys, m->name)) {
+      rules_problem(r, &m->site,
+                    "metric '%s': the name is taken (a built-in metric or "
+                    "a policy key)",
+                    m->name);
+      continue;
+    }
+    if (pr_sla_set_add_metric(r->sla, m->name, &index, err, sizeof(err)) !=
+        PROMPTLY_OK) {
+      rules_problem(r, &m->site, "metric '%s': %s", m->name, err);
+      continue;
+    }
+    for (size_t j = 0; j < m->n_on; j++) {
+      if (pr_sla_set_metric_on(r->sla, index, m->on[j].role, m->on[j].kind,
+                               m->on[j].status, err,
+                               sizeof(err)) != PROMPTLY_OK) {
+        rules_problem(r, &m->site, "metric '%s': %s", m->name, err);
+      }
+    }
+  }
+}
+
+
+/* --- policy "name" { ... } ------------------------------------------------ */
+
+static void
+free_policy(rules_policy *p)
+{
+  free(p->name);
+  free(p->calendar);
+  for (size_t i = 0; i < p->n_targets; i++) {
+    free(p->targets[i].metric);
+    free(p->targets[i].level);
+  }
+  free(p->targets);
+  free_match(&p->m);
+}
+
+
+static long
+open_policy(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *name)
+{
+  (void)L;
+  if (name[0] == '\0' || strlen(name) >= PR_SLA_NAME_MAX) {
+    rules_problem(r, site, "policy: a name needs 1 to %d bytes",
+                  PR_SLA_NAME_MAX - 1);
+    return -1;
+  }
+  for (size_t i = 0; i < r->n_policies; i++) {
+    if (strcmp(r->policies[i].name, name) == 0) {
+      rules_problem(r, site, "policy '%s': already declared at %s", name,
+                    r->policies[i].site.where);
+      return -1;
+    }
+  }
+  if (r->n_policies >= PR_SLA_MAX_POLICIES) {
+    rules_problem(r, site, "policy '%s': too many policies (at most %d)",
+                  name, PR_SLA_MAX_POLICIES);
+    return -1;
+  }
+  long i = push_elem((void **)&r->policies, &r->n_policies,
+                     sizeof(rules_policy));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "policy");
+    return -1;
+  }
+  r->policies[i].site = *site;
+  r->policies[i].m.when_ref = LUA_NOREF;
+  if ((r->policies[i].name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, "policy");
+    return -1;
+  }
+  return i;
+}
+
+
+static void
+add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
+           const char *level, int idx, lua_State *L)
+{
+  char where[128];
+  int64_t ms = PR_SLA_NONE;
+  snprintf(where, sizeof(where), "%s%s%s", metric, level ? " " : "",
+           level ? level : "");
+  if (lua_type(L, idx) == LUA_TBOOLEAN && !lua_toboolean(L, idx)) {
+    ms = PR_SLA_NONE;
+  } else if (lua_type(L, idx) == LUA_TSTRING) {
+    const char *text = lua_tostring(L, idx);
+    if (g_ascii_strcasecmp(text, "best effort") != 0 &&
+        duration_or_problem(r, &p->site, what, where, text, 0, &ms) != 0) {
+      return;
+    }
+  } else {
+    rules_problem(r, &p->site,
+                  "%s: %s: a target is a duration such as \"4h\", "
+                  "\"best effort\" or false, not a %s",
+                  what, where, luaL_typename(L, idx));
+    return;
+  }
+  long i = push_elem((void **)&p->targets, &p->n_targets,
+                     sizeof(rules_target));
+  if (i < 0) {
+    rules_out_of_memory(r, &p->site, what);
+    return;
+  }
+  p->targets[i].ms = ms;
+  p->targets[i].metric = pr_strdup(metric);
+  p->targets[i].level = level ? pr_strdup(level) : NULL;
+  if (p->targets[i].metric == NULL || (level && !p->targets[i].level)) {
+    rules_out_of_memory(r, &p->site, what);
+  }
+}
+
+
+/* metric = "1h" | "best effort" | false | { P1 = "30m", ... } */
+static void
+collect_targets(lua_State *L, pr_rules *r, rules_policy *p, const char *what,
+                const char *metric, int val)
+{
+  if (lua_type(L, val) != LUA_TTABLE) {
+    add_target(r, p, what, metric, NULL, val, L);
+    return;
+  }
+  char where[128];
+  snprintf(where, sizeof(where), "%s: %s", what, metric);
+  size_t n;
+  const char **levels = sorted_keys(L, r, &p->site, where, val, &n);
+  if (n == 0 && lua_rawlen(L, val) == 0) {
+    rules_problem(r, &p->site,
+                  "%s: '%s' is empty (give { P1 = \"30m\", ... }, one "
+                  "duration for every level, or \"best effort\")",
+                  what, metric);
+  }
+  for (size_t i = 0; i < n; i++) {
+    raw_field(L, val, levels[i]);
+    add_target(r, p, what, metric, levels[i], lua_gettop(L), L);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+
+static void
+body_policy(lua_State *L, pr_rules *r, long pi, int arg)
+{
+  rules_policy *p = &r->policies[pi];
+  char what[96];
+  snprintf(what, sizeof(what), "policy '%s'", p->name);
+  p->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &p->site,
+                  "%s: expects a table, as in policy \"%s\" { calendar = "
+                  "\"business\", first_response = \"1h\" }",
+                  what, p->name);
+    return;
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, &p->site, what, arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    raw_field(L, arg, keys[i]);
+    int val = lua_gettop(L);
+    if (strcmp(keys[i], "calendar") == 0) {
+      if (lua_type(L, val) != LUA_TSTRING) {
+        rules_problem(r, &p->site, "%s: calendar must be the name of a "
+                      "calendar, not a %s", what, luaL_typename(L, val));
+      } else if ((p->calendar = pr_strdup(lua_tostring(L, val))) == NULL) {
+        rules_out_of_memory(r, &p->site, what);
+      }
+    } else if (!collect_match_key(L, r, &p->site, what, &p->m, keys[i],
+                                  val)) {
+      /* A built-in metric or one declared anywhere in the folder; checked
+      ** at compile time. */
+      collect_targets(L, r, p, what, keys[i], val);
+    }
+    lua_settop(L, val - 1);
+  }
+  lua_pop(L, 1);
+}
+
+
+static void
+compile_policies(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; i < r->n_policies; i++) {
+    rules_policy *p = &r->policies[i];
+    char what[96];
+    snprintf(what, sizeof(what), "policy '%s'", p->name);
+    if (!p->complete) {
+      rules_problem(r, &p->site,
+                    "%s: no table follows the name, as in policy \"%s\" "
+                    "{ ... }",
+                    what, p->name);
+      continue;
+    }
+    match_add_words(r, &p->site, what, &p->m);
+    if (r->sla == NULL) {
+      continue;
+    }
+    pr_calendar *cal = NULL;
+    if (p->calendar != NULL) {
+      size_t c = 0;
+      while (c < r->n_cals && strcmp(r->cals[c].name, p->calendar) != 0) {
+        c++;
+      }
+      if (c < r->n_cals) {
+        cal = r->cals[c].cal;
+        if (cal == NULL) {
+          continue; /* the calendar's own problem is reported */
+        }
+      } else if (strcmp(p->calendar, "24x7") != 0) {
+        pr_buf names;
+        pr_buf_init(&names);
+        for (size_t k = 0; k < r->n_cals; k++) {
+          pr_buf_printf(&names, "%s'%s'", k ? ", " : "", r->cals[k].name);
+        }
+        rules_problem(r, &p->site, "%s: unknown calendar '%s' (%s%s)", what,
+                      p->calendar,
+                      r->n_cals ? "declared: " : "no calendar is declared",
+                      pr_buf_cstr(&names));
+        pr_buf_free(&names);
+        continue;
+      }
+    }
+    uint32_t index;
+    if (pr_sla_set_add_policy(r->sla, p->name, cal, &index, err,
+                              sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &p->site, "%s: %s", what, err);
+      continue;
+    }
+    /* Which (metric, level) pairs a table gave, to find one given twice
+    ** (by id and by name). */
+    uint8_t seen[PR_SLA_MAX_METRICS][PR_SLA_MAX_LEVELS];
+    memset(seen, 0, sizeof(seen));
+    for (size_t t = 0; t < p->n_targets; t++) {
+      const rules_target *tg = &p->targets[t];
+      int m = pr_sla_set_metric_find(r->sla, tg->metric);
+      if (m < 0) {
+        if (t == 0 || strcmp(p->targets[t - 1].metric, tg->metric) != 0) {
+          rules_problem(r, &p->site,
+                        "%s: unknown key '%s' (known: calendar, "
+                        "first_response, next_response, periodic_update, "
+                        "resolution, words, tier, type, channel, queue, "
+                        "status, attrs, when, or the name of a metric)",
+                        what, tg->metric);
+        }
+        continue;
+      }
+      size_t from = 0, to = r->n_levels;
+      if (tg->level != NULL) {
+        int l = pr_rules_level_find(r, tg->level);
+        if (l < 0) {
+          rules_problem(r, &p->site, "%s: %s: unknown level '%s'", what,
+                        tg->metric, tg->level);
+          continue;
+        }
+        if (seen[m][l]) {
+          rules_problem(r, &p->site, "%s: %s: level '%s' is given twice",
+                        what, tg->metric, r->levels[l].id);
+          continue;
+        }
+        seen[m][l] = 1;
+        from = (size_t)l;
+        to = from + 1;
+      }
+      for (size_t l = from; l < to; l++) {
+        if (pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m,
+                              tg->ms, err, sizeof(err)) != PROMPTLY_OK) {
+          rules_problem(r, &p->site, "%s", err);
+          break;
+        }
+      }
+    }
+  }
+}
+
+
+/* --- pause_on { ... } and customer_wait { ... } --------------------------- */
+
+typedef struct rules_pause_ctx {
+  int kind;          /* 0 pause_on, 1 customer_wait */
+} rules_pause_ctx;
+
+
+static void
+add_pause(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+          const char *status)
+{
+  (void)L;
+  static const char *const decl[2] = {"pause_on", "customer_wait"};
+  int kind = ((rules_pause_ctx *)ud)->kind;
+  if (strspn(status, " \t") == strlen(status)) {
+    rules_problem(r, site, "%s: a status is empty", decl[kind]);
+    return;
+  }
+  for (size_t i = 0; i < r->n_pauses; i++) {
+    rules_pause *p = &r->pauses[i];
+    if (equal_folded(p->status, status)) {
+      if (p->named[kind]) {
+        rules_problem(r, site, "%s: '%s' is already given at %s",
+                      decl[kind], status, p->decl[kind].where);
+        return;
+      }
+      p->named[kind] = 1;
+      p->decl[kind] = *site;
+      p->customer_wait |= kind;
+      return;
+    }
+  }
+  long i = push_elem((void **)&r->pauses, &r->n_pauses, sizeof(rules_pause));
+  if (i < 0) {
+    rules_out_of_memory(r, site, decl[kind]);
+    return;
+  }
+  rules_pause *p = &r->pauses[i];
+  p->site = *site;
+  p->decl[kind] = *site;
+  p->named[kind] = 1;
+  p->customer_wait = kind;
+  if ((p->status = pr_strdup(status)) == NULL) {
+    rules_out_of_memory(r, site, decl[kind]);
+  }
+}
+
+
+static void
+collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  rules_pause_ctx ctx = {0};
+  each_string(L, r, site, "pause_on", "pause_on", arg, add_pause, &ctx);
+}
+
+
+static void
+collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site,
+                      int arg)
+{
+  rules_pause_ctx ctx = {1};
+  each_string(L, r, site, "customer_wait", "customer_wait", arg, add_pause,
+              &ctx);
+}
+
+
+static void
+compile_pauses(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; r->sla != NULL && i < r->n_pauses; i++) {
+    const rules_pause *p = &r->pauses[i];
+    if (pr_sla_set_add_pause(r->sla, p->status, p->customer_wait, err,
+                             sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &p->site, "%s: %s",
+                    p->named[0] ? "pause_on" : "customer_wait", err);
+    }
+  }
+}
+
+
+/* --- at_risk "75%" ---------------------------------------------------------- */
+
+static void
+collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  int32_t permille;
+  int64_t offset;
+  if (r->at_risk != 0) {
+    rules_problem(r, site, "at_risk: already declared at %s",
+                  r->at_risk_site.where);
+    return;
+  }
+  if (lua_type(L, arg) != LUA_TSTRING) {
+    rules_problem(r, site, "at_risk: expects a share, as in at_risk \"75%%\"");
+    return;
+  }
+  const char *text = lua_tostring(L, arg);
+  int rc = parse_share(text, 0, &permille, &offset);
+  if (rc == -1) {
+    rules_problem(r, site, "at_risk: '%s' is not a share (write \"75%%\" "
+                  "or \"87.5%%\")", text);
+  } else if (rc == -2 || permille < 1 || permille > 1000) {
+    rules_problem(r, site, "at_risk: '%s' is out of range (more than 0%% "
+                  "and at most 100%%)", text);
+  } else {
+    r->at_risk = permille;
+    r->at_risk_site = *site;
+  }
+}
+
+
+static void
+compile_at_risk(pr_rules *r)
+{
+  char err[512];
+  if (r->sla != NULL && r->at_risk != 0 &&
+      pr_sla_set_at_risk(r->sla, r->at_risk, err, sizeof(err)) !=
+        PROMPTLY_OK) {
+    rules_problem(r, &r->at_risk_site, "at_risk: %s", err);
+  }
+}
+
+
+/* --- Actions ----------------------------------------------------------------
+** The action keys of an `at` or `waiting` table, in the order the actions
+** come out: determinism does not depend on Lua's pairs() order.  Each
+** value may give one action or, for notify, a list of several. */
+
+static const char *const action_keys[] = {
+  "notify", "raise_priority", "set_priority", "reassign", "set_field",
+  "note", "message", "remind_customer", "close", NULL
+};
+
+/* The argument name of the actions that take one string. */
+static const struct {
+  const char *action;
+  const char *arg;
+} action_string_args[] = {
+  {"notify", "to"},       {"set_priority", "priority"},
+  {"reassign", "to"},     {"note", "text"},
+  {"message", "template"}, {"remind_customer", "template"},
+};
+
+#define ACTION_LIST "notify, raise_priority, set_priority, reassign, " \
+                    "set_field, note, message, remind_customer, close"
+
+
+static void
+free_actions(rules_action *a, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(a[i].name);
+    for (size_t j = 0; j < a[i].n_args; j++) {
+      free(a[i].args[j].name);
+      free(a[i].args[j].value);
+    }
+    free(a[i].args);
+  }
+  free(a);
+}
+
+
+typedef struct rules_actions {
+  rules_action **v;
+  size_t *n;
+  const char *what;
+} rules_actions;
+
+
+/* Append an action with up to one argument (arg NULL: none); the action,
+** or NULL after a problem. */
+static rules_action *
+push_action(pr_rules *r, const rules_site *site, rules_actions *acts,
+            const char *name, const char *arg, const char *value)
+{
+  long i = push_elem((void **)acts->v, acts->n, sizeof(rules_action));
+  if (i < 0) {
+    rules_out_of_memory(r, site, acts->what);
+    return NULL;
+  }
+  rules_action *a = &(*acts->v)[i];
+  if ((a->name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, acts->what);
+    return NULL;
+  }
+  if (arg != NULL) {
+    long j = push_elem((void **)&a->args, &a->n_args, sizeof(rules_arg));
+    if (j < 0 || (a->args[j].name = pr_strdup(arg)) == NULL ||
+        (a->args[j].value = pr_strdup(value)) == NULL) {
+      rules_out_of_memory(r, site, acts->what);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+
+typedef struct rules_action_ctx {
+  rules_actions *acts;
+  const char *action;
+  const char *arg;
+} rules_action_ctx;
+
+
+static void
+add_string_action(lua_State *L, pr_rules *r, const rules_site *site,
+                  void *ud, const char *s)
+{
+  (void)L;
+  rules_action_ctx *ctx = ud;
+  if (s[0] == '\0') {
+    rules_problem(r, site, "%s: %s: the value is empty", ctx->acts->what,
+                  ctx->action);
+    return;
+  }
+  push_action(r, site, ctx->acts, ctx->action, ctx->arg, s);
+}
+
+
+static void
+collect_set_field(lua_State *L, pr_rules *r, const rules_site *site,
+                  rules_actions *acts, int val)
+{
+  char what[128], buf[64];
+  snprintf(what, sizeof(what), "%s: set_field", acts->what);
+  if (lua_type(L, val) != LUA_TTABLE) {
+    rules_problem(r, site, "%s: expects a table of field = value, not a %s",
+                  what, luaL_typename(L, val));
+    return;
+  }
+  size_t n;
+  const char **fields = sorted_keys(L, r, site, what, val, &n);
+  if (n == 0) {
+    rules_problem(r, site, "%s: no field (write set_field = { name = "
+                  "\"value\" })", what);
+    lua_pop(L, 1);
+    return;
+  }
+  rules_action *a = push_action(r, site, acts, "set_field", NULL, NULL);
+  for (size_t i = 0; a != NULL && i < n; i++) {
+    raw_field(L, val, fields[i]);
+    const char *v = value_text(L, -1, buf, sizeof(buf));
+    if (lua_type(L, -1) == LUA_TBOOLEAN) {
+      v = lua_toboolean(L, -1) ? "true" : "false";
+    }
+    if (v == NULL) {
+      rules_problem(r, site, "%s: '%s' must be a string, number or "
+                    "boolean, not a %s", what, fields[i],
+                    luaL_typename(L, -1));
+    } else {
+      long j = push_elem((void **)&a->args, &a->n_args, sizeof(rules_arg));
+      if (j < 0 || (a->args[j].name = pr_strdup(fields[i])) == NULL ||
+          (a->args[j].value = pr_strdup(v)) == NULL) {
+        rules_out_of_memory(r, site, what);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+
+/* The action keys of the table at arg, in action_keys order.  extra is a
+** key that is no action but allowed here (NULL: none); unknown keys are
+** problems. */
+static void
+collect_actions(lua_State *L, pr_rules *r, const rules_site *site,
+                rules_actions *acts, int arg, const char *extra)
+{
+  size_t n;
+  const char **keys = sorted_keys(L, r, site, acts->what, arg, &n);
+  int any = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (in_list(action_keys, keys[i])) {
+      any = 1;
+    } else if (extra == NULL || strcmp(keys[i], extra) != 0) {
+      rules_problem(r, site, "%s: unknown action '%s' (known: " ACTION_LIST
+                    "%s%s)", acts->what, keys[i], extra ? "; and " : "",
+                    extra ? extra : "");
+    }
+  }
+  lua_pop(L, 1);
+  if (!any) {
+    rules_problem(r, site, "%s: no action (give one of " ACTION_LIST ")",
+                  acts->what);
+    return;
+  }
+  for (const char *const *k = action_keys; *k != NULL; k++) {
+    if (raw_field(L, arg, *k) == LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    int val = lua_gettop(L);
+    const char *arg_name = NULL;
+    for (size_t i = 0;
+         i < sizeof(action_string_args) / sizeof(*action_string_args); i++) {
+      if (strcmp(action_string_args[i].action, *k) == 0) {
+        arg_name = action_string_args[i].arg;
+      }
+    }
+    if (strcmp(*k, "notify") == 0) {
+      rules_action_ctx ctx = {acts, *k, arg_name};
+      each_string(L, r, site, acts->what, *k, val, add_string_action, &ctx);
+    } else if (arg_name != NULL) {
+      if (lua_type(L, val) != LUA_TSTRING) {
+        rules_problem(r, site, "%s: %s must be a string, not a %s",
+                      acts->what, *k, luaL_typename(L, val));
+      } else {
+        rules_action_ctx ctx = {acts, *k, arg_name};
+        add_string_action(L, r, site, &ctx, lua_tostring(L, val));
+      }
+    } else if (strcmp(*k, "raise_priority") == 0) {
+      lua_Integer by = lua_isinteger(L, val) ? lua_tointeger(L, val) : 0;
+      if (by < 1 || by >= PR_SLA_MAX_LEVELS) {
+        rules_problem(r, site, "%s: raise_priority must be a whole number "
+                      "of levels from 1 to %d", acts->what,
+                      PR_SLA_MAX_LEVELS - 1);
+      } else {
+        char num[16];
+        snprintf(num, sizeof(num), "%d", (int)by);
+        push_action(r, site, acts, *k, "by", num);
+      }
+    } else if (strcmp(*k, "set_field") == 0) {
+      collect_set_field(L, r, site, acts, val);
+    } else { /* close */
+      if (lua_type(L, val) != LUA_TBOOLEAN) {
+        rules_problem(r, site, "%s: close must be true or false, not a %s",
+                      acts->what, luaL_typename(L, val));
+      } else if (lua_toboolean(L, val)) {
+        push_action(r, site, acts, *k, NULL, NULL);
+      }
+    }
+    lua_settop(L, val - 1);
+  }
+}
+
+
+/* Hand the actions to the SLA set through add (threshold or wait index
+** i); set_priority names a level, which becomes its canonical id. */
+static void
+compile_actions(pr_rules *r, const rules_site *site, const char *what,
+                const rules_action *v, size_t n, uint32_t i,
+                int (*add)(pr_sla_set *s, uint32_t i, const char *name,
+                           const pr_kv *args, uint32_t n_args, char *err,
+                           size_t errlen))
+{
+  char err[512];
+  for (size_t a = 0; a < n; a++) {
+    pr_kv args[64];
+    uint32_t n_args = 0;
+    for (size_t k = 0; k < v[a].n_args && n_args < 64; k++) {
+      args[n_args].name = v[a].args[k].name;
+      args[n_args++].value = v[a].args[k].value;
+    }
+    if (v[a].n_args > 64) {
+      rules_problem(r, site, "%s: %s: too many fields (at most 64)", what,
+                    v[a].name);
+      continue;
+    }
+    if (strcmp(v[a].name, "set_priority") == 0) {
+      int l = pr_rules_level_find(r, args[0].value);
+      if (l < 0) {
+        rules_problem(r, site, "%s: set_priority: unknown level '%s'", what,
+                      args[0].value);
+        continue;
+      }
+      args[0].value = r->levels[l].id;
+    }
+    if (add(r->sla, i, v[a].name, args, n_args, err, sizeof(err)) !=
+        PROMPTLY_OK) {
+      rules_problem(r, site, "%s: %s", what, err);
+    }
+  }
+}
+
+
+/* --- at "75%" { ... } ------------------------------------------------------- */
+
+static void
+free_at(rules_at *a)
+{
+  free(a->text);
+  free_strs(a->metrics, a->n_metrics);
+  free_actions(a->actions, a->n_actions);
+}
+
+
+static long
+open_at(lua_State *L, pr_rules *r, const rules_site *site, const char *text)
+{
+  (void)L;
+  int32_t permille;
+  int64_t offset;
+  int rc = parse_share(text, 1, &permille, &offset);
+  if (rc == -1) {
+    rules_problem(r, site, "at: '%s' is not a share of the target (write "
+                  SHARE_FORMS ")", text);
+    return -1;
+  }
+  if (rc == -2 || permille < 1 || permille > 10000) {
+    rules_problem(r, site, "at: '%s' is out of range (more than 0%%, at "
+                  "most 1000%%, plus at most 10 years)", text);
+    return -1;
+  }
+  for (size_t i = 0; i < r->n_ats; i++) {
+    if (r->ats[i].permille == permille && r->ats[i].offset_ms == offset) {
+      rules_problem(r, site, "at '%s': already declared at %s", text,
+                    r->ats[i].site.where);
+      return -1;
+    }
+  }
+  long i = push_elem((void **)&r->ats, &r->n_ats, sizeof(rules_at));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "at");
+    return -1;
+  }
+  r->ats[i].site = *site;
+  r->ats[i].permille = permille;
+  r->ats[i].offset_ms = offset;
+  if ((r->ats[i].text = pr_strdup(text)) == NULL) {
+    rules_out_of_memory(r, site, "at");
+    return -1;
+  }
+  return i;
+}
+
+
+static void
+body_at(lua_State *L, pr_rules *r, long ai, int arg)
+{
+  rules_at *a = &r->ats[ai];
+  char what[96];
+  snprintf(what, sizeof(what), "at '%s'", a->text);
+  a->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &a->site, "%s: expects a table of actions, as in "
+                  "at \"%s\" { notify = \"team-lead\" }", what, a->text);
+    return;
+  }
+  rules_actions acts = {&a->actions, &a->n_actions, what};
+  collect_actions(L, r, &a->site, &acts, arg, "metrics");
+  if (raw_field(L, arg, "metrics") != LUA_TNIL) {
+    rules_strs st = {&a->metrics, &a->n_metrics, what};
+    each_string(L, r, &a->site, what, "metrics", -1, add_name, &st);
+  }
+  lua_pop(L, 1);
+}
+
+
+static void
+compile_ats(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; i < r->n_ats; i++) {
+    const rules_at *a = &r->ats[i];
+    char what[96];
+    snprintf(what, sizeof(what), "at '%s'", a->text);
+    if (!a->complete) {
+      rules_problem(r, &a->site, "%s: no table of actions follows, as in "
+                    "at \"%s\" { notify = \"manager\" }", what, a->text);
+      continue;
+    }
+    if (r->sla == NULL) {
+      continue;
+    }
+    uint32_t mask = metric_mask(r, &a->site, what, a->metrics,
+                                a->n_metrics);
+    uint32_t index;
+    if (pr_sla_set_add_threshold(r->sla, a->permille, a->offset_ms, mask,
+                                 &index, err, sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &a->site, "%s: %s", what, err);
+      continue;
+    }
+    compile_actions(r, &a->site, what, a->actions, a->n_actions, index,
+                    pr_sla_set_threshold_action);
+  }
+}
+
+
+/* --- waiting "24h" { ... }, remind_customer_after, close_after ------------ */
+
+static void
+free_wait(rules_wait *w)
+{
+  free(w->text);
+  free_actions(w->actions, w->n_actions);
+}
+
+
+static long
+new_wait(pr_rules *r, const rules_site *site, const char *decl,
+         const char *text)
+{
+  int64_t ms;
+  if (duration_or_problem(r, site, decl, "after", text, 0, &ms) != 0) {
+    return -1;
+  }
+  long i = push_elem((void **)&r->waits, &r->n_waits, sizeof(rules_wait));
+  if (i < 0) {
+    rules_out_of_memory(r, site, decl);
+    return -1;
+  }
+  r->waits[i].site = *site;
+  r->waits[i].after_ms = ms;
+  if ((r->waits[i].text = pr_strdup(text)) == NULL) {
+    rules_out_of_memory(r, site, decl);
+    return -1;
+  }
+  return i;
+}
+
+
+static long
+open_waiting(lua_State *L, pr_rules *r, const rules_site *site,
+             const char *text)
+{
+  (void)L;
+  return new_wait(r, site, "waiting", text);
+}
+
+
+static void
+body_waiting(lua_State *L, pr_rules *r, long wi, int arg)
+{
+  rules_wait *w = &r->waits[wi];
+  char what[96];
+  snprintf(what, sizeof(what), "waiting '%s'", w->text);
+  w->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &w->site, "%s: expects a table of actions, as in "
+                  "waiting \"%s\" { remind_customer = \"reminder\" }", what,
+                  w->text);
+    return;
+  }
+  rules_actions acts = {&w->actions, &w->n_actions, what};
+  collect_actions(L, r, &w->site, &acts, arg, NULL);
+}
+
+
+typedef struct rules_remind_ctx {
+  const char *template_name;
+} rules_remind_ctx;
+
+
+static void
+add_remind(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+           const char *text)
+{
+  (void)L;
+  rules_remind_ctx *ctx = ud;
+  long i = new_wait(r, site, "remind_customer_after", text);
+  if (i < 0) {
+    return;
+  }
+  r->waits[i].complete = 1;
+  rules_actions acts = {&r->waits[i].actions, &r->waits[i].n_actions,
+                        "remind_customer_after"};
+  push_action(r, site, &acts, "remind_customer", "template",
+              ctx->template_name);
+}
+
+
+/* remind_customer_after { "24h", "48h", template = "reminder" } */
+static void
+collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site,
+                     int arg)
+{
+  rules_remind_ctx ctx = {"reminder"};
+  size_t n;
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    add_remind(L, r, site, &ctx, lua_tostring(L, arg));
+    return;
+  }
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, site, "remind_customer_after: expects durations, as "
+                  "in remind_customer_after { \"24h\", \"48h\" }");
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING &&
+        strcmp(lua_tostring(L, -1), "template") != 0) {
+      rules_problem(r, site, "remind_customer_after: unknown key '%s' "
+                    "(known: template)", lua_tostring(L, -1));
+    }
+  }
+  if (raw_field(L, arg, "template") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0') {
+      rules_problem(r, site, "remind_customer_after: template must be the "
+                    "name of a message template");
+      return;
+    }
+    ctx.template_name = lua_tostring(L, -1);
+  }
+  size_t len = (size_t)lua_rawlen(L, arg);
+  if (len == 0) {
+    rules_problem(r, site, "remind_customer_after: no duration (write "
+                  "remind_customer_after { \"24h\", \"48h\" })");
+  }
+  for (n = 1; n <= len; n++) {
+    lua_rawgeti(L, arg, (lua_Integer)n);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, site, "remind_customer_after: entry %zu is a %s, "
+                    "not a duration", n, luaL_typename(L, -1));
+    } else {
+      add_remind(L, r, site, &ctx, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+
+/* close_after "7d" */
+static void
+collect_close_after(lua_State *L, pr_rules *r, const rules_site *site,
+                    int arg)
+{
+  if (lua_type(L, arg) != LUA_TSTRING) {
+    rules_problem(r, site, "close_after: expects a duration, as in "
+                  "close_after \"7d\"");
+    return;
+  }
+  long i = new_wait(r, site, "close_after", lua_tostring(L, arg));
+  if (i < 0) {
+    return;
+  }
+  r->waits[i].complete = 1;
+  rules_actions acts = {&r->waits[i].actions, &r->waits[i].n_actions,
+                        "close_after"};
+  push_action(r, site, &acts, "close", NULL, NULL);
+}
+
+
+/* Declarations for the same wait join, in file order: one timer each. */
+static void
+compile_waits(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; i < r->n_waits; i++) {
+    const rules_wait *w = &r->waits[i];
+    char what[96];
+    snprintf(what, sizeof(what), "waiting '%s'", w->text);
+    if (!w->complete) {
+      rules_problem(r, &w->site, "%s: no table of actions follows, as in "
+                    "waiting \"%s\" { close = true }", what, w->text);
+      continue;
+    }
+    size_t first = 0;
+    while (r->waits[first].after_ms != w->after_ms) {
+      first++;
+    }
+    if (r->sla == NULL || first < i) {
+      continue; /* joined into the first one */
+    }
+    uint32_t index;
+    if (pr_sla_set_add_wait(r->sla, w->after_ms, &index, err, sizeof(err)) !=
+        PROMPTLY_OK) {
+      rules_problem(r, &w->site, "%s: %s", what, err);
+      continue;
+    }
+    for (size_t j = i; j < r->n_waits; j++) {
+      if (r->waits[j].after_ms == w->after_ms && r->waits[j].complete) {
+        compile_actions(r, &r->waits[j].site, what, r->waits[j].actions,
+                        r->waits[j].n_actions, index,
+                        pr_sla_set_wait_action);
+      }
+    }
+  }
+}
+
+
+/* --- exception "name" { extend = "4h" | exclude = true, ... } -------------- */
+
+static void
+free_exc(rules_exc *e)
+{
+  free(e->name);
+  free_strs(e->metrics, e->n_metrics);
+  free(e->reason);
+  free(e->attr);
+  free(e->reason_attr);
+}
+
+
+static long
+open_exception(lua_State *L, pr_rules *r, const rules_site *site,
+               const char *name)
+{
+  (void)L;
+  if (name[0] == '\0' || strlen(name) >= PR_SLA_NAME_MAX) {
+    rules_problem(r, site, "exception: a name needs 1 to %d bytes",
+                  PR_SLA_NAME_MAX - 1);
+    return -1;
+  }
+  for (size_t i = 0; i < r->n_excs; i++) {
+    if (equal_folded(r->excs[i].name, name)) {
+      rules_problem(r, site, "exception '%s': already declared at %s", name,
+                    r->excs[i].site.where);
+      return -1;
+    }
+  }
+  long i = push_elem((void **)&r->excs, &r->n_excs, sizeof(rules_exc));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "exception");
+    return -1;
+  }
+  r->excs[i].site = *site;
+  r->excs[i].kind = -1;
+  if ((r->excs[i].name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, "exception");
+    return -1;
+  }
+  return i;
+}
+
+
+static void
+body_exception(lua_State *L, pr_rules *r, long ei, int arg)
+{
+  static const char *const keys_known[] = {
+    "extend", "exclude", "metrics", "reason", "attr", NULL
+  };
+  rules_exc *e = &r->excs[ei];
+  char what[96];
+  snprintf(what, sizeof(what), "exception '%s'", e->name);
+  e->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &e->site, "%s: expects a table, as in exception \"%s\" "
+                  "{ extend = \"4h\", reason = \"...\" }", what, e->name);
+    return;
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, &e->site, what, arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (!in_list(keys_known, keys[i])) {
+      rules_problem(r, &e->site, "%s: unknown key '%s' (known: extend, "
+                    "exclude, metrics, reason, attr)", what, keys[i]);
+    }
+  }
+  lua_pop(L, 1);
+  int extend = raw_field(L, arg, "extend") != LUA_TNIL;
+  if (extend) {
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, &e->site, "%s: extend must be a duration such as "
+                    "\"4h\"", what);
+    } else if (duration_or_problem(r, &e->site, what, "extend",
+                                   lua_tostring(L, -1), 0,
+                                   &e->extend_ms) == 0) {
+      e->kind = PR_SLA_EXC_EXTEND;
+    }
+  }
+  lua_pop(L, 1);
+  int exclude = raw_field(L, arg, "exclude");
+  if (exclude != LUA_TNIL && (exclude != LUA_TBOOLEAN ||
+                              !lua_toboolean(L, -1))) {
+    rules_problem(r, &e->site, "%s: exclude can only be true", what);
+  } else if (exclude != LUA_TNIL) {
+    e->kind = PR_SLA_EXC_EXCLUDE;
+  }
+  lua_pop(L, 1);
+  if (extend && exclude != LUA_TNIL) {
+    rules_problem(r, &e->site, "%s: give extend or exclude, not both", what);
+  } else if (!extend && exclude == LUA_TNIL) {
+    rules_problem(r, &e->site, "%s: give extend = \"4h\" (more time) or "
+                  "exclude = true (no SLA)", what);
+  }
+  if (raw_field(L, arg, "metrics") != LUA_TNIL) {
+    if (exclude != LUA_TNIL) {
+      rules_problem(r, &e->site, "%s: metrics go with extend only (exclude "
+                    "stops every clock)", what);
+    } else {
+      rules_strs st = {&e->metrics, &e->n_metrics, what};
+      each_string(L, r, &e->site, what, "metrics", -1, add_name, &st);
+    }
+  }
+  lua_pop(L, 1);
+  static const char *const str_keys[] = {"reason", "attr"};
+  char **dst[] = {&e->reason, &e->attr};
+  for (size_t k = 0; k < 2; k++) {
+    if (raw_field(L, arg, str_keys[k]) != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0') {
+        rules_problem(r, &e->site, "%s: %s must be a non-empty string",
+                      what, str_keys[k]);
+      } else if ((*dst[k] = pr_strdup(lua_tostring(L, -1))) == NULL) {
+        rules_out_of_memory(r, &e->site, what);
+      }
+    }
+    lua_pop(L, 1);
+  }
+}
+
+
+static void
+compile_exceptions(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; i < r->n_excs; i++) {
+    rules_exc *e = &r->excs[i];
+    char what[96];
+    snprintf(what, sizeof(what), "exception '%s'", e->name);
+    if (!e->complete) {
+      rules_problem(r, &e->site, "%s: no table follows the name, as in "
+                    "exception \"%s\" { extend = \"4h\" }", what, e->name);
+      continue;
+    }
+    const char *attr = e->attr != NULL ? e->attr : "sla_exception";
+    size_t len = strlen(attr) + sizeof("_reason");
+    if ((e->reason_attr = malloc(len)) == NULL) {
+      rules_out_of_memory(r, &e->site, what);
+      continue;
+    }
+    snprintf(e->reason_attr, len, "%s_reason", attr);
+    if (r->sla == NULL || e->kind < 0) {
+      continue;
+    }
+    uint32_t mask = metric_mask(r, &e->site, what, e->metrics, e->n_metrics);
+    if (pr_sla_set_add_exception(r->sla, e->name, e->reason, e->kind,
+                                 e->extend_ms, mask, NULL, err,
+                                 sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &e->site, "%s: %s", what, err);
+    }
+  }
+}
+
+
+/* After every row: the set is complete. */
+static void
+seal_sla(pr_rules *r)
+{
+  char err[512];
+  if (r->sla != NULL && r->n_problems == 0 &&
+      pr_sla_set_seal(r->sla, err, sizeof(err)) != PROMPTLY_OK) {
+    rules_problem(r, NULL, "SLA: %s", err);
+  }
+}
+
+
 /* --- The declaration registry --------------------------------------------- */
 
 typedef struct rules_decl {
@@ -1045,6 +2812,29 @@ static const rules_decl rules_decls[] = {
    compile_priorities},
   {"calendar",         NULL,             open_calendar, body_calendar,
    compile_calendars},
+  /* The SLA rows: the set begins with the metrics (custom metrics must
+  ** exist before policies and thresholds name them), and is sealed after
+  ** the last row (seal_sla). */
+  {"metric",           NULL,             open_metric,   body_metric,
+   compile_metrics},
+  {"policy",           NULL,             open_policy,   body_policy,
+   compile_policies},
+  {"pause_on",         collect_pause_on, NULL,          NULL,
+   compile_pauses},
+  {"customer_wait",    collect_customer_wait, NULL,     NULL,
+   NULL},
+  {"at_risk",          collect_at_risk,  NULL,          NULL,
+   compile_at_risk},
+  {"at",               NULL,             open_at,       body_at,
+   compile_ats},
+  {"waiting",          NULL,             open_waiting,  body_waiting,
+   compile_waits},
+  {"remind_customer_after", collect_remind_after, NULL, NULL,
+   NULL},
+  {"close_after",      collect_close_after, NULL,       NULL,
+   NULL},
+  {"exception",        NULL,             open_exception, body_exception,
+   compile_exceptions},
   {NULL, NULL, NULL, NULL, NULL}
 };
 
@@ -1270,6 +3060,8 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
       d->compile(r);
     }
   }
+  compile_keywords(r);
+  seal_sla(r);
 
   if (r->n_problems > 0) {
     if (r->n_problems == 1) {
@@ -1294,17 +3086,37 @@ pr_rules_free(pr_rules *r)
     return;
   }
   pr_sandbox_free(r->sb);
+  /* The set borrows the calendars: free it first. */
+  pr_sla_set_free(r->sla);
   for (size_t i = 0; i < r->n_prios; i++) {
-    rules_prio *p = &r->prios[i];
-    free(p->level_text);
-    free_strs(p->words, p->n_words);
-    free(p->word_ids);
-    for (size_t c = 0; c < p->n_conds; c++) {
-      free_cond(&p->conds[c]);
-    }
-    free(p->conds);
+    free(r->prios[i].level_text);
+    free_match(&r->prios[i].m);
   }
   free(r->prios);
+  for (size_t i = 0; i < r->n_metrics; i++) {
+    free_metric(&r->metrics[i]);
+  }
+  free(r->metrics);
+  for (size_t i = 0; i < r->n_policies; i++) {
+    free_policy(&r->policies[i]);
+  }
+  free(r->policies);
+  for (size_t i = 0; i < r->n_pauses; i++) {
+    free(r->pauses[i].status);
+  }
+  free(r->pauses);
+  for (size_t i = 0; i < r->n_ats; i++) {
+    free_at(&r->ats[i]);
+  }
+  free(r->ats);
+  for (size_t i = 0; i < r->n_waits; i++) {
+    free_wait(&r->waits[i]);
+  }
+  free(r->waits);
+  for (size_t i = 0; i < r->n_excs; i++) {
+    free_exc(&r->excs[i]);
+  }
+  free(r->excs);
   pr_matcher_free(r->matcher);
   for (size_t i = 0; i < r->n_cals; i++) {
     free_cal(&r->cals[i]);
@@ -1400,39 +3212,41 @@ typedef struct rules_eval {
   const pr_kv *attrs;
   size_t n_attrs;
   const uint64_t *hits;
-  size_t next;     /* the rule to look at next */
+  size_t next;     /* the rule or policy to look at next */
   long matched;    /* the rule that matched, or -1 */
+  uint64_t need;   /* policies whose `when` still has to run */
+  uint64_t mask;   /* policies that match */
 } rules_eval;
 
 
 static const char *
-attr_value(const rules_eval *ev, const char *name)
+attr_value(const pr_kv *attrs, size_t n_attrs, const char *name)
 {
-  for (size_t i = 0; i < ev->n_attrs; i++) {
-    if (ev->attrs[i].name != NULL && ev->attrs[i].value != NULL &&
-        g_ascii_strcasecmp(ev->attrs[i].name, name) == 0) {
-      return ev->attrs[i].value;
+  for (size_t i = 0; i < n_attrs; i++) {
+    if (attrs[i].name != NULL && attrs[i].value != NULL &&
+        g_ascii_strcasecmp(attrs[i].name, name) == 0) {
+      return attrs[i].value;
     }
   }
   return NULL;
 }
 
 
-/* Whether the conditions of rule p that need no Lua hold. */
+/* Whether the conditions of m that need no Lua hold. */
 static int
-prio_conditions_hold(const rules_eval *ev, const rules_prio *p)
+match_holds(const rules_eval *ev, const rules_match *m)
 {
-  if (p->n_words > 0) {
+  if (m->n_words > 0) {
     int any = 0;
-    for (size_t w = 0; !any && w < p->n_words; w++) {
-      any = pr_matcher_hit(ev->hits, p->word_ids[w]);
+    for (size_t w = 0; !any && w < m->n_words; w++) {
+      any = pr_matcher_hit(ev->hits, m->word_ids[w]);
     }
     if (!any) {
       return 0;
     }
   }
-  for (size_t c = 0; c < p->n_conds; c++) {
-    const char *v = attr_value(ev, p->conds[c].attr);
+  for (size_t c = 0; c < m->n_conds; c++) {
+    const char *v = attr_value(ev->attrs, ev->n_attrs, m->conds[c].attr);
     if (v == NULL) {
       return 0;
     }
@@ -1440,8 +3254,8 @@ prio_conditions_hold(const rules_eval *ev, const rules_prio *p)
     char *f = fold_value(valid);
     g_free(valid);
     int any = 0;
-    for (size_t i = 0; f != NULL && !any && i < p->conds[c].n_values; i++) {
-      any = strcmp(f, p->conds[c].values[i]) == 0;
+    for (size_t i = 0; f != NULL && !any && i < m->conds[c].n_values; i++) {
+      any = strcmp(f, m->conds[c].values[i]) == 0;
     }
     g_free(f);
     if (!any) {
@@ -1452,14 +3266,42 @@ prio_conditions_hold(const rules_eval *ev, const rules_prio *p)
 }
 
 
-/* In Lua: walk the rules from ev->next on, calling `when` functions with
-** one table of the ticket's attributes, under one budget. */
+/* Scan subject and body once for every keyword of the rule set; *hits is
+** NULL when there are none, else the caller frees it. */
 static int
-rules_eval_lua(lua_State *L)
+scan_words(pr_rules *r, const rules_eval *ev, uint64_t **hits, char *err,
+           size_t errlen)
 {
-  rules_eval *ev = lua_touserdata(L, 1);
-  pr_rules *r = ev->r;
+  *hits = NULL;
+  size_t n_kw = r->matcher != NULL ? pr_matcher_count(r->matcher) : 0;
+  if (n_kw == 0) {
+    return PROMPTLY_OK;
+  }
+  uint64_t *h = calloc(PR_MATCHER_WORDS(n_kw), sizeof(uint64_t));
+  if (h == NULL) {
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  /* Subject and body separately: a phrase does not run from one into the
+  ** other. */
+  static const char *const texts[] = {"subject", "body"};
+  for (size_t i = 0; i < 2; i++) {
+    const char *text = attr_value(ev->attrs, ev->n_attrs, texts[i]);
+    if (text != NULL &&
+        pr_matcher_scan(r->matcher, text, strlen(text), h, NULL) !=
+          PROMPTLY_OK) {
+      free(h);
+      return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+    }
+  }
+  *hits = h;
+  return PROMPTLY_OK;
+}
 
+
+/* In Lua: the read-only table `when` functions get, left on the stack. */
+static int
+push_ticket(lua_State *L, const rules_eval *ev)
+{
   lua_createtable(L, 0, (int)ev->n_attrs + 1);
   for (size_t i = 0; i < ev->n_attrs; i++) {
     if (ev->attrs[i].name != NULL && ev->attrs[i].value != NULL) {
@@ -1469,24 +3311,59 @@ rules_eval_lua(lua_State *L)
   }
   lua_pushinteger(L, ev->ticket);
   lua_setfield(L, -2, "id");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, r->ticket_mt_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ev->r->ticket_mt_ref);
   lua_setmetatable(L, -2);
-  int t = lua_gettop(L);
+  return lua_gettop(L);
+}
 
+
+/* Call the `when` function ref with the ticket table at t. */
+static int
+call_when(lua_State *L, int ref, int t)
+{
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  lua_pushvalue(L, t);
+  lua_call(L, 1, 1);
+  int yes = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return yes;
+}
+
+
+/* Report a failed `when` as "file:line: message" (the function's own
+** position when Lua gives one, else the declaration's). */
+static int
+when_failed(pr_rules *r, int rc, const char *msg, const rules_site *site,
+            const char *what, char *err, size_t errlen)
+{
+  if (strstr(msg, ".lua:") != NULL) {
+    pr_err(err, errlen, rc, "%s", msg);
+  } else {
+    pr_err(err, errlen, rc, "%s: %s: %s", site->where, what, msg);
+  }
+  if (r->opts.log != NULL && pr_sandbox_traceback(r->sb)[0] != '\0') {
+    r->opts.log(r->opts.log_ud, PROMPTLY_LOG_DEBUG,
+                pr_sandbox_traceback(r->sb));
+  }
+  return rc;
+}
+
+
+/* In Lua: walk the rules from ev->next on, calling `when` functions with
+** one table of the ticket's attributes, under one budget. */
+static int
+rules_eval_lua(lua_State *L)
+{
+  rules_eval *ev = lua_touserdata(L, 1);
+  pr_rules *r = ev->r;
+  int t = push_ticket(L, ev);
   for (; ev->next < r->n_prios; ev->next++) {
     const rules_prio *p = &r->prios[ev->next];
-    if (!prio_conditions_hold(ev, p)) {
+    if (!match_holds(ev, &p->m)) {
       continue;
     }
-    if (p->when_ref != LUA_NOREF) {
-      lua_rawgeti(L, LUA_REGISTRYINDEX, p->when_ref);
-      lua_pushvalue(L, t);
-      lua_call(L, 1, 1);
-      int yes = lua_toboolean(L, -1);
-      lua_pop(L, 1);
-      if (!yes) {
-        continue;
-      }
+    if (p->m.when_ref != LUA_NOREF && !call_when(L, p->m.when_ref, t)) {
+      continue;
     }
     ev->matched = (long)ev->next;
     return 0;
@@ -1507,50 +3384,26 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
     .hits = NULL, .next = 0, .matched = -1,
   };
-  uint64_t *hits = NULL;
-  size_t n_kw = r->matcher != NULL ? pr_matcher_count(r->matcher) : 0;
-  if (n_kw > 0) {
-    hits = calloc(PR_MATCHER_WORDS(n_kw), sizeof(uint64_t));
-    if (hits == NULL) {
-      return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-    }
-    /* Subject and body separately: a phrase does not run from one into
-    ** the other. */
-    static const char *const texts[] = {"subject", "body"};
-    for (size_t i = 0; i < 2; i++) {
-      const char *text = attr_value(&ev, texts[i]);
-      if (text != NULL &&
-          pr_matcher_scan(r->matcher, text, strlen(text), hits, NULL) !=
-            PROMPTLY_OK) {
-        free(hits);
-        return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-      }
-    }
+  uint64_t *hits;
+  int rc = scan_words(r, &ev, &hits, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
   }
   ev.hits = hits;
 
-  int rc = PROMPTLY_OK;
   for (; ev.next < r->n_prios; ev.next++) {
     const rules_prio *p = &r->prios[ev.next];
-    if (p->when_ref != LUA_NOREF && prio_conditions_hold(&ev, p)) {
+    if (p->m.when_ref != LUA_NOREF && match_holds(&ev, &p->m)) {
       /* From the first rule that needs Lua, go on inside Lua. */
       char msg[RULES_MSG_MAX];
       rc = pr_sandbox_run(r->sb, rules_eval_lua, &ev, msg, sizeof(msg));
       if (rc != PROMPTLY_OK) {
         const rules_prio *at = &r->prios[ev.next < r->n_prios ? ev.next : 0];
-        if (strstr(msg, ".lua:") != NULL) {
-          pr_err(err, errlen, rc, "%s", msg);
-        } else {
-          pr_err(err, errlen, rc, "%s: priority: %s", at->site.where, msg);
-        }
-        if (r->opts.log != NULL && pr_sandbox_traceback(r->sb)[0] != '\0') {
-          r->opts.log(r->opts.log_ud, PROMPTLY_LOG_DEBUG,
-                      pr_sandbox_traceback(r->sb));
-        }
+        when_failed(r, rc, msg, &at->site, "priority", err, errlen);
       }
       break;
     }
-    if (prio_conditions_hold(&ev, p)) {
+    if (match_holds(&ev, &p->m)) {
       ev.matched = (long)ev.next;
       break;
     }
@@ -1571,4 +3424,106 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     }
   }
   return PROMPTLY_OK;
+}
+
+
+/* In Lua: the `when` functions of the policies in ev->need, in order. */
+static int
+rules_policies_lua(lua_State *L)
+{
+  rules_eval *ev = lua_touserdata(L, 1);
+  pr_rules *r = ev->r;
+  int t = push_ticket(L, ev);
+  for (ev->next = 0; ev->next < r->n_policies; ev->next++) {
+    uint64_t bit = (uint64_t)1 << ev->next;
+    if ((ev->need & bit) &&
+        call_when(L, r->policies[ev->next].m.when_ref, t)) {
+      ev->mask |= bit;
+    }
+  }
+  return 0;
+}
+
+
+const struct pr_sla_set *
+pr_rules_sla(const pr_rules *r)
+{
+  return r->sla;
+}
+
+
+int
+pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                  size_t n_attrs, uint64_t *mask, char *err, size_t errlen)
+{
+  if (r == NULL || mask == NULL || (attrs == NULL && n_attrs > 0)) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
+  }
+  rules_eval ev = {
+    .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
+    .hits = NULL, .next = 0, .matched = -1, .need = 0, .mask = 0,
+  };
+  uint64_t *hits;
+  int rc = scan_words(r, &ev, &hits, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  ev.hits = hits;
+  /* Policies are declared in set order, at most PR_SLA_MAX_POLICIES. */
+  for (size_t i = 0; i < r->n_policies; i++) {
+    const rules_policy *p = &r->policies[i];
+    if (!match_holds(&ev, &p->m)) {
+      continue;
+    }
+    if (p->m.when_ref != LUA_NOREF) {
+      ev.need |= (uint64_t)1 << i;
+    } else {
+      ev.mask |= (uint64_t)1 << i;
+    }
+  }
+  free(hits);
+  ev.hits = NULL;
+  if (ev.need != 0) {
+    char msg[RULES_MSG_MAX];
+    rc = pr_sandbox_run(r->sb, rules_policies_lua, &ev, msg, sizeof(msg));
+    if (rc != PROMPTLY_OK) {
+      const rules_policy *at =
+        &r->policies[ev.next < r->n_policies ? ev.next : 0];
+      char what[96];
+      snprintf(what, sizeof(what), "policy '%s'", at->name);
+      return when_failed(r, rc, msg, &at->site, what, err, errlen);
+    }
+  }
+  *mask = ev.mask;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_rules_exceptions(const pr_rules *r, const pr_kv *attrs, size_t n_attrs,
+                    pr_rules_exception *out, size_t cap, size_t *n)
+{
+  if (r == NULL || n == NULL || (attrs == NULL && n_attrs > 0) ||
+      (out == NULL && cap > 0)) {
+    return PROMPTLY_EINVAL;
+  }
+  size_t found = 0;
+  for (size_t i = 0; r->sla != NULL && i < r->n_excs; i++) {
+    const rules_exc *e = &r->excs[i];
+    const char *v = attr_value(attrs, n_attrs,
+                               e->attr != NULL ? e->attr : "sla_exception");
+    if (v == NULL || !equal_folded(v, e->name)) {
+      continue;
+    }
+    if (found < cap) {
+      const char *why = attr_value(attrs, n_attrs, e->reason_attr);
+      out[found].index = (uint32_t)i;
+      out[found].reason = why != NULL && why[0] != '\0'
+                            ? why
+                            : r->sla->exceptions[i].reason;
+    }
+    found++;
+  }
+  *n = found;
+  return found > cap ? PROMPTLY_ENOBUFS : PROMPTLY_OK;
 }

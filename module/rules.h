@@ -2,8 +2,9 @@
 **
 ** A pr_rules is one immutable rule set: every *.lua file of a folder,
 ** loaded in name order into one fresh sandboxed lua_State, plus what the
-** files declared (priority levels, priority rules, calendars), compiled to
-** C.  Reloading builds a new pr_rules beside the old one; the caller swaps
+** files declared (priority levels, priority rules, calendars, and the SLA
+** declarations: metrics, policies, pauses, thresholds, wait timers,
+** exceptions), compiled to C.  Reloading builds a new pr_rules beside the old one; the caller swaps
 ** pointers only when the load succeeded.  Loop thread only.
 */
 #ifndef PR_RULES_H
@@ -16,6 +17,7 @@
 
 typedef struct pr_rules pr_rules;
 struct pr_calendar;
+struct pr_sla_set;
 
 /* A sink for messages: level is PROMPTLY_LOG_*. */
 typedef void (*pr_log_fn)(void *ud, int level, const char *msg);
@@ -62,5 +64,46 @@ int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
 
 /* A calendar the rules declared, by name; NULL if none. */
 struct pr_calendar *pr_rules_calendar(const pr_rules *r, const char *name);
+
+/* --- SLA ------------------------------------------------------------------ */
+
+/* The sealed SLA set the rules declared: levels = the rule set's levels
+** (same indices), metrics = the built-in ones then the declared metrics
+** in declaration order, policies and exceptions in declaration order,
+** thresholds and wait timers sorted (sla.h).  Never NULL for a loaded r,
+** possibly without policies.  It lives as long as r (it borrows r's
+** calendars). */
+const struct pr_sla_set *pr_rules_sla(const pr_rules *r);
+
+/* Which policies match a ticket with these attributes: bit i of *mask is
+** set when policy i of pr_rules_sla(r) matches (all of its conditions
+** hold; a policy without conditions matches every ticket).  Attributes,
+** keywords and the ticket table given to `when` functions are those of
+** pr_rules_priority.  Every `when` function involved runs in one sandbox
+** call, under one budget.  ERULE, with "file:line: message" in err, when
+** a `when` function fails: then *mask is untouched.  EINVAL, ENOMEM. */
+int pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                      size_t n_attrs, uint64_t *mask, char *err,
+                      size_t errlen);
+
+/* An approved exception that applies to a ticket. */
+typedef struct pr_rules_exception {
+  uint32_t index;       /* into pr_rules_sla(r)->exceptions */
+  const char *reason;   /* the reason to record: borrowed, see below */
+} pr_rules_exception;
+
+/* Which exceptions the attributes apply, in declaration order.  An
+** exception applies when the attribute it names (attr = "...", by default
+** "sla_exception") equals its name, case-insensitively.  The reason is the
+** value of the attribute "<attr>_reason" ("sla_exception_reason") when
+** present and not empty, else the declared reason (else the name).
+** out[0..min(*n, cap)) are filled; *n is the number that apply
+** (PR_SLA_MAX_EXCEPTIONS at most, so such an array always suffices).
+** Reasons point into attrs or into r: copy them (pr_sla_except does)
+** before either goes.  OK; ENOBUFS when more than cap apply (the first cap
+** are filled); EINVAL.  Pure: any thread that owns r. */
+int pr_rules_exceptions(const pr_rules *r, const pr_kv *attrs,
+                        size_t n_attrs, pr_rules_exception *out, size_t cap,
+                        size_t *n);
 
 #endif /* PR_RULES_H */
