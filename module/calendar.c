@@ -25,7 +25,9 @@
 #include "promptly.h"
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1121,6 +1123,29 @@ event_excluded(const cal_event *e, int64_t occ)
 }
 
 
+/* libical expands rules through ICU, which builds process-wide caches
+** (the default locale and zone) on first use and never frees them.  If a
+** host unloads this module, libical and ICU would be unloaded with it and
+** those caches lost, once per load: a leak that grows with every reload
+** (and that LeakSanitizer and valgrind report).  So the first expansion
+** marks libical as never to be unloaded (RTLD_NOLOAD only finds the copy
+** already mapped; ICU stays as its dependency). */
+static void
+pin_libical(void)
+{
+  static atomic_int pinned;
+  Dl_info info;
+  if (atomic_exchange(&pinned, 1) != 0) {
+    return;
+  }
+  if (dladdr((void *)icalrecur_iterator_new, &info) != 0 &&
+      info.dli_fname != NULL) {
+    /* The handle is deliberately kept: the library is pinned anyway. */
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+}
+
+
 /* Expand an event's occurrences (first days) up to at least day b.  The
 ** iterator starts at DTSTART and is kept, so each occurrence is computed
 ** once and COUNT or BYSETPOS rules need no special care. */
@@ -1131,6 +1156,7 @@ expand_event(const cal_event *e, cal_expand *x, int64_t b)
     return PROMPTLY_OK;
   }
   if (x->it == NULL) {
+    pin_libical();
     x->it = icalrecur_iterator_new(e->rule, e->dtstart);
     if (x->it == NULL) {
       x->done = 1;
