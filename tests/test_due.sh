@@ -3,12 +3,18 @@
 # Friday example, between, the one-off form, .ics, and bad lines.
 #
 # Needs PROMPTLY_BIN, PROMPTLY_MODULE and PROMPTLY_SRCDIR (make check sets
-# them).  Every expected instant is worked out by hand in a comment.
+# them); PROMPTLY_WRAP, if set, is a command to run the CLI under
+# (valgrind).  Every expected instant is worked out by hand in a comment.
 set -u
 
 bin=${PROMPTLY_BIN:?PROMPTLY_BIN is not set}
 export PROMPTLY_MODULE=${PROMPTLY_MODULE:?PROMPTLY_MODULE is not set}
 src=${PROMPTLY_SRCDIR:?PROMPTLY_SRCDIR is not set}
+
+# The CLI, under $PROMPTLY_WRAP if given (split into words on purpose).
+promptly() {
+  ${PROMPTLY_WRAP:-} "$bin" "$@"
+}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -65,7 +71,7 @@ office_berlin='{"tz": "Europe/Berlin", "hours": {"mon": [["09:00", "17:00"]], "t
   echo '{"calendar": {"tz": "America/New_York", "hours": "24x7"}, "start": "2026-03-08T06:30:00Z", "minutes": 90}'
 } >"$tmp/good.jsonl"
 
-"$bin" due --batch "$tmp/good.jsonl" >"$tmp/good.out" 2>"$tmp/good.err"
+promptly due --batch "$tmp/good.jsonl" >"$tmp/good.out" 2>"$tmp/good.err"
 same "batch: exit status 0" "$?" 0
 same "batch: nothing on stderr" "$(cat "$tmp/good.err")" ""
 same "batch: one answer per line" "$(wc -l <"$tmp/good.out")" 7
@@ -83,7 +89,7 @@ same "ics holidays" "$(line 6 | sed 's/.*"due": //')" '"2029-12-27T10:00:00Z"}'
 same "24x7 across spring-forward" "$(line 7 | sed 's/.*"due": //')" '"2026-03-08T08:00:00Z"}'
 
 # The same from standard input.
-"$bin" due --batch <"$tmp/good.jsonl" >"$tmp/stdin.out" 2>&1
+promptly due --batch <"$tmp/good.jsonl" >"$tmp/stdin.out" 2>&1
 same "batch from stdin" "$(cat "$tmp/stdin.out")" "$(cat "$tmp/good.out")"
 
 # --- Bad lines: a message naming the line, no output for it, exit 2 --------
@@ -100,7 +106,7 @@ same "batch from stdin" "$(cat "$tmp/stdin.out")" "$(cat "$tmp/good.out")"
   echo ''
   echo "{\"calendar\": $office_utc, \"start\": \"2026-11-23T09:00:00Z\", \"end\": \"2026-11-23T09:30:00Z\"}"
 } >"$tmp/bad.jsonl"
-"$bin" due --batch "$tmp/bad.jsonl" >"$tmp/bad.out" 2>"$tmp/bad.err"
+promptly due --batch "$tmp/bad.jsonl" >"$tmp/bad.out" 2>"$tmp/bad.err"
 same "bad lines: exit status 2" "$?" 2
 same "bad lines: the good ones are answered" "$(wc -l <"$tmp/bad.out")" 2
 same "bad lines: last good line" "$(sed -n 2p "$tmp/bad.out" | sed 's/.*"elapsed_seconds": //')" '1800}'
@@ -128,35 +134,35 @@ cat >"$tmp/office.json" <<'EOF'
 EOF
 # Fri 17:00 CET (16:00Z) + 240 minutes = Mon 13:00 CET = 12:00Z.
 same "one-off friday example" \
-  "$("$bin" due "$tmp/office.json" 2026-11-20T16:00:00Z 240 2>&1)" \
+  "$(promptly due "$tmp/office.json" 2026-11-20T16:00:00Z 240 2>&1)" \
   "2026-11-23T12:00:00Z"
 # Thu 09:00 CET + 16 business hours = Mon 09:00 CET (a target used up at a
 # close is due at the next opening).
 same "one-off 16h from thursday" \
-  "$("$bin" due "$tmp/office.json" 2026-11-19T08:00:00Z 960 2>&1)" \
+  "$(promptly due "$tmp/office.json" 2026-11-19T08:00:00Z 960 2>&1)" \
   "2026-11-23T08:00:00Z"
 # An offset in START: 2026-11-20T17:00:00+01:00 is 16:00Z.
 same "one-off start with an offset" \
-  "$("$bin" due "$tmp/office.json" 2026-11-20T17:00:00+01:00 240 2>&1)" \
+  "$(promptly due "$tmp/office.json" 2026-11-20T17:00:00+01:00 240 2>&1)" \
   "2026-11-23T12:00:00Z"
-"$bin" due "$tmp/office.json" yesterday 240 >/dev/null 2>"$tmp/once.err"
+promptly due "$tmp/office.json" yesterday 240 >/dev/null 2>"$tmp/once.err"
 same "one-off bad start: exit 2" "$?" 2
 same "one-off bad start: message" "$(cat "$tmp/once.err")" \
   "promptly due: START 'yesterday': expected an ISO 8601 instant"
 echo '{"tz": "UTC"}' >"$tmp/closed.json"
-"$bin" due "$tmp/closed.json" 2026-11-20T16:00:00Z 60 >/dev/null \
+promptly due "$tmp/closed.json" 2026-11-20T16:00:00Z 60 >/dev/null \
   2>"$tmp/never.err"
 same "one-off never due: exit 2" "$?" 2
 same "one-off never due: message" "$(cut -c1-27 "$tmp/never.err")" \
   "promptly due: never due (no"
-"$bin" due "$tmp/office.json" 2026-11-20T16:00:00Z >/dev/null 2>&1
+promptly due "$tmp/office.json" 2026-11-20T16:00:00Z >/dev/null 2>&1
 same "one-off missing argument: exit 2" "$?" 2
 
 # --- Many lines, one calendar: compiled once (a loose speed check) ----------
 for i in $(seq 1 2000); do
   echo "{\"calendar\": $office_berlin, \"start\": \"2026-11-20T16:00:00Z\", \"minutes\": $i}"
 done >"$tmp/many.jsonl"
-"$bin" due --batch "$tmp/many.jsonl" >"$tmp/many.out" 2>&1
+promptly due --batch "$tmp/many.jsonl" >"$tmp/many.out" 2>&1
 same "many lines: exit 0" "$?" 0
 # 2000 minutes = 33h20 of business: Mon-Thu 32h, then Fri 09:00 + 1h20.
 same "many lines: last answer" "$(tail -n 1 "$tmp/many.out" | sed 's/.*"due": //')" \

@@ -56,7 +56,7 @@ typedef struct due_ctx {
 } due_ctx;
 
 
-/* --- Calendar objects ------------------------------------------------------ */
+/* --- Calendar objects -------------------------------------------------- */
 
 static void
 spec_init(due_spec *s)
@@ -319,7 +319,7 @@ calendar_get(due_ctx *d, json_t *cal, char *err, size_t errlen)
 }
 
 
-/* --- Lines ------------------------------------------------------------------ */
+/* --- Lines ------------------------------------------------------------- */
 
 /* A whole number of seconds from "minutes" or "seconds". */
 static int
