@@ -100,12 +100,14 @@ typedef struct rules_cal {
 
 /* --- SLA declarations, as collected -------------------------------------- */
 
-/* One target of a policy: metric and level as written (level NULL: every
-** level), resolved at compile time, when every metric is declared. */
+/* One target of a policy as written: metric, level (NULL: every level)
+** and value, checked at compile time, when every metric is declared (so
+** that a key that is no metric is reported as such, not as a bad value). */
 typedef struct rules_target {
   char *metric;
   char *level;
-  int64_t ms;        /* or PR_SLA_NONE */
+  char *text;        /* the duration; NULL: no target (false) */
+  const char *bad_type; /* not a string or false: Lua's (static) type name */
 } rules_target;
 
 typedef struct rules_policy {
@@ -1701,6 +1703,7 @@ free_policy(rules_policy *p)
   for (size_t i = 0; i < p->n_targets; i++) {
     free(p->targets[i].metric);
     free(p->targets[i].level);
+    free(p->targets[i].text);
   }
   free(p->targets);
   free_match(&p->m);
@@ -1749,35 +1752,23 @@ static void
 add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
            const char *level, int idx, lua_State *L)
 {
-  char where[128];
-  int64_t ms = PR_SLA_NONE;
-  snprintf(where, sizeof(where), "%s%s%s", metric, level ? " " : "",
-           level ? level : "");
-  if (lua_type(L, idx) == LUA_TBOOLEAN && !lua_toboolean(L, idx)) {
-    ms = PR_SLA_NONE;
-  } else if (lua_type(L, idx) == LUA_TSTRING) {
-    const char *text = lua_tostring(L, idx);
-    if (g_ascii_strcasecmp(text, "best effort") != 0 &&
-        duration_or_problem(r, &p->site, what, where, text, 0, &ms) != 0) {
-      return;
-    }
-  } else {
-    rules_problem(r, &p->site,
-                  "%s: %s: a target is a duration such as \"4h\", "
-                  "\"best effort\" or false, not a %s",
-                  what, where, luaL_typename(L, idx));
-    return;
-  }
   long i = push_elem((void **)&p->targets, &p->n_targets,
                      sizeof(rules_target));
   if (i < 0) {
     rules_out_of_memory(r, &p->site, what);
     return;
   }
-  p->targets[i].ms = ms;
-  p->targets[i].metric = pr_strdup(metric);
-  p->targets[i].level = level ? pr_strdup(level) : NULL;
-  if (p->targets[i].metric == NULL || (level && !p->targets[i].level)) {
+  rules_target *t = &p->targets[i];
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    if ((t->text = pr_strdup(lua_tostring(L, idx))) == NULL) {
+      rules_out_of_memory(r, &p->site, what);
+    }
+  } else if (lua_type(L, idx) != LUA_TBOOLEAN || lua_toboolean(L, idx)) {
+    t->bad_type = luaL_typename(L, idx);
+  }
+  t->metric = pr_strdup(metric);
+  t->level = level ? pr_strdup(level) : NULL;
+  if (t->metric == NULL || (level && !t->level)) {
     rules_out_of_memory(r, &p->site, what);
   }
 }
@@ -1918,6 +1909,9 @@ compile_policies(pr_rules *r)
         continue;
       }
       size_t from = 0, to = r->n_levels;
+      char where[128];
+      snprintf(where, sizeof(where), "%s%s%s", tg->metric,
+               tg->level ? " " : "", tg->level ? tg->level : "");
       if (tg->level != NULL) {
         int l = pr_rules_level_find(r, tg->level);
         if (l < 0) {
@@ -1934,9 +1928,21 @@ compile_policies(pr_rules *r)
         from = (size_t)l;
         to = from + 1;
       }
+      int64_t ms = PR_SLA_NONE;
+      if (tg->bad_type != NULL) {
+        rules_problem(r, &p->site,
+                      "%s: %s: a target is a duration such as \"4h\", "
+                      "\"best effort\" or false, not a %s",
+                      what, where, tg->bad_type);
+        continue;
+      }
+      if (tg->text != NULL && g_ascii_strcasecmp(tg->text, "best effort") &&
+          duration_or_problem(r, &p->site, what, where, tg->text, 0, &ms)) {
+        continue;
+      }
       for (size_t l = from; l < to; l++) {
-        if (pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m,
-                              tg->ms, err, sizeof(err)) != PROMPTLY_OK) {
+        if (pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
+                              err, sizeof(err)) != PROMPTLY_OK) {
           rules_problem(r, &p->site, "%s", err);
           break;
         }
@@ -2218,11 +2224,12 @@ collect_actions(lua_State *L, pr_rules *r, const rules_site *site,
 {
   size_t n;
   const char **keys = sorted_keys(L, r, site, acts->what, arg, &n);
-  int any = 0;
+  int any = 0, unknown = 0;
   for (size_t i = 0; i < n; i++) {
     if (in_list(action_keys, keys[i])) {
       any = 1;
     } else if (extra == NULL || strcmp(keys[i], extra) != 0) {
+      unknown = 1;
       rules_problem(r, site, "%s: unknown action '%s' (known: " ACTION_LIST
                     "%s%s)", acts->what, keys[i], extra ? "; and " : "",
                     extra ? extra : "");
@@ -2230,8 +2237,10 @@ collect_actions(lua_State *L, pr_rules *r, const rules_site *site,
   }
   lua_pop(L, 1);
   if (!any) {
-    rules_problem(r, site, "%s: no action (give one of " ACTION_LIST ")",
-                  acts->what);
+    if (!unknown) {
+      rules_problem(r, site, "%s: no action (give one of " ACTION_LIST ")",
+                    acts->what);
+    }
     return;
   }
   for (const char *const *k = action_keys; *k != NULL; k++) {

@@ -1,5 +1,6 @@
 /* test_rules.c - the rules unit: loading a folder, the rule language,
-** verdicts, problems as file:line, calendars.
+** verdicts, problems as file:line, calendars, the SLA declarations
+** compiled into a pr_sla_set, policy matching and exceptions.
 **
 ** Fixtures are folders under tests/fixtures/rules/, found through
 ** $PROMPTLY_SRCDIR (make check sets it), never through the current
@@ -12,13 +13,16 @@
 #include "calendar.h"
 #include "promptly.h"
 #include "rules.h"
+#include "sla.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#define MAX_PROBLEMS 32
+#define MAX_PROBLEMS 64
 
 static char problems[MAX_PROBLEMS][512];
 static int n_problems;
@@ -488,6 +492,652 @@ test_rules_shipped_defaults(void **state)
 }
 
 
+/* --- SLA declarations --------------------------------------------------- */
+
+#define H(n) ((int64_t)(n) * 3600000)
+#define MIN(n) ((int64_t)(n) * 60000)
+
+static int64_t
+target(const pr_sla_set *s, const char *policy, const char *level,
+       const char *metric)
+{
+  int p = pr_sla_set_policy_find(s, policy);
+  int l = pr_sla_set_level_find(s, level);
+  int m = pr_sla_set_metric_find(s, metric);
+  if (p < 0 || l < 0 || m < 0) {
+    fail_msg("no policy '%s', level '%s' or metric '%s'", policy, level,
+             metric);
+  }
+  return s->policies[p].target_ms[(uint32_t)l * s->n_metrics + (uint32_t)m];
+}
+
+
+/* Action k of an entry: its name, ordinal and args "a=x b=y". */
+static void
+assert_action(const pr_sla_action_decl *v, uint32_t n, uint32_t k,
+              const char *name, uint32_t ordinal, const char *args)
+{
+  char got[512] = "";
+  size_t off = 0;
+  if (k >= n) {
+    fail_msg("no action %u (%u actions)", (unsigned)k, (unsigned)n);
+  }
+  for (uint32_t i = 0; i < v[k].n_args; i++) {
+    off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s=%s",
+                            i ? " " : "", v[k].args[i].name,
+                            v[k].args[i].value);
+  }
+  if (strcmp(v[k].name, name) != 0 || strcmp(got, args) != 0 ||
+      v[k].ordinal != ordinal) {
+    fail_msg("action %u: got %s#%u(%s), want %s#%u(%s)", (unsigned)k,
+             v[k].name, (unsigned)v[k].ordinal, got, name,
+             (unsigned)ordinal, args);
+  }
+}
+
+
+static void
+test_rules_sla_empty_folder_gives_empty_set(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("empty");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_non_null(s);
+  assert_int_equal(s->sealed, 1);
+  assert_int_equal(s->n_levels, 4);
+  assert_string_equal(s->levels[0], "P1");
+  assert_string_equal(s->levels[3], "P4");
+  assert_int_equal(s->n_metrics, PR_SLA_BUILTIN);
+  assert_int_equal(s->n_policies, 0);
+  assert_int_equal(s->n_thresholds, 0);
+  assert_int_equal(s->n_waits, 0);
+  assert_int_equal(s->at_risk_permille, 750);
+  uint64_t mask = 99;
+  char err[256];
+  assert_int_equal(pr_rules_policies(r, 1, NULL, 0, &mask, err, sizeof(err)),
+                   PROMPTLY_OK);
+  assert_int_equal(mask, 0);
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_policy_targets(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->sealed, 1);
+  assert_int_equal(s->n_policies, 4);
+  assert_string_equal(s->policies[0].name, "corporate");
+  assert_string_equal(s->policies[1].name, "cal-time");
+  assert_string_equal(s->policies[2].name, "round");
+  assert_string_equal(s->policies[3].name, "edge");
+  /* Calendars: the declared ones, or calendar time. */
+  assert_ptr_equal(s->policies[0].cal, pr_rules_calendar(r, "office"));
+  assert_null(s->policies[1].cal);
+  assert_ptr_equal(s->policies[2].cal, pr_rules_calendar(r, "24x7"));
+  assert_non_null(s->policies[2].cal);
+  /* A table by level; levels left out have no target. */
+  assert_int_equal(target(s, "corporate", "P1", "first_response"), MIN(30));
+  assert_int_equal(target(s, "corporate", "P2", "first_response"), H(1));
+  assert_int_equal(target(s, "corporate", "P3", "first_response"), H(4));
+  assert_int_equal(target(s, "corporate", "P4", "first_response"), H(24));
+  /* One duration for every level. */
+  for (int l = 1; l <= 4; l++) {
+    char id[4];
+    snprintf(id, sizeof(id), "P%d", l);
+    assert_int_equal(target(s, "corporate", id, "next_response"), H(2));
+    assert_int_equal(target(s, "cal-time", id, "first_response"), 90000);
+    assert_int_equal(target(s, "cal-time", id, "resolution"), MIN(90));
+    assert_int_equal(target(s, "cal-time", id, "next_response"),
+                     PR_SLA_NONE);
+    assert_int_equal(target(s, "round", id, "resolution"), 7 * H(24));
+    assert_int_equal(target(s, "edge", id, "resolution"), PR_SLA_MAX_MS);
+    assert_int_equal(target(s, "edge", id, "next_response"), 1500);
+  }
+  /* A level by name, false, "best effort". */
+  assert_int_equal(target(s, "corporate", "P1", "periodic_update"), MIN(90));
+  assert_int_equal(target(s, "corporate", "P2", "periodic_update"),
+                   PR_SLA_NONE);
+  assert_int_equal(target(s, "corporate", "P3", "periodic_update"),
+                   PR_SLA_NONE);
+  assert_int_equal(target(s, "corporate", "P3", "resolution"), H(24));
+  assert_int_equal(target(s, "corporate", "P4", "resolution"), PR_SLA_NONE);
+  /* A custom metric's targets, by its name. */
+  assert_int_equal(target(s, "corporate", "P1", "onsite_visit"), 7 * H(24));
+  assert_int_equal(target(s, "corporate", "P2", "onsite_visit"),
+                   14 * H(24));
+  assert_int_equal(target(s, "corporate", "P3", "onsite_visit"),
+                   PR_SLA_NONE);
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_custom_metric(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_metrics, PR_SLA_BUILTIN + 1);
+  const pr_sla_metric *m = &s->metrics[PR_SLA_BUILTIN];
+  assert_string_equal(m->name, "onsite_visit");
+  assert_string_equal(m->due_field, "sla.onsite_visit.due");
+  assert_int_equal(m->n_on[PR_SLA_ON_START], 1);
+  assert_int_equal(m->on[PR_SLA_ON_START][0].kind, PR_SLA_EV_STATUS);
+  assert_string_equal(m->on[PR_SLA_ON_START][0].status, "scheduled");
+  assert_int_equal(m->n_on[PR_SLA_ON_PAUSE], 1);
+  assert_string_equal(m->on[PR_SLA_ON_PAUSE][0].status, "on hold");
+  assert_int_equal(m->n_on[PR_SLA_ON_RESUME], 2);
+  assert_int_equal(m->on[PR_SLA_ON_RESUME][0].kind,
+                   PR_SLA_EV_REPLY_CUSTOMER);
+  assert_null(m->on[PR_SLA_ON_RESUME][0].status);
+  assert_int_equal(m->on[PR_SLA_ON_RESUME][1].kind, PR_SLA_EV_STATUS);
+  assert_null(m->on[PR_SLA_ON_RESUME][1].status);
+  assert_int_equal(m->n_on[PR_SLA_ON_STOP], 2);
+  assert_string_equal(m->on[PR_SLA_ON_STOP][0].status, "visited");
+  assert_int_equal(m->on[PR_SLA_ON_STOP][1].kind, PR_SLA_EV_REPLY_AGENT);
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_pauses_and_at_risk(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const pr_sla_set *s = pr_rules_sla(r);
+  /* In order of first mention; customer_wait also pauses. */
+  assert_int_equal(s->n_pauses, 3);
+  assert_string_equal(s->pauses[0].status, "on hold");
+  assert_int_equal(s->pauses[0].customer_wait, 0);
+  assert_string_equal(s->pauses[1].status, "pending customer");
+  assert_int_equal(s->pauses[1].customer_wait, 1);
+  assert_string_equal(s->pauses[2].status, "awaiting info");
+  assert_int_equal(s->pauses[2].customer_wait, 1);
+  assert_int_equal(s->at_risk_permille, 800);
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_thresholds_sorted_with_actions(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_thresholds, 4);
+  const pr_sla_threshold *t = s->thresholds;
+  assert_string_equal(t[0].label, "75%");
+  assert_int_equal(t[0].permille, 750);
+  assert_int_equal(t[0].metrics, 0);
+  assert_int_equal(t[0].n_actions, 3);
+  /* A list of people is one notify each, in list order. */
+  assert_action(t[0].actions, t[0].n_actions, 0, "notify", 1,
+                "to=team-lead");
+  assert_action(t[0].actions, t[0].n_actions, 1, "notify", 2,
+                "to=duty-manager");
+  assert_action(t[0].actions, t[0].n_actions, 2, "note", 1,
+                "text=75% used");
+  assert_string_equal(t[1].label, "87.5%");
+  assert_int_equal(t[1].permille, 875);
+  assert_int_equal(t[1].metrics, (1u << PR_SLA_RESOLUTION) |
+                                   (1u << PR_SLA_BUILTIN));
+  assert_action(t[1].actions, t[1].n_actions, 0, "notify", 1, "to=owner");
+  assert_string_equal(t[2].label, "100%");
+  assert_int_equal(t[2].offset_ms, 0);
+  assert_string_equal(t[3].label, "100%+2h");
+  assert_int_equal(t[3].permille, 1000);
+  assert_int_equal(t[3].offset_ms, H(2));
+  assert_int_equal(t[3].n_actions, 1);
+  assert_action(t[3].actions, t[3].n_actions, 0, "notify", 1,
+                "to=director");
+  pr_rules_free(r);
+}
+
+
+/* The 100% entry names every action, in a scrambled order: they come out
+** in the documented order, with set_field's fields by name, and a level
+** name turned into its id; the same on every load (Lua's pairs() order
+** changes with each state's hash seed). */
+static void
+test_rules_sla_actions_in_fixed_order(void **state)
+{
+  (void)state;
+  for (int round = 0; round < 8; round++) {
+    pr_rules *r = load_ok("sla-decls");
+    const pr_sla_threshold *t = &pr_rules_sla(r)->thresholds[2];
+    uint32_t n = t->n_actions;
+    assert_string_equal(t->label, "100%");
+    assert_int_equal(n, 9);
+    assert_action(t->actions, n, 0, "notify", 1, "to=manager");
+    assert_action(t->actions, n, 1, "raise_priority", 1, "by=1");
+    assert_action(t->actions, n, 2, "set_priority", 1, "priority=P1");
+    assert_action(t->actions, n, 3, "reassign", 1, "to=Tier 2");
+    assert_action(t->actions, n, 4, "set_field", 1,
+                  "escalated=yes level=2 vip=true");
+    assert_action(t->actions, n, 5, "note", 1, "text=breached");
+    assert_action(t->actions, n, 6, "message", 1, "template=breach-notice");
+    assert_action(t->actions, n, 7, "remind_customer", 1, "template=sorry");
+    assert_action(t->actions, n, 8, "close", 1, "");
+    pr_rules_free(r);
+  }
+}
+
+
+static void
+test_rules_sla_waits_joined_and_sorted(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_waits, 3);
+  const pr_sla_wait *w = s->waits;
+  assert_string_equal(w[0].label, "1d");
+  assert_int_equal(w[0].after_ms, H(24));
+  assert_int_equal(w[0].n_actions, 1);
+  assert_action(w[0].actions, w[0].n_actions, 0, "remind_customer", 1,
+                "template=reminder");
+  /* waiting "48h" and remind_customer_after's "48h": one timer, the
+  ** actions in file order. */
+  assert_string_equal(w[1].label, "2d");
+  assert_int_equal(w[1].n_actions, 2);
+  assert_action(w[1].actions, w[1].n_actions, 0, "message", 1,
+                "template=still-waiting");
+  assert_action(w[1].actions, w[1].n_actions, 1, "remind_customer", 1,
+                "template=reminder");
+  assert_string_equal(w[2].label, "7d");
+  assert_action(w[2].actions, w[2].n_actions, 0, "close", 1, "");
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_exceptions_declared(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_exceptions, 3);
+  const pr_sla_exception *e = s->exceptions;
+  assert_string_equal(e[0].name, "outage");
+  assert_int_equal(e[0].kind, PR_SLA_EXC_EXTEND);
+  assert_int_equal(e[0].extend_ms, H(4));
+  assert_int_equal(e[0].metrics, 1u << PR_SLA_RESOLUTION);
+  assert_string_equal(e[0].reason, "Data centre outage");
+  assert_string_equal(e[1].name, "force majeure");
+  assert_int_equal(e[1].kind, PR_SLA_EXC_EXCLUDE);
+  assert_string_equal(e[1].reason, "Force majeure");
+  assert_string_equal(e[2].name, "vendor");
+  assert_int_equal(e[2].extend_ms, H(24));
+  assert_int_equal(e[2].metrics, 0);
+  assert_string_equal(e[2].reason, "vendor");
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_exceptions_apply(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  pr_rules_exception out[PR_SLA_MAX_EXCEPTIONS];
+  size_t n = 99;
+
+  assert_int_equal(pr_rules_exceptions(r, NULL, 0, out, 4, &n), PROMPTLY_OK);
+  assert_int_equal(n, 0);
+  /* The name, in any case; the declared reason. */
+  pr_kv a[] = {{"sla_exception", "Outage"}};
+  assert_int_equal(pr_rules_exceptions(r, a, N(a), out, 4, &n), PROMPTLY_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(out[0].index, 0);
+  assert_string_equal(out[0].reason, "Data centre outage");
+  /* A reason given with the ticket wins. */
+  pr_kv b[] = {{"sla_exception", "force majeure"},
+               {"sla_exception_reason", "Flood, ticket #7"}};
+  assert_int_equal(pr_rules_exceptions(r, b, N(b), out, 4, &n), PROMPTLY_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(out[0].index, 1);
+  assert_string_equal(out[0].reason, "Flood, ticket #7");
+  /* An exception with its own attribute; the generic one does not apply
+  ** it.  Both at once, in declaration order. */
+  pr_kv c[] = {{"sla_exception", "vendor"}};
+  assert_int_equal(pr_rules_exceptions(r, c, N(c), out, 4, &n), PROMPTLY_OK);
+  assert_int_equal(n, 0);
+  pr_kv d[] = {{"vendor_delay", "vendor"}, {"vendor_delay_reason", ""},
+               {"sla_exception", "outage"}};
+  assert_int_equal(pr_rules_exceptions(r, d, N(d), out, 4, &n), PROMPTLY_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(out[0].index, 0);
+  assert_int_equal(out[1].index, 2);
+  assert_string_equal(out[1].reason, "vendor");
+  /* Too small an array. */
+  assert_int_equal(pr_rules_exceptions(r, d, N(d), out, 1, &n),
+                   PROMPTLY_ENOBUFS);
+  assert_int_equal(n, 2);
+  assert_int_equal(out[0].index, 0);
+  assert_int_equal(pr_rules_exceptions(r, d, N(d), NULL, 1, &n),
+                   PROMPTLY_EINVAL);
+  pr_rules_free(r);
+}
+
+
+static uint64_t
+policy_mask(pr_rules *r, const pr_kv *attrs, size_t n)
+{
+  uint64_t mask = 0xdead;
+  char err[512];
+  int rc = pr_rules_policies(r, 1, attrs, n, &mask, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    fail_msg("policies: %d %s", rc, err);
+  }
+  return mask;
+}
+
+
+#define BIT(i) ((uint64_t)1 << (i))
+
+static void
+test_rules_policies_match(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-match");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_policies, 8);
+  /* "24x7" without a calendar of that name is calendar time. */
+  assert_null(s->policies[4].cal);
+  /* No condition: every ticket. */
+  assert_int_equal(policy_mask(r, NULL, 0), BIT(0));
+  pr_kv ent[] = {{"tier", "Enterprise"}};
+  assert_int_equal(policy_mask(r, ent, N(ent)), BIT(0) | BIT(1));
+  /* All conditions must hold; a list means any of its values. */
+  pr_kv chat[] = {{"channel", "phone"}, {"queue", "support"}};
+  assert_int_equal(policy_mask(r, chat, N(chat)), BIT(0) | BIT(2));
+  pr_kv chat2[] = {{"channel", "chat"}, {"queue", "Sales"}};
+  assert_int_equal(policy_mask(r, chat2, N(chat2)), BIT(0));
+  pr_kv eu[] = {{"region", "eu"}};
+  assert_int_equal(policy_mask(r, eu, N(eu)), BIT(0) | BIT(3));
+  /* when = { type = "security" }: attribute equality. */
+  pr_kv sec[] = {{"type", "Security"}};
+  assert_int_equal(policy_mask(r, sec, N(sec)), BIT(0) | BIT(4));
+  /* when = function: a Lua verdict. */
+  pr_kv big[] = {{"seats", "250"}};
+  assert_int_equal(policy_mask(r, big, N(big)), BIT(0) | BIT(5));
+  pr_kv small[] = {{"seats", "20"}};
+  assert_int_equal(policy_mask(r, small, N(small)), BIT(0));
+  /* Keywords, in the subject or the body. */
+  pr_kv pay[] = {{"subject", "Help"}, {"body", "the PAYMENT\n failed"}};
+  assert_int_equal(policy_mask(r, pay, N(pay)), BIT(0) | BIT(6));
+  /* Many at once. */
+  pr_kv many[] = {{"tier", "enterprise"}, {"type", "incident"},
+                  {"seats", "1000"}, {"subject", "payment failed"}};
+  assert_int_equal(policy_mask(r, many, N(many)),
+                   BIT(0) | BIT(1) | BIT(5) | BIT(6) | BIT(7));
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_policies_when_error(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-match");
+  uint64_t mask = 77;
+  char err[512];
+  pr_kv boom[] = {{"type", "incident"}, {"explode", "yes"}};
+  assert_int_equal(pr_rules_policies(r, 1, boom, N(boom), &mask, err,
+                                     sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_int_equal(mask, 77);
+  assert_non_null(strstr(err, "20-policies.lua:13: kaboom"));
+  /* The other conditions are checked first: no call, no error. */
+  pr_kv quiet[] = {{"type", "question"}, {"explode", "yes"}};
+  assert_int_equal(policy_mask(r, quiet, N(quiet)), BIT(0));
+  assert_int_equal(pr_rules_policies(r, 1, NULL, 1, &mask, err,
+                                     sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_rules_policies(r, 1, NULL, 0, NULL, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  pr_rules_free(r);
+}
+
+
+static void
+test_rules_sla_problems(void **state)
+{
+  (void)state;
+  pr_rules *r;
+  char err[1024];
+  assert_int_equal(load("sla-bad", &r, err, sizeof(err)), PROMPTLY_ERULE);
+  assert_null(r);
+  static const char *const want[] = {
+    "20-bad.lua:1: policy 'a': unknown calendar 'nope' (no calendar is "
+    "declared)",
+    "20-bad.lua:2: policy 'b': first_response: unknown level 'P9'",
+    "20-bad.lua:3: policy 'c': first_response: '-1h' is not a duration",
+    "20-bad.lua:4: policy 'd': resolution P1: '99999d' is out of range "
+    "(at most 10 years)",
+    "20-bad.lua:5: policy 'e': unknown key 'colour'",
+    "20-bad.lua:6: policy 'a': already declared at 20-bad.lua:1",
+    "20-bad.lua:7: at_risk: '75' is not a share",
+    "20-bad.lua:8: at: 'abc%' is not a share of the target",
+    "20-bad.lua:9: at: '0%' is out of range",
+    "20-bad.lua:10: at '50%': unknown action 'page' (known: notify, "
+    "raise_priority, set_priority, reassign, set_field, note, message, "
+    "remind_customer, close; and metrics)",
+    "20-bad.lua:11: at '60%': metrics: unknown metric 'speed'",
+    "20-bad.lua:12: at '70%': set_priority: unknown level 'P9'",
+    "20-bad.lua:13: at '80%': raise_priority must be a whole number",
+    "20-bad.lua:14: waiting: after: 'soon' is not a duration",
+    "20-bad.lua:15: exception 'x': give extend or exclude, not both",
+    "20-bad.lua:16: exception 'y': give extend = \"4h\"",
+    "20-bad.lua:17: metric 'visit': no start events",
+    "20-bad.lua:18: metric 'call': start: unknown event 'ring'",
+    "20-bad.lua:19: pause_on: 'On Hold' is already given at 20-bad.lua:19",
+    "20-bad.lua:20: policy 'f': first_response: a target is a duration "
+    "such as \"4h\", \"best effort\" or false, not a number",
+    "20-bad.lua:21: policy 'g': first_response: '1.5h' is not a duration",
+    "20-bad.lua:23: at '90%': already declared at 20-bad.lua:22",
+    "20-bad.lua:24: at_risk: '0%' is out of range",
+    "20-bad.lua:25: exception 'z': metrics: unknown metric 'nope'",
+    "20-bad.lua:26: policy 'i': first_response: level 'P1' is given twice",
+    "20-bad.lua:27: policy 'j': resolution: '0m' must be more than nothing",
+    "20-bad.lua:28: at: '100% + 1y' is not a share of the target",
+    "20-bad.lua:29: remind_customer_after: template must be the name",
+    "20-bad.lua:30: policy 'k': 'when' must be a function, or a table",
+    "20-bad.lua:31: policy 'l': resolution: '3660d1ms' is out of range",
+    "20-bad.lua:32: at '95%': no action",
+    "20-bad.lua:33: metric 'tier': the name is taken",
+    "20-bad.lua:34: policy 'm': no table follows the name",
+  };
+  for (size_t i = 0; i < N(want); i++) {
+    assert_problem(want[i]);
+  }
+  /* One problem for each bad line, nothing else. */
+  assert_int_equal(n_problems, N(want));
+}
+
+
+static void
+test_rules_sla_too_many_policies(void **state)
+{
+  (void)state;
+  pr_rules *r;
+  char err[1024];
+  assert_int_equal(load("sla-too-many", &r, err, sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_string_equal(err, "20-many.lua:2: policy 'p65': too many policies "
+                           "(at most 64)");
+  assert_int_equal(n_problems, 1);
+}
+
+
+static void
+test_rules_shipped_sla(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("shipped");
+  const pr_sla_set *s = pr_rules_sla(r);
+  struct pr_calendar *always = pr_rules_calendar(r, "24x7");
+  struct pr_calendar *business = pr_rules_calendar(r, "business");
+  assert_non_null(always);
+  assert_non_null(business);
+  assert_string_equal(pr_calendar_tz(business), "UTC");
+  /* Friday 2026-11-20 17:00 UTC plus 4 business hours: Monday 13:00. */
+  int64_t due;
+  assert_int_equal(pr_cal_add(business, utc_ms(2026, 11, 20, 17, 0), H(4),
+                              &due),
+                   PROMPTLY_OK);
+  assert_int_equal(due, utc_ms(2026, 11, 23, 13, 0));
+
+  /* The corporate matrix: P1 round the clock, P2-P4 in business hours. */
+  assert_ptr_equal(s->policies[pr_sla_set_policy_find(s, "corporate-p1")]
+                     .cal, always);
+  assert_ptr_equal(s->policies[pr_sla_set_policy_find(s, "corporate")].cal,
+                   business);
+  static const struct {
+    const char *policy, *level;
+    int64_t first, resolution;
+  } matrix[] = {
+    {"corporate-p1", "P1", MIN(30), H(4)},
+    {"corporate-p1", "P2", PR_SLA_NONE, PR_SLA_NONE},
+    {"corporate", "P1", PR_SLA_NONE, PR_SLA_NONE},
+    {"corporate", "P2", H(1), H(8)},
+    {"corporate", "P3", H(4), H(24)},
+    {"corporate", "P4", H(24), PR_SLA_NONE},
+    {"enterprise", "P3", H(1), H(4)},
+    {"professional", "P1", H(4), H(24)},
+    {"starter", "P4", H(24), H(72)},
+    {"security", "P2", H(1), PR_SLA_NONE},
+  };
+  for (size_t i = 0; i < N(matrix); i++) {
+    if (target(s, matrix[i].policy, matrix[i].level, "first_response") !=
+          matrix[i].first ||
+        target(s, matrix[i].policy, matrix[i].level, "resolution") !=
+          matrix[i].resolution) {
+      fail_msg("%s %s: targets differ", matrix[i].policy, matrix[i].level);
+    }
+  }
+  for (size_t i = 0; i < N(matrix); i++) {
+    const char *tiers[] = {"enterprise", "professional", "starter"};
+    for (size_t k = 0; k < N(tiers); k++) {
+      int p = pr_sla_set_policy_find(s, tiers[k]);
+      assert_ptr_equal(s->policies[p].cal, business);
+    }
+  }
+  assert_ptr_equal(s->policies[pr_sla_set_policy_find(s, "security")].cal,
+                   always);
+
+  /* Which policies match. */
+  int cp1 = pr_sla_set_policy_find(s, "corporate-p1");
+  int corp = pr_sla_set_policy_find(s, "corporate");
+  uint64_t base = BIT(cp1) | BIT(corp);
+  assert_int_equal(policy_mask(r, NULL, 0), base);
+  pr_kv ent[] = {{"tier", "enterprise"}};
+  assert_int_equal(policy_mask(r, ent, N(ent)),
+                   base | BIT(pr_sla_set_policy_find(s, "enterprise")));
+  pr_kv sec[] = {{"type", "security"}, {"tier", "starter"}};
+  assert_int_equal(policy_mask(r, sec, N(sec)),
+                   base | BIT(pr_sla_set_policy_find(s, "security")) |
+                     BIT(pr_sla_set_policy_find(s, "starter")));
+
+  /* Pauses, thresholds, wait timers. */
+  assert_int_equal(s->n_pauses, 2);
+  assert_string_equal(s->pauses[0].status, "pending customer");
+  assert_int_equal(s->pauses[0].customer_wait, 1);
+  assert_string_equal(s->pauses[1].status, "stalled");
+  assert_int_equal(s->pauses[1].customer_wait, 0);
+  assert_int_equal(s->at_risk_permille, 750);
+  assert_int_equal(s->n_thresholds, 3);
+  const pr_sla_threshold *t = s->thresholds;
+  assert_string_equal(t[0].label, "75%");
+  assert_action(t[0].actions, t[0].n_actions, 0, "notify", 1,
+                "to=team-lead");
+  assert_string_equal(t[1].label, "100%");
+  assert_int_equal(t[1].n_actions, 2);
+  assert_action(t[1].actions, t[1].n_actions, 0, "notify", 1, "to=manager");
+  assert_action(t[1].actions, t[1].n_actions, 1, "raise_priority", 1,
+                "by=1");
+  assert_string_equal(t[2].label, "100%+2h");
+  assert_action(t[2].actions, t[2].n_actions, 0, "notify", 1,
+                "to=director");
+  assert_int_equal(s->n_waits, 3);
+  assert_string_equal(s->waits[0].label, "1d");
+  assert_action(s->waits[0].actions, s->waits[0].n_actions, 0,
+                "remind_customer", 1, "template=reminder");
+  assert_string_equal(s->waits[1].label, "2d");
+  assert_action(s->waits[1].actions, s->waits[1].n_actions, 0,
+                "remind_customer", 1, "template=reminder");
+  assert_string_equal(s->waits[2].label, "7d");
+  assert_action(s->waits[2].actions, s->waits[2].n_actions, 0, "close", 1,
+                "");
+  pr_rules_free(r);
+}
+
+
+/* What "promptly check" does with a folder: load it and report problems.
+** The shipped folder reports none, and loads with no problem sink at all. */
+static void
+test_rules_shipped_check_reports_nothing(void **state)
+{
+  (void)state;
+  pr_rules *r;
+  char err[1024] = "untouched";
+  assert_int_equal(load("shipped", &r, err, sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(n_problems, 0);
+  assert_string_equal(err, "untouched");
+  assert_int_equal(pr_rules_file_count(r), 4);
+  pr_rules_free(r);
+  pr_rules_opts o;
+  memset(&o, 0, sizeof(o));
+  assert_int_equal(pr_rules_load(fixture("shipped"), &o, &r, err,
+                                 sizeof(err)),
+                   PROMPTLY_OK);
+  pr_rules_free(r);
+}
+
+
+/* Every folder under examples/policies/ loads clean and declares
+** policies. */
+static void
+test_rules_examples_load(void **state)
+{
+  (void)state;
+  char dir[4096];
+  const char *src = getenv("PROMPTLY_SRCDIR");
+  assert_non_null(src);
+  snprintf(dir, sizeof(dir), "%s/examples/policies", src);
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  struct dirent *e;
+  int folders = 0;
+  while ((e = readdir(d)) != NULL) {
+    char path[4096 + 256];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (e->d_name[0] == '.' || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    pr_rules_opts o;
+    memset(&o, 0, sizeof(o));
+    o.problem = record_problem;
+    n_problems = 0;
+    pr_rules *r = NULL;
+    char err[1024];
+    if (pr_rules_load(path, &o, &r, err, sizeof(err)) != PROMPTLY_OK) {
+      fail_msg("examples/policies/%s: %s", e->d_name, err);
+    }
+    assert_int_equal(n_problems, 0);
+    assert_true(pr_rules_sla(r)->n_policies > 0);
+    pr_rules_free(r);
+    folders++;
+  }
+  closedir(d);
+  assert_true(folders >= 3);
+}
+
+
 int
 main(void)
 {
@@ -508,6 +1158,22 @@ main(void)
     cmocka_unit_test(test_rules_calendars_declared),
     cmocka_unit_test(test_rules_calendar_problems),
     cmocka_unit_test(test_rules_shipped_defaults),
+    cmocka_unit_test(test_rules_sla_empty_folder_gives_empty_set),
+    cmocka_unit_test(test_rules_sla_policy_targets),
+    cmocka_unit_test(test_rules_sla_custom_metric),
+    cmocka_unit_test(test_rules_sla_pauses_and_at_risk),
+    cmocka_unit_test(test_rules_sla_thresholds_sorted_with_actions),
+    cmocka_unit_test(test_rules_sla_actions_in_fixed_order),
+    cmocka_unit_test(test_rules_sla_waits_joined_and_sorted),
+    cmocka_unit_test(test_rules_sla_exceptions_declared),
+    cmocka_unit_test(test_rules_sla_exceptions_apply),
+    cmocka_unit_test(test_rules_policies_match),
+    cmocka_unit_test(test_rules_policies_when_error),
+    cmocka_unit_test(test_rules_sla_problems),
+    cmocka_unit_test(test_rules_sla_too_many_policies),
+    cmocka_unit_test(test_rules_shipped_sla),
+    cmocka_unit_test(test_rules_shipped_check_reports_nothing),
+    cmocka_unit_test(test_rules_examples_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
