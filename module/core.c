@@ -540,8 +540,11 @@ static void
 on_wakeup(uv_async_t *h)
 {
   promptly *p = h->data;
+  /* Read the flag first: whatever was submitted before the stop is in
+  ** the queue by now and is handled before the loop returns. */
+  int stop = atomic_exchange(&p->stop_requested, 0);
   drain_live(p);
-  if (atomic_exchange(&p->stop_requested, 0)) {
+  if (stop) {
     uv_stop(&p->loop);
   }
 }
