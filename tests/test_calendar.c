@@ -238,6 +238,13 @@ static const add_case add_cases[] = {
   {"berlin fall-back day is 5h",
    {"Europe/Berlin", "mon-sun 01:00-05:00", NULL, NULL},
    "2026-10-24T23:00:00Z", 5 * H, "2026-10-26T00:00:00Z"},
+  /* Far ahead, GLib still applies the EU rule (last Sunday of March,
+  ** 01:00Z), as zdump shows for 2040: Sun 2040-03-25 01:00-05:00 local is
+  ** 00:00Z-03:00Z, 3h; used up at the close, due Mon 01:00 CEST = Sun
+  ** 23:00Z. */
+  {"berlin 2040 spring-forward day is 3h",
+   {"Europe/Berlin", "mon-sun 01:00-05:00", NULL, NULL},
+   "2040-03-25T00:00:00Z", 3 * H, "2040-03-25T23:00:00Z"},
   /* Across the spring-forward weekend in office hours: Fri 2026-03-27
   ** 15:00 CET (14:00Z) + 4h = 2h on Friday, then Mon 09:00 CEST (07:00Z)
   ** + 2h = 11:00 CEST = 09:00Z. */
@@ -481,6 +488,11 @@ static const between_case between_cases[] = {
   {"new york spring-forward sunday is 23h",
    {"America/New_York", "sun 00:00-24:00", NULL, NULL},
    "2026-03-07T00:00:00Z", "2026-03-10T00:00:00Z", 23 * H},
+  /* New York in 2045 (first Sunday of November, 02:00 EDT -> 01:00 EST, as
+  ** zdump shows): Sunday 2045-11-05 runs from 04:00Z to Mon 05:00Z, 25h. */
+  {"new york 2045 fall-back sunday is 25h",
+   {"America/New_York", "sun 00:00-24:00", NULL, NULL},
+   "2045-11-04T00:00:00Z", "2045-11-07T00:00:00Z", 25 * H},
   /* Daily 01:00-02:00 in New York on 2026-11-01: both passes, 2h; the
   ** day before had 1h (05:00Z-06:00Z on Oct 31); a day from Oct 31
   ** 00:00Z to Nov 2 00:00Z therefore holds 3h. */
@@ -819,6 +831,144 @@ test_calendar_absurd_input(void **state)
   assert_int_equal(pr_cal_add(c, iso("2899-12-01T00:00:00Z"), 0, &due),
                    PROMPTLY_OK);
   pr_calendar_free(c);
+}
+
+
+/* --- The exported ABI ------------------------------------------------------ */
+
+static int
+abi_open(const promptly_attr *spec, uint32_t n, promptly_calendar **out,
+         char *err, size_t errlen)
+{
+  memset(err, 0, errlen);
+  *out = (promptly_calendar *)err;  /* must be cleared on failure */
+  int rc = promptly_calendar_open(spec, n, out, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    assert_null(*out);
+  }
+  return rc;
+}
+
+
+static void
+test_calendar_abi_round_trip(void **state)
+{
+  (void)state;
+  char path[1024], err[256];
+  const promptly_attr spec[] = {
+    {"tz", "Europe/Berlin"},
+    {"mon", "09:00-17:00"},
+    {"tue", "09:00-12:00"},
+    {"tue", "13:00-17:00"},
+    {"wed", "09:00-17:00"},
+    {"thu", "09:00-17:00"},
+    {"fri", "09:00-17:00"},
+    {"holiday", "2026-12-24..2026-12-26"},
+    {"holiday", "*-01-01"},
+    {"ics", fixture("holidays.ics", path, sizeof(path))},
+  };
+  promptly_calendar *cal;
+  assert_int_equal(abi_open(spec, 10, &cal, err, sizeof(err)), PROMPTLY_OK);
+  /* Fri 17:00 CET (16:00Z) + 4h in seconds = Mon 13:00 CET = 12:00Z. */
+  int64_t due = 0, el = 0;
+  assert_int_equal(promptly_calendar_add(cal, iso("2026-11-20T16:00:00Z"),
+                                         4 * 3600, &due),
+                   PROMPTLY_OK);
+  assert_iso_equal(due, "2026-11-23T12:00:00Z", "abi friday");
+  /* Mon 16:00 CET + 2h: 1h Monday, Tuesday 09:00-10:00 (12:00-13:00 is
+  ** lunch, not reached). */
+  assert_int_equal(promptly_calendar_add(cal, iso("2026-11-23T15:00:00Z"),
+                                         2 * 3600, &due),
+                   PROMPTLY_OK);
+  assert_iso_equal(due, "2026-11-24T09:00:00Z", "abi split day");
+  /* Tuesday 11:00 to 14:00 CET holds 2h (the lunch hour is closed). */
+  assert_int_equal(promptly_calendar_between(cal, iso("2026-11-24T10:00:00Z"),
+                                             iso("2026-11-24T13:00:00Z"),
+                                             &el),
+                   PROMPTLY_OK);
+  assert_int_equal(el, 2 * HOUR_MS);
+  /* The retreat from holidays.ics (Wed 18 - Fri 20 Nov) counts for
+  ** nothing. */
+  assert_int_equal(promptly_calendar_between(cal, iso("2026-11-18T00:00:00Z"),
+                                             iso("2026-11-21T00:00:00Z"),
+                                             &el),
+                   PROMPTLY_OK);
+  assert_int_equal(el, 0);
+  assert_int_equal(promptly_calendar_add(cal, 0, -1, &due), PROMPTLY_EINVAL);
+  assert_int_equal(promptly_calendar_add(cal, 0, INT64_MAX, &due),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(promptly_calendar_add(NULL, 0, 0, &due), PROMPTLY_EINVAL);
+  assert_int_equal(promptly_calendar_add(cal, 0, 0, NULL), PROMPTLY_EINVAL);
+  assert_int_equal(promptly_calendar_between(cal, 1, 0, &el),
+                   PROMPTLY_EINVAL);
+  promptly_calendar_close(cal);
+  promptly_calendar_close(NULL);
+
+  /* 24x7, and the default zone is UTC. */
+  const promptly_attr all[] = {{"24x7", ""}};
+  assert_int_equal(abi_open(all, 1, &cal, err, sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(promptly_calendar_add(cal, iso("2026-03-29T00:30:00Z"),
+                                         3600, &due),
+                   PROMPTLY_OK);
+  assert_iso_equal(due, "2026-03-29T01:30:00Z", "abi 24x7");
+  promptly_calendar_close(cal);
+
+  /* No opening: never due. */
+  assert_int_equal(abi_open(spec, 1, &cal, err, sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(promptly_calendar_add(cal, 0, 0, &due), PROMPTLY_ERANGE);
+  promptly_calendar_close(cal);
+}
+
+
+typedef struct abi_bad {
+  promptly_attr pair;
+  int rc;
+  const char *msg;
+} abi_bad;
+
+static void
+test_calendar_abi_errors_name_the_pair(void **state)
+{
+  (void)state;
+  static const abi_bad cases[] = {
+    {{"tue", "25:00-26:00"}, PROMPTLY_EINVAL,
+     "tue: '25:00-26:00': hour out of range"},
+    {{"wed", "09:00-09:00"}, PROMPTLY_EINVAL,
+     "wed: '09:00-09:00': open and close are the same"},
+    {{"mon", "0900"}, PROMPTLY_EINVAL, "mon: '0900': expected HH:MM-HH:MM"},
+    {{"mon", "09:00-12:00-13:00"}, PROMPTLY_EINVAL,
+     "mon: '09:00-12:00-13:00': expected HH:MM-HH:MM"},
+    {{"tz", "Mars/Base"}, PROMPTLY_EINVAL,
+     "tz: unknown time zone 'Mars/Base'"},
+    {{"holiday", "2026-02-30"}, PROMPTLY_EINVAL,
+     "holiday: '2026-02-30': no such date"},
+    {{"holiday", "2026-12-31..2026-12-24"}, PROMPTLY_EINVAL,
+     "holiday: '2026-12-31..2026-12-24': range is reversed"},
+    {{"moon", "09:00-17:00"}, PROMPTLY_EINVAL,
+     "'moon': unknown name (expected tz, mon..sun, 24x7, holiday or ics)"},
+    {{"sat", NULL}, PROMPTLY_EINVAL, "sat: no value"},
+    {{NULL, "x"}, PROMPTLY_EINVAL, "pair 2: no name"},
+  };
+  char err[512], path[1024], want[1200];
+  promptly_calendar *cal;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    promptly_attr spec[2] = {{"mon", "09:00-17:00"}, cases[i].pair};
+    assert_int_equal(abi_open(spec, 2, &cal, err, sizeof(err)), cases[i].rc);
+    assert_string_equal(err, cases[i].msg);
+  }
+  promptly_attr twice[] = {{"tz", "UTC"}, {"tz", "Europe/Berlin"}};
+  assert_int_equal(abi_open(twice, 2, &cal, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_string_equal(err,
+                      "tz: 'Europe/Berlin': a calendar has one time zone");
+  promptly_attr ics[] = {{"ics", fixture("missing.ics", path, sizeof(path))}};
+  assert_int_equal(abi_open(ics, 1, &cal, err, sizeof(err)), PROMPTLY_EIO);
+  snprintf(want, sizeof(want), "ics: '%s': No such file or directory", path);
+  assert_string_equal(err, want);
+  assert_int_equal(promptly_calendar_open(NULL, 1, &cal, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(promptly_calendar_open(ics, 1, NULL, err, sizeof(err)),
+                   PROMPTLY_EINVAL);
 }
 
 
@@ -1386,6 +1536,8 @@ main(void)
     cmocka_unit_test(test_calendar_bad_ics),
     cmocka_unit_test(test_calendar_never_due),
     cmocka_unit_test(test_calendar_absurd_input),
+    cmocka_unit_test(test_calendar_abi_round_trip),
+    cmocka_unit_test(test_calendar_abi_errors_name_the_pair),
     cmocka_unit_test(test_calendar_long_spans_consistent),
     cmocka_unit_test(test_calendar_property_oracle),
   };
