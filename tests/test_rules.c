@@ -585,7 +585,7 @@ test_rules_sla_policy_targets(void **state)
   assert_int_equal(target(s, "corporate", "P4", "first_response"), H(24));
   /* One duration for every level. */
   for (int l = 1; l <= 4; l++) {
-    char id[4];
+    char id[16];
     snprintf(id, sizeof(id), "P%d", l);
     assert_int_equal(target(s, "corporate", id, "next_response"), H(2));
     assert_int_equal(target(s, "cal-time", id, "first_response"), 90000);
