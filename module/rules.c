@@ -2,13 +2,20 @@
 **
 ** Loading has two phases.  First every *.lua file runs, in byte order of
 ** names, in one sandbox (files share globals).  The declaration functions
-** the files call (levels, default_priority, priority, calendar) check
-** their arguments on the spot, where the caller's file:line is known, and
+** the files call (levels, default_priority, priority, calendar, and the
+** SLA declarations metric, policy, pause_on, customer_wait, at_risk, at,
+** waiting, remind_customer_after, close_after, exception) check their
+** arguments on the spot, where the caller's file:line is known, and
 ** collect plain C data into the pr_rules; they never stop a file, so that
 ** every problem is reported.  Then the collected declarations are compiled
 ** in the order of rules_decls[] (levels before the rules that name them;
-** all keywords into one matcher).  Any problem in either phase is reported
-** as "file:line: message" and fails the load.
+** the SLA rows into one pr_sla_set, sealed at the end; all keywords into
+** one matcher).  Any problem in either phase is reported as
+** "file:line: message" and fails the load.
+**
+** Determinism: Lua's pairs() order changes with each state's string hash
+** seed, so declaration tables are read by sorted keys, and actions come
+** out in the fixed order of action_keys[].
 **
 ** A new kind of declaration is one more row in rules_decls[]: a collect
 ** function (or open/body for the name "x" { ... } form) and a compile
