@@ -119,7 +119,7 @@ same "not json" "$(err 3 | cut -d: -f1-2)" "line 4: json"
 same "missing start" "$(err 4)" "line 5: start: missing"
 same "negative minutes" "$(err 5)" "line 6: minutes: must not be negative"
 same "never due" "$(err 6)" \
-  "line 7: minutes: never due (no opening within 100 years of start, or past the year 2900)"
+  "line 7: minutes: never due (no opening within 100 years of start, or outside the years 1800..2900)"
 same "invalid holiday date" "$(err 7)" \
   "line 8: calendar: holiday: '2026-02-30': no such date"
 same "end before start" "$(err 8)" "line 9: end: before start"

@@ -447,7 +447,8 @@ due_line(due_ctx *d, const char *text, FILE *out, char *err, size_t errlen)
     if (r == PROMPTLY_ERANGE) {
       snprintf(err, errlen,
                "%s: never due (no opening within 100 years of start, or "
-               "past the year 2900)", minutes != NULL ? "minutes" : "seconds");
+               "outside the years 1800..2900)",
+               minutes != NULL ? "minutes" : "seconds");
       goto done;
     }
     if (r != PROMPTLY_OK) {
@@ -552,7 +553,7 @@ due_once(due_ctx *d, const char *cal_path, const char *start,
   int r = d->m.calendar_add(pc, start_ms, (int64_t)(mins * 60), &due_ms);
   if (r == PROMPTLY_ERANGE) {
     fprintf(stderr, "promptly due: never due (no opening within 100 years "
-            "of %s, or past the year 2900)\n", start);
+            "of %s, or outside the years 1800..2900)\n", start);
     goto done;
   }
   if (r != PROMPTLY_OK) {
