@@ -149,6 +149,16 @@ promptly_reload(promptly *p, char *errbuf, size_t errlen)
 
 
 PROMPTLY_API int
+promptly_explain(promptly *p, int64_t ticket, int64_t at_ms)
+{
+  if (p == NULL || ticket <= 0 || at_ms < 0) {
+    return PROMPTLY_EINVAL;
+  }
+  return pr_core_explain(p, ticket, at_ms);
+}
+
+
+PROMPTLY_API int
 promptly_close(promptly *p)
 {
   if (p == NULL) {

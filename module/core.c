@@ -14,6 +14,7 @@
 #include "core.h"
 #include "deadlines.h"
 #include "rules.h"
+#include "sla.h"
 #include "tickets.h"
 #include "util.h"
 
@@ -171,85 +172,217 @@ now_ms(promptly *p)
 }
 
 
-/* --- Rules --------------------------------------------------------------- */
+/* --- Tickets, clocks and fields ------------------------------------------ */
 
-static void
-rules_opts(const promptly_host *host, pr_rules_opts *o)
+static int enter(promptly *p);
+static void leave(promptly *p);
+static int64_t now_ms(promptly *p);
+
+static const pr_sla_set *
+sla_set(const promptly *p)
 {
-  memset(o, 0, sizeof(*o));
-  o->log = log_sink;
-  o->log_ud = (void *)host;
-  o->problem = problem_sink;
-  o->problem_ud = (void *)host;
+  return pr_rules_sla(p->rules);
 }
 
 
-int
-pr_core_reload(promptly *p, char *err, size_t errlen)
+static void trace(promptly *p, const pr_ticket *t, int64_t at_ms,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A sentence for explanations; built only when the host asks for them. */
+static void
+trace(promptly *p, const pr_ticket *t, int64_t at_ms, const char *fmt, ...)
 {
-  pr_rules_opts o;
-  rules_opts(&p->host, &o);
-  char first[512] = "";
-  pr_rules *fresh = NULL;
-  int rc = pr_rules_load(p->rules_dir, &o, &fresh, first, sizeof(first));
-  if (rc != PROMPTLY_OK) {
-    core_log(p, PROMPTLY_LOG_ERROR,
-             "rules in %s not reloaded, the previous rules stay in force: %s",
-             p->rules_dir, first);
-    return pr_err(err, errlen, rc, "%s", first);
+  if (p->host.trace == NULL) {
+    return;
   }
-  /* Built beside the old set; swapped only now that every file loaded.
-  ** Tickets live outside the rules, so nothing else changes. */
-  pr_rules_free(p->rules);
-  p->rules = fresh;
-  core_log(p, PROMPTLY_LOG_INFO, "rules reloaded from %s (%zu files)",
-           p->rules_dir, pr_rules_file_count(fresh));
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  p->host.trace(p->host.user_data, t->id, at_ms, line);
+}
+
+
+static void
+oom(promptly *p, int64_t ticket)
+{
+  core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
+           (long long)ticket);
+}
+
+
+static int
+set_priority(pr_ticket *t, const char *id)
+{
+  char *copy = pr_strdup(id);
+  if (copy == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  free(t->priority);
+  t->priority = copy;
   return PROMPTLY_OK;
 }
 
 
-static void
-on_debounce(uv_timer_t *t)
+/* The clocks' level: the priority the rules or an agent gave, else the
+** rules' default. */
+static uint32_t
+sla_level(promptly *p, const pr_ticket *t)
 {
-  promptly *p = t->data;
-  pr_core_reload(p, NULL, 0);
+  int l = t->priority != NULL ? pr_sla_set_level_find(sla_set(p), t->priority)
+                              : -1;
+  return l >= 0 ? (uint32_t)l : (uint32_t)pr_rules_default_level(p->rules);
 }
 
 
 static void
-on_rules_changed(uv_fs_event_t *h, const char *name, int events, int status)
+trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
 {
-  (void)name;
-  (void)events;
-  promptly *p = h->data;
-  if (status < 0) {
-    core_log(p, PROMPTLY_LOG_WARN, "watching %s: %s", p->rules_dir,
-             uv_strerror(status));
+  if (p->host.trace == NULL) {
     return;
   }
-  /* Restarting the timer on every change is the debounce. */
-  uv_timer_start(&p->debounce, on_debounce, PR_DEBOUNCE_MS, 0);
+  const pr_sla_set *s = sla_set(p);
+  pr_buf b;
+  pr_buf_init(&b);
+  for (uint32_t i = 0; i < s->n_policies; i++) {
+    if (t->mask & ((uint64_t)1 << i)) {
+      pr_buf_printf(&b, "%s%s", b.len ? ", " : "", s->policies[i].name);
+    }
+  }
+  trace(p, t, at_ms, "policies matched: %s",
+        b.len ? pr_buf_cstr(&b) : "none (no SLA targets)");
+  pr_buf_free(&b);
 }
 
 
-/* --- Tickets and fields -------------------------------------------------- */
+/* Which policies match the ticket now; on a rule error the last good
+** verdict stays. */
+static uint64_t
+match_policies(promptly *p, const pr_ticket *t, const char *source)
+{
+  uint64_t mask = 0;
+  char err[512];
+  int rc = pr_rules_policies(p->rules, t->id, t->attrs.kv, t->attrs.n, &mask,
+                             err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
+             (long long)t->id, *source ? ", " : "", source);
+    return t->mask;
+  }
+  return mask;
+}
+
+
+static const char *
+action_arg(const pr_sla_action *a, const char *name)
+{
+  for (uint32_t i = 0; i < a->n_args; i++) {
+    if (strcmp(a->args[i].name, name) == 0) {
+      return a->args[i].value;
+    }
+  }
+  return NULL;
+}
+
+
+/* raise_priority and set_priority change the priority the ticket shows;
+** the clocks keep the targets they run on, so a raise at breach does not
+** make later thresholds fire at once. */
+static void
+apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
+{
+  int level = -1;
+  if (strcmp(a->name, "raise_priority") == 0) {
+    const char *by = action_arg(a, "by");
+    int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
+                          : (int)pr_rules_default_level(p->rules);
+    level = cur - (by != NULL ? atoi(by) : 1);
+    if (level < 0) {
+      level = 0;
+    }
+  } else if (strcmp(a->name, "set_priority") == 0) {
+    level = pr_rules_level_find(p->rules, action_arg(a, "priority"));
+  }
+  if (level >= 0 &&
+      set_priority(t, pr_rules_level_id(p->rules, (size_t)level)) != 0) {
+    oom(p, t->id);
+  }
+}
+
+
+/* Hand the actions that became due to the host, in order. */
+static void
+carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
+{
+  for (uint32_t i = 0; i < acts->n; i++) {
+    const pr_sla_action *a = &acts->v[i];
+    apply_priority_action(p, t, a);
+    if (p->host.trace != NULL) {
+      pr_buf b;
+      pr_buf_init(&b);
+      for (uint32_t j = 0; j < a->n_args; j++) {
+        pr_buf_printf(&b, "%s%s=%s", j ? ", " : " (", a->args[j].name,
+                      a->args[j].value);
+      }
+      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s",
+            a->metric, a->threshold, (unsigned)a->cycle, a->name,
+            pr_buf_cstr(&b), b.len ? ")" : "", a->key);
+      pr_buf_free(&b);
+    }
+    if (p->host.do_action != NULL) {
+      int32_t rc = p->host.do_action(p->host.user_data, t->id, a->at_ms,
+                                     a->name, (const promptly_attr *)a->args,
+                                     a->n_args, a->key);
+      if (rc != 0) {
+        core_log(p, PROMPTLY_LOG_WARN,
+                 "ticket %lld: the host could not carry out %s (%d), key %s",
+                 (long long)t->id, a->name, (int)rc, a->key);
+      }
+    }
+  }
+  pr_sla_actions_clear(acts);
+}
+
 
 /* Write the ticket's fields that changed since the host last accepted
 ** them.  A refused write is retried with the next change of the ticket. */
 static void
 publish(promptly *p, pr_ticket *t, int64_t at_ms)
 {
-  pr_kv want[1];
-  uint32_t n = 0;
-  if (t->priority != NULL) {
-    want[n].name = "priority";
-    want[n].value = t->priority;
-    n++;
+  /* Rules that declare no SLA policy at all ask for priorities only. */
+  pr_sla_fieldset fs;
+  if (t->sla != NULL && sla_set(p)->n_policies > 0) {
+    pr_sla_fields(t->sla, sla_set(p), at_ms, &fs);
+  } else {
+    fs.n = 0;
   }
-  pr_kv changed[1];
-  uint32_t k = pr_ticket_diff(t, want, n, changed);
+  /* The priority shown is the ticket's (rules, agent, escalation). */
+  uint32_t i = 0;
+  while (i < fs.n && strcmp(fs.kv[i].name, "priority") != 0) {
+    i++;
+  }
+  if (i == fs.n && fs.n < PR_SLA_MAX_FIELDS) {
+    fs.kv[fs.n].name = "priority";
+    fs.n++;
+  }
+  if (i < fs.n) {
+    fs.kv[i].value = t->priority != NULL ? t->priority : "";
+  }
+  pr_kv changed[PR_SLA_MAX_FIELDS];
+  uint32_t k = pr_ticket_diff(t, fs.kv, fs.n, changed);
   if (k == 0) {
     return;
+  }
+  if (p->host.trace != NULL) {
+    pr_buf b;
+    pr_buf_init(&b);
+    for (uint32_t j = 0; j < k; j++) {
+      pr_buf_printf(&b, "%s%s = %s", j ? ", " : "", changed[j].name,
+                    changed[j].value[0] ? changed[j].value : "(none)");
+    }
+    trace(p, t, at_ms, "fields: %s", pr_buf_cstr(&b));
+    pr_buf_free(&b);
   }
   int32_t rc = 0;
   if (p->host.write_fields != NULL) {
@@ -263,10 +396,86 @@ publish(promptly *p, pr_ticket *t, int64_t at_ms)
              (long long)t->id, (int)rc);
     return;
   }
-  for (uint32_t i = 0; i < k; i++) {
-    if (pr_kvset_set(&t->written, changed[i].name, changed[i].value) != 0) {
-      core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
-               (long long)t->id);
+  for (uint32_t j = 0; j < k; j++) {
+    if (pr_kvset_set(&t->written, changed[j].name, changed[j].value) != 0) {
+      oom(p, t->id);
+    }
+  }
+}
+
+
+/* Keep exactly one live deadline entry per ticket: the next instant at
+** which its clocks change.  Older entries become stale by their tag. */
+static void
+schedule(promptly *p, pr_ticket *t, int64_t at_ms)
+{
+  t->gen++;
+  int64_t next;
+  if (t->sla != NULL &&
+      pr_sla_next_deadline(t->sla, sla_set(p), at_ms, &next) == 1 &&
+      pr_deadlines_push(&p->deadlines, next, t->id, t->gen) != 0) {
+    oom(p, t->id);
+  }
+}
+
+
+/* After any change: actions first (they may change the priority), then
+** the fields as of now, then the next deadline. */
+static void
+settle(promptly *p, pr_ticket *t, pr_sla_actions *acts, int64_t at_ms)
+{
+  carry_out(p, t, acts);
+  publish(p, t, at_ms);
+  schedule(p, t, at_ms);
+}
+
+
+static void
+sla_failed(promptly *p, const pr_ticket *t, int rc, const char *what)
+{
+  core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: SLA %s: %s", (long long)t->id,
+           what, pr_strerror(rc));
+}
+
+
+static void
+retarget(promptly *p, pr_ticket *t, int64_t at_ms, pr_sla_actions *acts)
+{
+  if (t->sla == NULL) {
+    return;
+  }
+  int rc = pr_sla_retarget(t->sla, sla_set(p), sla_level(p, t), t->mask,
+                           at_ms, acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "retarget");
+  }
+}
+
+
+static void
+apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
+                 pr_sla_actions *acts)
+{
+  if (t->sla == NULL) {
+    return;
+  }
+  const pr_sla_set *s = sla_set(p);
+  pr_rules_exception exc[PR_SLA_MAX_EXCEPTIONS];
+  size_t n = 0;
+  if (pr_rules_exceptions(p->rules, t->attrs.kv, t->attrs.n, exc,
+                          PR_SLA_MAX_EXCEPTIONS, &n) != PROMPTLY_OK) {
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int was_excluded = 0;
+    const char *before = pr_sla_ticket_exception(t->sla, &was_excluded);
+    int rc = pr_sla_except(t->sla, s, exc[i].index, exc[i].reason, at_ms,
+                           acts);
+    if (rc != PROMPTLY_OK) {
+      sla_failed(p, t, rc, "exception");
+    } else if (before == NULL || strcmp(before, exc[i].reason) != 0) {
+      trace(p, t, at_ms, "exception %s applied: %s",
+            s->exceptions[exc[i].index].name, exc[i].reason);
     }
   }
 }
@@ -316,21 +525,9 @@ reject(promptly *p, const pr_qevent *ev, const char *fmt, ...)
 }
 
 
-static int
-set_priority(pr_ticket *t, const char *id)
-{
-  char *copy = pr_strdup(id);
-  if (copy == NULL) {
-    return PROMPTLY_ENOMEM;
-  }
-  free(t->priority);
-  t->priority = copy;
-  return PROMPTLY_OK;
-}
-
-
 static void
-assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev)
+assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev,
+                int64_t at_ms)
 {
   char err[512];
   size_t level = 0;
@@ -344,42 +541,88 @@ assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev)
     return;
   }
   if (set_priority(t, pr_rules_level_id(p->rules, level)) != PROMPTLY_OK) {
-    core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
-             (long long)t->id);
+    oom(p, t->id);
     return;
   }
-  core_log(p, PROMPTLY_LOG_DEBUG, "ticket %lld: priority %s by %s",
-           (long long)t->id, t->priority, why ? why : "default");
+  trace(p, t, at_ms, "priority %s by %s", t->priority,
+        why ? why : "the default (no priority rule matched)");
+}
+
+
+static void
+handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
+              pr_sla_actions *acts)
+{
+  if (pr_tickets_get(&p->tickets, ev->ticket) != NULL) {
+    reject(p, ev, "the ticket exists already");
+    return;
+  }
+  pr_ticket *t = pr_tickets_add(&p->tickets, ev->ticket);
+  if (t == NULL || merge_attrs(t, ev) != PROMPTLY_OK) {
+    if (t != NULL) {
+      pr_tickets_remove(&p->tickets, ev->ticket);
+    }
+    oom(p, ev->ticket);
+    return;
+  }
+  t->created_at_ms = at_ms;
+  trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
+  assign_priority(p, t, ev, at_ms);
+  t->mask = match_policies(p, t, ev->source);
+  trace_policies(p, t, at_ms);
+  int rc = pr_sla_open(sla_set(p), t->id, at_ms, sla_level(p, t), t->mask,
+                       pr_kvset_get(&t->attrs, "status"), acts, &t->sla);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "open");
+  }
+  apply_exceptions(p, t, at_ms, acts);
+  settle(p, t, acts, at_ms);
+}
+
+
+/* Attributes changed: the matching policies may have too. */
+static void
+rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
+        pr_sla_actions *acts)
+{
+  uint64_t mask = match_policies(p, t, ev->source);
+  if (mask != t->mask) {
+    t->mask = mask;
+    trace_policies(p, t, at_ms);
+    retarget(p, t, at_ms, acts);
+  }
+  apply_exceptions(p, t, at_ms, acts);
+}
+
+
+static void
+sla_event(promptly *p, pr_ticket *t, int32_t kind, const char *status,
+          int64_t at_ms, pr_sla_actions *acts)
+{
+  if (t->sla == NULL) {
+    return;
+  }
+  int rc = pr_sla_event(t->sla, sla_set(p), kind, status, at_ms, acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, pr_event_type_name(kind));
+  }
 }
 
 
 static void
 handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
 {
-  pr_ticket *t = pr_tickets_get(&p->tickets, ev->ticket);
-
+  pr_sla_actions acts;
+  pr_sla_actions_init(&acts);
   if (ev->type == PROMPTLY_EV_CREATE) {
-    if (t != NULL) {
-      reject(p, ev, "the ticket exists already");
-      return;
-    }
-    t = pr_tickets_add(&p->tickets, ev->ticket);
-    if (t == NULL || merge_attrs(t, ev) != PROMPTLY_OK) {
-      if (t != NULL) {
-        pr_tickets_remove(&p->tickets, ev->ticket);
-      }
-      core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
-               (long long)ev->ticket);
-      return;
-    }
-    t->created_at_ms = at_ms;
-    assign_priority(p, t, ev);
-    publish(p, t, at_ms);
+    handle_create(p, ev, at_ms, &acts);
+    pr_sla_actions_free(&acts);
     return;
   }
-
+  pr_ticket *t = pr_tickets_get(&p->tickets, ev->ticket);
   if (t == NULL) {
     reject(p, ev, "unknown ticket (no create event seen)");
+    pr_sla_actions_free(&acts);
     return;
   }
 
@@ -389,46 +632,286 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     int level = pr_rules_level_find(p->rules, want);
     if (level < 0) {
       reject(p, ev, "unknown priority level '%s'", want);
-      return;
+      break;
     }
     const char *id = pr_rules_level_id(p->rules, (size_t)level);
     /* The agent's choice wins for good, and the host already shows it:
     ** record it as written so that it is not written back. */
     if (set_priority(t, id) != PROMPTLY_OK ||
         pr_kvset_set(&t->written, "priority", id) != PROMPTLY_OK) {
-      core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
-               (long long)t->id);
-      return;
+      oom(p, t->id);
+      break;
     }
     t->manual = 1;
+    trace(p, t, at_ms, "priority set to %s by an agent", id);
+    retarget(p, t, at_ms, &acts);
+    settle(p, t, &acts, at_ms);
     break;
   }
   case PROMPTLY_EV_UPDATE:
-  case PROMPTLY_EV_STATUS:
     if (merge_attrs(t, ev) != PROMPTLY_OK) {
-      core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
-               (long long)t->id);
-      return;
+      oom(p, t->id);
+      break;
     }
+    rematch(p, t, ev, at_ms, &acts);
+    settle(p, t, &acts, at_ms);
     break;
-  case PROMPTLY_EV_REOPEN:
+  case PROMPTLY_EV_STATUS:
+  case PROMPTLY_EV_REOPEN: {
+    const char *status = event_attr(ev, "status");
     if (merge_attrs(t, ev) != PROMPTLY_OK ||
-        (event_attr(ev, "status") == NULL &&
+        (status == NULL &&
          pr_kvset_set(&t->attrs, "status", "open") != PROMPTLY_OK)) {
-      core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
-               (long long)t->id);
-      return;
+      oom(p, t->id);
+      break;
     }
-    break;
-  case PROMPTLY_EV_MERGE:
-  case PROMPTLY_EV_DELETE:
-    pr_tickets_remove(&p->tickets, ev->ticket);
-    return;
-  default:
-    /* Replies and notes carry no ticket attributes of their own. */
+    trace(p, t, at_ms, "%s: status %s", pr_event_type_name(ev->type),
+          pr_kvset_get(&t->attrs, "status"));
+    sla_event(p, t,
+              ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
+                                             : PR_SLA_EV_REOPEN,
+              status, at_ms, &acts);
+    rematch(p, t, ev, at_ms, &acts);
+    settle(p, t, &acts, at_ms);
     break;
   }
-  publish(p, t, at_ms);
+  case PROMPTLY_EV_REPLY_AGENT:
+  case PROMPTLY_EV_REPLY_CUSTOMER:
+  case PROMPTLY_EV_NOTE: {
+    static const int32_t kinds[] = {
+      [PROMPTLY_EV_REPLY_AGENT] = PR_SLA_EV_REPLY_AGENT,
+      [PROMPTLY_EV_REPLY_CUSTOMER] = PR_SLA_EV_REPLY_CUSTOMER,
+      [PROMPTLY_EV_NOTE] = PR_SLA_EV_NOTE,
+    };
+    trace(p, t, at_ms, "%s", pr_event_type_name(ev->type));
+    sla_event(p, t, kinds[ev->type], NULL, at_ms, &acts);
+    settle(p, t, &acts, at_ms);
+    break;
+  }
+  case PROMPTLY_EV_MERGE:
+  case PROMPTLY_EV_DELETE:
+    /* Its clocks stop with it; stale deadlines find no ticket. */
+    pr_tickets_remove(&p->tickets, ev->ticket);
+    break;
+  default:
+    break;
+  }
+  pr_sla_actions_free(&acts);
+}
+
+
+/* --- Explanations ------------------------------------------------------- */
+
+/* "1d2h", "1h30m", "45m", "30s", "0s": for people, not for parsing. */
+static void
+fmt_duration(int64_t ms, char *out, size_t len)
+{
+  int64_t s = ms / 1000;
+  int64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+  size_t off = 0;
+  out[0] = '\0';
+  if (d > 0) {
+    off += (size_t)snprintf(out + off, len - off, "%lldd", (long long)d);
+  }
+  if (h > 0 && off < len) {
+    off += (size_t)snprintf(out + off, len - off, "%lldh", (long long)h);
+  }
+  if (m > 0 && d == 0 && off < len) {
+    off += (size_t)snprintf(out + off, len - off, "%lldm", (long long)m);
+  }
+  if ((sec > 0 && d == 0 && h == 0) || off == 0) {
+    snprintf(out + off, len - off, "%llds", (long long)sec);
+  }
+}
+
+
+static void
+explain_clock(promptly *p, const pr_ticket *t, uint32_t m, int64_t at_ms)
+{
+  const pr_sla_set *s = sla_set(p);
+  pr_sla_clock_info ci;
+  if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK) {
+    return;
+  }
+  const char *name = s->metrics[m].name;
+  if (ci.target_ms == PR_SLA_NONE) {
+    trace(p, t, at_ms, "%s: no target (best effort)", name);
+    return;
+  }
+  if (ci.cycle == 0) {
+    trace(p, t, at_ms, "%s: not started", name);
+    return;
+  }
+  char el[32], tg[32], rest[32], due[PR_ISO_LEN] = "";
+  fmt_duration(ci.elapsed_ms, el, sizeof(el));
+  fmt_duration(ci.target_ms, tg, sizeof(tg));
+  int64_t left = ci.target_ms - ci.elapsed_ms;
+  fmt_duration(left > 0 ? left : -left, rest, sizeof(rest));
+  if (ci.due_at_ms > 0) {
+    pr_iso_format(ci.due_at_ms, due);
+  }
+  trace(p, t, at_ms,
+        "%s: %s (cycle %u, policy %s, %s time): %s of %s elapsed, %s %s%s%s",
+        name, ci.state, (unsigned)ci.cycle, ci.policy ? ci.policy : "none",
+        ci.business ? "business" : "calendar", el, tg, rest,
+        left >= 0 ? "remaining" : "over", due[0] ? ", due " : "", due);
+}
+
+
+int
+pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
+{
+  if (p->host.trace == NULL) {
+    return PROMPTLY_ENOTSUP;
+  }
+  if (enter(p) != PROMPTLY_OK) {
+    return PROMPTLY_ESTATE;
+  }
+  pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  if (t == NULL) {
+    leave(p);
+    return PROMPTLY_EINVAL;
+  }
+  if (at_ms == 0) {
+    at_ms = now_ms(p);
+  }
+  char iso[PR_ISO_LEN];
+  pr_iso_format(at_ms, iso);
+  trace(p, t, at_ms, "as of %s: priority %s%s, status %s", iso,
+        t->priority ? t->priority : "(none)",
+        t->manual ? " (set by an agent)" : "",
+        pr_kvset_get(&t->attrs, "status") ? pr_kvset_get(&t->attrs, "status")
+                                          : "(none)");
+  if (t->sla == NULL) {
+    trace(p, t, at_ms, "no SLA clocks");
+    leave(p);
+    return PROMPTLY_OK;
+  }
+  trace_policies(p, t, at_ms);
+  const pr_sla_set *s = sla_set(p);
+  for (uint32_t m = 0; m < s->n_metrics; m++) {
+    explain_clock(p, t, m, at_ms);
+  }
+  pr_sla_fieldset fs;
+  pr_sla_fields(t->sla, s, at_ms, &fs);
+  for (uint32_t i = 0; i < fs.n; i++) {
+    if (strcmp(fs.kv[i].name, "sla.status") == 0 ||
+        strcmp(fs.kv[i].name, "sla.escalation") == 0 ||
+        strcmp(fs.kv[i].name, "sla.customer_wait") == 0) {
+      trace(p, t, at_ms, "%s = %s", fs.kv[i].name, fs.kv[i].value);
+    }
+  }
+  int excluded = 0;
+  const char *why = pr_sla_ticket_exception(t->sla, &excluded);
+  if (why != NULL) {
+    trace(p, t, at_ms, "exception: %s%s", why, excluded ? " (excluded)" : "");
+  }
+  leave(p);
+  return PROMPTLY_OK;
+}
+
+
+/* --- Rebinding tickets after a reload ------------------------------------ */
+
+typedef struct rebind_ctx {
+  promptly *p;
+  const pr_sla_set *old_set;
+  int64_t at_ms;
+  pr_sla_actions acts;
+} rebind_ctx;
+
+static void
+rebind_one(pr_ticket *t, void *ud)
+{
+  rebind_ctx *c = ud;
+  promptly *p = c->p;
+  if (t->sla != NULL) {
+    pr_sla_ticket *fresh = NULL;
+    int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
+                           &fresh);
+    if (rc != PROMPTLY_OK) {
+      /* Its clocks cannot follow the new rules: stop them rather than
+      ** keep a state that points into the old ones. */
+      sla_failed(p, t, rc, "rebind after reload");
+      pr_sla_ticket_free(t->sla);
+      t->sla = NULL;
+    } else {
+      t->sla = fresh;
+    }
+  }
+  t->mask = match_policies(p, t, "reload");
+  retarget(p, t, c->at_ms, &c->acts);
+  settle(p, t, &c->acts, c->at_ms);
+}
+
+
+/* --- Rules --------------------------------------------------------------- */
+
+static void
+rules_opts(const promptly_host *host, pr_rules_opts *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->log = log_sink;
+  o->log_ud = (void *)host;
+  o->problem = problem_sink;
+  o->problem_ud = (void *)host;
+}
+
+
+static void arm_timer(promptly *p);
+
+int
+pr_core_reload(promptly *p, char *err, size_t errlen)
+{
+  pr_rules_opts o;
+  rules_opts(&p->host, &o);
+  char first[512] = "";
+  pr_rules *fresh = NULL;
+  int rc = pr_rules_load(p->rules_dir, &o, &fresh, first, sizeof(first));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR,
+             "rules in %s not reloaded, the previous rules stay in force: %s",
+             p->rules_dir, first);
+    return pr_err(err, errlen, rc, "%s", first);
+  }
+  /* Built beside the old set; swapped only now that every file loaded.
+  ** Each ticket's clocks move over to the new set keeping their elapsed
+  ** time and their fired-threshold ledger, then take the new verdicts. */
+  pr_rules *old = p->rules;
+  p->rules = fresh;
+  rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
+  pr_sla_actions_init(&c.acts);
+  pr_tickets_each(&p->tickets, rebind_one, &c);
+  pr_sla_actions_free(&c.acts);
+  pr_rules_free(old);
+  arm_timer(p);
+  core_log(p, PROMPTLY_LOG_INFO, "rules reloaded from %s (%zu files)",
+           p->rules_dir, pr_rules_file_count(fresh));
+  return PROMPTLY_OK;
+}
+
+
+static void
+on_debounce(uv_timer_t *t)
+{
+  promptly *p = t->data;
+  pr_core_reload(p, NULL, 0);
+}
+
+
+static void
+on_rules_changed(uv_fs_event_t *h, const char *name, int events, int status)
+{
+  (void)name;
+  (void)events;
+  promptly *p = h->data;
+  if (status < 0) {
+    core_log(p, PROMPTLY_LOG_WARN, "watching %s: %s", p->rules_dir,
+             uv_strerror(status));
+    return;
+  }
+  /* Restarting the timer on every change is the debounce. */
+  uv_timer_start(&p->debounce, on_debounce, PR_DEBOUNCE_MS, 0);
 }
 
 
@@ -438,10 +921,17 @@ static void
 fire(promptly *p, const pr_deadline *d)
 {
   pr_ticket *t = pr_tickets_get(&p->tickets, d->ticket);
-  if (t == NULL) {
-    return;  /* The ticket went away: its deadlines are stale. */
+  if (t == NULL || t->gen != d->tag || t->sla == NULL) {
+    return;  /* Stale: the ticket went away or was rescheduled since. */
   }
-  publish(p, t, d->at_ms);
+  pr_sla_actions acts;
+  pr_sla_actions_init(&acts);
+  int rc = pr_sla_fire(t->sla, sla_set(p), d->at_ms, &acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "deadline");
+  }
+  settle(p, t, &acts, d->at_ms);
+  pr_sla_actions_free(&acts);
 }
 
 

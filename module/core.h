@@ -30,6 +30,9 @@ int pr_core_advance(promptly *p, int64_t t_ms);
 int pr_core_reload(promptly *p, char *err, size_t errlen);
 int pr_core_close(promptly *p);
 
+/* Tell the ticket's clocks at at_ms (0 = now) through host->trace. */
+int pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms);
+
 /* Load a rules folder once, reporting each problem through host->log. */
 int pr_core_check(const promptly_host *host, size_t host_size,
                   const char *rules_dir, char *err, size_t errlen);

@@ -181,6 +181,12 @@ PROMPTLY_API int promptly_advance(promptly *p, int64_t t_ms);
 ** failure the running rules stay and the problem is in errbuf. */
 PROMPTLY_API int promptly_reload(promptly *p, char *errbuf, size_t errlen);
 
+/* Tell, through host->trace, the state of a ticket's clocks at at_ms (0 =
+** now): priority, matched policies, per metric the state, business time
+** elapsed and remaining, the due.  Loop thread, like promptly_advance.
+** ENOTSUP without a trace callback, EINVAL for an unknown ticket. */
+PROMPTLY_API int promptly_explain(promptly *p, int64_t ticket, int64_t at_ms);
+
 /* Free the instance.  ESTATE from inside a callback or while the loop runs. */
 PROMPTLY_API int promptly_close(promptly *p);
 

@@ -3,6 +3,7 @@
 
 #include "tickets.h"
 #include "promptly.h"
+#include "sla.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,7 @@ ticket_free(pr_ticket *t)
   pr_kvset_free(&t->attrs);
   pr_kvset_free(&t->written);
   free(t->priority);
+  pr_sla_ticket_free(t->sla);
   free(t);
 }
 
@@ -202,6 +204,17 @@ pr_tickets_add(pr_tickets *m, int64_t id)
   place(m->slot, m->cap - 1, t);
   m->n++;
   return t;
+}
+
+
+void
+pr_tickets_each(pr_tickets *m, void (*fn)(pr_ticket *t, void *ud), void *ud)
+{
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->slot[i] != NULL) {
+      fn(m->slot[i], ud);
+    }
+  }
 }
 
 

@@ -26,6 +26,8 @@ const char *pr_kvset_get(const pr_kvset *s, const char *name);
 /* Set name to value (copies both).  0 or ENOMEM (then s is unchanged). */
 int pr_kvset_set(pr_kvset *s, const char *name, const char *value);
 
+struct pr_sla_ticket;
+
 typedef struct pr_ticket {
   int64_t id;
   int64_t created_at_ms;
@@ -33,6 +35,9 @@ typedef struct pr_ticket {
   pr_kvset written;  /* field name -> value the host last accepted */
   char *priority;    /* level id ("P1"), NULL before any */
   int32_t manual;    /* 1 once an agent set the priority by hand */
+  uint64_t mask;     /* the policies that matched, bit per policy */
+  uint64_t gen;      /* tag of the ticket's live deadline entry */
+  struct pr_sla_ticket *sla;  /* its clocks; NULL if they could not open */
 } pr_ticket;
 
 typedef struct pr_tickets {
@@ -46,6 +51,11 @@ void pr_tickets_free(pr_tickets *m);  /* frees every ticket */
 pr_ticket *pr_tickets_get(const pr_tickets *m, int64_t id);
 /* A new, empty ticket under id (which must not be present); NULL on ENOMEM. */
 pr_ticket *pr_tickets_add(pr_tickets *m, int64_t id);
+/* Call fn for every ticket (in no particular order); fn must not add or
+** remove tickets. */
+void pr_tickets_each(pr_tickets *m, void (*fn)(pr_ticket *t, void *ud),
+                     void *ud);
+
 /* Remove and free the ticket id, if present. */
 void pr_tickets_remove(pr_tickets *m, int64_t id);
 

@@ -178,8 +178,9 @@ check "run without --rules exits 2" test "$rc" -eq 2
 
 # The README's first command: the sample events through the default rules
 # run clean, and each sample ticket gets the level its words call for.
-# Only the priority of each write is compared, so that the default rules
-# may write more fields than the priority.
+# Only the first priority written for each ticket (the one the keyword
+# rules chose at creation) is compared: later ones come from escalations,
+# which the SLA scenario tests cover.
 run_cli "$tmp/ex.out" "$tmp/ex.err" run --rules "${PROMPTLY_RULES:?}" \
   --events "$PROMPTLY_SRCDIR/examples/events.jsonl"
 check "examples/events.jsonl through the default rules exits 0" \
@@ -187,7 +188,7 @@ check "examples/events.jsonl through the default rules exits 0" \
 check "examples/events.jsonl: nothing on stderr" same /dev/null "$tmp/ex.err"
 levels='s/^\{"at": "[^"]*", "ticket": ([0-9]+), "write": \{.*'
 levels="$levels"'"priority": "([^"]*)".*/\1 \2/p'
-sed -nE "$levels" "$tmp/ex.out" >"$tmp/ex.levels"
+sed -nE "$levels" "$tmp/ex.out" | awk '!seen[$1]++' >"$tmp/ex.levels"
 check "examples/events.jsonl: the levels of the sample tickets" same \
   "$fx/examples.expected" "$tmp/ex.levels"
 

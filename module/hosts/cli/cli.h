@@ -34,6 +34,7 @@ typedef struct cli_module {
   int (*calendar_add)(promptly_calendar *, int64_t, int64_t, int64_t *);
   int (*calendar_between)(promptly_calendar *, int64_t, int64_t, int64_t *);
   void (*calendar_close)(promptly_calendar *);
+  int (*explain)(promptly *, int64_t, int64_t);
 } cli_module;
 
 /* Options given before the subcommand ("promptly --module P -v due ..."),
@@ -79,5 +80,6 @@ void cli_format_iso(int64_t at_ms, char out[CLI_ISO_LEN]);
 int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_due(int argc, char **argv);
+int cli_explain(int argc, char **argv);
 
 #endif /* PR_CLI_H */

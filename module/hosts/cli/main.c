@@ -48,6 +48,7 @@ static const module_sym module_syms[] = {
   {"promptly_calendar_add",     offsetof(cli_module, calendar_add)},
   {"promptly_calendar_between", offsetof(cli_module, calendar_between)},
   {"promptly_calendar_close",   offsetof(cli_module, calendar_close)},
+  {"promptly_explain",          offsetof(cli_module, explain)},
 };
 /* clang-format on */
 
@@ -152,6 +153,8 @@ usage(FILE *f)
     "      load a rules folder and print each problem as file:line: message\n"
     "  due CAL.json START MINUTES | due --batch [FILE|-]\n"
     "      business-time arithmetic on a calendar\n"
+    "  explain --rules DIR --events FILE|- --ticket N [--at ISO8601]\n"
+    "      replay the events and tell one ticket's SLA story in words\n"
     "  version\n"
     "      print the module's version, ABI and path\n"
     "\n"
@@ -239,6 +242,9 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "due") == 0) {
     return cli_due(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "explain") == 0) {
+    return cli_explain(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "version") == 0) {
     return cmd_version(sub_argc, sub_argv);

@@ -204,6 +204,7 @@ typedef struct run_ctx {
   atomic_int failed;    /* an I/O or module error: exit 1 */
   int opening;          /* inside promptly_open (main thread only) */
   char open_error[1024];  /* the first error logged while opening */
+  int64_t explain;      /* explain: the ticket told about; 0 = plain run */
 } run_ctx;
 
 /* The write end of the self-pipe, for the signal handler. */
@@ -365,6 +366,9 @@ on_write(void *ud, int64_t ticket, int64_t at_ms, const promptly_attr *fields,
          uint32_t n_fields)
 {
   run_ctx *r = ud;
+  if (r->explain != 0) {
+    return 0;  /* The trace tells the ticket's story. */
+  }
   json_t *out = out_head(ticket, at_ms);
   json_t *w = pairs_object(fields, n_fields);
   if (out == NULL || w == NULL) {
@@ -385,6 +389,9 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
           const promptly_attr *args, uint32_t n_args, const char *key)
 {
   run_ctx *r = ud;
+  if (r->explain != 0) {
+    return 0;
+  }
   json_t *out = out_head(ticket, at_ms);
   json_t *a = pairs_object(args, n_args);
   json_t *name = json_string(action != NULL ? action : "");
@@ -403,6 +410,19 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
   json_object_set_new(out, "args", a);
   json_object_set_new(out, "key", k);
   return emit(r, out);
+}
+
+
+static void
+on_trace(void *ud, int64_t ticket, int64_t at_ms, const char *line)
+{
+  run_ctx *r = ud;
+  if (ticket != r->explain) {
+    return;
+  }
+  char iso[CLI_ISO_LEN];
+  cli_format_iso(at_ms, iso);
+  printf("%s  %s\n", iso, line);
 }
 
 
@@ -619,6 +639,9 @@ virtual_line(run_ctx *r, const char *line, size_t len)
     cli_format_iso(e.ev.at_ms, at);
     cli_format_iso(r->last_at_ms, prev);
     bad_line(r, "at: %s is before the previous event's %s", at, prev);
+  } else if (r->explain != 0 && r->until_ms != RUN_NO_TIME &&
+             e.ev.at_ms > r->until_ms) {
+    /* explain --at: what came later has not happened yet. */
   } else {
     r->vnow_ms = e.ev.at_ms;
     if (submit(r, &e) == 0) {
@@ -768,11 +791,14 @@ run_live(run_ctx *r)
 }
 
 
+static void explain_now(run_ctx *r);
+
 static void
 run_virtual(run_ctx *r)
 {
   read_events(r);
   if (stop_reading(r) || r->until_ms == RUN_NO_TIME) {
+    explain_now(r);
     return;
   }
   if (r->until_ms < r->last_at_ms) {
@@ -791,6 +817,33 @@ run_virtual(run_ctx *r)
             r->m.strerror(rc));
     atomic_store(&r->failed, 1);
   }
+  explain_now(r);
+}
+
+
+/* explain: the state of the ticket's clocks at the end of the replay. */
+static void
+explain_now(run_ctx *r)
+{
+  if (r->explain == 0 || stop_reading(r)) {
+    return;
+  }
+  int64_t at = r->until_ms != RUN_NO_TIME ? r->until_ms : r->last_at_ms;
+  if (at == INT64_MIN) {
+    fprintf(stderr, "promptly explain: no events\n");
+    count_bad(r);
+    return;
+  }
+  int rc = r->m.explain(r->p, r->explain, at);
+  if (rc == PROMPTLY_EINVAL) {
+    fprintf(stderr, "promptly explain: ticket %lld: no such ticket in the "
+            "events (or merged or deleted by then)\n",
+            (long long)r->explain);
+    count_bad(r);
+  } else if (rc != PROMPTLY_OK) {
+    fprintf(stderr, "promptly error: explain: %s\n", r->m.strerror(rc));
+    atomic_store(&r->failed, 1);
+  }
 }
 
 
@@ -805,6 +858,10 @@ run_usage(FILE *f)
         f);
 }
 
+
+static int run_with(const char *rules, const char *events, const char *until,
+                    const char *module, int live, int strict,
+                    int64_t explain);
 
 int
 cli_run(int argc, char **argv)
@@ -845,12 +902,70 @@ cli_run(int argc, char **argv)
     run_usage(stderr);
     return CLI_EXIT_INPUT;
   }
+  return run_with(rules, events, until, module, live, strict, 0);
+}
 
+
+static void
+explain_usage(FILE *f)
+{
+  fputs("usage: promptly explain --rules DIR --events FILE|- --ticket N "
+        "[--at ISO8601]\n"
+        "                        [--module PATH] [-v]\n",
+        f);
+}
+
+
+int
+cli_explain(int argc, char **argv)
+{
+  const char *rules = NULL, *events = NULL, *at = NULL, *module = NULL;
+  const char *ticket = NULL;
+  for (int i = 1; i < argc; i++) {
+    int got = 0;
+    if ((got = cli_opt_value(argc, argv, &i, "--rules", &rules)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--events", &events)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--ticket", &ticket)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--at", &at)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--module", &module)) != 0) {
+      if (got < 0) {
+        return CLI_EXIT_INPUT;
+      }
+    } else if (strcmp(argv[i], "-v") == 0) {
+      cli_verbose++;
+    } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      explain_usage(stdout);
+      return CLI_EXIT_OK;
+    } else {
+      fprintf(stderr, "promptly explain: unexpected argument '%s'\n",
+              argv[i]);
+      explain_usage(stderr);
+      return CLI_EXIT_INPUT;
+    }
+  }
+  char *end = NULL;
+  long long id = ticket != NULL ? strtoll(ticket, &end, 10) : 0;
+  if (rules == NULL || events == NULL || ticket == NULL || *end != '\0' ||
+      id <= 0) {
+    fprintf(stderr, "promptly explain: --rules, --events and a positive "
+            "--ticket are required\n");
+    explain_usage(stderr);
+    return CLI_EXIT_INPUT;
+  }
+  return run_with(rules, events, at, module, 0, 0, (int64_t)id);
+}
+
+
+static int
+run_with(const char *rules, const char *events, const char *until,
+         const char *module, int live, int strict, int64_t explain)
+{
   run_ctx ctx;
   run_ctx *r = &ctx;
   memset(r, 0, sizeof(*r));
   r->live = live;
   r->strict = strict;
+  r->explain = explain;
   r->until_ms = RUN_NO_TIME;
   r->last_at_ms = INT64_MIN;
   r->vnow_ms = real_now_ms();  /* Before the first event, no virtual time. */
@@ -893,6 +1008,7 @@ cli_run(int argc, char **argv)
   host.now_ms = live ? NULL : on_now;
   host.write_fields = on_write;
   host.do_action = on_action;
+  host.trace = explain != 0 ? on_trace : NULL;
 
   char err[1024] = "";
   r->opening = 1;
