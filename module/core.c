@@ -665,7 +665,8 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
       oom(p, t->id);
       break;
     }
-    trace(p, t, at_ms, "%s: status %s", pr_event_type_name(ev->type),
+    trace(p, t, at_ms, "%s %s",
+          ev->type == PROMPTLY_EV_STATUS ? "status" : "reopened, status",
           pr_kvset_get(&t->attrs, "status"));
     sla_event(p, t,
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
@@ -702,24 +703,22 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
 
 /* --- Explanations ------------------------------------------------------- */
 
-/* "1d2h", "1h30m", "45m", "30s", "0s": for people, not for parsing. */
+/* "26h", "1h30m", "45m", "30s", "0s": for people, not for parsing.  Hours
+** rather than days, since a business day is not 24 hours. */
 static void
 fmt_duration(int64_t ms, char *out, size_t len)
 {
   int64_t s = ms / 1000;
-  int64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+  int64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
   size_t off = 0;
   out[0] = '\0';
-  if (d > 0) {
-    off += (size_t)snprintf(out + off, len - off, "%lldd", (long long)d);
-  }
-  if (h > 0 && off < len) {
+  if (h > 0) {
     off += (size_t)snprintf(out + off, len - off, "%lldh", (long long)h);
   }
-  if (m > 0 && d == 0 && off < len) {
+  if (m > 0 && off < len) {
     off += (size_t)snprintf(out + off, len - off, "%lldm", (long long)m);
   }
-  if ((sec > 0 && d == 0 && h == 0) || off == 0) {
+  if ((sec > 0 && h == 0) || off == 0) {
     snprintf(out + off, len - off, "%llds", (long long)sec);
   }
 }
@@ -747,14 +746,20 @@ explain_clock(promptly *p, const pr_ticket *t, uint32_t m, int64_t at_ms)
   fmt_duration(ci.target_ms, tg, sizeof(tg));
   int64_t left = ci.target_ms - ci.elapsed_ms;
   fmt_duration(left > 0 ? left : -left, rest, sizeof(rest));
+  const char *kind = ci.business ? "business" : "calendar";
+  const char *policy = ci.policy ? ci.policy : "none";
+  if (strcmp(ci.state, "met") == 0) {
+    trace(p, t, at_ms, "%s: met after %s of %s (%s time, policy %s)", name,
+          el, tg, kind, policy);
+    return;
+  }
   if (ci.due_at_ms > 0) {
     pr_iso_format(ci.due_at_ms, due);
   }
-  trace(p, t, at_ms,
-        "%s: %s (cycle %u, policy %s, %s time): %s of %s elapsed, %s %s%s%s",
-        name, ci.state, (unsigned)ci.cycle, ci.policy ? ci.policy : "none",
-        ci.business ? "business" : "calendar", el, tg, rest,
-        left >= 0 ? "remaining" : "over", due[0] ? ", due " : "", due);
+  trace(p, t, at_ms, "%s: %s (cycle %u, %s time, policy %s): %s of %s "
+        "elapsed, %s %s%s%s", name, ci.state, (unsigned)ci.cycle, kind,
+        policy, el, tg, rest, left >= 0 ? "remaining" : "over",
+        due[0] ? ", due " : "", due);
 }
 
 
