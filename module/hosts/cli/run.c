@@ -11,6 +11,14 @@
 ** loop and for SIGINT/SIGTERM; it stops the loop at the end of the input or
 ** at the --until instant.  The module calls write_fields and do_action on
 ** the main thread only, so stdout has one writer; log may come from both.
+**
+** Restarts (--done, --record): the module asks for each action with an
+** idempotency key and leaves the dedupe to the host (promptly.h,
+** do_action).  --done FILE lists the keys a previous run carried out, one
+** per line: such an action is not printed again.  --record FILE appends
+** the key of each action printed, flushed line by line after the action's
+** line, so that a run killed at any point lost at most the record of the
+** action it was printing (printed again on restart: at least once).
 */
 #include "config.h"
 
@@ -186,6 +194,101 @@ lr_next(line_reader *lr, int wake_fd, int64_t deadline_ms, char **line,
 }
 
 
+/* --- Keys carried out before (--done) -------------------------------------- */
+
+/* A sorted array of keys, searched with bsearch: loaded once, read-only. */
+typedef struct key_set {
+  char **v;
+  size_t n;
+  size_t cap;
+} key_set;
+
+
+static int
+cmp_key(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+
+static void
+key_set_free(key_set *ks)
+{
+  for (size_t i = 0; i < ks->n; i++) {
+    free(ks->v[i]);
+  }
+  free(ks->v);
+  memset(ks, 0, sizeof(*ks));
+}
+
+
+static int
+key_set_has(const key_set *ks, const char *key)
+{
+  return ks->n > 0 &&
+         bsearch(&key, ks->v, ks->n, sizeof(*ks->v), cmp_key) != NULL;
+}
+
+
+/* Load the keys of path, one per line (a trailing "\r" and blank lines
+** are ignored); a missing file is no keys if missing_ok.  0, or -1 with
+** the reason on stderr. */
+static int
+key_set_load(key_set *ks, const char *path, int missing_ok)
+{
+  FILE *f = fopen(path, "re");
+  if (f == NULL && errno == ENOENT && missing_ok) {
+    return 0;
+  }
+  if (f == NULL) {
+    fprintf(stderr, "promptly: cannot open the done keys %s: %s\n", path,
+            strerror(errno));
+    return -1;
+  }
+  char *line = NULL;
+  size_t linecap = 0;
+  ssize_t len;
+  int rc = 0;
+  while ((len = getline(&line, &linecap, f)) >= 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+      line[--len] = '\0';
+    }
+    if (len == 0) {
+      continue;
+    }
+    if (ks->n == ks->cap) {
+      size_t cap = ks->cap ? ks->cap * 2 : 64;
+      char **v = realloc(ks->v, cap * sizeof(*v));
+      if (v == NULL) {
+        rc = -1;
+        break;
+      }
+      ks->v = v;
+      ks->cap = cap;
+    }
+    ks->v[ks->n] = strdup(line);
+    if (ks->v[ks->n] == NULL) {
+      rc = -1;
+      break;
+    }
+    ks->n++;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "promptly: %s: out of memory\n", path);
+  } else if (ferror(f)) {
+    fprintf(stderr, "promptly: cannot read the done keys %s: %s\n", path,
+            strerror(errno));
+    rc = -1;
+  }
+  free(line);
+  fclose(f);
+  if (rc == 0 && ks->n > 1) {
+    qsort(ks->v, ks->n, sizeof(*ks->v), cmp_key);
+  }
+  return rc;
+}
+
+
 /* --- The run -------------------------------------------------------------- */
 
 typedef struct run_ctx {
@@ -205,6 +308,10 @@ typedef struct run_ctx {
   int opening;          /* inside promptly_open (main thread only) */
   char open_error[1024];  /* the first error logged while opening */
   int64_t explain;      /* explain: the ticket told about; 0 = plain run */
+  key_set done;         /* --done: keys carried out before */
+  FILE *record;         /* --record: where carried-out keys are appended */
+  const char *record_path;
+  long skipped;         /* actions not printed: their key was done */
 } run_ctx;
 
 /* The write end of the self-pipe, for the signal handler. */
@@ -384,6 +491,29 @@ on_write(void *ud, int64_t ticket, int64_t at_ms, const promptly_attr *fields,
 }
 
 
+/* --record: the key of an action just carried out, one line, flushed. */
+static int32_t
+record_key(run_ctx *r, const char *key)
+{
+  if (r->record == NULL || key == NULL) {
+    return 0;
+  }
+  if (fprintf(r->record, "%s\n", key) < 0 || fflush(r->record) != 0) {
+    /* The action is out but a restart would not know it: stop here. */
+    fprintf(stderr, "promptly: error: --record %s: %s\n", r->record_path,
+            strerror(errno));
+    fclose(r->record);
+    r->record = NULL;
+    atomic_store(&r->failed, 1);
+    if (r->live) {
+      r->m.stop(r->p);
+      wake_reader(r);
+    }
+  }
+  return 0;
+}
+
+
 static int32_t
 on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
           const promptly_attr *args, uint32_t n_args, const char *key)
@@ -391,6 +521,10 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
   run_ctx *r = ud;
   if (r->explain != 0) {
     return 0;
+  }
+  if (key != NULL && key_set_has(&r->done, key)) {
+    r->skipped++;
+    return 0;  /* Carried out before this run: done already. */
   }
   json_t *out = out_head(ticket, at_ms);
   json_t *a = pairs_object(args, n_args);
@@ -409,7 +543,11 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
   json_object_set_new(out, "action", name);
   json_object_set_new(out, "args", a);
   json_object_set_new(out, "key", k);
-  return emit(r, out);
+  if (emit(r, out) != 0) {
+    return -1;
+  }
+  record_key(r, key);
+  return 0;
 }
 
 
@@ -854,14 +992,22 @@ run_usage(FILE *f)
 {
   fputs("usage: promptly run --rules DIR [--events FILE|-] "
         "[--until ISO8601]\n"
-        "                    [--live] [--strict] [--module PATH] [-v]\n",
+        "                    [--live] [--strict] [--done FILE] "
+        "[--record FILE]\n"
+        "                    [--module PATH] [-v]\n"
+        "  --done FILE    keys of actions carried out before, one per line:\n"
+        "                 those actions are not printed again\n"
+        "  --record FILE  append the key of each action printed, one per "
+        "line\n"
+        "                 (give both the same FILE to resume after a "
+        "restart)\n",
         f);
 }
 
 
 static int run_with(const char *rules, const char *events, const char *until,
                     const char *module, int live, int strict,
-                    int64_t explain);
+                    int64_t explain, const char *done, const char *record);
 
 int
 cli_run(int argc, char **argv)
@@ -870,6 +1016,8 @@ cli_run(int argc, char **argv)
   const char *events = NULL;
   const char *until = NULL;
   const char *module = NULL;
+  const char *done = NULL;
+  const char *record = NULL;
   int live = 0;
   int strict = 0;
   for (int i = 1; i < argc; i++) {
@@ -878,6 +1026,8 @@ cli_run(int argc, char **argv)
     if ((got = cli_opt_value(argc, argv, &i, "--rules", &rules)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--events", &events)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--done", &done)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--record", &record)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--module", &module)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
@@ -902,7 +1052,8 @@ cli_run(int argc, char **argv)
     run_usage(stderr);
     return CLI_EXIT_INPUT;
   }
-  return run_with(rules, events, until, module, live, strict, 0);
+  return run_with(rules, events, until, module, live, strict, 0, done,
+                  record);
 }
 
 
@@ -952,13 +1103,14 @@ cli_explain(int argc, char **argv)
     explain_usage(stderr);
     return CLI_EXIT_INPUT;
   }
-  return run_with(rules, events, at, module, 0, 0, (int64_t)id);
+  return run_with(rules, events, at, module, 0, 0, (int64_t)id, NULL, NULL);
 }
 
 
 static int
 run_with(const char *rules, const char *events, const char *until,
-         const char *module, int live, int strict, int64_t explain)
+         const char *module, int live, int strict, int64_t explain,
+         const char *done, const char *record)
 {
   run_ctx ctx;
   run_ctx *r = &ctx;
@@ -985,17 +1137,34 @@ run_with(const char *rules, const char *events, const char *until,
     }
   }
 
+  /* The done keys are read in full before --record opens: the same file
+  ** may be given to both, and then need not exist yet (a first start). */
+  int status = CLI_EXIT_FAIL;
+  if (done != NULL &&
+      key_set_load(&r->done, done,
+                   record != NULL && strcmp(done, record) == 0) != 0) {
+    goto out_keys;
+  }
+  if (record != NULL) {
+    r->record_path = record;
+    r->record = fopen(record, "ae");
+    if (r->record == NULL) {
+      fprintf(stderr, "promptly: cannot open --record %s: %s\n", record,
+              strerror(errno));
+      goto out_keys;
+    }
+  }
+
   r->in.fd = STDIN_FILENO;
   if (events != NULL && strcmp(events, "-") != 0) {
     r->in.fd = open(events, O_RDONLY | O_CLOEXEC);
     if (r->in.fd < 0) {
       fprintf(stderr, "promptly: cannot open the events %s: %s\n", events,
               strerror(errno));
-      return CLI_EXIT_FAIL;
+      goto out_keys;
     }
   }
 
-  int status = CLI_EXIT_FAIL;
   if (cli_module_load(&r->m, module) != 0) {
     goto out_input;
   }
@@ -1053,5 +1222,17 @@ out_input:
   }
   free(r->in.buf);
   r->in.buf = NULL;
+out_keys:
+  if (r->record != NULL && fclose(r->record) != 0) {
+    fprintf(stderr, "promptly: error: --record %s: %s\n", record,
+            strerror(errno));
+    status = CLI_EXIT_FAIL;
+  }
+  r->record = NULL;
+  if (r->skipped > 0 && cli_verbose > 0) {
+    fprintf(stderr, "promptly: info: %ld action(s) not printed: done "
+            "before (--done)\n", r->skipped);
+  }
+  key_set_free(&r->done);
   return status;
 }
