@@ -20,13 +20,13 @@ E2E_PORT=${E2E_PORT:-8093}
 ROOT_PASS=${RT_ROOT_PASS:-rtroot-pass}
 T_START=$SECONDS
 
+# shellcheck source=../../module/hosts/rt/rt-promptly-setup
+. "$RT_HOST_DIR/rt-promptly-setup"
+
 note() { printf '  .. %s\n' "$*"; }
 die()  { printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
 
 [[ $EUID -eq 0 ]] || die "run as root (installs packages, runs RT as www-data)"
-
-# shellcheck source=../../module/hosts/rt/rt-promptly-setup
-. "$RT_HOST_DIR/rt-promptly-setup"
 
 e2e_prepare() {
   note "installing what is missing (RT 5, $*)"
@@ -60,9 +60,12 @@ DAEMON_PID=
 E2E_FAILED=0   # the caller sets it non-zero to keep the scratch folder
 e2e_cleanup() {
   local rc=$?
+  # The caller's last word (e.g. the summary line), even after an abort.
+  if declare -F e2e_on_exit >/dev/null; then e2e_on_exit "$rc" || rc=1; fi
   [[ -n "$DAEMON_PID" ]] && kill -TERM "$DAEMON_PID" 2>/dev/null || true
-  rt_stop >/dev/null 2>&1 || true
   if [[ -n "${WORK:-}" ]]; then
+    # Only our own rt-server: its pid file is in the scratch folder.
+    rt_stop >/dev/null 2>&1 || true
     cp -f "$DLOG" "$WORK/rt-server.$E2E_PORT.log" "$ART/" 2>/dev/null || true
     if [[ "${E2E_KEEP:-0}" == 1 || $E2E_FAILED -gt 0 || $rc -ne 0 ]]; then
       echo "scratch folder kept: $WORK"
@@ -74,7 +77,10 @@ e2e_cleanup() {
 }
 
 e2e_start_rt() {
+  export RT_PORT=$E2E_PORT RT_HOST=127.0.0.1
+  rt_http_up && die "port $E2E_PORT is busy (another RT?); set E2E_PORT"
   WORK=$(mktemp -d /tmp/promptly-e2e.XXXXXX)
+  export PROMPTLY_RUN_DIR=$WORK
   chgrp www-data "$WORK"; chmod 2770 "$WORK"
   DB=$WORK/rt.db
   RULES=$WORK/rules.d

@@ -31,9 +31,19 @@ PASSED=0 FAILED=0 SKIPPED=0
 pass() { PASSED=$((PASSED + 1)); printf 'PASS: %s\n' "$*"; }
 fail() { FAILED=$((FAILED + 1)); E2E_FAILED=$FAILED; printf 'FAIL: %s\n' "$*"; }
 skip() { SKIPPED=$((SKIPPED + 1)); printf 'SKIP: %s\n' "$*"; }
+SUMMARY_DONE=0
+# An abort (a command failing under set -e) still ends with the summary
+# line, counted as one more failure.
+e2e_on_exit() {
+  [[ $SUMMARY_DONE == 1 ]] && return 0
+  fail "aborted with status $1 (see the output above)"
+  echo "$PASSED passed, $FAILED failed"
+  return 1
+}
 
 # shellcheck source=rt-e2e-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
+trap e2e_cleanup EXIT
 
 e2e_prepare chromium
 e2e_start_rt
@@ -319,4 +329,5 @@ fi
 note "total $((SECONDS - T_START)) s; logs in $ART"
 [[ $SKIPPED -gt 0 ]] && note "$SKIPPED skipped"
 echo "$PASSED passed, $FAILED failed"
+SUMMARY_DONE=1
 [[ $FAILED -eq 0 ]]
