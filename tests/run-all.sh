@@ -57,6 +57,28 @@ check valgrind CC=gcc CFLAGS="-g -O1" -- \
   PROMPTLY_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" \
   PROMPTLY_PROPERTY_CASES=1000 PROMPTLY_TEST_SCALE=10 || status=1
 
+echo "== make install"
+stage=$out/stage
+rm -rf "$stage"
+if (cd "$out/gcc" && make -s install DESTDIR="$stage" >"$out/install.log" 2>&1) &&
+   test -x "$stage/usr/local/lib/promptly/promptly.so" &&
+   ! test -e "$stage/usr/local/lib/promptly/promptly.la" &&
+   test -x "$stage/usr/local/bin/promptly" &&
+   test -f "$stage/usr/local/include/promptly.h" &&
+   test -f "$stage/usr/local/lib/pkgconfig/promptly.pc" &&
+   test -f "$stage/usr/local/share/promptly/rules/10-priority.lua" &&
+   test -f "$stage/usr/local/share/man/man5/promptly-rules.5" &&
+   test -f "$stage/usr/local/share/man/man1/promptly.1" &&
+   "$stage/usr/local/bin/promptly" --module \
+     "$stage/usr/local/lib/promptly/promptly.so" check \
+     "$stage/usr/local/share/promptly/rules"; then
+  passed=$((passed + 1))
+else
+  echo "make install: files missing or the installed rules do not check"
+  ls -R "$stage" | head -40
+  failed=$((failed + 1)); status=1
+fi
+
 echo "== distcheck"
 (cd "$out/gcc" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
    >"$out/distcheck.log" 2>&1) && passed=$((passed + 1)) ||
