@@ -64,11 +64,57 @@ is_word_char(gunichar c)
 }
 
 
+/* fold() for plain ASCII. */
+static char *
+fold_ascii(const char *s, size_t len, int trim, size_t *out_len)
+{
+  char *out = g_malloc(len + 1);
+  char *w = out;
+  int in_space = trim;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    /* Exactly the ASCII white space of g_unichar_isspace (not \v). */
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+      if (!in_space) {
+        *w++ = ' ';
+      }
+      in_space = 1;
+    } else {
+      *w++ = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+      in_space = 0;
+    }
+  }
+  if (trim && w > out && w[-1] == ' ') {
+    w--;
+  }
+  *w = '\0';
+  *out_len = (size_t)(w - out);
+  return out;
+}
+
+
+/* Plain ASCII without NUL: NFKC leaves it as it is and case folding is
+** tolower, so the common case skips GLib's Unicode passes. */
+static int
+is_plain_ascii(const char *s, size_t len)
+{
+  for (size_t i = 0; i < len; i++) {
+    if ((unsigned char)s[i] >= 0x80 || s[i] == '\0') {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+
 /* Fold s for matching: valid UTF-8, NFKC, case folded, NFC, every run of
 ** whitespace one space; trimmed when trim is set.  g_free the result. */
 static char *
 fold(const char *s, size_t len, int trim, size_t *out_len)
 {
+  if (is_plain_ascii(s, len)) {
+    return fold_ascii(s, len, trim, out_len);
+  }
   char *valid = NULL;
   if (!g_utf8_validate_len(s, len, NULL)) {
     valid = g_utf8_make_valid(s, (gssize)len);

@@ -3479,8 +3479,16 @@ pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
     .hits = NULL, .next = 0, .matched = -1, .need = 0, .mask = 0,
   };
-  uint64_t *hits;
-  int rc = scan_words(r, &ev, &hits, err, errlen);
+  /* The text is scanned only if a policy has words: most have none, and
+  ** the scan is the costliest step of a verdict. */
+  uint64_t *hits = NULL;
+  int rc = PROMPTLY_OK;
+  for (size_t i = 0; i < r->n_policies; i++) {
+    if (r->policies[i].m.n_words > 0) {
+      rc = scan_words(r, &ev, &hits, err, errlen);
+      break;
+    }
+  }
   if (rc != PROMPTLY_OK) {
     return rc;
   }

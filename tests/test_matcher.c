@@ -116,6 +116,33 @@ test_matcher_utf8_case_folding(void **state)
 }
 
 
+/* Plain ASCII text takes a fast path; the same words with one non-ASCII
+** letter elsewhere take GLib's Unicode path.  Both must agree. */
+static void
+test_matcher_ascii_path_agrees_with_unicode_path(void **state)
+{
+  (void)state;
+  pr_matcher *m = make((const char *const[]){"server down", "cannot log in",
+                                           "error", NULL});
+  static const char *texts[] = {
+    "SERVER\t\r\n  DOWN since 9", "we Cannot\fLog\vIn", "no errors",
+    "Error!", "serverdown", "  error  ",
+  };
+  for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+    char ascii[64], unicode[80];
+    snprintf(unicode, sizeof(unicode), "%s \xc3\xa9", texts[i]);
+    snprintf(ascii, sizeof(ascii), "%s", hits_of(m, texts[i]));
+    assert_string_equal(ascii, hits_of(m, unicode));
+  }
+  assert_string_equal(hits_of(m, "SERVER\t\r\n  DOWN since 9"), "100");
+  /* \v is no white space to GLib: "log\vin" is one word. */
+  assert_string_equal(hits_of(m, "we Cannot\fLog\vIn"), "000");
+  assert_string_equal(hits_of(m, "we Cannot\fLog In"), "010");
+  assert_string_equal(hits_of(m, "no errors"), "000");
+  pr_matcher_free(m);
+}
+
+
 static void
 test_matcher_invalid_utf8_is_safe(void **state)
 {
@@ -240,6 +267,7 @@ main(void)
     cmocka_unit_test(test_matcher_whole_words_only),
     cmocka_unit_test(test_matcher_phrases_span_whitespace),
     cmocka_unit_test(test_matcher_utf8_case_folding),
+    cmocka_unit_test(test_matcher_ascii_path_agrees_with_unicode_path),
     cmocka_unit_test(test_matcher_invalid_utf8_is_safe),
     cmocka_unit_test(test_matcher_overlapping_keywords),
     cmocka_unit_test(test_matcher_same_keyword_same_id),
