@@ -310,6 +310,7 @@ typedef struct run_ctx {
   int64_t explain;      /* explain: the ticket told about; 0 = plain run */
   key_set done;         /* --done: keys carried out before */
   FILE *record;         /* --record: where carried-out keys are appended */
+  int record_failed;    /* --record could not be written: no more actions */
   const char *record_path;
   long skipped;         /* actions not printed: their key was done */
 } run_ctx;
@@ -504,6 +505,7 @@ record_key(run_ctx *r, const char *key)
             strerror(errno));
     fclose(r->record);
     r->record = NULL;
+    r->record_failed = 1;
     atomic_store(&r->failed, 1);
     if (r->live) {
       r->m.stop(r->p);
@@ -525,6 +527,10 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
   if (key != NULL && key_set_has(&r->done, key)) {
     r->skipped++;
     return 0;  /* Carried out before this run: done already. */
+  }
+  if (r->record_failed) {
+    /* A restart could not know of it: not done (the module says which). */
+    return -1;
   }
   json_t *out = out_head(ticket, at_ms);
   json_t *a = pairs_object(args, n_args);
