@@ -1,0 +1,337 @@
+#!/bin/bash
+# test_scenarios.sh - SLA scenarios end to end: the built CLI replays the
+# event files of tests/fixtures/scenarios/<case>/ through the shipped rules
+# ($PROMPTLY_RULES) in virtual time, and every line it prints is compared
+# with expected.jsonl.  The expected lines were worked out by hand from
+# the rules and the calendar conventions, not recorded: the reasoning for
+# every due, threshold instant and key is in
+# tests/fixtures/scenarios/README.md.  Then: replays are byte-identical,
+# kill and restart with --record / --done fire nothing twice and lose
+# nothing, and "promptly explain" tells the key lines of one scenario.
+#
+# Environment (set by "make check"): PROMPTLY_BIN, PROMPTLY_MODULE,
+# PROMPTLY_RULES, PROMPTLY_SRCDIR; PROMPTLY_WRAP, if set, is a command that
+# runs the CLI ("valgrind -q --error-exitcode=9").
+set -eu
+
+: "${PROMPTLY_BIN:?}" "${PROMPTLY_MODULE:?}" "${PROMPTLY_SRCDIR:?}"
+: "${PROMPTLY_RULES:?}"
+export PROMPTLY_MODULE
+sc="$PROMPTLY_SRCDIR/tests/fixtures/scenarios"
+rules="$PROMPTLY_RULES"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_scenarios.XXXXXX")
+killpid=
+cleanup() {
+  if [ -n "$killpid" ]; then
+    kill -9 "$killpid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+failed=0
+count=0
+
+# The CLI, under $PROMPTLY_WRAP if given (split into words on purpose).
+cli() {
+  ${PROMPTLY_WRAP:-} "$PROMPTLY_BIN" "$@"
+}
+
+ok() {
+  count=$((count + 1))
+  echo "ok $count - $1"
+}
+
+not_ok() {
+  count=$((count + 1))
+  failed=$((failed + 1))
+  echo "not ok $count - $1"
+}
+
+# check NAME COMMAND...: pass if the command succeeds.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# same EXPECTED ACTUAL: diff them, showing the difference on failure.
+same() {
+  diff -u "$1" "$2" >&2
+}
+
+# run_cli OUT ERR ARGS...: run the tool; its status goes to $rc.
+run_cli() {
+  local out=$1 err=$2
+  shift 2
+  rc=0
+  cli "$@" >"$out" 2>"$err" || rc=$?
+}
+
+# wait_for FILE PATTERN: until a line of FILE matches (at most 60 s, so a
+# slow run under valgrind still passes, and a broken one fails).
+wait_for() {
+  local i
+  for i in $(seq 600); do
+    if grep -Eq "$2" "$1" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "timed out waiting for '$2' in $1" >&2
+  return 1
+}
+
+# actions FILE...: the action lines of outputs, in order.
+actions() {
+  cat "$@" | grep '"action": ' || true
+}
+
+# keys FILE...: the idempotency keys of the action lines, in order.
+keys() {
+  actions "$@" | sed -E 's/.*"key": "([^"]*)"\}$/\1/'
+}
+
+# writes FILE...: the write lines, in order.
+writes() {
+  cat "$@" | grep '"write": ' || true
+}
+
+# fields FILE...: what a host that applied every write of the outputs, in
+# order, shows in the end: "ticket field value" lines, sorted.  (No value
+# in these scenarios holds a double quote.)
+fields() {
+  writes "$@" |
+    sed -E 's/^\{"at": "[^"]*", "ticket": ([0-9]+), "write": \{(.*)\}\}$/\1	\2/' |
+    awk -F '\t' '{
+      s = $2
+      while (match(s, /"[^"]*": "[^"]*"/)) {
+        kv = substr(s, RSTART, RLENGTH)
+        s = substr(s, RSTART + RLENGTH)
+        n = index(kv, "\": \"")
+        last[$1 " " substr(kv, 2, n - 2)] = substr(kv, n + 4, length(kv) - n - 4)
+      }
+    }
+    END { for (k in last) print k, last[k] }' | LC_ALL=C sort
+}
+
+# scenario CASE UNTIL: replay CASE's events up to UNTIL; exit 0, nothing on
+# stderr, exactly the expected lines; a second replay (from stdin) gives a
+# byte-identical output.
+scenario() {
+  local name=$1 until=$2
+  local d="$sc/$name"
+  run_cli "$tmp/$name.out" "$tmp/$name.err" run --rules "$rules" \
+    --events "$d/events.jsonl" --until "$until"
+  check "$name: exits 0" test "$rc" -eq 0
+  check "$name: nothing on stderr" same /dev/null "$tmp/$name.err"
+  check "$name: the expected writes and actions" same "$d/expected.jsonl" \
+    "$tmp/$name.out"
+  rc=0
+  cli run --rules "$rules" --events - --until "$until" \
+    <"$d/events.jsonl" >"$tmp/$name.2.out" 2>/dev/null || rc=$?
+  check "$name: a second replay gives a byte-identical output" \
+    cmp "$tmp/$name.out" "$tmp/$name.2.out"
+}
+
+# --- The scenarios ----------------------------------------------------------
+
+# Friday 17:00, P3 by default: 4 business hours from Monday 09:00, due
+# Monday 13:00; warning 12:00, breach 13:00 (priority raised to P2),
+# director at 15:00.  The other ticket is answered and resolved in time.
+scenario friday-p3 2026-11-23T16:00:00Z
+
+# 4 business hours used up at 17:00 sharp are due at the next opening,
+# Tuesday 09:00: a reply at 08:30 is in time; the unanswered ticket
+# breaches at 09:00, not at 17:00.
+scenario closing-exact 2026-11-24T12:00:00Z
+
+# "Production is down": P1, 30 minutes round the clock; 75%, 100% and
+# 100% + 2h each exactly once, also when the replay runs a week longer.
+scenario p1-keyword 2026-11-25T06:00:00Z
+run_cli "$tmp/p1long.out" "$tmp/p1long.err" run --rules "$rules" \
+  --events "$sc/p1-keyword/events.jsonl" --until 2026-12-02T06:00:00Z
+check "p1-keyword: a week later still nothing more" same \
+  "$sc/p1-keyword/expected.jsonl" "$tmp/p1long.out"
+for k in 75% 100% 100%+2h; do
+  check "p1-keyword: first_response $k notify exactly once" test \
+    "$(keys "$tmp/p1long.out" | grep -cx "30:first_response:1:$k:notify")" \
+    -eq 1
+done
+
+# An agent sets P4 ten minutes in: first response moves to 24 business
+# hours keeping the 10 minutes used, resolution to best effort.
+scenario p1-to-p4 2026-11-27T00:00:00Z
+
+# Pending customer for two days and three hours: paused, reminders after
+# 24 and 48 hours, customer wait 183600 s; the close after 7 days never
+# comes; the resolution clock resumes with its 2 hours.
+scenario pending-customer 2026-11-30T11:30:00Z
+
+# Enterprise tier: its 1h / 4h beat P3's 4h / 24h; on a P2 ticket the
+# first response ties (declared first wins: corporate) and the enterprise
+# resolution is earlier; sla.policy says which.
+scenario enterprise-tier 2026-11-23T16:30:00Z
+
+# A security issue on a Saturday: one hour round the clock, while its
+# resolution stays on business hours.
+scenario security-weekend 2026-11-21T07:00:00Z
+
+# Reopen: resolution resumes in cycle 1 with the 6 hours it had used.
+scenario reopen 2026-11-26T14:00:00Z
+
+# Tier changed by an update: enterprise targets from then on, the 30
+# minutes already used kept.
+scenario tier-change 2026-11-23T13:00:00Z
+
+# Pending customer, never answered: two reminders, close after 7 days.
+scenario auto-close 2026-12-07T00:00:00Z
+
+# The events of the restart tests below, in one uninterrupted run.
+scenario restart 2026-11-26T17:00:00Z
+
+# --- The host's dedupe: --done ----------------------------------------------
+
+# A key listed in --done is not printed; everything else is.  The raise of
+# priority it stands for still happened (the write at 13:00 says P2).
+echo '2:first_response:1:100%:raise_priority' >"$tmp/done1"
+run_cli "$tmp/done1.out" "$tmp/done1.err" run --rules "$rules" \
+  --events "$sc/friday-p3/events.jsonl" --until 2026-11-23T16:00:00Z \
+  --done "$tmp/done1"
+check "--done: exits 0" test "$rc" -eq 0
+grep -vF '"key": "2:first_response:1:100%:raise_priority"' \
+  "$sc/friday-p3/expected.jsonl" >"$tmp/done1.expected"
+check "--done: only the listed action left out" same "$tmp/done1.expected" \
+  "$tmp/done1.out"
+check "--done: the priority still raised" grep -q \
+  '"at": "2026-11-23T13:00:00Z", "ticket": 2, "write": {"priority": "P2"' \
+  "$tmp/done1.out"
+
+run_cli "$tmp/done2.out" "$tmp/done2.err" run --rules "$rules" \
+  --events "$sc/friday-p3/events.jsonl" --done "$tmp/no-such-keys"
+check "--done with a missing file exits 1" test "$rc" -eq 1
+check "--done with a missing file: named" grep -q "$tmp/no-such-keys" \
+  "$tmp/done2.err"
+check "--done with a missing file: nothing run" same /dev/null \
+  "$tmp/done2.out"
+
+run_cli "$tmp/rec1.out" "$tmp/rec1.err" run --rules "$rules" \
+  --events "$sc/friday-p3/events.jsonl" --record "$tmp/no-dir/keys"
+check "--record in a missing folder exits 1" test "$rc" -eq 1
+check "--record in a missing folder: named" grep -q "$tmp/no-dir/keys" \
+  "$tmp/rec1.err"
+
+# A record that cannot be written: no action is carried out after that
+# one (the module names each key not done), and the run fails.
+if [ -w /dev/full ]; then
+  run_cli "$tmp/full.out" "$tmp/full.err" run --rules "$rules" \
+    --events "$sc/friday-p3/events.jsonl" --until 2026-11-23T16:00:00Z \
+    --record /dev/full
+  check "--record on a full disk exits 1" test "$rc" -eq 1
+  check "--record on a full disk: says so" grep -q \
+    '^promptly: error: --record /dev/full: ' "$tmp/full.err"
+  check "--record on a full disk: no action after the first" same \
+    <(actions "$sc/friday-p3/expected.jsonl" | head -n 1) \
+    <(actions "$tmp/full.out")
+  check "--record on a full disk: the 3 actions not done are named" test \
+    "$(grep -c "^promptly: warning: ticket 2: .*, key 2:first_response:1:" \
+       "$tmp/full.err")" -eq 3
+fi
+
+run_cli "$tmp/help.out" "$tmp/help.err" run --help
+check "run --help names --done and --record" test \
+  "$(grep -cE -- '--done FILE|--record FILE' "$tmp/help.out")" -ge 2
+
+# --- Kill and restart ---------------------------------------------------------
+
+# Run A reads the events from a FIFO with --record and is killed (SIGKILL)
+# once it has handled the first three; run B replays the first eight with
+# --done and --record on the same file (a stop after an orderly end);
+# run C replays them all.  Nothing may be printed twice, nothing lost: the
+# actions of A, B and C in a row are those of the uninterrupted run, and a
+# host that applied every write of the three shows the same fields.
+grep -v '^#' "$sc/restart/events.jsonl" >"$tmp/restart.events"
+keysf="$tmp/restart.keys"
+mkfifo "$tmp/fifo"
+# Read-write, so that opening it does not wait for the reader.
+exec 3<>"$tmp/fifo"
+${PROMPTLY_WRAP:-} "$PROMPTLY_BIN" run --rules "$rules" \
+  --events "$tmp/fifo" --done "$keysf" --record "$keysf" \
+  >"$tmp/A.out" 2>"$tmp/A.err" &
+killpid=$!
+head -n 3 "$tmp/restart.events" >&3
+# Its last output line before the fourth event (which never comes).
+wait_for "$tmp/A.out" \
+  '^\{"at": "2026-11-24T22:30:00Z", "ticket": 200, "write"' || true
+kill -9 "$killpid" 2>/dev/null || true
+rc=0
+wait "$killpid" 2>/dev/null || rc=$?
+killpid=
+exec 3>&-
+check "restart: run A was killed" test "$rc" -eq 137
+check "restart: run A printed actions" test "$(keys "$tmp/A.out" | wc -l)" \
+  -gt 0
+check "restart: run A recorded each key it printed, in order" same \
+  <(keys "$tmp/A.out") "$keysf"
+
+head -n 8 "$tmp/restart.events" >"$tmp/restart.part"
+run_cli "$tmp/B.out" "$tmp/B.err" run --rules "$rules" \
+  --events "$tmp/restart.part" --done "$keysf" --record "$keysf"
+check "restart: run B exits 0" test "$rc" -eq 0
+check "restart: run B printed new actions" test \
+  "$(keys "$tmp/B.out" | wc -l)" -gt 0
+run_cli "$tmp/C.out" "$tmp/C.err" run --rules "$rules" \
+  --events "$tmp/restart.events" --until 2026-11-26T17:00:00Z \
+  --done "$keysf" --record "$keysf"
+check "restart: run C exits 0" test "$rc" -eq 0
+check "restart: run C printed new actions" test \
+  "$(keys "$tmp/C.out" | wc -l)" -gt 0
+check "restart: no key printed twice" same /dev/null \
+  <(keys "$tmp/A.out" "$tmp/B.out" "$tmp/C.out" | sort | uniq -d)
+check "restart: the actions of A, B, C are those of one run" same \
+  <(actions "$sc/restart/expected.jsonl") \
+  <(actions "$tmp/A.out" "$tmp/B.out" "$tmp/C.out")
+check "restart: the record lists every key once, in order" same \
+  <(keys "$sc/restart/expected.jsonl") "$keysf"
+check "restart: run C writes what one run writes" same \
+  <(writes "$sc/restart/expected.jsonl") <(writes "$tmp/C.out")
+check "restart: the host ends with the same fields" same \
+  <(fields "$sc/restart/expected.jsonl") \
+  <(fields "$tmp/A.out" "$tmp/B.out" "$tmp/C.out")
+check "restart: the fields are not empty" test \
+  "$(fields "$sc/restart/expected.jsonl" | wc -l)" -ge 20
+
+# --- promptly explain -----------------------------------------------------------
+
+# p1-to-p4 as of Wednesday 12:10: the agent's P4, both policies matched,
+# the 75% warning at 12:00 with its key, and the first response clock:
+# 10 minutes + Mon 6h50m + Tue 8h + Wed 3h10m = 18h10m of 24h, due
+# Thursday 10:00 (see the README).  The reply at 12:30 has not happened.
+run_cli "$tmp/explain.out" "$tmp/explain.err" explain --rules "$rules" \
+  --events "$sc/p1-to-p4/events.jsonl" --ticket 40 \
+  --at 2026-11-25T12:10:00Z
+check "explain: exits 0" test "$rc" -eq 0
+check "explain: nothing on stderr" same /dev/null "$tmp/explain.err"
+at='2026-11-25T12:10:00Z  '
+while IFS= read -r line; do
+  check "explain: '${line:0:60}...'" grep -qxF -- "$line" "$tmp/explain.out"
+done <<EOF
+2026-11-23T10:10:00Z  priority set to P4 by an agent
+2026-11-25T12:00:00Z  first_response 75% reached (cycle 1): notify (to=team-lead), key 40:first_response:1:75%:notify
+${at}as of 2026-11-25T12:10:00Z: priority P4 (set by an agent), status new
+${at}policies matched: corporate-p1, corporate
+${at}first_response: running (cycle 1, business time, policy corporate): 18h10m of 24h elapsed, 5h50m remaining, due 2026-11-26T10:00:00Z
+${at}resolution: no target (best effort)
+${at}sla.status = at_risk
+${at}sla.escalation = 1
+${at}sla.customer_wait = 0
+EOF
+check "explain: nothing after --at" same /dev/null \
+  <(grep -E '^2026-11-25T12:(1[1-9]|[2-5][0-9])|^2026-11-2[6-9]' \
+    "$tmp/explain.out")
+
+echo "1..$count"
+echo "$((count - failed)) passed, $failed failed"
+if [ "$failed" -ne 0 ]; then
+  exit 1
+fi
