@@ -956,10 +956,10 @@ arm_timer(promptly *p)
 }
 
 
+/* Fire every deadline due by now, in order. */
 static void
-on_timer(uv_timer_t *h)
+fire_due(promptly *p)
 {
-  promptly *p = h->data;
   int64_t now = now_ms(p);
   const pr_deadline *top;
   while ((top = pr_deadlines_peek(&p->deadlines)) != NULL &&
@@ -968,6 +968,14 @@ on_timer(uv_timer_t *h)
     pr_deadlines_pop(&p->deadlines, &d);
     fire(p, &d);
   }
+}
+
+
+static void
+on_timer(uv_timer_t *h)
+{
+  promptly *p = h->data;
+  fire_due(p);
   arm_timer(p);
 }
 
@@ -1026,6 +1034,12 @@ drain_live(promptly *p)
     list = ev->next;
     handle_event(p, ev, ev->at_ms != 0 ? ev->at_ms : now_ms(p));
     free(ev);
+  }
+  /* Events from the past (a host catching up after a restart) leave
+  ** deadlines already due: fire them now, so that when promptly_run
+  ** returns the fields are those of the present, not of the last event. */
+  if (!p->virtual_time) {
+    fire_due(p);
   }
   arm_timer(p);
 }

@@ -74,6 +74,9 @@ on_write(void *ud, int64_t ticket, int64_t at_ms, const promptly_attr *f,
   h->last_ticket = ticket;
   h->last_at_ms = at_ms;
   for (uint32_t i = 0; i < n; i++) {
+    if (strcmp(f[i].name, "sla.first_response.state") == 0) {
+      snprintf(h->last_fr_state, sizeof(h->last_fr_state), "%s", f[i].value);
+    }
     if (strcmp(f[i].name, "priority") == 0) {
       snprintf(h->last_priority, sizeof(h->last_priority), "%s", f[i].value);
       if (f[i].value[0] == 'P' && f[i].value[1] >= '0' &&
@@ -105,10 +108,26 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
   (void)action;
   (void)args;
   (void)n;
-  (void)key;
   fake_host *h = ud;
   h->actions++;
+  snprintf(h->last_action_key, sizeof(h->last_action_key), "%s", key);
   return 0;
+}
+
+
+static int64_t
+on_now(void *ud)
+{
+  return ((fake_host *)ud)->now_ms;
+}
+
+
+/* Give the host a clock of its own (live mode with injected time). */
+void
+fake_host_set_clock(fake_host *h, int64_t now_ms)
+{
+  h->now_ms = now_ms;
+  h->host.now_ms = on_now;
 }
 
 

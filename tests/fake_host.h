@@ -39,6 +39,9 @@ typedef struct fake_host {
   int64_t last_ticket;
   int64_t last_at_ms;
   char last_priority[32];
+  char last_fr_state[32];     /* last sla.first_response.state written */
+  char last_action_key[160];
+  int64_t now_ms;             /* the host clock when now_ms is set */
   unsigned char *per_ticket;  /* priority writes per ticket id */
   int by_level[10];           /* priority writes of "P<n>" by n */
   int stop_after_writes;      /* call stop when writes reaches it (>0) */
@@ -54,6 +57,7 @@ void fake_api_unload(fake_api *api);
 
 void fake_host_init(fake_host *h, const fake_api *api);
 void fake_host_free(fake_host *h);
+void fake_host_set_clock(fake_host *h, int64_t now_ms);
 
 /* $PROMPTLY_TEST_SCALE (default 1): slow runs (valgrind) divide the sizes
 ** of stress tests by it. */

@@ -383,6 +383,31 @@ test_abi_unknown_ticket_reported_with_source(void **state)
 }
 
 
+/* A host catching up (live time, an event two hours old): when
+** promptly_run returns, the deadlines already due have fired, so the
+** fields it was given are those of now, not those of the old event. */
+static void
+test_abi_live_catch_up_fires_overdue_deadlines(void **state)
+{
+  (void)state;
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  open_ok(&h, "abi-sla");
+  fake_event fe;
+  fake_create(&fe, 9, now - 2 * 3600 * 1000, "server down");
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "breached");
+  assert_int_equal(h.actions, 1);
+  assert_string_equal(h.last_action_key, "9:first_response:1:100%:notify");
+  assert_int_equal(h.last_at_ms, now - 2 * 3600 * 1000 + 30 * 60 * 1000);
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+}
+
+
 static int
 count_threads(void)
 {
@@ -434,6 +459,7 @@ main(void)
     cmocka_unit_test(test_abi_advance_handles_events_at_their_instant),
     cmocka_unit_test(test_abi_manual_priority_is_never_overwritten),
     cmocka_unit_test(test_abi_unknown_ticket_reported_with_source),
+    cmocka_unit_test(test_abi_live_catch_up_fires_overdue_deadlines),
     cmocka_unit_test(test_abi_creates_no_thread),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
