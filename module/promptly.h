@@ -115,9 +115,12 @@ typedef struct promptly_host {
   int32_t (*write_fields)(void *user_data, int64_t ticket, int64_t at_ms,
                           const promptly_attr *fields, uint32_t n_fields);
 
-  /* Loop thread.  Carry out an action ("notify", "set_priority", ...).
+  /* Loop thread.  Carry out an action ("notify", "note", "reassign", ...).
   ** key identifies it for ever: a host that has carried out a key before
-  ** must not do it again.  Return 0 when done or already done. */
+  ** must not do it again.  Return 0 when done or already done.
+  ** raise_priority and set_priority are applied by the module itself: the
+  ** new level comes as the field "priority", and the host only records
+  ** their keys. */
   int32_t (*do_action)(void *user_data, int64_t ticket, int64_t at_ms,
                        const char *action, const promptly_attr *args,
                        uint32_t n_args, const char *key);

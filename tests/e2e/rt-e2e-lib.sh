@@ -200,6 +200,34 @@ sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
 max_txn() { sql 'SELECT MAX(id) FROM Transactions'; }
 cursor() { sed -n 's/^txn //p' "$STATE/cursor" 2>/dev/null || echo 0; }
 cursor_at_least() { [[ "$(cursor)" -ge "$1" ]]; }
+# Work promptly repeated in its transactions after id $1: a field written
+# with the value it had, or set back to the value it had one write before
+# (A -> B -> A).  One "ticket|field|old|new" line per such write.  What a
+# restart may legitimately add (a threshold that came due while the
+# daemon was down, a ticket created meanwhile) is not listed.
+rewrites_since() {
+  sql "WITH w AS (
+         SELECT t.id, t.ObjectId AS tk, t.Type || ':' || t.Field AS f,
+                COALESCE(ov.Content, t.OldValue, '') AS old,
+                COALESCE(nv.Content, t.NewValue, '') AS new
+           FROM Transactions t
+           LEFT JOIN ObjectCustomFieldValues ov
+                  ON t.Type = 'CustomField' AND ov.id = t.OldReference
+           LEFT JOIN ObjectCustomFieldValues nv
+                  ON t.Type = 'CustomField' AND nv.id = t.NewReference
+          WHERE t.ObjectType = 'RT::Ticket' AND t.Creator = $PROMPTLY_UID
+            AND t.Type IN ('CustomField', 'Set') AND t.id > $1),
+       s AS (SELECT *, LAG(old) OVER (PARTITION BY tk, f ORDER BY id) AS prev_old
+               FROM w)
+       SELECT tk, f, old, new FROM s
+        WHERE new = old OR (prev_old IS NOT NULL AND new = prev_old)
+        ORDER BY id"
+}
+# Action keys carried out more than once, over every ticket.
+duplicate_keys() {
+  sql "SELECT Description FROM Attributes WHERE Name = 'promptly-action'
+       GROUP BY Description HAVING COUNT(*) > 1"
+}
 # Transactions promptly made, per ticket: "ticket|type|field|count" lines.
 promptly_txns() {
   sql "SELECT ObjectId, Type, Field, COUNT(*) FROM Transactions
