@@ -4,6 +4,7 @@
 #  2. clang, -Werror: make check
 #  3. AddressSanitizer + UndefinedBehaviorSanitizer: make check
 #  4. valgrind (memcheck, leaks) over the gcc build: make check
+#  5. make install; the RT 5 end-to-end tests (tests/e2e); make distcheck
 # It installs what it needs (Debian 12, as root) and ends with one line
 # "N passed, N failed" over all runs.
 set -euo pipefail
@@ -77,6 +78,23 @@ else
   echo "make install: files missing or the installed rules do not check"
   ls -R "$stage" | head -40
   failed=$((failed + 1)); status=1
+fi
+
+# End to end against the real host: RT 5 (installed if missing, started on
+# 127.0.0.1 with its own SQLite file) with the gcc build's promptly.so.
+echo "== RT 5 end to end"
+if PROMPTLY_SO="$out/gcc/module/.libs/promptly.so" \
+     bash "$top/tests/e2e/run-rt-e2e.sh" >"$out/e2e.log" 2>&1; then e2e=0; else e2e=1; fi
+grep -E '^(PASS|FAIL|SKIP):' "$out/e2e.log" || true
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/e2e.log" | tail -1)
+if [ -n "$line" ]; then
+  passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+  failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+fi
+if [ "$e2e" -ne 0 ] || [ -z "$line" ]; then
+  tail -40 "$out/e2e.log"
+  [ -n "$line" ] || failed=$((failed + 1))
+  status=1
 fi
 
 echo "== distcheck"
