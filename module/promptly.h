@@ -16,9 +16,10 @@
 ** freed on the other.
 **
 ** Threads.  The module creates no thread.  promptly_submit and promptly_stop
-** may be called from any thread.  Everything else, and every host callback
-** but log, happens on the thread that calls promptly_run / promptly_advance
-** (the loop thread), one call at a time.
+** may be called from any thread.  Everything else, and every host callback,
+** happens on the thread that calls promptly_run / promptly_advance (the
+** loop thread), one call at a time; log also on the caller of open, check
+** and reload.
 */
 #ifndef PROMPTLY_H
 #define PROMPTLY_H
@@ -103,7 +104,10 @@ typedef struct promptly_host {
   uint32_t abi_version;  /* PROMPTLY_ABI_VERSION the host was built with */
   void *user_data;       /* first argument of every callback */
 
-  /* Any thread.  msg is one line without a newline.  May be NULL. */
+  /* On the thread of the entry point that logs: the loop thread, or the
+  ** caller of promptly_open / promptly_check / promptly_reload; never a
+  ** thread of the module's own (it has none).  msg is one line without a
+  ** newline.  May be NULL. */
   void (*log)(void *user_data, int32_t level, const char *msg);
 
   /* Loop thread.  The current instant; NULL for the real clock. */
