@@ -102,6 +102,7 @@ e2e_start_rt() {
     { cat "$WORK/setup-db.log"; die "rt-setup-database init failed"; }
   chown root:www-data "$DB"; chmod 0660 "$DB"
   apply_initialdata 2>>"$WORK/setup-db.log"
+  use_lifecycle General 2>>"$WORK/setup-db.log"
   # root's password for the REST and browser logins.
   PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
     use RT; RT::LoadConfig(); RT::Init();
