@@ -29,44 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failed=0
-count=0
-
-# The CLI, under $PROMPTLY_WRAP if given (split into words on purpose).
-cli() {
-  ${PROMPTLY_WRAP:-} "$PROMPTLY_BIN" "$@"
-}
-
-ok() {
-  count=$((count + 1))
-  echo "ok $count - $1"
-}
-
-not_ok() {
-  count=$((count + 1))
-  failed=$((failed + 1))
-  echo "not ok $count - $1"
-}
-
-# check NAME COMMAND...: pass if the command succeeds.
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# same EXPECTED ACTUAL: diff them, showing the difference on failure.
-same() {
-  diff -u "$1" "$2" >&2
-}
-
-# run_cli OUT ERR ARGS...: run the tool; its status goes to $rc.
-run_cli() {
-  local out=$1 err=$2
-  shift 2
-  rc=0
-  cli "$@" >"$out" 2>"$err" || rc=$?
-}
+# shellcheck source=tap.sh
+. "$PROMPTLY_SRCDIR/tests/tap.sh"
 
 # wait_for FILE PATTERN: until a line of FILE matches (at most 60 s, so a
 # slow run under valgrind still passes, and a broken one fails).
