@@ -8,12 +8,76 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The names and values nearly every ticket holds: the attributes hosts
+** send and the fields the module writes, with their usual values.  A set
+** points into this read-only table instead of copying them, which saves
+** two small allocations per entry (a third of a ticket's memory) and the
+** time to free them. */
+static const char *const common[] = {
+  "", "0", "1", "2", "3", "P1", "P2", "P3", "P4",
+  "body", "channel", "queue", "requestor", "status", "subject", "tier",
+  "type", "owner", "actor", "priority", "new", "open", "resolved", "closed",
+  "email", "chat", "phone", "web",
+  "sla.policy", "sla.status", "sla.due", "sla.escalation",
+  "sla.customer_wait",
+  "sla.first_response.due", "sla.first_response.state",
+  "sla.next_response.due", "sla.next_response.state",
+  "sla.periodic_update.due", "sla.periodic_update.state",
+  "sla.resolution.due", "sla.resolution.state",
+  "on_track", "at_risk", "breached", "paused", "met", "none", "running",
+};
+#define N_COMMON (sizeof(common) / sizeof(common[0]))
+
+
+/* The table's copy of s, or NULL. */
+static const char *
+common_str(const char *s)
+{
+  for (size_t i = 0; i < N_COMMON; i++) {
+    if (common[i][0] == s[0] && strcmp(common[i], s) == 0) {
+      return common[i];
+    }
+  }
+  return NULL;
+}
+
+
+static int
+is_common(const char *s)
+{
+  for (size_t i = 0; i < N_COMMON; i++) {
+    if (s == common[i]) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+/* A string the set owns: the table's copy or a fresh one (NULL: ENOMEM). */
+static const char *
+own(const char *s)
+{
+  const char *c = strlen(s) <= 26 ? common_str(s) : NULL;
+  return c != NULL ? c : pr_strdup(s);
+}
+
+
+static void
+disown(const char *s)
+{
+  if (s != NULL && !is_common(s)) {
+    free((char *)s);
+  }
+}
+
+
 void
 pr_kvset_free(pr_kvset *s)
 {
   for (uint32_t i = 0; i < s->n; i++) {
-    free((char *)s->kv[i].name);
-    free((char *)s->kv[i].value);
+    disown(s->kv[i].name);
+    disown(s->kv[i].value);
   }
   free(s->kv);
   s->kv = NULL;
@@ -44,13 +108,16 @@ pr_kvset_get(const pr_kvset *s, const char *name)
 int
 pr_kvset_set(pr_kvset *s, const char *name, const char *value)
 {
-  char *v = pr_strdup(value);
+  int i = kvset_index(s, name);
+  if (i >= 0 && strcmp(s->kv[i].value, value) == 0) {
+    return PROMPTLY_OK;
+  }
+  const char *v = own(value);
   if (v == NULL) {
     return PROMPTLY_ENOMEM;
   }
-  int i = kvset_index(s, name);
   if (i >= 0) {
-    free((char *)s->kv[i].value);
+    disown(s->kv[i].value);
     s->kv[i].value = v;
     return PROMPTLY_OK;
   }
@@ -58,15 +125,15 @@ pr_kvset_set(pr_kvset *s, const char *name, const char *value)
     uint32_t cap = s->cap ? s->cap * 2 : 8;
     pr_kv *kv = realloc(s->kv, cap * sizeof(*kv));
     if (kv == NULL) {
-      free(v);
+      disown(v);
       return PROMPTLY_ENOMEM;
     }
     s->kv = kv;
     s->cap = cap;
   }
-  char *n = pr_strdup(name);
+  const char *n = own(name);
   if (n == NULL) {
-    free(v);
+    disown(v);
     return PROMPTLY_ENOMEM;
   }
   s->kv[s->n].name = n;

@@ -7,6 +7,7 @@
 #include "tickets.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void
 test_tickets_add_get_remove(void **state)
@@ -58,6 +59,42 @@ test_tickets_kvset_set_replaces(void **state)
 }
 
 
+/* Common names and values are shared, the rest copied: either way the set
+** reads back what was set, never aliases the caller's buffer, and frees
+** only its own copies (ASan and valgrind run this too). */
+static void
+test_tickets_kvset_common_and_own_strings(void **state)
+{
+  (void)state;
+  pr_kvset s = {0};
+  char buf[32];
+  strcpy(buf, "on_track");
+  assert_int_equal(pr_kvset_set(&s, "sla.status", buf), PROMPTLY_OK);
+  strcpy(buf, "x-custom-field");
+  assert_int_equal(pr_kvset_set(&s, buf, "on_track"), PROMPTLY_OK);
+  strcpy(buf, "changed");
+  assert_string_equal(pr_kvset_get(&s, "sla.status"), "on_track");
+  assert_string_equal(pr_kvset_get(&s, "x-custom-field"), "on_track");
+  assert_null(pr_kvset_get(&s, "changed"));
+  /* common -> own -> common -> same again -> empty */
+  assert_int_equal(pr_kvset_set(&s, "sla.status", "breached!"), PROMPTLY_OK);
+  assert_string_equal(pr_kvset_get(&s, "sla.status"), "breached!");
+  assert_int_equal(pr_kvset_set(&s, "sla.status", "breached"), PROMPTLY_OK);
+  assert_int_equal(pr_kvset_set(&s, "sla.status", "breached"), PROMPTLY_OK);
+  assert_string_equal(pr_kvset_get(&s, "sla.status"), "breached");
+  assert_int_equal(pr_kvset_set(&s, "sla.status", ""), PROMPTLY_OK);
+  assert_string_equal(pr_kvset_get(&s, "sla.status"), "");
+  /* A prefix or extension of a common string is not that string. */
+  assert_int_equal(pr_kvset_set(&s, "sla.due.x", "P1x"), PROMPTLY_OK);
+  assert_int_equal(pr_kvset_set(&s, "sla", "P"), PROMPTLY_OK);
+  assert_string_equal(pr_kvset_get(&s, "sla.due.x"), "P1x");
+  assert_string_equal(pr_kvset_get(&s, "sla"), "P");
+  assert_null(pr_kvset_get(&s, "sla.due"));
+  assert_int_equal(s.n, 4);
+  pr_kvset_free(&s);
+}
+
+
 static void
 test_tickets_diff_only_changes(void **state)
 {
@@ -87,6 +124,7 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tickets_add_get_remove),
     cmocka_unit_test(test_tickets_kvset_set_replaces),
+    cmocka_unit_test(test_tickets_kvset_common_and_own_strings),
     cmocka_unit_test(test_tickets_diff_only_changes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
