@@ -309,6 +309,16 @@ fi
 
 # --- 6. SIGKILL: resume from the cursor, nothing twice ---------------------------
 
+# A ticket resolved before the restart stays dormant (not replayed) until
+# it is reopened; then its history is replayed and the resolution clock
+# goes on with the time it had used.
+TR=$(create_ticket "VPN outage in the branch office" "Nobody can connect.")
+tr_sla() { [[ -n "$(cf_of "$TR" "SLA Resolution State")" ]]; }
+wait_for 3 tr_sla || true
+sleep 4
+rest PUT "/ticket/$TR" '{"Status":"resolved"}' >/dev/null
+tr_met() { [[ "$(cf_of "$TR" "SLA Resolution State")" == met ]]; }
+wait_for 3 tr_met || true
 LAST=$(max_txn)
 wait_for 5 cursor_at_least "$LAST" || true
 BEFORE=$(promptly_txns)
@@ -350,6 +360,34 @@ if grep -q "cursor was $CURSOR_BEFORE" "$DLOG"; then
   pass "restart read the cursor ($CURSOR_BEFORE) and replayed the history: $(grep 'replayed' "$DLOG" | tail -1 | sed 's/.*info: //')"
 else
   fail "restart did not report the cursor $CURSOR_BEFORE"
+fi
+
+# The resolved ticket was left dormant, then woken by its reopening.
+DORMANT=$(grep 'replayed .* events' "$DLOG" | tail -1 | sed -n 's/.* \([0-9]*\) closed tickets dormant.*/\1/p')
+if [[ "${DORMANT:-0}" -ge 1 ]] && ! grep -q "rt:txn/[0-9]*: ticket $TR: create" <(sed -n "/cursor was $CURSOR_BEFORE/,\$p" "$DLOG"); then
+  pass "restart left $DORMANT closed tickets dormant, #$TR among them (its history not replayed)"
+else
+  fail "restart: dormant '${DORMANT:-}', want >= 1 with #$TR not replayed"
+fi
+rest PUT "/ticket/$TR" '{"Status":"open"}' >/dev/null
+tr_running() { [[ "$(cf_of "$TR" "SLA Resolution State")" == running ]]; }
+wait_for 5 tr_running || true
+# 24x7 and a 1 h target: due = reopened + 3600 s - (resolved - created).
+epoch() { date -u -d "$1" +%s; }
+T_CREATED=$(sql "SELECT Created FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TR AND Type = 'Create'")
+T_RESOLVED=$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TR AND Type = 'Status' AND NewValue = 'resolved'")
+T_REOPENED=$(sql "SELECT MAX(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TR AND Type = 'Status' AND NewValue = 'open'")
+USED=$(( $(epoch "$T_RESOLVED UTC") - $(epoch "$T_CREATED UTC") ))
+WANT_DUE=$(date -u -d "@$(( $(epoch "$T_REOPENED UTC") + 3600 - USED ))" +%Y-%m-%dT%H:%M:%SZ)
+GOT_DUE=$(cf_of "$TR" "SLA Resolution Due")
+GOT_EPOCH=$(epoch "$GOT_DUE" 2>/dev/null || echo 0)
+if [[ "$(cf_of "$TR" "SLA Resolution State")" == running && $USED -ge 4 &&
+      $(( GOT_EPOCH - $(epoch "$WANT_DUE") )) -le 1 &&
+      $(( $(epoch "$WANT_DUE") - GOT_EPOCH )) -le 1 ]] &&
+   grep -q "ticket $TR changed (transaction [0-9]*): replayed its [1-9][0-9]* earlier events" "$DLOG"; then
+  pass "reopened #$TR woke from dormant: its history replayed, resolution running again with ${USED}s already used (due $GOT_DUE)"
+else
+  fail "reopened #$TR: Resolution State '$(cf_of "$TR" "SLA Resolution State")', due '$GOT_DUE', want running and $WANT_DUE (${USED}s used before); log: $(grep "ticket $TR changed" "$DLOG" | tail -1)"
 fi
 
 # --- 7. The ticket page in a real browser ------------------------------------
