@@ -34,7 +34,9 @@
 # the 75%/100% actions once each and none again after SIGKILL; a broken
 # rule file reported as file:line while the old rules
 # keep working; SQLite locked for 5 s (back off, retry, nothing lost);
-# SIGKILL and restart (resume from the cursor, no duplicate transaction);
+# SIGKILL and restart (resume from the cursor, no duplicate transaction;
+# a resolved ticket left dormant, then reopened with its resolution time
+# kept);
 # the ticket page in headless Chromium (DOM text, and a screenshot kept in
 # the artifacts folder).
 #
