@@ -4,7 +4,9 @@
 #  2. clang, -Werror: make check
 #  3. AddressSanitizer + UndefinedBehaviorSanitizer: make check
 #  4. valgrind (memcheck, leaks) over the gcc build: make check
-#  5. make install; the RT 5 end-to-end tests (tests/e2e); make distcheck
+#  5. make install; the RT 5 end-to-end tests (tests/e2e); make install-rt
+#     (the daemon checks the installed rules, systemd-analyze verifies the
+#     unit); make distcheck
 # It installs what it needs (Debian 12, as root) and ends with one line
 # "N passed, N failed" over all runs.
 set -euo pipefail
@@ -95,6 +97,32 @@ if [ "$e2e" -ne 0 ] || [ -z "$line" ]; then
   tail -40 "$out/e2e.log"
   [ -n "$line" ] || failed=$((failed + 1))
   status=1
+fi
+
+# The RT binding as "make install-rt" lays it out, after the e2e installed
+# RT (rt-promptly needs FFI::Platypus): the installed daemon finds the
+# installed module by default and checks the installed rules, and the
+# systemd unit verifies (pointed at the staged daemon: no systemd runs here).
+echo "== make install-rt"
+unit=$stage/usr/local/lib/systemd/system/rt-promptly.service
+if (cd "$out/gcc" && make -s install-rt DESTDIR="$stage" >>"$out/install.log" 2>&1) &&
+   test -x "$stage/usr/local/sbin/rt-promptly" &&
+   test -f "$stage/usr/local/share/promptly/rt/promptly-initialdata" &&
+   test -x "$stage/usr/local/share/promptly/rt/rt-promptly-setup" &&
+   grep -q "^my \$DEFAULT_MODULE = '/usr/local/lib/promptly/promptly.so';" \
+     "$stage/usr/local/sbin/rt-promptly" &&
+   grep -q '^ExecStart=/usr/local/sbin/rt-promptly ' "$unit" &&
+   perl "$stage/usr/local/sbin/rt-promptly" --check \
+     --module "$stage/usr/local/lib/promptly/promptly.so" \
+     --rules "$stage/usr/local/share/promptly/rules" >>"$out/install.log" 2>&1 &&
+   sed "s|^ExecStart=/usr/local/|ExecStart=$stage/usr/local/|" "$unit" \
+     >"$out/rt-promptly.service" &&
+   systemd-analyze verify "$out/rt-promptly.service" >>"$out/install.log" 2>&1; then
+  passed=$((passed + 1))
+else
+  echo "make install-rt: files missing, the daemon does not check the rules, or the unit does not verify"
+  tail -20 "$out/install.log"
+  failed=$((failed + 1)); status=1
 fi
 
 echo "== distcheck"
