@@ -780,6 +780,30 @@ done:
 }
 
 
+/* libical builds process-wide state on first use and never frees it: its
+** built-in UTC zone (made by the parser) and, through ICU, the default
+** locale and zone (made by rule expansion).  If a host unloads this
+** module, libical and ICU would be unloaded with it and that state lost,
+** once per load: a leak that grows with every reload (and that
+** LeakSanitizer and valgrind report).  So before its first call libical is
+** marked as never to be unloaded (RTLD_NOLOAD only finds the copy already
+** mapped; ICU stays as its dependency). */
+static void
+pin_libical(void)
+{
+  static atomic_int pinned;
+  Dl_info info;
+  if (atomic_exchange(&pinned, 1) != 0) {
+    return;
+  }
+  if (dladdr((void *)icalrecur_iterator_new, &info) != 0 &&
+      info.dli_fname != NULL) {
+    /* The handle is deliberately kept: the library is pinned anyway. */
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+}
+
+
 int
 pr_cal_spec_add_ics(pr_cal_spec *s, const char *path, char *err,
                     size_t errlen)
@@ -792,6 +816,7 @@ pr_cal_spec_add_ics(pr_cal_spec *s, const char *path, char *err,
   if (rc != PROMPTLY_OK) {
     return rc;
   }
+  pin_libical();
   icalcomponent *root = icalparser_parse_string(text);
   free(text);
   if (root == NULL) {
@@ -1123,29 +1148,6 @@ event_excluded(const cal_event *e, int64_t occ)
 }
 
 
-/* libical expands rules through ICU, which builds process-wide caches
-** (the default locale and zone) on first use and never frees them.  If a
-** host unloads this module, libical and ICU would be unloaded with it and
-** those caches lost, once per load: a leak that grows with every reload
-** (and that LeakSanitizer and valgrind report).  So the first expansion
-** marks libical as never to be unloaded (RTLD_NOLOAD only finds the copy
-** already mapped; ICU stays as its dependency). */
-static void
-pin_libical(void)
-{
-  static atomic_int pinned;
-  Dl_info info;
-  if (atomic_exchange(&pinned, 1) != 0) {
-    return;
-  }
-  if (dladdr((void *)icalrecur_iterator_new, &info) != 0 &&
-      info.dli_fname != NULL) {
-    /* The handle is deliberately kept: the library is pinned anyway. */
-    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-  }
-}
-
-
 /* Expand an event's occurrences (first days) up to at least day b.  The
 ** iterator starts at DTSTART and is kept, so each occurrence is computed
 ** once and COUNT or BYSETPOS rules need no special care. */
@@ -1156,7 +1158,6 @@ expand_event(const cal_event *e, cal_expand *x, int64_t b)
     return PROMPTLY_OK;
   }
   if (x->it == NULL) {
-    pin_libical();
     x->it = icalrecur_iterator_new(e->rule, e->dtstart);
     if (x->it == NULL) {
       x->done = 1;

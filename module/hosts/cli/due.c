@@ -434,6 +434,10 @@ due_line(due_ctx *d, const char *text, FILE *out, char *err, size_t errlen)
   if (end != NULL) {
     int64_t el_ms;
     int r = d->m.calendar_between(pc, start_ms, end_ms, &el_ms);
+    if (r == PROMPTLY_ERANGE) {
+      snprintf(err, errlen, "start..end: outside the years 1800..2900");
+      goto done;
+    }
     if (r != PROMPTLY_OK) {
       snprintf(err, errlen, "end: %s", d->m.strerror(r));
       goto done;
