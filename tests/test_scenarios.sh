@@ -294,6 +294,15 @@ check "explain: nothing after --at" same /dev/null \
   <(grep -E '^2026-11-25T12:(1[1-9]|[2-5][0-9])|^2026-11-2[6-9]' \
     "$tmp/explain.out")
 
+# A bad --at is named as such (not as run's --until), and nothing runs.
+run_cli "$tmp/explain-bad.out" "$tmp/explain-bad.err" explain --rules \
+  "$rules" --events "$sc/p1-to-p4/events.jsonl" --ticket 40 --at 'Wednesday'
+check "explain: a bad --at exits 2" test "$rc" -eq 2
+check "explain: a bad --at is named" grep -qxF \
+  "promptly explain: --at: 'Wednesday' is not an ISO 8601 instant" \
+  "$tmp/explain-bad.err"
+check "explain: a bad --at prints nothing" same /dev/null "$tmp/explain-bad.out"
+
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"
 if [ "$failed" -ne 0 ]; then

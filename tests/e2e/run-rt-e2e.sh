@@ -365,9 +365,9 @@ else
 fi
 
 # The resolved ticket was left dormant, then woken by its reopening.
-DORMANT=$(grep 'replayed .* events' "$DLOG" | tail -1 | sed -n 's/.* \([0-9]*\) closed tickets dormant.*/\1/p')
+DORMANT=$(grep 'replayed .* events' "$DLOG" | tail -1 | sed -n 's/.*dormant closed tickets: \([0-9]*\),.*/\1/p')
 if [[ "${DORMANT:-0}" -ge 1 ]] && ! grep -q "rt:txn/[0-9]*: ticket $TR: create" <(sed -n "/cursor was $CURSOR_BEFORE/,\$p" "$DLOG"); then
-  pass "restart left $DORMANT closed tickets dormant, #$TR among them (its history not replayed)"
+  pass "restart left dormant closed tickets: $DORMANT, #$TR among them (its history not replayed)"
 else
   fail "restart: dormant '${DORMANT:-}', want >= 1 with #$TR not replayed"
 fi

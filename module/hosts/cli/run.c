@@ -1133,8 +1133,8 @@ run_with(const char *rules, const char *events, const char *until,
   atomic_init(&r->failed, 0);
   if (until != NULL) {
     if (cli_parse_iso(until, &r->until_ms) != 0) {
-      fprintf(stderr, "promptly run: --until: '%s' is not an ISO 8601 "
-              "instant\n", until);
+      fprintf(stderr, "promptly %s: '%s' is not an ISO 8601 instant\n",
+              explain != 0 ? "explain: --at" : "run: --until", until);
       return CLI_EXIT_INPUT;
     }
     if (live && r->until_ms <= real_now_ms()) {
