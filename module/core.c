@@ -1082,6 +1082,10 @@ check_attr(const promptly_attr *a, uint32_t i, char *err, size_t errlen)
 }
 
 
+/* 2800-01-01T00:00:00Z: events after it are refused. */
+#define PR_EVENT_MAX_MS INT64_C(26192246400000)
+
+
 static int
 check_event(const promptly_event *ev, char *err, size_t errlen)
 {
@@ -1097,6 +1101,14 @@ check_event(const promptly_event *ev, char *err, size_t errlen)
   if (ev->at_ms < 0) {
     return pr_err(err, errlen, PROMPTLY_EINVAL,
                   "at: before 1970 (%lld ms)", (long long)ev->at_ms);
+  }
+  /* Calendars answer up to the year 2900; a ticket's clocks need room
+  ** after its events for targets of up to ten years. */
+  if (ev->at_ms >= PR_EVENT_MAX_MS) {
+    char iso[PR_ISO_LEN];
+    pr_iso_format(ev->at_ms, iso);
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "at: %s is after the year 2800", iso);
   }
   if (ev->n_attrs > PR_MAX_ATTRS || (ev->n_attrs > 0 && ev->attrs == NULL)) {
     return pr_err(err, errlen, PROMPTLY_EINVAL,

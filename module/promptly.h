@@ -90,7 +90,8 @@ typedef struct promptly_event {
   uint32_t struct_size;        /* sizeof(promptly_event) as the host built it */
   int32_t type;                /* PROMPTLY_EV_* */
   int64_t ticket;              /* the host's ticket id, > 0 */
-  int64_t at_ms;               /* when it happened; 0 = now */
+  int64_t at_ms;               /* when it happened; 0 = now; from 1970
+                                  to before 2800 */
   const promptly_attr *attrs;  /* n_attrs pairs; names are unique */
   uint32_t n_attrs;
   uint32_t reserved;           /* 0 */

@@ -132,6 +132,20 @@ test_abi_bad_events_refused_and_change_nothing(void **state)
   assert_non_null(strstr(err, "status"));
 
   fake_create(&fe, 1, 0, "server down");
+  fe.ev.at_ms = -1;
+  assert_int_equal(api.submit(p, &fe.ev, err, sizeof(err)), PROMPTLY_EINVAL);
+  assert_string_equal(err, "at: before 1970 (-1 ms)");
+
+  /* 2800-01-01T00:00:00Z and after: refused, the instant named. */
+  fake_create(&fe, 1, 0, "server down");
+  fe.ev.at_ms = INT64_C(26192246400000);
+  assert_int_equal(api.submit(p, &fe.ev, err, sizeof(err)), PROMPTLY_EINVAL);
+  assert_string_equal(err, "at: 2800-01-01T00:00:00Z is after the year 2800");
+  fe.ev.at_ms = INT64_MAX;
+  assert_int_equal(api.submit(p, &fe.ev, err, sizeof(err)), PROMPTLY_EINVAL);
+  assert_non_null(strstr(err, "is after the year 2800"));
+
+  fake_create(&fe, 1, 0, "server down");
   fe.ev.struct_size = 16;
   assert_int_equal(api.submit(p, &fe.ev, err, sizeof(err)),
                    PROMPTLY_EVERSION);

@@ -1,12 +1,16 @@
 #!/bin/bash
 # test_mutate.sh - bad input, made by machine: seeded mutants of the sample
-# events and of the default rules, run through the built CLI and module.
+# events, of calendar lines for "promptly due" and of the default rules,
+# run through the built CLI and module.
 #
 #  - events: random bytes, cut or repeated spans, values swapped for odd
 #    ones (NUL, lone surrogates, 1e308, year 9999, 100,000 characters,
 #    nesting).  The run exits 0 or 2; every message names its input line;
 #    and a line that was refused changes nothing: the same file without the
 #    refused lines writes exactly the same output.
+#  - calendars: the same mutations of "promptly due --batch" lines (zones,
+#    hours, holidays, an .ics).  Exit 0 or 2; each line is answered or
+#    refused once, with a message naming the line and the field.
 #  - rules: one rule file damaged (bytes, or Lua values swapped for endless
 #    loops, 1 GB strings, pattern bombs, __gc, absurd targets, bad hours).
 #    "promptly check" exits 0 or 1 and every problem reads file:line:
@@ -26,7 +30,7 @@ if [ -n "${PROMPTLY_WRAP:-}" ]; then n=${PROMPTLY_MUTANTS:-8}; else
   n=${PROMPTLY_MUTANTS:-40}; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-until=2027-01-31T00:00:00Z
+until=2799-12-31T23:59:59Z  # events after 2800 are refused
 
 keep() {  # keep WHAT: save a failing mutant for a look
   if [ -n "${PROMPTLY_MUTANTS_KEEP:-}" ]; then
@@ -130,6 +134,38 @@ check "events: every message names its input line" test "$ev_named" -eq 0
 check "events: refused lines change nothing" test "$ev_nothing" -eq 0
 check "events: the mutants are not all harmless ($ev_refused lines refused)" \
   test "$ev_refused" -gt 0
+
+# --- Calendars (promptly due --batch) ---------------------------------------
+# Run from the source folder: a line names its .ics by a relative path.
+du_status=0 du_named=0 du_count=0 du_refused=0
+for seed in $(seq 1 "$n"); do
+  m=$tmp/due-$seed.jsonl
+  mutate events "$((seed + 1000))" "$src/tests/fixtures/due/batch.jsonl" "$m"
+  rc=0
+  (cd "$src" && cli due --batch "$m") >"$tmp/out" 2>"$tmp/err" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+    du_status=$((du_status + 1)); keep "$m"
+    echo "# due seed $seed: exit $rc" >&2; tail -5 "$tmp/err" >&2
+    continue
+  fi
+  if grep -Ev '^line [0-9]+: [a-z_]+[.:]' "$tmp/err" >&2; then
+    du_named=$((du_named + 1)); keep "$m"
+    echo "# due seed $seed: a message names no line and field" >&2
+  fi
+  # Each line is answered or refused, once.
+  lines=$(LC_ALL=C grep -acv '^[[:space:]]*$' "$m")
+  du_refused=$((du_refused + $(wc -l <"$tmp/err")))
+  if [ "$(( $(wc -l <"$tmp/out") + $(wc -l <"$tmp/err") ))" -ne "$lines" ]; then
+    du_count=$((du_count + 1)); keep "$m"
+    echo "# due seed $seed: $lines lines, answers and messages do not add up" >&2
+  fi
+done
+check "due: $n mutants exit 0 or 2 (no crash, leak or memory error)" \
+  test "$du_status" -eq 0
+check "due: every message names its line and field" test "$du_named" -eq 0
+check "due: every line answered or refused, once" test "$du_count" -eq 0
+check "due: the mutants are not all harmless ($du_refused lines refused)" \
+  test "$du_refused" -gt 0
 
 # --- Rules -------------------------------------------------------------------
 ru_status=0 ru_form=0 ru_run=0 ru_live=0 refused=0
