@@ -24,6 +24,7 @@
 # installs RT 5 (about 40 s), Chromium and the build dependencies.
 #
 # Checks, in order: the struct layout rt-promptly packs against promptly.h;
+# an admin's own lifecycles and __maps__ keep promptly's maps;
 # keyword priority on creation (P1 for "Production is down", P4 for
 # "Feature request: dark mode", within 2 s); an agent's priority sticks
 # through later transactions, including a customer reply by mail
@@ -89,6 +90,45 @@ if [[ -z "$LAYOUT_BAD" ]]; then
   pass "rt-promptly packs promptly_host/event/attr as promptly.h lays them out ($(grep -c . "$WORK/layout.pl.txt") members and sizes; host $(sed -n 's/^promptly_host size //p' "$WORK/layout.pl.txt") bytes)"
 else
   fail "struct layout: $LAYOUT_BAD"
+fi
+
+# --- 0b. An admin's own lifecycles and maps keep promptly's ------------------
+# RT keeps the first value set for each key of %Lifecycles: an admin's
+# __maps__ in RT_SiteConfig.pm (loaded before RT_SiteConfig.d) would drop
+# promptly's maps, and tickets could not move between General (support)
+# and a default-lifecycle queue.  The snippet adds its maps to the admin's.
+mkdir -p "$WORK/site/d"
+cp "$RT_ETC"/RT_SiteConfig.d/*.pm "$WORK/site/d/"
+cat >"$WORK/site/RT_SiteConfig.pm" <<'EOF'
+Set(%Lifecycles,
+  custom => {
+    initial => ['new'], active => ['open', 'waiting'], inactive => ['resolved'],
+    defaults => { on_create => 'new' },
+    transitions => { '' => ['new', 'open'], new => ['open', 'resolved'],
+                     open => ['waiting', 'resolved'], waiting => ['open'],
+                     resolved => ['open'] },
+  },
+  __maps__ => {
+    'default -> custom' => { new => 'new', open => 'open', stalled => 'waiting',
+                             resolved => 'resolved', rejected => 'resolved',
+                             deleted => 'resolved' },
+    'custom -> default' => { new => 'new', open => 'open', waiting => 'stalled',
+                             resolved => 'resolved' },
+  },
+);
+1;
+EOF
+MAPS=$(RT_SITE_CONFIG="$WORK/site/RT_SiteConfig.pm" RT_SITE_CONFIG_DIR="$WORK/site/d" \
+  PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+  use RT; RT::LoadConfig(); RT::Init();
+  my @p = (["default", "support"], ["support", "default"],
+           ["default", "custom"], ["custom", "default"]);
+  print join(" ", map { my $lc = RT::Lifecycle->Load(Name => $_->[0]);
+                        "$_->[0]->$_->[1]:" . ($lc && $lc->HasMoveMap($_->[1]) ? "yes" : "no") } @p), "\n";' 2>/dev/null)
+if [[ "$MAPS" == "default->support:yes support->default:yes default->custom:yes custom->default:yes" ]]; then
+  pass "an admin's own lifecycle and __maps__ in RT_SiteConfig.pm keep promptly's maps ($MAPS)"
+else
+  fail "lifecycle maps with an admin's own __maps__: '$MAPS'"
 fi
 
 # --- 1. Keyword priority on creation -------------------------------------------
