@@ -194,13 +194,31 @@ ticket_free(pr_ticket *t)
 }
 
 
+static int
+cmp_addr(const void *a, const void *b)
+{
+  uintptr_t x = (uintptr_t)*(pr_ticket *const *)a;
+  uintptr_t y = (uintptr_t)*(pr_ticket *const *)b;
+  return (x > y) - (x < y);
+}
+
+
+/* The slots are in hash order, which is no order in memory: freeing a
+** million tickets that way misses the cache on nearly every block.  In
+** address order (the slot array itself, packed and sorted) the same frees
+** walk the heap forwards. */
 void
 pr_tickets_free(pr_tickets *m)
 {
+  size_t n = 0;
   for (size_t i = 0; i < m->cap; i++) {
     if (m->slot[i] != NULL) {
-      ticket_free(m->slot[i]);
+      m->slot[n++] = m->slot[i];
     }
+  }
+  qsort(m->slot, n, sizeof(*m->slot), cmp_addr);
+  for (size_t i = 0; i < n; i++) {
+    ticket_free(m->slot[i]);
   }
   free(m->slot);
   pr_tickets_init(m);
