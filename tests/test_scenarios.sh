@@ -46,38 +46,6 @@ wait_for() {
   return 1
 }
 
-# actions FILE...: the action lines of outputs, in order.
-actions() {
-  cat "$@" | grep '"action": ' || true
-}
-
-# keys FILE...: the idempotency keys of the action lines, in order.
-keys() {
-  actions "$@" | sed -E 's/.*"key": "([^"]*)"\}$/\1/'
-}
-
-# writes FILE...: the write lines, in order.
-writes() {
-  cat "$@" | grep '"write": ' || true
-}
-
-# fields FILE...: what a host that applied every write of the outputs, in
-# order, shows in the end: "ticket field value" lines, sorted.  (No value
-# in these scenarios holds a double quote.)
-fields() {
-  writes "$@" |
-    sed -E 's/^\{"at": "[^"]*", "ticket": ([0-9]+), "write": \{(.*)\}\}$/\1	\2/' |
-    awk -F '\t' '{
-      s = $2
-      while (match(s, /"[^"]*": "[^"]*"/)) {
-        kv = substr(s, RSTART, RLENGTH)
-        s = substr(s, RSTART + RLENGTH)
-        n = index(kv, "\": \"")
-        last[$1 " " substr(kv, 2, n - 2)] = substr(kv, n + 4, length(kv) - n - 4)
-      }
-    }
-    END { for (k in last) print k, last[k] }' | LC_ALL=C sort
-}
 
 # scenario CASE UNTIL: replay CASE's events up to UNTIL; exit 0, nothing on
 # stderr, exactly the expected lines; a second replay (from stdin) gives a
