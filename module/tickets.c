@@ -216,7 +216,9 @@ pr_tickets_free(pr_tickets *m)
       m->slot[n++] = m->slot[i];
     }
   }
-  qsort(m->slot, n, sizeof(*m->slot), cmp_addr);
+  if (n > 1) {
+    qsort(m->slot, n, sizeof(*m->slot), cmp_addr);
+  }
   for (size_t i = 0; i < n; i++) {
     ticket_free(m->slot[i]);
   }
