@@ -24,7 +24,8 @@
 # installs RT 5 (about 40 s), Chromium and the build dependencies.
 #
 # Checks, in order: the struct layout rt-promptly packs against promptly.h;
-# an admin's own lifecycles and __maps__ keep promptly's maps;
+# an admin's own lifecycles and __maps__ keep promptly's maps (and an
+# admin's own "support" without "pending customer" is refused);
 # keyword priority on creation (P1 for "Production is down", P4 for
 # "Feature request: dark mode", within 2 s); an agent's priority sticks
 # through later transactions, including a customer reply by mail
@@ -129,6 +130,27 @@ if [[ "$MAPS" == "default->support:yes support->default:yes default->custom:yes 
   pass "an admin's own lifecycle and __maps__ in RT_SiteConfig.pm keep promptly's maps ($MAPS)"
 else
   fail "lifecycle maps with an admin's own __maps__: '$MAPS'"
+fi
+# An admin's own lifecycle named "support" wins over promptly's; without
+# "pending customer" the setup refuses to switch queues to it, and says why.
+cat >"$WORK/site/RT_SiteConfig.pm" <<'EOF'
+Set(%Lifecycles,
+  support => {
+    initial => ['new'], active => ['open'], inactive => ['resolved'],
+    defaults => { on_create => 'new' },
+    transitions => { '' => ['new', 'open'], new => ['open', 'resolved'],
+                     open => ['resolved'], resolved => ['open'] },
+  },
+);
+1;
+EOF
+LC_RC=0
+LC_OUT=$(RT_SITE_CONFIG="$WORK/site/RT_SiteConfig.pm" RT_SITE_CONFIG_DIR="$WORK/site/d" \
+  RT_DB=$DB use_lifecycle General 2>&1) || LC_RC=$?
+if [[ $LC_RC -ne 0 && "$LC_OUT" == *'has no status "pending customer"'* ]]; then
+  pass "an admin's own lifecycle 'support' without 'pending customer': setup refuses to switch queues ($(grep -o 'the lifecycle.*rename it)' <<<"$LC_OUT" | head -1))"
+else
+  fail "setup with an admin's own lifecycle 'support': status $LC_RC, '$LC_OUT'"
 fi
 
 # --- 1. Keyword priority on creation -------------------------------------------
