@@ -2322,7 +2322,7 @@ compile_actions(pr_rules *r, const rules_site *site, const char *what,
                     v[a].name);
       continue;
     }
-    if (strcmp(v[a].name, "set_priority") == 0) {
+    if (strcmp(v[a].name, "set_priority") == 0 && n_args > 0) {
       int l = pr_rules_level_find(r, args[0].value);
       if (l < 0) {
         rules_problem(r, site, "%s: set_priority: unknown level '%s'", what,
@@ -2354,8 +2354,8 @@ static long
 open_at(lua_State *L, pr_rules *r, const rules_site *site, const char *text)
 {
   (void)L;
-  int32_t permille;
-  int64_t offset;
+  int32_t permille = 0;
+  int64_t offset = 0;
   int rc = parse_share(text, 1, &permille, &offset);
   if (rc == -1) {
     rules_problem(r, site, "at: '%s' is not a share of the target (write "
@@ -3254,7 +3254,7 @@ match_holds(const rules_eval *ev, const rules_match *m)
 {
   if (m->n_words > 0) {
     int any = 0;
-    for (size_t w = 0; !any && w < m->n_words; w++) {
+    for (size_t w = 0; !any && ev->hits != NULL && w < m->n_words; w++) {
       any = pr_matcher_hit(ev->hits, m->word_ids[w]);
     }
     if (!any) {
