@@ -2,7 +2,7 @@
 # bench-rt.sh - how fast the RT 5 binding is, measured on a real RT 5
 # (SQLite, rt-server with 2 workers) with the real promptly.so.  Printed,
 # never asserted.  Run by "make bench-rt" (root), or directly with
-# PROMPTLY_SO set.  Takes about 2 minutes.
+# PROMPTLY_SO set.  Takes about 2.5 minutes.
 #
 #   1. field latency: 200 tickets created one after another through REST 2;
 #      for each, the time from the create call's return to promptly's
@@ -13,6 +13,10 @@
 #      and the ratio
 #   3. CPU time of rt-promptly (user + system, from /proc) per 1,000
 #      events handled during 1 and 2, and while idle (polling) per minute
+#   4. RT's own SLA due (RT::SLA->Due over Business::Hours) next to
+#      promptly's (promptly_calendar_add) on the same tickets, the targets
+#      of the shipped corporate policy: time per due, the ratio, and on how
+#      many dues they agree (bench-rt-due.pl)
 #
 # Environment: BENCH_TICKETS [200], BENCH_THROUGHPUT [100 per client],
 # E2E_PORT [8094], PROMPTLY_SO, PROMPTLY_BUILDDIR (see rt-e2e-lib.sh).
@@ -148,3 +152,9 @@ echo "rt-promptly CPU: $SECS s for $EVN events in $(printf '%.0f' "$(echo "$W2 -
   "($(printf '%.2f' "$(echo "$NET * 1000 / $EVN" | bc -l)") s without the idle polling; both incl. RT field writes)"
 stop_daemon TERM
 grep 'stopped at' "$DLOG" | tail -1 | sed 's/^.*info: /rt-promptly: /'
+
+# 4. RT's SLA due computation and promptly's, on the tickets made above.
+if ! PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" "$E2E_DIR/bench-rt-due.pl" \
+       "$PROMPTLY_SO" 2>"$WORK/due.err"; then
+  echo "SLA due comparison failed:"; tail -5 "$WORK/due.err"
+fi
