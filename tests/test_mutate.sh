@@ -21,6 +21,8 @@
 # (default 40, 8 under PROMPTLY_WRAP); a failing mutant is kept in
 # $PROMPTLY_MUTANTS_KEEP if set.  Perl (in every Debian) does the mutating.
 set -u
+# Mutants hold any bytes: grep and sed read them as bytes, in any locale.
+export LC_ALL=C
 : "${PROMPTLY_BIN:?PROMPTLY_BIN is not set}"
 : "${PROMPTLY_MODULE:?PROMPTLY_MODULE is not set}"
 src=${PROMPTLY_SRCDIR:?PROMPTLY_SRCDIR is not set}
@@ -111,7 +113,7 @@ for seed in $(seq 1 "$n"); do
     continue
   fi
   # Every message names the input line it is about.
-  if grep -Ev '^promptly: (warning: )?line [0-9]+: ' "$tmp/err" >&2; then
+  if grep -aEv '^promptly: (warning: )?line [0-9]+: ' "$tmp/err" >&2; then
     ev_named=$((ev_named + 1)); keep "$m"
     echo "# events seed $seed: a message names no line" >&2
   fi
@@ -148,12 +150,12 @@ for seed in $(seq 1 "$n"); do
     echo "# due seed $seed: exit $rc" >&2; tail -5 "$tmp/err" >&2
     continue
   fi
-  if grep -Ev '^line [0-9]+: [a-z_]+[.:]' "$tmp/err" >&2; then
+  if grep -aEv '^line [0-9]+: [a-z_]+[.:]' "$tmp/err" >&2; then
     du_named=$((du_named + 1)); keep "$m"
     echo "# due seed $seed: a message names no line and field" >&2
   fi
   # Each line is answered or refused, once.
-  lines=$(LC_ALL=C grep -acv '^[[:space:]]*$' "$m")
+  lines=$(grep -acv '^[[:space:]]*$' "$m")
   du_refused=$((du_refused + $(wc -l <"$tmp/err")))
   if [ "$(( $(wc -l <"$tmp/out") + $(wc -l <"$tmp/err") ))" -ne "$lines" ]; then
     du_count=$((du_count + 1)); keep "$m"
@@ -185,7 +187,7 @@ for seed in $(seq 1 "$n"); do
     continue
   fi
   if cat "$tmp/out" "$tmp/err" |
-       grep -Ev '^[0-9]{2}-[a-z]+\.lua:[0-9]+: .' >&2; then
+       grep -aEv '^[0-9]{2}-[a-z]+\.lua:[0-9]+: .' >&2; then
     ru_form=$((ru_form + 1)); keep "$d"
     echo "# rules seed $seed ($victim): a problem is not file:line: message" >&2
   fi
@@ -195,7 +197,7 @@ for seed in $(seq 1 "$n"); do
     run_cli "$tmp/out" "$tmp/err2" run --rules "$d" \
       --events "$src/examples/events.jsonl" --until "$until"
     if [ "$rc" -ne 0 ] ||
-       grep -Ev '^promptly: (warning|error): .*[0-9]{2}-[a-z]+\.lua:[0-9]+: .' \
+       grep -aEv '^promptly: (warning|error): .*[0-9]{2}-[a-z]+\.lua:[0-9]+: .' \
          "$tmp/err2" >&2; then
       ru_live=$((ru_live + 1)); keep "$d"
       echo "# rules seed $seed ($victim): run with rules check took: exit $rc" >&2
