@@ -27,10 +27,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -668,76 +666,17 @@ ical_date(int y, int m, int d)
 }
 
 
-/* Read a whole regular file of at most PR_CAL_ICS_MAX bytes into a
-** NUL-terminated buffer.  Opened without blocking and checked on the open
-** descriptor, so a FIFO, a device (/dev/zero) or a folder is refused
-** before anything is read, and a file that grows while it is read is cut
-** off at the limit. */
+/* Read a whole .ics file (pr_read_file: regular, bounded, no blocking). */
 static int
 read_file(const char *path, char **out, char *err, size_t errlen)
 {
-  *out = NULL;
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", path,
-                  strerror(errno));
+  char why[256];
+  size_t len;
+  int rc = pr_read_file(path, PR_CAL_ICS_MAX, out, &len, why, sizeof(why));
+  if (rc != PROMPTLY_OK) {
+    return pr_err(err, errlen, rc, "'%s': %s", path, why);
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", path, strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': not a regular file",
-                  path);
-  }
-  if (st.st_size > (off_t)PR_CAL_ICS_MAX) {
-    close(fd);
-    return pr_err(err, errlen, PROMPTLY_EIO,
-                  "'%s': too large (%lld bytes, at most %zu)", path,
-                  (long long)st.st_size, PR_CAL_ICS_MAX);
-  }
-  pr_buf b;
-  pr_buf_init(&b);
-  char chunk[8192];
-  int rc = PROMPTLY_OK;
-  for (;;) {
-    ssize_t got = read(fd, chunk, sizeof(chunk));
-    if (got < 0 && errno == EINTR) {
-      continue;
-    }
-    if (got < 0) {
-      rc = pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", path,
-                  strerror(errno));
-      goto done;
-    }
-    if (got == 0) {
-      break;
-    }
-    if (b.len + (size_t)got > PR_CAL_ICS_MAX) {
-      rc = pr_err(err, errlen, PROMPTLY_EIO,
-                  "'%s': too large (more than %zu bytes)", path,
-                  PR_CAL_ICS_MAX);
-      goto done;
-    }
-    if (pr_buf_append(&b, chunk, (size_t)got) != PROMPTLY_OK) {
-      rc = pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-      goto done;
-    }
-  }
-  if (pr_buf_append(&b, "", 0) != PROMPTLY_OK) {
-    rc = pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-    goto done;
-  }
-  *out = b.data;
-  b.data = NULL;
-
-done:
-  pr_buf_free(&b);
-  close(fd);
-  return rc;
+  return PROMPTLY_OK;
 }
 
 

@@ -420,6 +420,20 @@ pr_sandbox_call(pr_sandbox *sb, int nargs, int nresults, char *err,
 }
 
 
+int
+pr_sandbox_reserve(pr_sandbox *sb, size_t n)
+{
+  if (n > sb->mem_cap - sb->mem_used) {
+    return PROMPTLY_ENOMEM;
+  }
+  sb->mem_used += n;
+  if (sb->mem_used > sb->mem_peak) {
+    sb->mem_peak = sb->mem_used;
+  }
+  return PROMPTLY_OK;
+}
+
+
 void
 pr_sandbox_set_time(pr_sandbox *sb, uint64_t call_ns)
 {

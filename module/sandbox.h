@@ -130,6 +130,11 @@ int pr_sandbox_run(pr_sandbox *sb, lua_CFunction fn, void *ud, char *err,
 ** Only from C functions called by Lua inside pr_sandbox_call/run. */
 void pr_sandbox_charge(lua_State *L, uint64_t n);
 
+/* Count n bytes held outside the state (what rules copied into C) against
+** the memory cap, for the sandbox's lifetime: one account for both.  OK,
+** or ENOMEM (nothing counted) when they do not fit. */
+int pr_sandbox_reserve(pr_sandbox *sb, size_t n);
+
 /* Bytes the state holds now, and the most it held during the last call. */
 size_t pr_sandbox_mem_used(const pr_sandbox *sb);
 size_t pr_sandbox_mem_peak(const pr_sandbox *sb);

@@ -4,9 +4,13 @@
 #include "util.h"
 #include "promptly.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 char *
 pr_strdup(const char *s)
@@ -296,4 +300,70 @@ pr_iso_format(int64_t at_ms, char out[PR_ISO_LEN])
              (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
   }
+}
+
+
+int
+pr_read_file(const char *path, size_t max, char **out, size_t *len,
+             char *why, size_t whylen)
+{
+  *out = NULL;
+  *len = 0;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return pr_err(why, whylen, PROMPTLY_EIO, "%s", strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return pr_err(why, whylen, PROMPTLY_EIO, "%s", strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return pr_err(why, whylen, PROMPTLY_EIO, "not a regular file");
+  }
+  if ((uintmax_t)st.st_size > (uintmax_t)max) {
+    close(fd);
+    return pr_err(why, whylen, PROMPTLY_EIO,
+                  "too large (%lld bytes, at most %zu)",
+                  (long long)st.st_size, max);
+  }
+  pr_buf b;
+  pr_buf_init(&b);
+  char chunk[8192];
+  int rc = PROMPTLY_OK;
+  for (;;) {
+    ssize_t got = read(fd, chunk, sizeof(chunk));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      rc = pr_err(why, whylen, PROMPTLY_EIO, "%s", strerror(errno));
+      break;
+    }
+    if (got == 0) {
+      break;
+    }
+    if (b.len + (size_t)got > max) {
+      rc = pr_err(why, whylen, PROMPTLY_EIO,
+                  "too large (more than %zu bytes)", max);
+      break;
+    }
+    if (pr_buf_append(&b, chunk, (size_t)got) != PROMPTLY_OK) {
+      rc = pr_err(why, whylen, PROMPTLY_ENOMEM, "out of memory");
+      break;
+    }
+  }
+  close(fd);
+  if (rc == PROMPTLY_OK && pr_buf_append(&b, "", 0) != PROMPTLY_OK) {
+    rc = pr_err(why, whylen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  if (rc != PROMPTLY_OK) {
+    pr_buf_free(&b);
+    return rc;
+  }
+  *len = b.len;
+  *out = b.data;
+  return PROMPTLY_OK;
 }

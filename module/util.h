@@ -58,6 +58,15 @@ int pr_utf8_valid(const char *s, size_t n, size_t *bad);
 ** length written. */
 size_t pr_text_line(const char *s, size_t n, char *out, size_t outlen);
 
+/* Read a whole regular file of at most max bytes into *out (malloc'd,
+** NUL-terminated, *len bytes before the NUL).  Opened without blocking and
+** checked on the open descriptor: a FIFO, a device (/dev/zero), a folder
+** are refused before anything is read; a file that grows while it is read
+** is cut off at max.  EIO (or ENOMEM) with the reason alone in why ("not a
+** regular file", "too large (N bytes, at most M)", strerror). */
+int pr_read_file(const char *path, size_t max, char **out, size_t *len,
+                 char *why, size_t whylen);
+
 /* ISO 8601 UTC with seconds and "Z" ("2026-11-20T17:00:00Z"); milliseconds
 ** are added only when not zero.  out must hold PR_ISO_LEN bytes. */
 #define PR_ISO_LEN 32
