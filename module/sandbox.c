@@ -169,6 +169,10 @@ time_start(pr_sandbox *sb, uint64_t limit_ns)
 {
   sb->time_limit_ns = limit_ns;
   sb->time_spent = 0;
+  if (limit_ns == PR_SANDBOX_TIME_OFF) {
+    sb->wall_check = UINT64_MAX;
+    return;
+  }
   sb->wall_start = clock_ns(CLOCK_MONOTONIC_COARSE);
   /* The first precise reading comes after one coarse tick at most, so
   ** that a long call is measured on the CPU clock and not on the wall. */
@@ -185,6 +189,9 @@ time_over(pr_sandbox *sb)
 {
   if (sb->time_spent) {
     return 1;
+  }
+  if (sb->wall_check == UINT64_MAX) {
+    return 0; /* PR_SANDBOX_TIME_OFF */
   }
   uint64_t wall = clock_ns(CLOCK_MONOTONIC_COARSE);
   if (wall < sb->wall_check) {
@@ -204,7 +211,8 @@ time_over(pr_sandbox *sb)
     return 1;
   }
   /* CPU time cannot grow faster than the wall clock. */
-  sb->wall_check = wall + (sb->time_limit_ns - used);
+  uint64_t left = sb->time_limit_ns - used;
+  sb->wall_check = left < UINT64_MAX - 1 - wall ? wall + left : UINT64_MAX - 1;
   return 0;
 }
 

@@ -80,7 +80,9 @@ int pr_sandbox_new(size_t mem_cap, uint64_t budget, pr_sandbox_log_fn log,
                    void *log_ud, pr_sandbox **out, char *err, size_t errlen);
 
 /* The CPU time one call may take outside a span (0: PR_SANDBOX_TIME_CALL,
-** the default). */
+** the default; PR_SANDBOX_TIME_OFF: no time budget and no clock read at
+** all, for measuring what the budget costs). */
+#define PR_SANDBOX_TIME_OFF UINT64_MAX
 void pr_sandbox_set_time(pr_sandbox *sb, uint64_t call_ns);
 
 /* A span: the calls until pr_sandbox_span_end share one CPU time limit of
