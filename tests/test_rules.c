@@ -12,6 +12,7 @@
 
 #include "calendar.h"
 #include "promptly.h"
+#include "problems.h"
 #include "rules.h"
 #include "sla.h"
 #include "util.h"
@@ -322,6 +323,55 @@ test_rules_broken_file_reported_as_file_line(void **state)
   assert_string_equal(err, "20-priority.lua:7: priority: unknown level 'P9'");
   assert_int_equal(n_problems, 1);
   assert_string_equal(problems[0], err);
+}
+
+
+/* The structured list a caller can ask for: the same problems, by file and
+** line, each record with its place apart from its message. */
+static void
+test_rules_problem_list_is_structured_and_sorted(void **state)
+{
+  (void)state;
+  pr_problems ps;
+  pr_problems_init(&ps, 0);
+  pr_rules_opts o;
+  memset(&o, 0, sizeof(o));
+  o.problem = record_problem;
+  o.problems = &ps;
+  n_problems = 0;
+  pr_rules *r = NULL;
+  char err[1024];
+  assert_int_equal(pr_rules_load(fixture("broken-many"), &o, &r, err,
+                                 sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_null(r);
+  assert_true(pr_problems_failed(&ps));
+  /* Every line handed to opts.problem is one record, in the same order. */
+  assert_int_equal((int)pr_problems_count(&ps), n_problems);
+  char line[600];
+  for (size_t i = 0; i < pr_problems_count(&ps); i++) {
+    const pr_problem *p = pr_problems_get(&ps, i);
+    assert_string_equal(pr_problem_format(p, line, sizeof(line)),
+                        problems[i]);
+    assert_int_equal(p->severity, PR_SEV_ERROR);
+    if (i > 0) {
+      const pr_problem *q = pr_problems_get(&ps, i - 1);
+      int c = strcmp(q->file, p->file);
+      assert_true(c < 0 || (c == 0 && q->line <= p->line));
+    }
+  }
+  /* 30-decls.lua line 4 is "priority: no condition" (see below). */
+  int found = 0;
+  for (size_t i = 0; i < pr_problems_count(&ps); i++) {
+    const pr_problem *p = pr_problems_get(&ps, i);
+    if (strcmp(p->file, "30-decls.lua") == 0 && p->line == 4) {
+      assert_int_equal(strncmp(p->message, "priority: no condition (", 24),
+                       0);
+      found = 1;
+    }
+  }
+  assert_true(found);
+  pr_problems_clear(&ps);
 }
 
 
@@ -1155,6 +1205,7 @@ main(void)
     cmocka_unit_test(test_rules_levels_configurable),
     cmocka_unit_test(test_rules_broken_file_reported_as_file_line),
     cmocka_unit_test(test_rules_every_problem_reported),
+    cmocka_unit_test(test_rules_problem_list_is_structured_and_sorted),
     cmocka_unit_test(test_rules_when_errors),
     cmocka_unit_test(test_rules_missing_folder),
     cmocka_unit_test(test_rules_calendars_declared),
