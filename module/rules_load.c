@@ -475,16 +475,18 @@ decl_refuse(lua_State *L, pr_rules *r, const rules_site *site,
 ** everything the rule set holds, and made of valid UTF-8 (its strings
 ** reach the host as fields and actions).  Charges the walk to the
 ** budget; raises when a limit is passed; reports and answers 0 for a
-** string that is not UTF-8. */
+** string that is not UTF-8.  counts: this call is a declaration of its
+** own (the table of name "x" { ... } is the same declaration as its
+** name). */
 static int
 decl_admit(lua_State *L, pr_rules *r, const rules_site *site,
-           const char *what)
+           const char *what, int counts)
 {
   if (r->decl_limit_hit) {
     return decl_refuse(L, r, site, "too many declarations or too much "
                        "declared: the rules stop here");
   }
-  if (++r->n_decls > PR_RULES_DECLS_MAX) {
+  if (counts && ++r->n_decls > PR_RULES_DECLS_MAX) {
     return decl_refuse(L, r, site,
                        "%s: more than %d declarations in the rules folder",
                        what, PR_RULES_DECLS_MAX);
@@ -518,7 +520,7 @@ l_rules_body(lua_State *L)
   pr_rules *r = rules_of_upvalue(L, &d);
   rules_site site;
   site_here(L, &site);
-  if (!decl_admit(L, r, &site, d->name)) {
+  if (!decl_admit(L, r, &site, d->name, 0)) {
     return 0;
   }
   d->body(L, r, (long)lua_tointeger(L, lua_upvalueindex(3)), 1);
@@ -532,7 +534,7 @@ l_rules_declare(lua_State *L)
   pr_rules *r = rules_of_upvalue(L, &d);
   rules_site site;
   site_here(L, &site);
-  int admitted = decl_admit(L, r, &site, d->name);
+  int admitted = decl_admit(L, r, &site, d->name, 1);
   if (d->collect != NULL) {
     if (admitted) {
       d->collect(L, r, &site, 1);
