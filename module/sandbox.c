@@ -22,8 +22,12 @@
 #include <lua.h>
 #include <lualib.h>
 
-/* Instructions between two hook calls while the budget is not spent. */
+/* Instructions between two hook calls while the budget is not spent; and
+** once one such interval took SANDBOX_HEAVY_NS of wall time (two ticks of
+** the coarse clock), for the rest of the call. */
 #define SANDBOX_HOOK_EVERY 1000
+#define SANDBOX_HOOK_HEAVY 8
+#define SANDBOX_HEAVY_NS ((uint64_t)8 * 1000000)
 
 /* A pattern-matching step costs about this share of a VM instruction. */
 #define SANDBOX_STEPS_PER_INSTR 8
@@ -44,6 +48,9 @@ struct pr_sandbox {
   uint64_t used;     /* instructions in the running or last call */
   int spent;         /* the budget ran out in this call */
   int in_call;       /* inside pr_sandbox_call: charges and limits apply */
+  int host_values;   /* pushing the host's values: larger blocks allowed */
+  int hook_every;    /* the count hook's interval in the running call */
+  uint64_t hook_wall; /* coarse ns at the last hook */
   char mem_where[160]; /* "file:line: " of the last refused allocation */
   size_t mem_block;    /* its size, when over PR_SANDBOX_BLOCK_MAX, else 0 */
   /* CPU time.  The thread's CPU time cannot run ahead of the wall clock,
@@ -230,14 +237,16 @@ sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     sb->mem_used -= old;
     return NULL;
   }
+  size_t block_max = sb->host_values ? PR_SANDBOX_HOST_BLOCK_MAX
+                                      : PR_SANDBOX_BLOCK_MAX;
   if (nsize > old && (nsize - old > sb->mem_cap - sb->mem_used ||
-                      nsize > PR_SANDBOX_BLOCK_MAX)) {
+                      nsize > block_max)) {
     if (sb->in_call) {
       /* Lua collects all garbage before it gives up on an allocation: a
       ** rule that fails allocations in a loop pays for the collections. */
       sandbox_debt(sb, sb->mem_used / SANDBOX_ALLOC_BYTES_PER_INSTR);
       mem_where(sb);
-      sb->mem_block = nsize > PR_SANDBOX_BLOCK_MAX ? nsize : 0;
+      sb->mem_block = nsize > block_max ? nsize : 0;
     }
     return NULL;
   }
@@ -283,9 +292,18 @@ sandbox_hook(lua_State *L, lua_Debug *ar)
   char where[256] = "";
 
   if (!sb->spent) {
-    uint64_t step = SANDBOX_HOOK_EVERY < sb->budget ? SANDBOX_HOOK_EVERY
-                                                     : sb->budget;
+    uint64_t step = (uint64_t)sb->hook_every;
     sb->used = sb->used < sb->budget - step ? sb->used + step : sb->budget;
+    if (sb->wall_check != UINT64_MAX && sb->hook_every > SANDBOX_HOOK_HEAVY) {
+      /* Instructions that take milliseconds each (== or .. on long
+      ** strings): from now on look at the clock every few of them. */
+      uint64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
+      if (now - sb->hook_wall >= SANDBOX_HEAVY_NS) {
+        sb->hook_every = SANDBOX_HOOK_HEAVY;
+        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb->hook_every);
+      }
+      sb->hook_wall = now;
+    }
     if (sb->used < sb->budget && !time_over(sb)) {
       return;
     }
@@ -393,10 +411,13 @@ pr_sandbox_call(pr_sandbox *sb, int nargs, int nresults, char *err,
     sb->used = sb->budget;
   }
   sb->in_call = 1;
+  sb->host_values = 0;
+  sb->hook_every = SANDBOX_HOOK_EVERY < sb->budget ? SANDBOX_HOOK_EVERY
+                                                   : (int)sb->budget;
+  sb->hook_wall = sb->in_span ? clock_ns(CLOCK_MONOTONIC_COARSE)
+                              : sb->wall_start;
   lua_sethook(L, sandbox_hook, LUA_MASKCOUNT,
-              sb->used >= sb->budget ? 1
-              : SANDBOX_HOOK_EVERY < sb->budget ? SANDBOX_HOOK_EVERY
-                                                : (int)sb->budget);
+              sb->used >= sb->budget ? 1 : sb->hook_every);
   int status = lua_pcall(L, nargs, nresults, base);
   lua_sethook(L, NULL, 0, 0);
   sb->in_call = 0;
@@ -411,7 +432,9 @@ pr_sandbox_call(pr_sandbox *sb, int nargs, int nresults, char *err,
       pr_err(err, errlen, PROMPTLY_ERULE,
              "%snot enough memory (one string or table of %zu bytes is "
              "over the largest block of %zu bytes)",
-             sb->mem_where, sb->mem_block, PR_SANDBOX_BLOCK_MAX);
+             sb->mem_where, sb->mem_block,
+             sb->mem_block > PR_SANDBOX_HOST_BLOCK_MAX
+               ? PR_SANDBOX_HOST_BLOCK_MAX : PR_SANDBOX_BLOCK_MAX);
     } else {
       pr_err(err, errlen, PROMPTLY_ERULE,
              "%snot enough memory (the rules' memory cap was reached)",
@@ -425,6 +448,13 @@ pr_sandbox_call(pr_sandbox *sb, int nargs, int nresults, char *err,
   /* Give the memory of the failed call back before the next one. */
   lua_gc(L, LUA_GCCOLLECT);
   return PROMPTLY_ERULE;
+}
+
+
+void
+pr_sandbox_host_values(pr_sandbox *sb, int on)
+{
+  sb->host_values = on;
 }
 
 

@@ -54,10 +54,13 @@ typedef void (*pr_sandbox_log_fn)(void *ud, int level, const char *msg);
 
 #define PR_SANDBOX_SUBJECT_MAX ((size_t)4 << 20) /* bytes, pattern subject */
 #define PR_SANDBOX_PATTERN_MAX ((size_t)1024)    /* bytes, one pattern */
-/* The largest single block (a string, a table's array): an event's
-** attribute fits (events are at most 8 MiB); a VM instruction that
-** compares or copies one stays short. */
-#define PR_SANDBOX_BLOCK_MAX (((size_t)8 << 20) + 4096)
+/* The largest single block (a string, a table's array) rule code may
+** make, so that a VM instruction that compares or copies one stays short
+** (the size of the largest pattern subject); and the largest the host's
+** own values may take (pr_sandbox_host_values: an event's attribute
+** fits, events are at most 8 MiB). */
+#define PR_SANDBOX_BLOCK_MAX (((size_t)4 << 20) + 4096)
+#define PR_SANDBOX_HOST_BLOCK_MAX (((size_t)8 << 20) + 4096)
 /* Input caps of library functions whose C loop the hook cannot see. */
 #define PR_SANDBOX_SORT_MAX ((size_t)1 << 17)    /* table.sort elements */
 
@@ -131,6 +134,12 @@ int pr_sandbox_run(pr_sandbox *sb, lua_CFunction fn, void *ud, char *err,
 ** raises the budget error (and keeps it raised) once the budget is spent.
 ** Only from C functions called by Lua inside pr_sandbox_call/run. */
 void pr_sandbox_charge(lua_State *L, uint64_t n);
+
+/* While on (from a C function inside a call), blocks up to
+** PR_SANDBOX_HOST_BLOCK_MAX are allowed: for pushing the host's values
+** (a ticket's attributes), which rules then only read.  Off again before
+** any rule code runs. */
+void pr_sandbox_host_values(pr_sandbox *sb, int on);
 
 /* Count n bytes held outside the state (what rules copied into C) against
 ** the memory cap, for the sandbox's lifetime: one account for both.  OK,

@@ -374,6 +374,38 @@ test_rules_problem_list_is_structured_and_sorted(void **state)
 }
 
 
+/* A 6 MiB body reaches `when` (the host's values may be larger than the
+** 4 MiB blocks rule code may make); a rule that copies a large value
+** fails with file:line, and the next verdict is fine again. */
+static void
+test_rules_large_attribute_values(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("big-attrs");
+  size_t big = (size_t)6 << 20;
+  char *body = malloc(big + 1);
+  assert_non_null(body);
+  memset(body, 'b', big);
+  body[big] = '\0';
+  pr_kv a[] = {{"subject", "short"}, {"body", body}};
+  assert_string_equal(verdict_id(r, 1, a, 2, NULL), "P1");
+  body[5000000] = '\0';
+  pr_kv s[] = {{"subject", body}, {"body", "x"}};
+  size_t level = 99;
+  const char *why;
+  char err[512];
+  assert_int_equal(pr_rules_priority(r, 2, s, 2, &level, &why, err,
+                                     sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_non_null(strstr(err, "10-big.lua:3: "));
+  assert_int_equal(level, 99);
+  pr_kv small[] = {{"subject", "hi"}, {"body", "x"}};
+  assert_string_equal(verdict_id(r, 3, small, 2, NULL), "P2");
+  free(body);
+  pr_rules_free(r);
+}
+
+
 static void
 test_rules_every_problem_reported(void **state)
 {
@@ -1205,6 +1237,7 @@ main(void)
     cmocka_unit_test(test_rules_broken_file_reported_as_file_line),
     cmocka_unit_test(test_rules_every_problem_reported),
     cmocka_unit_test(test_rules_problem_list_is_structured_and_sorted),
+    cmocka_unit_test(test_rules_large_attribute_values),
     cmocka_unit_test(test_rules_when_errors),
     cmocka_unit_test(test_rules_missing_folder),
     cmocka_unit_test(test_rules_calendars_declared),
