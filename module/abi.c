@@ -4,6 +4,7 @@
 
 #include "promptly.h"
 #include "core.h"
+#include "ruletest.h"
 #include "util.h"
 
 #include <stddef.h>
@@ -180,4 +181,20 @@ promptly_check(const promptly_host *host, const char *rules_dir,
     return pr_err(errbuf, errlen, PROMPTLY_EINVAL, "rules folder: not given");
   }
   return pr_core_check(host, host->struct_size, rules_dir, errbuf, errlen);
+}
+
+
+PROMPTLY_API int
+promptly_test(const promptly_host *host, const char *rules_dir,
+              uint32_t *cases, uint32_t *failed, char *errbuf, size_t errlen)
+{
+  int rc = check_host(host, errbuf, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (rules_dir == NULL || rules_dir[0] == '\0') {
+    return pr_err(errbuf, errlen, PROMPTLY_EINVAL, "rules folder: not given");
+  }
+  return pr_ruletest_folder(host, host->struct_size, rules_dir, cases, failed,
+                            errbuf, errlen);
 }

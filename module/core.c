@@ -14,6 +14,7 @@
 #include "core.h"
 #include "deadlines.h"
 #include "rules.h"
+#include "ruletest.h"
 #include "sla.h"
 #include "tickets.h"
 #include "util.h"
@@ -873,6 +874,11 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   char first[512] = "";
   pr_rules *fresh = NULL;
   int rc = pr_rules_load(p->rules_dir, &o, &fresh, first, sizeof(first));
+  if (rc == PROMPTLY_OK &&
+      (rc = pr_ruletest_gate(&p->host, p->rules_dir, fresh, first,
+                             sizeof(first))) != PROMPTLY_OK) {
+    pr_rules_free(fresh);  /* Its tests failed (*.test.lua, on_reload). */
+  }
   if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR,
              "rules in %s not reloaded, the previous rules stay in force: %s",

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define PROMPTLY_ABI_MAJOR 1
-#define PROMPTLY_ABI_MINOR 0
+#define PROMPTLY_ABI_MINOR 1
 #define PROMPTLY_ABI_VERSION \
   ((uint32_t)((PROMPTLY_ABI_MAJOR << 16) | PROMPTLY_ABI_MINOR))
 
@@ -204,6 +204,19 @@ PROMPTLY_API int promptly_close(promptly *p);
 PROMPTLY_API int promptly_check(const promptly_host *host,
                                 const char *rules_dir, char *errbuf,
                                 size_t errlen);
+
+/* ABI 1.1.  Run the rule tests of a rules folder: its *.test.lua files
+** (promptly-rules(5), "Rule tests"), each case on a fresh instance of the
+** folder's rules in virtual time.  Problems of the rules or of a test file,
+** and each failed expectation, go to host->log (PROMPTLY_LOG_ERROR,
+** "file:line: message"); the timeline of a failed case follows at
+** PROMPTLY_LOG_INFO; a passing case is one line at PROMPTLY_LOG_DEBUG.
+** *cases and *failed (may be NULL) get the number of cases run and failed.
+** 0 when all passed (or there is none), else ERULE (a summary in errbuf),
+** EIO for a folder that cannot be read. */
+PROMPTLY_API int promptly_test(const promptly_host *host,
+                               const char *rules_dir, uint32_t *cases,
+                               uint32_t *failed, char *errbuf, size_t errlen);
 
 /* --- Business calendars (pure arithmetic, no instance needed) --- */
 

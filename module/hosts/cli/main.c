@@ -49,6 +49,7 @@ static const module_sym module_syms[] = {
   {"promptly_calendar_between", offsetof(cli_module, calendar_between)},
   {"promptly_calendar_close",   offsetof(cli_module, calendar_close)},
   {"promptly_explain",          offsetof(cli_module, explain)},
+  {"promptly_test",             offsetof(cli_module, test)},
 };
 /* clang-format on */
 
@@ -155,6 +156,8 @@ usage(FILE *f)
     "      business-time arithmetic on a calendar\n"
     "  explain --rules DIR --events FILE|- --ticket N [--at ISO8601]\n"
     "      replay the events and tell one ticket's SLA story in words\n"
+    "  test DIR\n"
+    "      run the rule tests (*.test.lua) of a rules folder\n"
     "  version\n"
     "      print the module's version, ABI and path\n"
     "\n"
@@ -245,6 +248,9 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "explain") == 0) {
     return cli_explain(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "test") == 0) {
+    return cli_test(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "version") == 0) {
     return cmd_version(sub_argc, sub_argv);
