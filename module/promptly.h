@@ -218,6 +218,19 @@ PROMPTLY_API int promptly_test(const promptly_host *host,
                                const char *rules_dir, uint32_t *cases,
                                uint32_t *failed, char *errbuf, size_t errlen);
 
+/* ABI 1.1.  How the rules of rules_dir judge a ticket with these
+** attributes (subject, body, tier, ...), without an instance: sentences
+** through host->trace (ticket 0, at_ms 0) - the priority rule that
+** matched and at which words ("at 'down' at subject:13", columns in
+** characters from 1), near misses (other rules with words in the text, or
+** whose conditions hold, and why they did not win), then warnings about
+** the rules ("file:line: priority: shadowed, ..."). Problems of the rules
+** go to host->log as with promptly_check.  ENOTSUP without trace; ERULE
+** when the rules do not load or a `when` function fails. */
+PROMPTLY_API int promptly_why(const promptly_host *host, const char *rules_dir,
+                              const promptly_attr *attrs, uint32_t n_attrs,
+                              char *errbuf, size_t errlen);
+
 /* --- Business calendars (pure arithmetic, no instance needed) --- */
 
 /* Build a calendar from name/value pairs:

@@ -37,6 +37,8 @@ typedef struct cli_module {
   int (*explain)(promptly *, int64_t, int64_t);
   int (*test)(const promptly_host *, const char *, uint32_t *, uint32_t *,
               char *, size_t);
+  int (*why)(const promptly_host *, const char *, const promptly_attr *,
+             uint32_t, char *, size_t);
 } cli_module;
 
 /* Options given before the subcommand ("promptly --module P -v due ..."),
@@ -84,5 +86,6 @@ int cli_check(int argc, char **argv);
 int cli_due(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_test(int argc, char **argv);
+int cli_why(int argc, char **argv);
 
 #endif /* PR_CLI_H */
