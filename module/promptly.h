@@ -220,7 +220,8 @@ PROMPTLY_API int promptly_test(const promptly_host *host,
 
 /* ABI 1.1.  How the rules of rules_dir judge a ticket with these
 ** attributes (subject, body, tier, ...), without an instance: sentences
-** through host->trace (ticket 0, at_ms 0) - the priority rule that
+** through host->trace (ticket 0, at_ms 0) - the levels, most urgent
+** first ("levels: P1, P2, P3, P4 (default P3)"), the priority rule that
 ** matched and at which words ("at 'down' at subject:13", columns in
 ** characters from 1), near misses (other rules with words in the text, or
 ** whose conditions hold, and why they did not win), then warnings about

@@ -68,7 +68,8 @@ int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
 typedef void (*pr_rules_say_fn)(void *ud, const char *line);
 
 /* How the priority rules judge a ticket with these attributes, in
-** sentences: "priority P1 by 10-priority.lua:26, at 'down' at subject:13"
+** sentences: "levels: P1, P2, P3, P4 (default P3)", then
+** "priority P1 by 10-priority.lua:26, at 'down' at subject:13"
 ** (or the default), then "near miss: FILE:LINE (LEVEL): 'word' at
 ** FIELD:COLUMN, ...; why it did not win" for every other rule that has
 ** keywords in the text or whose attribute conditions hold, then the

@@ -173,6 +173,14 @@ pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
       h.oom = 1;
     }
   }
+  pr_buf lv;
+  pr_buf_init(&lv);
+  for (size_t i = 0; i < pr_rules_level_count(r); i++) {
+    pr_buf_printf(&lv, "%s%s", i ? ", " : "", pr_rules_level_id(r, i));
+  }
+  say(fn, ud, "levels: %s (default %s)", pr_buf_cstr(&lv),
+      pr_rules_level_id(r, pr_rules_default_level(r)));
+  pr_buf_free(&lv);
   long winner = -1;
   for (size_t i = 0; by != NULL && i < r->n_prios; i++) {
     if (r->prios[i].site.where == by) {

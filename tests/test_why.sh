@@ -36,6 +36,7 @@ run_cli "$tmp/a.out" "$tmp/a.err" why --rules "$fx" \
   --at 2026-11-16T07:42:00Z "Die STÖRUNG ist down" tier=starter
 check "why: exit 0" test "$rc" -eq 0
 {
+  echo "levels: P1, P2, P3, P4 (default P3)"
   echo "priority P2 by 10-why.lua:2, at 'STÖRUNG' at subject:5, 'down' at subject:17"
   echo "near miss: 10-why.lua:1 (P1): 'down' at subject:17; but tier is 'starter', not 'enterprise'"
   echo "near miss: 10-why.lua:4 (P3): 'down' at subject:17; but the ticket has no queue (the rule wants 'billing')"
@@ -53,6 +54,7 @@ run_cli "$tmp/b.out" "$tmp/b.err" why --rules "$fx" \
 # Rule 2 holds too ('down' in the body) and comes before rule 7, so the
 # verdict is rule 2's, and rule 7 is a near miss that holds.
 {
+  echo "levels: P1, P2, P3, P4 (default P3)"
   echo "priority P2 by 10-why.lua:2, at 'down' at body:12"
   echo "near miss: 10-why.lua:1 (P1): 'down' at body:12; but the ticket has no tier (the rule wants 'enterprise')"
   echo "near miss: 10-why.lua:4 (P3): 'down' at body:12; but the ticket has no queue (the rule wants 'billing')"
@@ -66,6 +68,7 @@ check "why: first rule in file order wins; later ones that hold are named" \
 run_cli "$tmp/c.out" "$tmp/c.err" why --rules "$fx" \
   --at 2026-11-16T07:42:00Z "Invoice question"
 {
+  echo "levels: P1, P2, P3, P4 (default P3)"
   echo "priority P3: the default, no priority rule matched"
   cat "$tmp/lint"
 } >"$tmp/c.expected"

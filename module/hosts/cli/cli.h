@@ -87,5 +87,6 @@ int cli_due(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_why(int argc, char **argv);
+int cli_tune(int argc, char **argv);
 
 #endif /* PR_CLI_H */

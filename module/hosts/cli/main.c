@@ -160,6 +160,8 @@ usage(FILE *f)
     "  why --rules DIR [--at ISO8601] SUBJECT [BODY] [ATTR=VALUE ...]\n"
     "      which rule gives a ticket its priority, at which words; near\n"
     "      misses, shadowed rules, the policies and dues\n"
+    "  tune --rules DIR --events FILE|- [--compare DIR2] [--top N]\n"
+    "      the rules' priorities against the agents' manual changes\n"
     "  test DIR\n"
     "      run the rule tests (*.test.lua) of a rules folder\n"
     "  version\n"
@@ -255,6 +257,9 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "why") == 0) {
     return cli_why(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "tune") == 0) {
+    return cli_tune(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "test") == 0) {
     return cli_test(sub_argc, sub_argv);
