@@ -92,7 +92,8 @@ cli_test(int argc, char **argv)
   int rc = m.test(&host, dir, &cases, &failed, err, sizeof(err));
   int status = CLI_EXIT_OK;
   if (rc == PROMPTLY_OK) {
-    fprintf(stderr, "promptly test: %u cases passed\n", (unsigned)cases);
+    fprintf(stderr, "promptly test: %u case%s passed\n", (unsigned)cases,
+            cases == 1 ? "" : "s");
   } else if (rc == PROMPTLY_ERULE) {
     if (c.lines == 0) {
       printf("%s\n", err[0] != '\0' ? err : m.strerror(rc));

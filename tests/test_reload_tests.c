@@ -1,4 +1,4 @@
-/* test_ruletest.c - the rule tests as a hot reload runs them: a rule set
+/* test_reload_tests.c - the rule tests as a hot reload runs them: a rule set
 ** whose tests fail is refused and the old rules stay (on_reload "refuse",
 ** the default), "warn" reloads and says so, "off" does not run them; and a
 ** folder whose test files name a rule set's own things wrongly is
