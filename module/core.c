@@ -1448,6 +1448,13 @@ pr_core_close(promptly *p)
 }
 
 
+static void
+lint_sink(void *ud, const char *line)
+{
+  log_sink(ud, PROMPTLY_LOG_WARN, line);
+}
+
+
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1460,6 +1467,7 @@ pr_core_check(const promptly_host *host, size_t host_size,
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
+    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

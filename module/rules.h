@@ -78,11 +78,16 @@ typedef void (*pr_rules_say_fn)(void *ud, const char *line);
 int pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
                  pr_rules_say_fn say, void *ud, char *err, size_t errlen);
 
-/* Warnings about the priority rules, each "file:line: priority: ...":
-** shadowed rules (an earlier rule without `when` matches every ticket
-** they match), keywords listed twice in a rule, keywords an earlier
-** keyword-only rule takes every ticket for.  In rule order. */
-void pr_rules_lint(const pr_rules *r, pr_rules_say_fn say, void *ud);
+/* Warnings about a loaded rule set (rules_lint.c), each "file:line:
+** warning: message", sorted by file and line, each once: shadowed
+** priority rules, keywords listed twice or that never decide, calendars
+** never open in the year from now_ms and the policies that use them,
+** policies without any target, *.LUA-style names that do not load, a
+** folder where nothing loads, `when` functions that fail on a ticket
+** without attributes or with empty ones.  Runs `when` functions in the
+** sandbox (loop thread, like pr_rules_priority). */
+void pr_rules_lint(const pr_rules *r, int64_t now_ms, pr_rules_say_fn say,
+                   void *ud);
 
 /* promptly_why: load dir (problems to host->log, as promptly_check), then
 ** pr_rules_why, each sentence to host->trace (ticket 0, at 0).  host is

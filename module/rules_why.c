@@ -4,11 +4,8 @@
 ** Nothing here decides anything: the verdict is pr_rules_priority's (the
 ** real one, `when` functions included), and this file only tells, rule by
 ** rule, which keywords stand where in the subject and body (character
-** columns, 1-based), which condition failed, and which later rule is
-** shadowed.  Shadowing is a sufficient test, never a guess: rule B is
-** reported only when an earlier rule A without `when` holds for every
-** ticket B holds for (A's keywords include all of B's, or A has none, and
-** each of A's attribute conditions is one of B's with no more values).
+** columns, 1-based) and which condition failed; the warnings that follow
+** are pr_rules_lint's (rules_lint.c).
 */
 #include "config.h"
 
@@ -20,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib.h>
 #include <lauxlib.h>
@@ -239,111 +237,10 @@ pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
   if (h.oom) {
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
   }
-  pr_rules_lint(r, fn, ud);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  pr_rules_lint(r, (int64_t)ts.tv_sec * 1000, fn, ud);
   return PROMPTLY_OK;
-}
-
-
-/* Whether every value of b is one of a's (both folded). */
-static int
-values_within(const rules_cond *b, const rules_cond *a)
-{
-  for (size_t i = 0; i < b->n_values; i++) {
-    int found = 0;
-    for (size_t j = 0; !found && j < a->n_values; j++) {
-      found = strcmp(b->values[i], a->values[j]) == 0;
-    }
-    if (!found) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
-
-/* Whether rule a matches every ticket rule b matches. */
-static int
-covers(const rules_prio *a, const rules_prio *b)
-{
-  if (a->m.when_ref != LUA_NOREF) {
-    return 0;
-  }
-  if (a->m.n_words > 0) {
-    if (a->m.word_ids == NULL || b->m.n_words == 0 || b->m.word_ids == NULL) {
-      return 0;
-    }
-    for (size_t i = 0; i < b->m.n_words; i++) {
-      int found = 0;
-      for (size_t j = 0; !found && j < a->m.n_words; j++) {
-        found = a->m.word_ids[j] == b->m.word_ids[i];
-      }
-      if (!found) {
-        return 0;
-      }
-    }
-  }
-  for (size_t c = 0; c < a->m.n_conds; c++) {
-    int found = 0;
-    for (size_t d = 0; !found && d < b->m.n_conds; d++) {
-      found = g_ascii_strcasecmp(a->m.conds[c].attr, b->m.conds[d].attr) == 0 &&
-              values_within(&b->m.conds[d], &a->m.conds[c]);
-    }
-    if (!found) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
-
-void
-pr_rules_lint(const pr_rules *r, pr_rules_say_fn fn, void *ud)
-{
-  for (size_t b = 0; b < r->n_prios; b++) {
-    const rules_prio *pb = &r->prios[b];
-    int shadowed = 0;
-    for (size_t a = 0; a < b; a++) {
-      if (covers(&r->prios[a], pb)) {
-        shadowed = 1;
-        say(fn, ud, "%s: priority: shadowed, it can never match: %s (%s) "
-            "comes first and matches every ticket it does",
-            pb->site.where, r->prios[a].site.where,
-            pr_rules_level_id(r, r->prios[a].level));
-        break;
-      }
-    }
-    /* Keywords listed twice in a rule; keywords an earlier rule with
-    ** nothing but keywords takes every ticket for (unless the whole rule
-    ** is shadowed, which says more). */
-    for (size_t w = 0; pb->m.word_ids != NULL && w < pb->m.n_words; w++) {
-      uint32_t id = pb->m.word_ids[w];
-      int twice = 0;
-      for (size_t x = 0; !twice && x < w; x++) {
-        twice = pb->m.word_ids[x] == id;
-      }
-      if (twice) {
-        say(fn, ud, "%s: priority: keyword '%s' is listed twice",
-            pb->site.where, pb->m.words[w]);
-        continue;
-      }
-      for (size_t a = 0; !shadowed && a < b; a++) {
-        const rules_prio *pa = &r->prios[a];
-        int taken = 0;
-        for (size_t x = 0; pa->m.n_conds == 0 && pa->m.when_ref == LUA_NOREF &&
-                           pa->m.word_ids != NULL && x < pa->m.n_words;
-             x++) {
-          taken |= pa->m.word_ids[x] == id;
-        }
-        if (taken) {
-          say(fn, ud, "%s: priority: keyword '%s' never decides here: %s "
-              "(%s) comes first and takes every ticket with it",
-              pb->site.where, pb->m.words[w], pa->site.where,
-              pr_rules_level_id(r, pa->level));
-          break;
-        }
-      }
-    }
-  }
 }
 
 
