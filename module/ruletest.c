@@ -1497,7 +1497,7 @@ pr_ruletest_gate(const promptly_host *host, const char *rules_dir,
   }
   if (rc == PROMPTLY_ERULE && res.on_reload != PR_RULETEST_REFUSE) {
     if (host->log != NULL) {
-      char msg[RT_MSG];
+      char msg[RT_MSG + 64];
       snprintf(msg, sizeof(msg), "%s; reloading anyway (on_reload \"warn\")",
                why);
       host->log(host->user_data, PROMPTLY_LOG_WARN, msg);

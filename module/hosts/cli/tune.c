@@ -230,7 +230,6 @@ read_history(tune_ctx *c, const char *path, tune_event **out, size_t *n)
       continue;
     }
     snprintf(e.source, sizeof(e.source), "%s:%ld", path, lineno);
-    e.ev.source = e.source;
     if (*n == cap) {
       cap = cap ? cap * 2 : 256;
       tune_event *nv = realloc(v, cap * sizeof(*nv));
@@ -253,6 +252,9 @@ read_history(tune_ctx *c, const char *path, tune_event **out, size_t *n)
     events_free(v, *n);
     *n = 0;
     return -1;
+  }
+  for (size_t i = 0; i < *n; i++) {
+    v[i].ev.source = v[i].source;  /* now that v no longer moves */
   }
   *out = v;
   return 0;
