@@ -131,8 +131,9 @@ covers(const rules_prio *a, const rules_prio *b)
   for (size_t c = 0; c < a->m.n_conds; c++) {
     int found = 0;
     for (size_t d = 0; !found && d < b->m.n_conds; d++) {
-      found = g_ascii_strcasecmp(a->m.conds[c].attr, b->m.conds[d].attr) == 0 &&
-              values_within(&b->m.conds[d], &a->m.conds[c]);
+      found =
+        g_ascii_strcasecmp(a->m.conds[c].attr, b->m.conds[d].attr) == 0 &&
+        values_within(&b->m.conds[d], &a->m.conds[c]);
     }
     if (!found) {
       return 0;

@@ -268,8 +268,9 @@ step_common(lua_State *L, rt_ctx *c, rt_step *s)
     const char *at = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                     : NULL;
     if (at == NULL || parse_iso(at, &s->at_ms) != 0) {
-      problem(c, s->where, "at: '%s' is not an instant (write "
-              "\"2026-11-16T07:42:00Z\", UTC)", at ? at : luaL_typename(L, -1));
+      problem(c, s->where,
+              "at: '%s' is not an instant (write \"2026-11-16T07:42:00Z\", "
+              "UTC)", at ? at : luaL_typename(L, -1));
     }
     s->has_at = 1;  /* given, even if wrong: no second message about it */
   }

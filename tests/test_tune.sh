@@ -63,6 +63,10 @@ EOF
 check "tune: table, per-rule figures and words as derived by hand" same \
   "$tmp/a.expected" "$tmp/a.out"
 check "tune: nothing on stderr" same /dev/null "$tmp/a.err"
+rc=0
+cli tune --rules "$PROMPTLY_RULES" --events - --top 3 <"$hist" \
+  >"$tmp/a2.out" 2>"$tmp/a2.err" || rc=$?
+check "tune --events - (stdin): the same" same "$tmp/a.out" "$tmp/a2.out"
 
 # Every raised word: 'INVOICE' and 'Ünïcode' are folded like keywords
 # ('ünïcode' sorts after the ASCII words: UTF-8 byte order).
