@@ -14,6 +14,7 @@
 #include "core.h"
 #include "deadlines.h"
 #include "rules.h"
+#include "ruletest.h"
 #include "sla.h"
 #include "tickets.h"
 #include "util.h"
@@ -885,6 +886,11 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   char first[512] = "";
   pr_rules *fresh = NULL;
   int rc = pr_rules_load(p->rules_dir, &o, &fresh, first, sizeof(first));
+  if (rc == PROMPTLY_OK &&
+      (rc = pr_ruletest_gate(&p->host, p->rules_dir, fresh, first,
+                             sizeof(first))) != PROMPTLY_OK) {
+    pr_rules_free(fresh);  /* Its tests failed (*.test.lua, on_reload). */
+  }
   if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR,
              "rules in %s not reloaded, the previous rules stay in force: %s",
@@ -1454,6 +1460,13 @@ pr_core_close(promptly *p)
 }
 
 
+static void
+lint_sink(void *ud, const char *line)
+{
+  log_sink(ud, PROMPTLY_LOG_WARN, line);
+}
+
+
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1466,6 +1479,7 @@ pr_core_check(const promptly_host *host, size_t host_size,
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
+    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

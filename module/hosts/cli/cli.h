@@ -35,6 +35,10 @@ typedef struct cli_module {
   int (*calendar_between)(promptly_calendar *, int64_t, int64_t, int64_t *);
   void (*calendar_close)(promptly_calendar *);
   int (*explain)(promptly *, int64_t, int64_t);
+  int (*test)(const promptly_host *, const char *, uint32_t *, uint32_t *,
+              char *, size_t);
+  int (*why)(const promptly_host *, const char *, const promptly_attr *,
+             uint32_t, char *, size_t);
 } cli_module;
 
 /* Options given before the subcommand ("promptly --module P -v due ..."),
@@ -81,5 +85,8 @@ int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_due(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_test(int argc, char **argv);
+int cli_why(int argc, char **argv);
+int cli_tune(int argc, char **argv);
 
 #endif /* PR_CLI_H */
