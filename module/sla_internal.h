@@ -1,0 +1,119 @@
+/* sla_internal.h - what the files of the SLA unit share: the per-ticket
+** state and the clock, ledger and set helpers.  Not for other units: they
+** see sla.h only.
+**
+** Files of the unit and their concerns:
+**   sla_set.c     building and sealing a pr_sla_set
+**   sla_clock.c   clock arithmetic: elapsed business time, dues, cycles,
+**                 the choice of policy
+**   sla_fire.c    thresholds, breaches, actions and their keys, the next
+**                 deadline
+**   sla.c         transitions: events, pauses, retargeting, exceptions,
+**                 reloads
+**   sla_fields.c  the fields a ticket shows, and clock information
+*/
+#ifndef PR_SLA_INTERNAL_H
+#define PR_SLA_INTERNAL_H
+
+#include "sla.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLK_IDLE   0  /* no cycle yet */
+#define CLK_ACTIVE 1  /* started, not met: running or paused */
+#define CLK_MET    2  /* the cycle ended (met, resolved, stopped) */
+
+/* Clock flags. */
+#define CLK_PAUSE_STATUS 0x01  /* paused by a pause status of the ticket */
+#define CLK_PAUSE_OWN    0x02  /* paused by a custom metric's own event */
+#define CLK_BREACHED     0x04  /* the target was exceeded in this cycle */
+#define CLK_PAUSED       (CLK_PAUSE_STATUS | CLK_PAUSE_OWN)
+
+/* Ticket flags. */
+#define T_PAUSED   0x01  /* in a pause status, not resumed by the customer */
+#define T_WAITING  0x02  /* in a customer-wait period */
+#define T_DONE     0x04  /* resolved or closed */
+#define T_DEAD     0x08  /* merged or deleted */
+#define T_EXCLUDED 0x10  /* an exclusion exception applies */
+#define T_REPLIED  0x20  /* an agent replied publicly at least once */
+
+#define NO_POLICY 0xff
+#define NEVER     INT64_MAX
+
+typedef struct sla_clock {
+  int64_t start_at_ms;  /* start of the current cycle */
+  int64_t since_at_ms;  /* last transition: elapsed_ms counts up to here */
+  int64_t elapsed_ms;   /* business ms of the cycle up to since_at_ms */
+  int64_t due_at_ms;    /* due of a running clock; 0 = none */
+  uint32_t fired;       /* ladder entries fired in this cycle (bits) */
+  uint32_t cycle;       /* 1.. for each start; 0 = never started */
+  uint8_t state;        /* CLK_* */
+  uint8_t flags;        /* CLK_PAUSE_*, CLK_BREACHED */
+  uint8_t policy;       /* whose calendar and target; NO_POLICY = none */
+} sla_clock;
+
+struct pr_sla_ticket {
+  int64_t id;
+  int64_t last_at_ms;        /* the latest instant the ticket saw */
+  uint64_t policies;         /* matching policies, bit per index */
+  int64_t wait_ms;           /* customer wait before wait_since_at_ms */
+  int64_t wait_since_at_ms;  /* start of the current wait period */
+  char *exc_reason;          /* the last exception's reason, owned */
+  uint32_t exceptions;       /* applied exceptions, bit per index */
+  uint32_t wait_cycle;       /* wait periods begun */
+  uint8_t level;
+  uint8_t flags;             /* T_* */
+  uint8_t wait_fired;        /* wait timers fired in this period (bits) */
+  uint8_t n_clocks;
+  sla_clock clocks[];
+};
+
+
+extern const char *const pr_sla_builtin_names[PR_SLA_BUILTIN];
+
+/* sla_set.c */
+int sla_ascii_casecmp(const char *a, const char *b);
+void sla_format_duration(int64_t ms, char *out, size_t len);
+
+/* sla_clock.c */
+pr_calendar *sla_clock_cal(const pr_sla_set *s, const sla_clock *c);
+int64_t sla_cal_add(pr_calendar *cal, int64_t start, int64_t dur);
+int64_t sla_cal_between(pr_calendar *cal, int64_t a, int64_t b);
+int sla_clock_running(const sla_clock *c);
+int sla_applies(uint32_t mask, uint32_t metric);
+int64_t sla_extension(const pr_sla_ticket *t, const pr_sla_set *s,
+                      uint32_t m);
+int64_t sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s,
+                      uint32_t m, uint32_t policy);
+int64_t sla_clock_target(const pr_sla_ticket *t, const pr_sla_set *s,
+                         uint32_t m);
+int64_t sla_elapsed_at(const pr_sla_set *s, const sla_clock *c, int64_t at);
+int64_t sla_instant_of(const pr_sla_set *s, const sla_clock *c,
+                       int64_t point);
+int sla_reached(const pr_sla_set *s, const sla_clock *c, int64_t point,
+                int64_t at);
+int sla_clock_breached(const pr_sla_ticket *t, const pr_sla_set *s,
+                       uint32_t m, int64_t at);
+void sla_fold(const pr_sla_set *s, sla_clock *c, int64_t at);
+void sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m);
+void sla_update_due(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m);
+void sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+                     int64_t at);
+void sla_meet(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at);
+void sla_pause_clock(const pr_sla_set *s, sla_clock *c, int64_t at,
+                     uint8_t bit);
+void sla_resume_clock(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+                      int64_t at, uint8_t bit);
+void sla_retarget_all(pr_sla_ticket *t, const pr_sla_set *s);
+
+/* sla_fire.c */
+int64_t sla_threshold_point(const pr_sla_threshold *th, int64_t target);
+int sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
+                 pr_sla_actions *out);
+
+/* sla.c */
+int64_t sla_clamp_at(pr_sla_ticket *t, int64_t at);
+int sla_check_set(const pr_sla_set *s);
+
+#endif /* PR_SLA_INTERNAL_H */
