@@ -1284,8 +1284,9 @@ pr_core_advance(promptly *p, int64_t t_ms)
     leave(p);
     return PROMPTLY_ERANGE;
   }
-  /* Events and deadlines up to t, in time order; a deadline due at the
-  ** instant of an event fires first.  Events not yet due wait. */
+  /* Events and deadlines up to t, in time order; the events at an instant
+  ** come before the deadlines at that instant (a reply at the due itself
+  ** is in time).  Events not yet due wait. */
   pr_qevent *list = queue_take_all(p);
   for (;;) {
     const pr_deadline *d = pr_deadlines_peek(&p->deadlines);
@@ -1294,7 +1295,7 @@ pr_core_advance(promptly *p, int64_t t_ms)
       ev_at = list->at_ms != 0 ? list->at_ms
                                : (p->vnow_ms > 0 ? p->vnow_ms : t_ms);
     }
-    if (list != NULL && ev_at <= t_ms && (d == NULL || d->at_ms > ev_at)) {
+    if (list != NULL && ev_at <= t_ms && (d == NULL || d->at_ms >= ev_at)) {
       pr_qevent *ev = list;
       list = ev->next;
       if (ev_at > p->vnow_ms) {

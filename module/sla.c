@@ -261,7 +261,7 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
     return PROMPTLY_ESTATE;
   }
   int64_t at = sla_clamp_at(t, at_ms);
-  int rc = sla_fire_due(t, s, at, out);
+  int rc = sla_fire_due(t, s, at - 1, out);
 
   switch (kind) {
   case PR_SLA_EV_REPLY_AGENT:
@@ -327,7 +327,7 @@ pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
     return PROMPTLY_ESTATE;
   }
   int64_t at = sla_clamp_at(t, at_ms);
-  int rc = sla_fire_due(t, s, at, out);
+  int rc = sla_fire_due(t, s, at - 1, out);
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     sla_fold(s, &t->clocks[m], at);
   }
@@ -359,7 +359,7 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
     return PROMPTLY_ENOMEM;
   }
   int64_t at = sla_clamp_at(t, at_ms);
-  int rc = sla_fire_due(t, s, at, out);
+  int rc = sla_fire_due(t, s, at - 1, out);
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     sla_fold(s, &t->clocks[m], at);
   }
@@ -416,7 +416,7 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     return PROMPTLY_ENOMEM;
   }
   int64_t at = sla_clamp_at(t, at_ms);
-  int rc = sla_fire_due(t, old_s, at, out);
+  int rc = sla_fire_due(t, old_s, at - 1, out);
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     sla_fold(old_s, &t->clocks[m], at);
   }

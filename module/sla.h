@@ -41,7 +41,9 @@
 ** - Due = the first instant at which elapsed business time exceeds the
 **   target (calendar.h).  Met or breached is decided by business time
 **   elapsed: a clock is breached when its elapsed time exceeds the target,
-**   or equals it at or after the due instant.
+**   or equals it at or after the due instant; a stop (a reply, a
+**   resolve) at the due instant itself is met, since events at an instant
+**   are handled before the deadlines at that instant.
 **
 ** Thresholds.  A ladder entry is reached when the clock's elapsed business
 ** time reaches share * target + offset ("75%" = 750 per mille; "100% + 2h"
@@ -324,9 +326,11 @@ void pr_sla_actions_init(pr_sla_actions *a);
 void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
 void pr_sla_actions_free(pr_sla_actions *a);
 
-/* Every transition below first fires what was due at or before at_ms
-** under the old state, then applies the change, then fires what the change
-** made due at at_ms (a lower target can put thresholds in the past).
+/* Every transition below first fires what was due before at_ms under the
+** old state, then applies the change, then fires what is due at or before
+** at_ms (a lower target can put thresholds in the past): the events at an
+** instant come before the deadlines at that instant, so a stop at the due
+** itself is in time.
 ** Actions come out in order of (instant, metric, threshold), waits after
 ** metrics.  An at_ms earlier than the last instant the ticket saw is taken
 ** as that instant (event order is the truth; time never runs backwards).

@@ -277,13 +277,16 @@ sla_meet(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   if (c->state != CLK_ACTIVE) {
     return;
   }
+  int running = sla_clock_running(c);
   sla_fold(s, c, at);
   int64_t tg = sla_clock_target(t, s, m);
-  if (sla_clock_breached(t, s, m, at)) {
+  /* Events at an instant come before the deadlines at that instant: a
+  ** stop at the due itself, with elapsed == target, is in time. */
+  if ((c->flags & CLK_BREACHED) || (tg != PR_SLA_NONE && c->elapsed_ms > tg)) {
     c->flags |= CLK_BREACHED;
-  } else if (tg != PR_SLA_NONE) {
+  } else if (tg != PR_SLA_NONE && !(running && c->due_at_ms != 0)) {
     /* The due it was met against, as of now: a paused clock's due had
-    ** been moving. */
+    ** been moving; a running one's is the one it ran against. */
     int64_t due = sla_cal_add(sla_clock_cal(s, c), at, tg - c->elapsed_ms);
     c->due_at_ms = due == NEVER ? 0 : due;
   }

@@ -119,6 +119,10 @@ scenario tier-change 2026-11-23T13:00:00Z
 # Pending customer, never answered: two reminders, close after 7 days.
 scenario auto-close 2026-12-07T00:00:00Z
 
+# Issue 11, defect 4: a reply at the due instant itself is in time (events
+# before deadlines); a second later it is breached.
+scenario tie-reply-at-due 2026-11-23T16:00:00Z
+
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
 

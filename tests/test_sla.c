@@ -234,7 +234,7 @@ test_sla_first_response_met_by_agent_reply(void **state)
 
 
 static void
-test_sla_reply_at_due_instant_is_breached(void **state)
+test_sla_reply_at_due_instant_is_met(void **state)
 {
   (void)state;
   pr_sla_set *s = new_set();
@@ -244,12 +244,18 @@ test_sla_reply_at_due_instant_is_breached(void **state)
   pr_sla_actions a;
   pr_sla_actions_init(&a);
   int64_t t0 = at(2026, 11, 16, 9, 0);
+  /* The due is the first instant at which elapsed time exceeds the
+  ** target (t0 + 1h); events at an instant come before its deadlines, so
+  ** a reply at the due itself is in time, one a millisecond later not. */
   pr_sla_ticket *early = open_ticket(s, 1, t0, 2, 1, &a);
   pr_sla_ticket *late = open_ticket(s, 2, t0, 2, 1, &a);
-  ev(early, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR - 1, &a);
-  ev(late, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR, &a);
+  assert_string_equal(fld(early, s, t0, "sla.first_response.due"),
+                      "2026-11-16T10:00:00Z");
+  ev(early, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR, &a);
+  ev(late, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR + 1, &a);
   assert_string_equal(fld(early, s, t0 + DAY, "sla.first_response.state"),
                       "met");
+  assert_string_equal(fld(early, s, t0 + DAY, "sla.status"), "met");
   assert_string_equal(fld(late, s, t0 + DAY, "sla.first_response.state"),
                       "breached");
   assert_string_equal(fld(late, s, t0 + DAY, "sla.status"), "breached");
@@ -607,7 +613,9 @@ test_sla_target_used_up_at_closing(void **state)
     fld(sat, s, at(2026, 11, 21, 10, 0), "sla.first_response.state"),
     "running");
   ev(sat, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 21, 10, 0), &a);
-  ev(mon, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 23, 9, 0), &a);
+  /* Monday 09:00 is the due itself (in time); a millisecond later the
+  ** 4 hours are exceeded. */
+  ev(mon, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 23, 9, 0) + 1, &a);
   assert_string_equal(
     fld(sat, s, at(2026, 11, 24, 9, 0), "sla.first_response.state"), "met");
   assert_string_equal(
@@ -1111,7 +1119,8 @@ trace_actions(pr_buf *b, pr_sla_actions *a)
 
 
 /* Drive the script the way the core does: deadlines due before an event
-** fire first, each at its own instant (fine = 1); or only events and a
+** fire first, each at its own instant, and those at the event's own
+** instant after it (fine = 1); or only events and a
 ** final fire (fine = 0).  Fields go to fields (may be NULL) and actions to
 ** acts.  Returns the ticket's state for more checks. */
 static pr_sla_ticket *
@@ -1130,7 +1139,7 @@ run_script(const pr_sla_set *s, int fine, pr_sla_done_fn done, void *ud,
   for (size_t i = 0; i <= n_steps; i++) {
     int64_t when = i < n_steps ? t0 + script[i].off : t0 + 30 * DAY;
     int64_t d;
-    while (fine && pr_sla_next_deadline(t, s, now, &d) && d <= when) {
+    while (fine && pr_sla_next_deadline(t, s, now, &d) && d < when) {
       assert_true(d > now);
       assert_int_equal(pr_sla_fire(t, s, d, &a), PROMPTLY_OK);
       trace_actions(acts, &a);
@@ -1178,7 +1187,13 @@ test_sla_replay_gives_identical_fields_and_actions(void **state)
   assert_non_null(strstr(pr_buf_cstr(&a1), "77:first_response:1:75%:notify"));
   assert_non_null(strstr(pr_buf_cstr(&a1), "77:wait:1:1d:remind_customer"));
   assert_non_null(
-    strstr(pr_buf_cstr(&a1), "77:next_response:1:100%:raise_priority"));
+    strstr(pr_buf_cstr(&a1), "77:periodic_update:2:100%:raise_priority"));
+  /* The agent replies at Mon 11:00 and Wed 11:00 are the first and the
+  ** next response's dues themselves: in time (events before deadlines),
+  ** warned but not breached. */
+  assert_non_null(strstr(pr_buf_cstr(&a1), "77:next_response:1:75%:notify"));
+  assert_null(strstr(pr_buf_cstr(&a1), "77:next_response:1:100%"));
+  assert_null(strstr(pr_buf_cstr(&a1), "77:first_response:1:100%"));
   assert_non_null(strstr(pr_buf_cstr(&f1), "sla.status=breached"));
   assert_non_null(strstr(pr_buf_cstr(&f1), "sla.status=paused"));
   /* Catching up only at events fires the same actions at the same
@@ -1646,7 +1661,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sla_first_response_met_by_agent_reply),
-    cmocka_unit_test(test_sla_reply_at_due_instant_is_breached),
+    cmocka_unit_test(test_sla_reply_at_due_instant_is_met),
     cmocka_unit_test(test_sla_next_response_restarts_after_agent_reply),
     cmocka_unit_test(test_sla_periodic_update_restarts_on_each_agent_reply),
     cmocka_unit_test(test_sla_resolve_and_close_meet_every_clock),
