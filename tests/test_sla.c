@@ -1893,6 +1893,53 @@ test_sla_thousand_pauses_stay_bounded(void **state)
   pr_sla_set_free(s);
 }
 
+
+/* A reload that loosens a target (3 s -> 60 s) after the breach: the
+** state runs again, the breach stays a fact, and the breach against the
+** new target notifies again under target generation 2. */
+static void
+test_sla_reload_loosened_target_breaches_again(void **state)
+{
+  (void)state;
+  pr_sla_set *s1 = new_set(), *s2 = new_set();
+  uint32_t p1 = add_policy(s1, "support", always);
+  uint32_t p2 = add_policy(s2, "support", always);
+  target_all(s1, p1, PR_SLA_FIRST_RESPONSE, 3 * SEC);
+  target_all(s2, p2, PR_SLA_FIRST_RESPONSE, 60 * SEC);
+  threshold(s1, 1000, 0, "notify", "manager");
+  threshold(s2, 1000, 0, "notify", "manager");
+  seal(s1);
+  seal(s2);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s1, 12, t0, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s1, t0 + 3 * SEC, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "12:first_response:1:100%:notify");
+  pr_sla_ticket *nt = NULL;
+  assert_int_equal(pr_sla_rebind(t, s1, s2, t0 + 10 * SEC, &a, &nt),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(nt, s2, t0 + 10 * SEC, "sla.first_response.state"),
+                      "running");
+  assert_string_equal(
+    fld(nt, s2, t0 + 10 * SEC, "sla.first_response.breached_at"),
+    "2026-11-16T09:00:03Z");
+  assert_string_equal(fld(nt, s2, t0 + 10 * SEC, "sla.first_response.due"),
+                      "2026-11-16T09:01:00Z");
+  assert_int_equal(next(nt, s2, t0 + 10 * SEC), t0 + 45 * SEC);  /* at risk */
+  assert_int_equal(pr_sla_fire(nt, s2, t0 + 60 * SEC, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "12:first_response:1.2:100%:notify");
+  assert_true(a.v[1].at_ms == t0 + 60 * SEC);
+  assert_string_equal(fld(nt, s2, t0 + 60 * SEC, "sla.first_response.state"),
+                      "breached");
+  pr_sla_ticket_free(nt);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s1);
+  pr_sla_set_free(s2);
+}
+
 int
 main(void)
 {
@@ -1927,6 +1974,7 @@ main(void)
     cmocka_unit_test(test_sla_state_is_compact),
     cmocka_unit_test(test_sla_property_elapsed_over_intervals),
     cmocka_unit_test(test_sla_thousand_pauses_stay_bounded),
+    cmocka_unit_test(test_sla_reload_loosened_target_breaches_again),
   };
   return cmocka_run_group_tests(tests, setup_calendars, teardown_calendars);
 }
