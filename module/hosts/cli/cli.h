@@ -81,5 +81,6 @@ int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_due(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_report(int argc, char **argv);  /* report.c */
 
 #endif /* PR_CLI_H */

@@ -155,6 +155,9 @@ usage(FILE *f)
     "      business-time arithmetic on a calendar\n"
     "  explain --rules DIR --events FILE|- --ticket N [--at ISO8601]\n"
     "      replay the events and tell one ticket's SLA story in words\n"
+    "  report --records FILE|- [--by KEY,...] [--breaches] [--calibrate]\n"
+    "      [--contracts FILE] [--format text|json|csv|html] ...\n"
+    "      compliance, percentiles, breaches, calibration and credits\n"
     "  version\n"
     "      print the module's version, ABI and path\n"
     "\n"
@@ -245,6 +248,9 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "explain") == 0) {
     return cli_explain(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "report") == 0) {
+    return cli_report(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "version") == 0) {
     return cmd_version(sub_argc, sub_argv);
