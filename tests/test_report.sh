@@ -315,10 +315,22 @@ check "replay without module records: exit 2, says so" test "$rc" -eq 2 -a \
 run_cli "$tmp/nf.out" "$tmp/nf.err" report --records "$tmp/absent.jsonl"
 check "missing records file: exit 2" test "$rc" -eq 2
 
-# The example of promptly(1) runs as written.
-run_cli "$tmp/ex.out" "$tmp/ex.err" report --records "$fx/basic.jsonl" \
-  --by metric,priority --breaches --sort overrun
-check "man page example exits 0" test "$rc" -eq 0
+# The examples of promptly(1) and README.md run as written (from the top
+# of the source tree; records.jsonl and contracts.lua being fixtures).
+rc=0
+(cd "$PROMPTLY_SRCDIR" && cli report --records tests/fixtures/report/basic.jsonl \
+    --by metric,priority --breaches --sort overrun) >"$tmp/ex1.out" || rc=$?
+check "doc example: breaches by start priority" test "$rc" -eq 0 -a \
+  "$(grep -c 'over by' "$tmp/ex1.out")" -eq 3
+cp "$fx/calib.jsonl" "$tmp/records.jsonl"
+cp "$fx/contracts.lua" "$tmp/contracts.lua"
+rc=0
+(cd "$tmp" && cli report --records records.jsonl --calibrate &&
+  cli report --records records.jsonl --calibrate \
+    --contracts contracts.lua --format html >report.html) >"$tmp/ex2.out" ||
+  rc=$?
+check "doc example: calibration and the html page" test "$rc" -eq 0 -a \
+  -s "$tmp/report.html" -a -n "$(grep unrealistic "$tmp/ex2.out")"
 
 echo "1..$count"
 [ "$failed" -eq 0 ]
