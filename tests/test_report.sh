@@ -297,12 +297,17 @@ bad_record started '.started = "yesterday"' '"started" is not an ISO 8601'
 bad_record open '.outcome = "active"' 'an active cycle has a "stopped"'
 bad_record ended '.stopped = null' 'a met cycle needs a "stopped"'
 bad_record array '[.]' 'not a JSON object'
+bad_record range '.elapsed_ms = 99999999999999' '"elapsed_ms" is out of range'
+bad_record before '.stopped = "2026-11-01T00:00:00Z"' '"stopped" is before "started"'
 
 run_cli "$tmp/by.out" "$tmp/by.err" report --records "$fx/basic.jsonl" \
   --by metric,colour
 check "unknown --by key: exit 2" test "$rc" -eq 2
 check "unknown --by key: says which" grep -q \
   "unknown key 'colour'" "$tmp/by.err"
+run_cli "$tmp/by0.out" "$tmp/by0.err" report --records "$fx/basic.jsonl" \
+  --by ""
+check "empty --by: exit 2" test "$rc" -eq 2
 run_cli "$tmp/tz.out" "$tmp/tz.err" report --records "$fx/basic.jsonl" \
   --tz Mars/Olympus
 check "unknown zone: exit 2" test "$rc" -eq 2

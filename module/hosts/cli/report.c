@@ -46,6 +46,7 @@ const char *const rep_cause_names[REP_CAUSES] = {
 };
 
 #define DAY_MS (24 * 3600 * (int64_t)1000)
+#define REP_MAX_DURATION (1000 * 366 * DAY_MS)
 
 
 /* --- Strings ---------------------------------------------------------------- */
@@ -445,6 +446,10 @@ get_dur(reader *rd, json_t *o, const char *key, int required, int64_t *out)
   }
   if (*out != REP_NONE && *out < 0) {
     return bad(rd, "\"%s\" is negative", key);
+  }
+  /* Calendars answer for about 1100 years: more is no duration. */
+  if (*out != REP_NONE && *out > REP_MAX_DURATION) {
+    return bad(rd, "\"%s\" is out of range (over 1000 years)", key);
   }
   return 0;
 }
@@ -994,6 +999,10 @@ parse_by(report *r, const char *list)
     r->by[r->nby++] = (rep_key)k;
   }
   g_strfreev(parts);
+  if (rc == 0 && r->nby == 0) {
+    fprintf(stderr, "promptly report: --by: no key given\n");
+    rc = -1;
+  }
   return rc;
 }
 

@@ -412,10 +412,11 @@ j_iso(int64_t ms)
   return json_string(buf);
 }
 
+/* A fraction, rounded to 6 decimals. */
 static json_t *
 j_ratio(double v)
 {
-  return v < 0 ? json_null() : json_real(v);
+  return v < 0 ? json_null() : json_real(round(v * 1e6) / 1e6);
 }
 
 static void
@@ -473,6 +474,49 @@ j_breach(const rep_record *b)
   return o;
 }
 
+#define JSON_FLAGS                                                          \
+  (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15) |          \
+   JSON_ENCODE_ANY)
+
+/* v as json_dumpf() would print it nested level deep in an indented
+** document. */
+static int
+dump_at(FILE *f, const json_t *v, int level)
+{
+  char *s = json_dumps(v, JSON_FLAGS);
+  if (s == NULL) {
+    return -1;
+  }
+  for (const char *p = s; *p != '\0'; p++) {
+    fputc(*p, f);
+    if (*p == '\n') {
+      fprintf(f, "%*s", 2 * level, "");
+    }
+  }
+  free(s);
+  return 0;
+}
+
+/* The members of o as those of the top-level object, after "{" and any
+** member printed before (*first: none yet). */
+static int
+dump_members(FILE *f, const json_t *o, int *first)
+{
+  const char *key;
+  json_t *v;
+  int rc = 0;
+  json_object_foreach((json_t *)o, key, v) {
+    json_t *k = json_string(key);
+    fputs(*first ? "\n  " : ",\n  ", f);
+    *first = 0;
+    rc |= dump_at(f, k, 1);
+    fputs(": ", f);
+    json_decref(k);
+    rc |= dump_at(f, v, 1);
+  }
+  return rc;
+}
+
 static int
 out_json(report *r, FILE *f)
 {
@@ -503,13 +547,11 @@ out_json(report *r, FILE *f)
   json_t *total = json_object();
   j_stats(total, &r->total);
   json_object_set_new(doc, "total", total);
-  if (r->want_breaches) {
-    json_t *a = json_array();
-    for (guint i = 0; i < r->breaches->len; i++) {
-      json_array_append_new(a, j_breach(g_ptr_array_index(r->breaches, i)));
-    }
-    json_object_set_new(doc, "breaches", a);
-  }
+  /* The breach list can be long: each is built, printed and freed in
+  ** turn, between the head and the tail of the document. */
+  json_t *tail = json_object();
+  json_t *head = doc;
+  doc = tail;
   if (r->calib != NULL) {
     json_t *a = json_array();
     for (guint i = 0; i < r->calib->len; i++) {
@@ -547,7 +589,8 @@ out_json(report *r, FILE *f)
       json_object_set_new(o, "breached", json_integer(c->breached));
       json_object_set_new(o, "compliance", j_ratio(c->compliance));
       json_object_set_new(o, "target_pct", json_real(c->target));
-      json_object_set_new(o, "shortfall_pts", json_real(c->shortfall));
+      json_object_set_new(o, "shortfall_pts",
+                          json_real(round(c->shortfall * 1e6) / 1e6));
       json_object_set_new(o, "fee", json_real(c->fee));
       json_object_set_new(o, "currency", j_str(c->currency));
       json_object_set_new(o, "credit", json_real(c->credit));
@@ -566,11 +609,24 @@ out_json(report *r, FILE *f)
     }
     json_object_set_new(doc, "credits", a);
   }
-  int rc = json_dumpf(doc, f,
-                      JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                        JSON_REAL_PRECISION(6));
-  json_decref(doc);
-  fputc('\n', f);
+  int rc = 0, first = 1;
+  fputs("{", f);
+  rc |= dump_members(f, head, &first);
+  if (r->want_breaches) {
+    fputs(first ? "\n  \"breaches\": [" : ",\n  \"breaches\": [", f);
+    first = 0;
+    for (guint i = 0; i < r->breaches->len; i++) {
+      json_t *b = j_breach(g_ptr_array_index(r->breaches, i));
+      fputs(i == 0 ? "\n    " : ",\n    ", f);
+      rc |= dump_at(f, b, 2);
+      json_decref(b);
+    }
+    fputs(r->breaches->len == 0 ? "]" : "\n  ]", f);
+  }
+  rc |= dump_members(f, tail, &first);
+  fputs("\n}\n", f);
+  json_decref(head);
+  json_decref(tail);
   return rc != 0 || ferror(f) ? -1 : 0;
 }
 
