@@ -118,6 +118,24 @@ run_cli "$tmp/over.json" "$tmp/over.err" report \
   --records "$fx/basic.jsonl" --format json --breaches --sort overrun
 jqeq "breaches: --sort overrun (2h, 1h, 15m)" "$tmp/over.json" \
   '[.breaches[] | .overrun_ms]' "[$((2 * H)),$H,$((15 * M))]"
+# credits.jsonl's breaches: 300 on 10-05, 310 11-05, 311 11-06 and its
+# resolution 11-20, 320 12-02, 403 11-13, 500 11-10.
+run_cli "$tmp/tk.json" "$tmp/tk.err" report \
+  --records "$fx/credits.jsonl" --format json --breaches --sort ticket
+jqeq "breaches: --sort ticket (then metric)" "$tmp/tk.json" \
+  '[.breaches[] | [.ticket, .metric[0:1]]]' \
+  '[[300,"f"],[310,"f"],[311,"f"],[311,"r"],[320,"f"],[403,"f"],[500,"f"]]'
+run_cli "$tmp/tm.json" "$tmp/tm.err" report \
+  --records "$fx/credits.jsonl" --format json --breaches
+jqeq "breaches: by time" "$tmp/tm.json" \
+  '[.breaches[] | [.ticket, .metric[0:1]]]' \
+  '[[300,"f"],[310,"f"],[311,"f"],[500,"f"],[403,"f"],[311,"r"],[320,"f"]]'
+rc=0
+cli report --records - --format json --breaches <"$fx/basic.jsonl" \
+  >"$tmp/stdin.json" 2>"$tmp/stdin.err" || rc=$?
+check "--records - reads stdin: the same report" test "$rc" -eq 0 -a \
+  "$(jq -c 'del(.records)' "$tmp/stdin.json")" = \
+  "$(jq -c 'del(.records)' "$tmp/basic.json")"
 run_cli "$tmp/br.txt" "$tmp/br.err" report \
   --records "$fx/basic.jsonl" --breaches --sort overrun
 check "text breach list: 105 with its cause" grep -Eq \
