@@ -6,6 +6,7 @@ groups, for test_report.sh.
   report_oracle.py groups FILE TZ FROM TO   print the expected JSON groups
                                             and total (by metric, priority,
                                             week in TZ) for [FROM, TO)
+  report_oracle.py calibrate FILE FROM TO BUFFER   the expected calibration
 
 Written from the definitions of promptly(1), not from the C code:
 compliance met / (met + breached), nearest rank ceil(p n / 100), weeks
@@ -52,7 +53,8 @@ def gen(n, seed, path):
                 btarget = rnd.choice([600000, 7200000])
             rec = {
                 "ticket": rnd.randrange(1, 300), "metric": metric,
-                "cycle": rnd.randrange(1, 3), "policy": "p",
+                "cycle": rnd.randrange(1, 3),
+                "policy": rnd.choice(["gold", "silver"]),
                 "calendar": "c", "priority_start": prio,
                 "priority_end": prio, "target_ms": target,
                 "started": iso(started),
@@ -123,8 +125,65 @@ def groups(path, tz, frm, to):
                      sort_keys=True))
 
 
+def calibrate(path, frm, to, buffer):
+    """Per metric, start priority and policy: the most common target (ties:
+    the shorter, best effort last), p80, p80 + buffer% rounded up to 5 min
+    (to 1h), 15 min (4h), 30 min (12h), 1h (48h), 4h (7 days), else a day;
+    the share at or below it; >= 95% could tighten, < 80% unrealistic."""
+    frm, to = parse(frm), parse(to)
+    by = {}
+    for line in open(path):
+        r = json.loads(line)
+        if r["outcome"] not in ("met", "breached"):
+            continue
+        if not frm <= parse(r["stopped"]) < to:
+            continue
+        k = (r["metric"], r["priority_start"], r["policy"])
+        by.setdefault(k, []).append(r)
+    M, H, D = 60000, 3600000, 86400000
+
+    def up(ms):
+        for limit, step in ((H, 5 * M), (4 * H, 15 * M), (12 * H, 30 * M),
+                            (48 * H, H), (7 * D, 4 * H)):
+            if ms <= limit:
+                break
+        else:
+            step = D
+        return step if ms <= 0 else -(-ms // step) * step
+
+    def order(k):
+        return tuple((1, "") if x is None else (0, x) for x in k)
+    out = []
+    for k in sorted(by, key=order):
+        rs = by[k]
+        counts = {}
+        for r in rs:
+            counts[r["target_ms"]] = counts.get(r["target_ms"], 0) + 1
+        target = sorted(counts, key=lambda t: (-counts[t], t is None,
+                                               t or 0))[0]
+        el = [r["elapsed_ms"] for r in rs]
+        p80 = rank(el, 80)
+        sug = up(p80 + math.ceil(p80 * float(buffer) / 100))
+        met = sum(1 for r in rs if r["outcome"] == "met")
+        comp = met / len(rs)
+        flag = None
+        if target is not None:
+            flag = "could tighten by 10-15%" if comp >= 0.95 else \
+                "unrealistic" if comp < 0.80 else None
+        out.append({"metric": k[0], "priority": k[1], "policy": k[2],
+                    "target_ms": target, "cycles": len(rs),
+                    "compliance": round(comp, 6), "p80_ms": p80,
+                    "suggested_ms": sug,
+                    "suggested_compliance": round(
+                        sum(1 for e in el if e <= sug) / len(rs), 6),
+                    "flag": flag})
+    print(json.dumps(out, sort_keys=True))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "calibrate":
+        calibrate(*sys.argv[2:6])
     else:
         groups(*sys.argv[2:6])

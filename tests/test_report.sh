@@ -118,6 +118,16 @@ for seed in 1 2 3; do
     jq -S -c '{groups, total}' >"$tmp/rand$seed.out" || rc=$?
   check "random records (seed $seed): the oracle's groups" \
     same "$tmp/rand$seed.expected" "$tmp/rand$seed.out"
+  python3 "$PROMPTLY_SRCDIR/tests/report_oracle.py" calibrate \
+    "$tmp/rand$seed.jsonl" 2026-10-25T23:00:00Z 2026-11-23T00:00:00Z 15 |
+    jq -S -c . >"$tmp/cal$seed.expected"
+  cli report --records "$tmp/rand$seed.jsonl" --calibrate --buffer 15 \
+    --tz Europe/Berlin --from 2026-10-26 --to 2026-11-23T00:00:00Z \
+    --format json 2>"$tmp/cal$seed.err" |
+    jq -S -c '[.calibration[] | del(.buffer_pct, .suggested)]' \
+    >"$tmp/cal$seed.out" || true
+  check "random records (seed $seed): the oracle's calibration" \
+    same "$tmp/cal$seed.expected" "$tmp/cal$seed.out"
 done
 
 # --- The breach list --------------------------------------------------------
