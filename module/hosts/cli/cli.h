@@ -90,5 +90,6 @@ int cli_explain(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_why(int argc, char **argv);
 int cli_tune(int argc, char **argv);
+int cli_report(int argc, char **argv);  /* report.c */
 
 #endif /* PR_CLI_H */

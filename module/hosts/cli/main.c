@@ -175,6 +175,9 @@ usage(FILE *f)
     "      the rules' priorities against the agents' manual changes\n"
     "  test DIR\n"
     "      run the rule tests (*.test.lua) of a rules folder\n"
+    "  report --records FILE|- [--by KEY,...] [--breaches] [--calibrate]\n"
+    "      [--contracts FILE] [--format text|json|csv|html] ...\n"
+    "      compliance, percentiles, breaches, calibration and credits\n"
     "  version\n"
     "      print the module's version, ABI and path\n"
     "\n"
@@ -274,6 +277,9 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "test") == 0) {
     return cli_test(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "report") == 0) {
+    return cli_report(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "version") == 0) {
     return cmd_version(sub_argc, sub_argv);
