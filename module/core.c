@@ -1251,6 +1251,13 @@ pr_core_run(promptly *p, int32_t mode)
   if (enter(p) != PROMPTLY_OK) {
     return PROMPTLY_ESTATE;
   }
+  /* A host clock may stand still and then jump (a host that holds time
+  ** back until what happened before is known): the timer was armed for
+  ** the distance the clock had then, so look again at every call. */
+  if (!p->virtual_time && p->host.now_ms != NULL) {
+    fire_due(p);
+    arm_timer(p);
+  }
   uv_run(&p->loop, m);
   uv_mutex_lock(&p->qlock);
   int pending = p->qhead != NULL;
