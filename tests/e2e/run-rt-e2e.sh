@@ -306,11 +306,14 @@ if [[ $SLA_ON == 1 ]]; then
   fi
   KEYS_BEFORE=$(keys_of "$TS")
   MARK=$(max_txn)
+  R0=$(replays)
   stop_daemon KILL
   start_daemon
   LAST=$(max_txn)
-  sleep 1
+  # The cursor file is the old daemon's: wait for the new one's replay.
+  wait_for 30 replays_at_least $((R0 + 1)) || true
   wait_for 30 cursor_at_least "$LAST" || true
+  sleep 1
   sleep 1
   # The restart replays the history under the rules of now: it may bring
   # fields up to date, but it must not redo an action or rewrite a value.
