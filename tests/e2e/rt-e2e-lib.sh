@@ -357,7 +357,7 @@ e2e_start_db() {
         sleep 0.2
       done
       mariadb --no-defaults -S "$dir/sock" -u root -e "
-        CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '$DBA_PASS';
+        CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '$DBA_PASS';
         GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" ||
         die "MariaDB did not start on 127.0.0.1:$E2E_DB_PORT (see $log)"
       ;;
