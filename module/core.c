@@ -1463,6 +1463,14 @@ pr_core_run(promptly *p, int32_t mode)
   if (enter(p) != PROMPTLY_OK) {
     return PROMPTLY_ESTATE;
   }
+  /* A host clock may stand still and then jump (a host that holds time
+  ** back until what happened before is known): the timer was armed for
+  ** the distance the clock had then, so look again at every call.  The
+  ** events queued first: one of them may be what held the clock back (a
+  ** reply made before the due), and must count before the due fires. */
+  if (!p->virtual_time && p->host.now_ms != NULL) {
+    drain_live(p);
+  }
   uv_run(&p->loop, m);
   uv_mutex_lock(&p->qlock);
   int pending = p->qhead != NULL;

@@ -111,7 +111,10 @@ typedef struct promptly_host {
   ** newline.  May be NULL. */
   void (*log)(void *user_data, int32_t level, const char *msg);
 
-  /* Loop thread.  The current instant; NULL for the real clock. */
+  /* Loop thread.  The current instant; NULL for the real clock.  It may
+  ** stand still and jump ahead: every promptly_run call fires what is due
+  ** by it, so a host that holds time back (until it knows every earlier
+  ** event) gets its deadlines at the next call after it lets time on. */
   int64_t (*now_ms)(void *user_data);
 
   /* Loop thread.  The fields of a ticket that changed, as of at_ms; only

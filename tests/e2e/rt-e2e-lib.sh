@@ -5,6 +5,10 @@
 #                     unless PROMPTLY_SO names one
 # e2e_start_rt        a fresh RT database in a scratch folder, rt-server on
 #                     127.0.0.1:$E2E_PORT using it, a REST 2 session
+#                     E2E_DB=sqlite (default), pg or mysql: the database
+#                     is an SQLite file, or a PostgreSQL / MariaDB server
+#                     of the test's own (data in the scratch folder, on
+#                     127.0.0.1:$E2E_DB_PORT [E2E_PORT + 5]), stopped at exit
 # start_daemon        rt-promptly on that RT (pid in DAEMON_PID)
 #
 # The fresh database (rt-setup-database-5 --action init into a scratch
@@ -17,6 +21,15 @@ SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 E2E_DIR=$SRCDIR/tests/e2e
 RT_HOST_DIR=$SRCDIR/module/hosts/rt
 E2E_PORT=${E2E_PORT:-8093}
+E2E_DB=${E2E_DB:-sqlite}
+E2E_DB_PORT=${E2E_DB_PORT:-$((E2E_PORT + 5))}
+case $E2E_DB in
+  sqlite) E2E_DB_PACKAGES="" ;;
+  pg)     E2E_DB_PACKAGES="postgresql libdbd-pg-perl" ;;
+  mysql)  E2E_DB_PACKAGES="mariadb-server mariadb-client libdbd-mysql-perl" ;;
+  *) printf '%s: error: E2E_DB=%s: want sqlite, pg or mysql\n' "$(basename "$0")" "$E2E_DB" >&2
+     exit 2 ;;
+esac
 ROOT_PASS=${RT_ROOT_PASS:-rtroot-pass}
 T_START=$SECONDS
 RT_VERSION=unknown
@@ -32,7 +45,8 @@ die()  { printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
 e2e_prepare() {
   note "installing what is missing (RT 5, $*)"
   rt_install
-  apt_install jq curl sqlite3 gcc libc6-dev bc "$@"
+  # shellcheck disable=SC2086
+  apt_install jq curl sqlite3 gcc libc6-dev bc $E2E_DB_PACKAGES "$@"
   # Which RT this run meets: a failure in the log names it.
   RT_VERSION=$(dpkg-query -W -f='${Version}' request-tracker5 2>/dev/null || echo unknown)
   echo "== e2e: request-tracker5 $RT_VERSION, $(basename "$0")"
@@ -70,6 +84,8 @@ e2e_cleanup() {
   if [[ -n "${WORK:-}" ]]; then
     # Only our own rt-server: its pid file is in the scratch folder.
     rt_stop >/dev/null 2>&1 || true
+    e2e_stop_db >/dev/null 2>&1 || true
+    cp -f "$WORK"/db-server.log "$ART/db-server.$E2E_DB.log" 2>/dev/null || true
     cp -f "$DLOG" "$WORK/rt-server.$E2E_PORT.log" "$ART/" 2>/dev/null || true
     if [[ "${E2E_KEEP:-0}" == 1 || $E2E_FAILED -gt 0 || $rc -ne 0 ]]; then
       echo "scratch folder kept: $WORK"
@@ -85,8 +101,11 @@ e2e_start_rt() {
   rt_http_up && die "port $E2E_PORT is busy (another RT?); set E2E_PORT"
   WORK=$(mktemp -d /tmp/promptly-e2e.XXXXXX)
   export PROMPTLY_RUN_DIR=$WORK
-  chgrp www-data "$WORK"; chmod 2770 "$WORK"
+  chgrp www-data "$WORK"; chmod 2771 "$WORK"
   DB=$WORK/rt.db
+  DLOG=$WORK/rt-promptly.log
+  trap e2e_cleanup EXIT
+  [[ $E2E_DB == sqlite ]] || e2e_start_db
   RULES=$WORK/rules.d
   STATE=$WORK/state
   DLOG=$WORK/rt-promptly.log
@@ -97,14 +116,27 @@ e2e_start_rt() {
   chmod 2775 "$RULES"
   export RT_DB=$DB RT_PORT=$E2E_PORT RT_HOST=127.0.0.1
   export PROMPTLY_RUN_DIR=$WORK PROMPTLY_STATE_DIR=$STATE PROMPTLY_RULES_DIR=$RULES
-  trap e2e_cleanup EXIT
 
-  note "fresh RT database $DB"
+  note "fresh RT database $DB ($E2E_DB)"
+  # RT's snippets in a private folder: the system's, then ours.  Another
+  # run side by side (another checkout) writes its own 99-promptly.pm.
+  export RT_SITE_CONFIG_DIR=$WORK/site.d
+  install -d -g www-data -m 2750 "$RT_SITE_CONFIG_DIR"
+  local f
+  for f in "$RT_ETC"/RT_SiteConfig.d/*.pm; do
+    [[ "$(basename "$f")" == 99-promptly.pm ]] ||
+      install -g www-data -m 0640 "$f" "$RT_SITE_CONFIG_DIR/"
+  done
   write_site_config
-  PROMPTLY_RT_DB=$DB "$RT_SETUP_DB" --action init --skip-create </dev/null \
+  local init=(--action init --skip-create)
+  case $E2E_DB in
+    pg)    init=(--action init --dba postgres --dba-password unused) ;;
+    mysql) init=(--action init --dba root --dba-password "$DBA_PASS") ;;
+  esac
+  PROMPTLY_RT_DB=$DB "$RT_SETUP_DB" "${init[@]}" </dev/null \
     >"$WORK/setup-db.log" 2>&1 ||
-    { cat "$WORK/setup-db.log"; die "rt-setup-database init failed"; }
-  chown root:www-data "$DB"; chmod 0660 "$DB"
+    { tail -20 "$WORK/setup-db.log"; die "rt-setup-database init failed on $E2E_DB (RT refused to create its database; see $WORK/setup-db.log)"; }
+  [[ $E2E_DB != sqlite ]] || { chown root:www-data "$DB"; chmod 0660 "$DB"; }
   apply_initialdata 2>>"$WORK/setup-db.log"
   use_lifecycle General 2>>"$WORK/setup-db.log"
   # root's password for the REST and browser logins.
@@ -230,7 +262,17 @@ cf_of() {  # cf_of TICKET NAME
   rest GET "/ticket/$1" |
     jq -r --arg n "$2" '.CustomFields[] | select(.name == $n) | .values[0] // ""'
 }
-sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+# One SQL statement on RT's database; rows as "a|b|c" lines.
+sql() {
+  case $E2E_DB in
+    pg) PGPASSWORD=$PROMPTLY_RT_DBPASS psql -X -q -h 127.0.0.1 -p "$E2E_DB_PORT" \
+          -U rt_user -d "$DB" -At -F '|' -v ON_ERROR_STOP=1 -c "$1" ;;
+    mysql) mariadb -h 127.0.0.1 -P "$E2E_DB_PORT" -u rt_user -p"$PROMPTLY_RT_DBPASS" \
+             -N -B --init-command="SET SESSION sql_mode = CONCAT(@@sql_mode, ',PIPES_AS_CONCAT')" \
+             "$DB" -e "$1" | tr '\t' '|' ;;
+    *) sqlite3 -cmd '.timeout 5000' "$DB" "$@" ;;
+  esac
+}
 max_txn() { sql 'SELECT MAX(id) FROM Transactions'; }
 cursor() { sed -n 's/^txn //p' "$STATE/cursor" 2>/dev/null || echo 0; }
 cursor_at_least() { [[ "$(cursor)" -ge "$1" ]]; }
@@ -267,4 +309,102 @@ promptly_txns() {
   sql "SELECT ObjectId, Type, Field, COUNT(*) FROM Transactions
        WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+}
+
+# --- The test's own database server (E2E_DB=pg|mysql) ---------------------
+
+DBA_PASS=e2e-dba-pass
+DB_PID=
+e2e_start_db() {
+  local dir=$WORK/$E2E_DB-data log=$WORK/db-server.log
+  export PROMPTLY_RT_DBHOST=127.0.0.1 PROMPTLY_RT_DBPORT=$E2E_DB_PORT \
+    PROMPTLY_RT_DBUSER=rt_user PROMPTLY_RT_DBPASS=e2e-rt-pass
+  DB=rt5e2e
+  if (exec 3<>"/dev/tcp/127.0.0.1/$E2E_DB_PORT") 2>/dev/null; then
+    die "port $E2E_DB_PORT is busy: the test's $E2E_DB server cannot listen there (set E2E_DB_PORT)"
+  fi
+  case $E2E_DB in
+    pg)
+      export PROMPTLY_RT_DBTYPE=Pg
+      local bin
+      bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+      [[ -x "$bin/initdb" ]] || die "PostgreSQL is not installed (no initdb under /usr/lib/postgresql)"
+      PG_CTL="$bin/pg_ctl"
+      install -d -o postgres -g postgres -m 0700 "$dir"
+      runuser -u postgres -- "$bin/initdb" -D "$dir" -U postgres -A trust \
+        >"$WORK/db-init.log" 2>&1 ||
+        { tail -5 "$WORK/db-init.log"; die "PostgreSQL: initdb failed (see $WORK/db-init.log)"; }
+      install -o postgres -m 0644 /dev/null "$log"
+      runuser -u postgres -- "$PG_CTL" -D "$dir" -l "$log" -w -t 60 -o \
+        "-p $E2E_DB_PORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60" \
+        start >/dev/null 2>&1 ||
+        { tail -5 "$log"; die "PostgreSQL did not start on 127.0.0.1:$E2E_DB_PORT (see $log)"; }
+      DB_DIR=$dir
+      ;;
+    mysql)
+      export PROMPTLY_RT_DBTYPE=mysql
+      install -d -o mysql -g mysql -m 0750 "$dir"
+      mariadb-install-db --no-defaults --datadir="$dir" --user=mysql \
+        --auth-root-authentication-method=normal --skip-test-db >"$WORK/db-init.log" 2>&1 ||
+        { tail -5 "$WORK/db-init.log"; die "MariaDB: mariadb-install-db failed (see $WORK/db-init.log)"; }
+      install -o mysql -m 0644 /dev/null "$log"
+      DB_DIR=$dir
+      db_server_run
+      local i
+      for i in $(seq 1 150); do
+        mariadb-admin --no-defaults -S "$dir/sock" -u root ping >/dev/null 2>&1 && break
+        kill -0 "$DB_PID" 2>/dev/null || { tail -5 "$log"; die "MariaDB exited at start (see $log)"; }
+        sleep 0.2
+      done
+      mariadb --no-defaults -S "$dir/sock" -u root -e "
+        CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '$DBA_PASS';
+        GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" ||
+        die "MariaDB did not start on 127.0.0.1:$E2E_DB_PORT (see $log)"
+      ;;
+  esac
+  note "$E2E_DB server of the test on 127.0.0.1:$E2E_DB_PORT ($DB_DIR)"
+}
+
+# The MariaDB server process (also to restart it after db_stop).
+db_server_run() {
+  setsid /usr/sbin/mariadbd --no-defaults --datadir="$DB_DIR" --user=mysql \
+    --port="$E2E_DB_PORT" --bind-address=127.0.0.1 --socket="$DB_DIR/sock" \
+    --pid-file="$DB_DIR/pid" --skip-name-resolve --max-connections=80 \
+    --innodb-flush-log-at-trx-commit=2 --innodb-buffer-pool-size=64M \
+    --log-error="$WORK/db-server.log" </dev/null >/dev/null 2>&1 &
+  DB_PID=$!
+}
+
+# Stop the test's database server (fast: clients see it go away) / start
+# it again on the same data; db_up says when it answers.
+db_stop() {
+  case $E2E_DB in
+    pg) runuser -u postgres -- "$PG_CTL" -D "$DB_DIR" -m fast -w stop >/dev/null 2>&1 ;;
+    mysql)
+      [[ -n "$DB_PID" ]] || return 0
+      kill -TERM "$DB_PID" 2>/dev/null || true
+      local i
+      for i in $(seq 1 150); do kill -0 "$DB_PID" 2>/dev/null || break; sleep 0.2; done
+      DB_PID= ;;
+  esac
+}
+db_start() {
+  case $E2E_DB in
+    pg) runuser -u postgres -- "$PG_CTL" -D "$DB_DIR" -l "$WORK/db-server.log" -w -t 60 -o \
+          "-p $E2E_DB_PORT -k $DB_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60" \
+          start >/dev/null 2>&1 || die "PostgreSQL did not start again (see $WORK/db-server.log)" ;;
+    mysql)
+      db_server_run
+      local i
+      for i in $(seq 1 150); do
+        mariadb-admin --no-defaults -S "$DB_DIR/sock" -u root ping >/dev/null 2>&1 && return 0
+        sleep 0.2
+      done
+      die "MariaDB did not start again (see $WORK/db-server.log)" ;;
+  esac
+}
+db_up() { sql 'SELECT 1' >/dev/null 2>&1; }
+e2e_stop_db() {
+  [[ -n "${DB_DIR:-}" ]] || return 0
+  db_stop
 }
