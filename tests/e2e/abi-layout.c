@@ -26,6 +26,7 @@ main(void)
   M(promptly_host, write_fields);
   M(promptly_host, do_action);
   M(promptly_host, trace);
+  M(promptly_host, record);
   S(promptly_host);
   M(promptly_event, struct_size);
   M(promptly_event, type);

@@ -465,6 +465,39 @@ else
   fail "reopened #$TR: Resolution State '$(cf_of "$TR" "SLA Resolution State")', due '$GOT_DUE', want running and $WANT_DUE (${USED}s used before); log: $(grep "ticket $TR changed" "$DLOG" | tail -1)"
 fi
 
+# --- 6b. Outcome records: one per ended cycle, on its ticket, exported ------
+# (ABI 1.1).  After the SIGKILL and the restart's replay above, each
+# (ticket, metric, cycle) is still there once; #1's first response was met
+# by the agent's reply, under the P1 the rules gave it at creation (the
+# agent's P3 came later: a report counts it as P1).
+PROMPTLY_RT_DB=$DB perl "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" \
+  --rules "$RULES" --export-records >"$WORK/records.jsonl" 2>>"$WORK/export.log" ||
+  fail "rt-promptly --export-records failed: $(tail -3 "$WORK/export.log")"
+N_REC=$(grep -c . "$WORK/records.jsonl" || true)
+N_KEYS=$(jq -r '"\(.ticket):\(.metric):\(.cycle)"' "$WORK/records.jsonl" | sort -u | grep -c . || true)
+KEYS_OK=$(jq -c 'keys_unsorted' "$WORK/records.jsonl" | sort -u)
+WANT_KEYS='["ticket","metric","cycle","policy","calendar","priority_start","priority_end","target_ms","started","stopped","due","outcome","breached_at","breach_policy","breach_target_ms","elapsed_ms","paused_ms","customer_wait_ms","outside_ms","attrs","exceptions","keys"]'
+R1=$(jq -r --argjson t "$T1" 'select(.ticket == $t and .metric == "first_response") | "\(.outcome) \(.priority_start) \(.priority_end) \(.attrs.queue)"' "$WORK/records.jsonl")
+if [[ $N_REC -gt 0 && $N_REC == "$N_KEYS" && $KEYS_OK == "$WANT_KEYS" &&
+      $R1 == "met P1 P3 General" ]]; then
+  pass "outcome records: $N_REC stored on their tickets, each (ticket, metric, cycle) once after the restart; #$T1 first response: $R1"
+else
+  fail "outcome records: $N_REC lines, $N_KEYS distinct, keys $KEYS_OK; #$T1 first response '$R1' (want 'met P1 P3 General')"
+fi
+# promptly report reads the export as it reads "promptly run --records":
+# every record counted, the met and breached ones in the ratio.
+CLI=$(dirname "$(dirname "$(dirname "$PROMPTLY_SO")")")/promptly
+REP=$(PROMPTLY_MODULE=$PROMPTLY_SO "$CLI" report --records "$WORK/records.jsonl" \
+        --format json 2>"$WORK/report.err" |
+      jq -r '"\(.total.count) \(.total.met + .total.breached)"' 2>/dev/null || true)
+N_ENDED=$(jq -r 'select(.outcome == "met" or .outcome == "breached") | .ticket' \
+            "$WORK/records.jsonl" | grep -c . || true)
+if [[ $REP == "$N_REC $N_ENDED" ]]; then
+  pass "promptly report over the export: $N_REC cycles, $N_ENDED of them met or breached"
+else
+  fail "promptly report over the export: '$REP', want '$N_REC $N_ENDED' ($CLI; $(head -3 "$WORK/report.err"))"
+fi
+
 # --- 7. The ticket page in a real browser ------------------------------------
 
 chrome() {
