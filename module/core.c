@@ -108,6 +108,18 @@ pr_event_type_find(const char *name)
 
 /* --- Logging and host callbacks ------------------------------------------ */
 
+/* Every line the host gets is one line of valid UTF-8: attribute values
+** (a customer's mail) and rule strings quoted in a message cannot start
+** a forged second line nor hand the host bytes that are not text. */
+static void
+log_line(const promptly_host *host, int level, const char *msg)
+{
+  char line[2048];
+  pr_text_line(msg, strlen(msg), line, sizeof(line));
+  host->log(host->user_data, level, line);
+}
+
+
 static void
 vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
 {
@@ -116,7 +128,7 @@ vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
   }
   char msg[1024];
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  host->log(host->user_data, level, msg);
+  log_line(host, level, msg);
 }
 
 
@@ -138,7 +150,7 @@ log_sink(void *ud, int level, const char *msg)
 {
   const promptly_host *host = ud;
   if (host->log != NULL) {
-    host->log(host->user_data, level, msg);
+    log_line(host, level, msg);
   }
 }
 

@@ -17,6 +17,7 @@
 
 typedef struct pr_rules pr_rules;
 struct pr_calendar;
+struct pr_problems;
 struct pr_sla_set;
 
 /* A sink for messages: level is PROMPTLY_LOG_*. */
@@ -27,16 +28,29 @@ typedef struct pr_rules_opts {
   void *log_ud;
   pr_log_fn problem;  /* each load problem, "file:line: message"; may be NULL */
   void *problem_ud;
-  size_t mem_cap;     /* bytes for the Lua state; 0 = PR_RULES_MEM_CAP */
+  size_t mem_cap;     /* bytes for the Lua state and what declarations hold
+                      ** in C; 0 = PR_RULES_MEM_CAP */
   uint64_t budget;    /* VM instructions per call; 0 = PR_RULES_BUDGET */
+  uint64_t time_load_ns; /* CPU time of a whole load; 0 = PR_SANDBOX_TIME_LOAD */
+  uint64_t time_call_ns; /* CPU time of one call; 0 = PR_SANDBOX_TIME_CALL */
+  struct pr_problems *problems; /* if not NULL (initialised by the caller):
+                      ** receives the load's problem list, as reported */
 } pr_rules_opts;
 
 #define PR_RULES_MEM_CAP ((size_t)64 << 20)
 #define PR_RULES_BUDGET  ((uint64_t)10000000)
+/* Declarations one load may make, and the longest keyword (bytes). */
+#define PR_RULES_DECLS_MAX 10000
+#define PR_RULES_WORD_MAX  256
 
 /* Load every *.lua in dir.  OK; EIO if dir cannot be read (the path and
-** the reason in err); ERULE if any file failed: each problem goes to
-** opts->problem and the first one to err.  *out is set only on OK. */
+** the reason in err); ERULE if any file failed.  The problems (errors and
+** warnings) are collected in a pr_problems (problems.h: at most
+** PR_PROBLEMS_MAX, sorted by file and line, identical ones collapsed) and
+** go to opts->problem at the end of the load, one line each, then "and N
+** more problems" if some were left out; the first error leads err.  Only
+** regular files inside dir (after resolving links) of at most 4 MiB,
+** valid UTF-8, are loaded.  *out is set only on OK. */
 int pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
                   char *err, size_t errlen);
 void pr_rules_free(pr_rules *r);

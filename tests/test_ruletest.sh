@@ -157,9 +157,13 @@ bad reload "50-case.test.lua:1: on_reload: 'sometimes' (write \"refuse\", \"warn
 bad sandbox "50-case.test.lua:1: attempt to index a nil value (global 'io')" \
 'io.open("/etc/passwd")'
 
-# A test file over the rule files' budget is stopped, as a rule file is.
-bad budget "50-case.test.lua:1: instruction budget exceeded (10000000 instructions)" \
-'while true do end'
+# A test file over the rule files' budgets (instructions or CPU time,
+# whichever runs out first) is stopped, as a rule file is.
+fresh budget 'while true do end'
+run_cli "$tmp/budget.out" "$tmp/budget.err" test "$tmp/budget"
+check "bad test file (budget): exit 1" test "$rc" -eq 1
+check "bad test file (budget): stopped by the sandbox" grep -qE \
+  '^50-case.test.lua:1: (instruction|time) budget exceeded' "$tmp/budget.out"
 
 # Rules that do not load: their problems, no case run.
 fresh broken 'test "x" { create { at = "2026-11-16T09:00:00Z" } }'
