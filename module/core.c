@@ -158,8 +158,9 @@ log_sink(void *ud, int level, const char *msg)
 static void
 problem_sink(void *ud, int level, const char *msg)
 {
-  (void)level;
-  log_sink(ud, PROMPTLY_LOG_ERROR, msg);
+  /* Errors, and the warnings of the problem list, as they are. */
+  log_sink(ud, level == PROMPTLY_LOG_WARN ? PROMPTLY_LOG_WARN
+                                          : PROMPTLY_LOG_ERROR, msg);
 }
 
 
@@ -1460,13 +1461,6 @@ pr_core_close(promptly *p)
 }
 
 
-static void
-lint_sink(void *ud, const char *line)
-{
-  log_sink(ud, PROMPTLY_LOG_WARN, line);
-}
-
-
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1476,10 +1470,10 @@ pr_core_check(const promptly_host *host, size_t host_size,
   memcpy(&h, host, host_size < sizeof(h) ? host_size : sizeof(h));
   pr_rules_opts o;
   rules_opts(&h, &o);
+  o.lint = 1;  /* check also warns: rules_lint.c */
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
-    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

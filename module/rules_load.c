@@ -797,6 +797,9 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
   compile_keywords(r);
   seal_sla(r);
   pr_sandbox_span_end(r->sb);
+  if (r->opts.lint) {
+    pr_rules_lint(r, &r->problems);  /* warnings, rules_lint.c */
+  }
 
   report_problems(r, err, errlen);
   int failed = pr_problems_failed(&r->problems);

@@ -1522,8 +1522,8 @@ folder_log(void *ud, int level, const char *msg)
 static void
 folder_problem(void *ud, int level, const char *msg)
 {
-  (void)level;
-  folder_log(ud, PROMPTLY_LOG_ERROR, msg);
+  folder_log(ud, level == PROMPTLY_LOG_WARN ? PROMPTLY_LOG_WARN : PROMPTLY_LOG_ERROR,
+     msg);
 }
 
 

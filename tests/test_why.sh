@@ -22,10 +22,10 @@ trap 'rm -rf "$tmp"' EXIT
 # The fixture's warnings, the same for every ticket: rule 3 and rule 4
 # only have words rule 2 has (rule 2 has no other condition); rule 3 lists
 # 'error' twice; rule 6's 'suggestion' is rule 5's, which has nothing else.
-# (Sorted by file and line, then by text.)
+# (Sorted by file and line, then in the order found.)
 cat >"$tmp/lint" <<'EOF'
-10-why.lua:3: warning: priority: keyword 'error' is listed twice
 10-why.lua:3: warning: priority: shadowed, it can never match: 10-why.lua:2 (P2) comes first and matches every ticket it does
+10-why.lua:3: warning: priority: keyword 'error' is listed twice
 10-why.lua:4: warning: priority: shadowed, it can never match: 10-why.lua:2 (P2) comes first and matches every ticket it does
 10-why.lua:6: warning: priority: keyword 'suggestion' never decides here: 10-why.lua:5 (P4) comes first and takes every ticket with it
 EOF
