@@ -17,6 +17,7 @@
 
 #include "ruletest.h"
 #include "core.h"
+#include "problems.h"
 #include "rules.h"
 #include "sandbox.h"
 #include "sla.h"
@@ -80,7 +81,8 @@ typedef struct rt_ctx {
   size_t n_cases, cap_cases;
   int on_reload;
   char on_reload_where[RT_WHERE];
-  uint32_t problems;
+  uint32_t problems;      /* problems of the test files, reported or not */
+  pr_problems found;      /* the same, sorted and collapsed (problems.h) */
   uint32_t failed;
 } rt_ctx;
 
@@ -108,6 +110,8 @@ say(const rt_ctx *c, int level, const char *fmt, ...)
 static void problem(rt_ctx *c, const char *where, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 
+/* A problem of a test file at where ("file:line"), into the list that is
+** reported, sorted, once every file has run. */
 static void
 problem(rt_ctx *c, const char *where, const char *fmt, ...)
 {
@@ -117,7 +121,32 @@ problem(rt_ctx *c, const char *where, const char *fmt, ...)
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   c->problems++;
-  say(c, c->level, "%s: %s", where, msg);
+  const char *colon = strrchr(where, ':');
+  char file[RT_WHERE];
+  int line = 0;
+  if (colon != NULL && colon[1] >= '0' && colon[1] <= '9') {
+    snprintf(file, sizeof(file), "%.*s", (int)(colon - where), where);
+    line = atoi(colon + 1);
+  } else {
+    snprintf(file, sizeof(file), "%s", where);
+  }
+  pr_problems_add(&c->found, file, line, PR_SEV_ERROR, "%s", msg);
+}
+
+
+/* Say the problems found so far, in order, then "and N more". */
+static void
+report_problems(rt_ctx *c)
+{
+  char line[RT_MSG];
+  for (size_t i = 0; i < pr_problems_count(&c->found); i++) {
+    say(c, c->level, "%s",
+        pr_problem_format(pr_problems_get(&c->found, i), line, sizeof(line)));
+  }
+  if (pr_problems_format_more(&c->found, line, sizeof(line)) != NULL) {
+    say(c, c->level, "%s", line);
+  }
+  pr_problems_clear(&c->found);
 }
 
 
@@ -851,11 +880,7 @@ load_test_file(rt_ctx *c, pr_sandbox *sb, const char *name)
     if (pr_sandbox_exec(sb, name, src, len, msg, sizeof(msg)) !=
         PROMPTLY_OK) {
       c->problems++;
-      if (strncmp(msg, name, strlen(name)) == 0) {
-        say(c, c->level, "%s", msg);
-      } else {
-        say(c, c->level, "%s: %s", name, msg);
-      }
+      pr_problems_add_text(&c->found, name, PR_SEV_ERROR, msg);
     }
   }
   g_free(src);
@@ -1419,6 +1444,7 @@ run_all(const promptly_host *host, const char *dir, pr_rules *rules,
   c.dir = dir;
   c.rules = rules;
   c.on_reload = PR_RULETEST_REFUSE;
+  pr_problems_init(&c.found, 0);
 
   char **files = NULL;
   size_t n_files = 0;
@@ -1445,6 +1471,7 @@ run_all(const promptly_host *host, const char *dir, pr_rules *rules,
     if (gate && c.on_reload == PR_RULETEST_WARN) {
       c.level = PROMPTLY_LOG_WARN;
     }
+    report_problems(&c);
     if (!(gate && c.on_reload == PR_RULETEST_OFF)) {
       for (size_t i = 0; i < c.n_cases; i++) {
         if (!c.cases[i].bad) {  /* else its problems are reported */
@@ -1465,6 +1492,7 @@ run_all(const promptly_host *host, const char *dir, pr_rules *rules,
                   (unsigned)c.failed, (unsigned)res->cases, extra);
     }
   }
+  pr_problems_clear(&c.found);
   pr_sandbox_free(sb);
   for (size_t i = 0; i < n_files; i++) {
     free(files[i]);

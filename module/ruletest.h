@@ -10,7 +10,9 @@
 **
 ** Every problem of a test file, and every failed expectation, goes to the
 ** host's log as "file:line: message" (ERROR, or WARN where the caller says
-** failures only warn); the timeline of a failed case follows at INFO, one
+** failures only warn): the problems of the files first, through a problem
+** list (problems.h: sorted, collapsed, capped), then the failures of each
+** case as it runs; the timeline of a failed case follows at INFO, one
 ** line each, actions marked "-" (expected, missing) or "+" (fired, not
 ** expected).  Loop thread of no instance: it opens its own.
 */

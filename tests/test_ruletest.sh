@@ -157,6 +157,14 @@ bad reload "50-case.test.lua:1: on_reload: 'sometimes' (write \"refuse\", \"warn
 bad sandbox "50-case.test.lua:1: attempt to index a nil value (global 'io')" \
 'io.open("/etc/passwd")'
 
+# Problems come sorted by line, whatever order the file ran in: the
+# step on line 2 runs before the case it is in (line 1) is declared.
+bad sorted "50-case.test.lua:1: test: unknown key 'foo' (known: ticket, through, then the steps)
+50-case.test.lua:2: at: 'bad' is not an instant (write \"2026-11-16T07:42:00Z\", UTC)" \
+'test "x" { foo = 1,
+  create { at = "bad" },
+}'
+
 # A test file over the rule files' budgets (instructions or CPU time,
 # whichever runs out first) is stopped, as a rule file is.
 fresh budget 'while true do end'
