@@ -1363,9 +1363,10 @@ free_instance(promptly *p)
 }
 
 
-int
-pr_core_open(const promptly_host *host, size_t host_size,
-             const char *rules_dir, promptly **out, char *err, size_t errlen)
+static int
+open_instance(const promptly_host *host, size_t host_size,
+              const char *rules_dir, int watch, promptly **out, char *err,
+              size_t errlen)
 {
   promptly *p = calloc(1, sizeof(*p));
   if (p == NULL) {
@@ -1413,9 +1414,10 @@ pr_core_open(const promptly_host *host, size_t host_size,
 
   uv_fs_event_init(&p->loop, &p->watch);
   p->watch.data = p;
-  uv = uv_fs_event_start(&p->watch, on_rules_changed, rules_dir, 0);
+  uv = watch ? uv_fs_event_start(&p->watch, on_rules_changed, rules_dir, 0)
+             : 0;
   if (uv == 0) {
-    p->watching = 1;
+    p->watching = watch;
   } else {
     core_log(p, PROMPTLY_LOG_WARN,
              "cannot watch %s for changes (%s): hot reload is off",
@@ -1432,6 +1434,23 @@ fail_loop:
   uv_loop_close(&p->loop);
   free_instance(p);
   return pr_err(err, errlen, PROMPTLY_EIO, "libuv: %s", uv_strerror(uv));
+}
+
+
+int
+pr_core_open(const promptly_host *host, size_t host_size,
+             const char *rules_dir, promptly **out, char *err, size_t errlen)
+{
+  return open_instance(host, host_size, rules_dir, 1, out, err, errlen);
+}
+
+
+int
+pr_core_open_unwatched(const promptly_host *host, size_t host_size,
+                       const char *rules_dir, promptly **out, char *err,
+                       size_t errlen)
+{
+  return open_instance(host, host_size, rules_dir, 0, out, err, errlen);
 }
 
 

@@ -39,6 +39,9 @@
 #define RT_MSG 1024
 #define RT_FILE_MAX ((size_t)1 << 20)
 #define RT_STEP_MT "promptly.test.step"
+/* Cases of one folder: each runs an instance, on the loop thread when a
+** reload runs them, so their number is bounded. */
+#define RT_MAX_CASES 1000
 
 enum { ST_EVENT, ST_EXPECT, ST_ACTION };
 
@@ -685,6 +688,13 @@ l_test_body(lua_State *L)
               k.name);
   }
   k.bad |= c->problems != problems_before;
+  if (c->n_cases == RT_MAX_CASES) {
+    problem(c, k.where, "test '%s': more than %d cases in the folder", k.name,
+            RT_MAX_CASES);
+    free(k.steps);
+    free(k.name);
+    return 0;
+  }
   if (c->n_cases == c->cap_cases) {
     size_t cap = c->cap_cases ? c->cap_cases * 2 : 8;
     rt_case *nc = realloc(c->cases, cap * sizeof(*nc));
@@ -1325,7 +1335,7 @@ run_case(rt_ctx *c, const rt_case *k)
   h.trace = on_trace;
   promptly *p = NULL;
   char err[RT_MSG];
-  if (pr_core_open(&h, sizeof(h), c->dir, &p, err, sizeof(err)) !=
+  if (pr_core_open_unwatched(&h, sizeof(h), c->dir, &p, err, sizeof(err)) !=
       PROMPTLY_OK) {
     fail(&r, k->where, "cannot load the rules: %s", err);
     goto done;

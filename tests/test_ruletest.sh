@@ -165,6 +165,16 @@ bad sorted "50-case.test.lua:1: test: unknown key 'foo' (known: ticket, through,
   create { at = "bad" },
 }'
 
+# At most 1000 cases a folder (each runs an instance): the rest refused.
+fresh many 'for i = 1, 1001 do
+  test ("case " .. i) { create { at = "2026-11-16T09:00:00Z" } }
+end'
+run_cli "$tmp/many.out" "$tmp/many.err" test "$tmp/many"
+check "1001 cases: exit 1" test "$rc" -eq 1
+check "1001 cases: the one over named" same \
+  <(echo "50-case.test.lua:2: test 'case 1001': more than 1000 cases in the folder") \
+  "$tmp/many.out"
+
 # A test file over the rule files' budgets (instructions or CPU time,
 # whichever runs out first) is stopped, as a rule file is.
 fresh budget 'while true do end'
