@@ -39,6 +39,8 @@ typedef struct cli_module {
               char *, size_t);
   int (*why)(const promptly_host *, const char *, const promptly_attr *,
              uint32_t, char *, size_t);
+  /* ABI 1.1, optional: NULL with a 1.0 module. */
+  int (*records_open)(promptly *, int64_t);
 } cli_module;
 
 /* Options given before the subcommand ("promptly --module P -v due ..."),
@@ -88,5 +90,6 @@ int cli_explain(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_why(int argc, char **argv);
 int cli_tune(int argc, char **argv);
+int cli_report(int argc, char **argv);  /* report.c */
 
 #endif /* PR_CLI_H */

@@ -52,6 +52,11 @@ static const module_sym module_syms[] = {
   {"promptly_test",             offsetof(cli_module, test)},
   {"promptly_why",              offsetof(cli_module, why)},
 };
+
+/* Entry points of later minors: NULL when the module predates them. */
+static const module_sym optional_syms[] = {
+  {"promptly_records_open",     offsetof(cli_module, records_open)},
+};
 /* clang-format on */
 
 
@@ -112,6 +117,12 @@ cli_module_load(cli_module *m, const char *path)
     memcpy((char *)m + module_syms[i].offset, &sym, sizeof(sym));
   }
 
+  for (size_t i = 0; i < sizeof(optional_syms) / sizeof(optional_syms[0]);
+       i++) {
+    void *sym = dlsym(handle, optional_syms[i].name);
+    memcpy((char *)m + optional_syms[i].offset, &sym, sizeof(sym));
+  }
+
   uint32_t abi = m->abi_version();
   if ((abi >> 16) != PROMPTLY_ABI_MAJOR) {
     fprintf(stderr,
@@ -164,6 +175,9 @@ usage(FILE *f)
     "      the rules' priorities against the agents' manual changes\n"
     "  test DIR\n"
     "      run the rule tests (*.test.lua) of a rules folder\n"
+    "  report --records FILE|- [--by KEY,...] [--breaches] [--calibrate]\n"
+    "      [--contracts FILE] [--format text|json|csv|html] ...\n"
+    "      compliance, percentiles, breaches, calibration and credits\n"
     "  version\n"
     "      print the module's version, ABI and path\n"
     "\n"
@@ -263,6 +277,9 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "test") == 0) {
     return cli_test(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "report") == 0) {
+    return cli_report(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "version") == 0) {
     return cmd_version(sub_argc, sub_argv);
