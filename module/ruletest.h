@@ -2,9 +2,9 @@
 **
 ** A test file declares cases (test "name" { steps }), each a short ticket
 ** history (events) with expectations at instants (priority and the rule
-** that chose it, policy per metric, dues, states, any field) and the
-** actions it must fire.  The files run in a sandbox with the limits of the
-** rule files; each case then runs on a fresh instance of the folder's
+** that chose it, policy per metric, dues, states, any field, the outcome
+** records of cycles) and the actions it must fire.  The files run in a
+** sandbox with the limits of the rule files; each case then runs on a fresh instance of the folder's
 ** rules in virtual time, and what the instance wrote and did is compared
 ** with what the case expects.  Format: rules/README.md, "Rule tests".
 **
