@@ -219,6 +219,10 @@ pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
       snprintf(tail, sizeof(tail), "none of its words is here");
     } else if (fails) {
       snprintf(tail, sizeof(tail), "but %s", why);
+    } else if (winner >= 0 && (long)i > winner &&
+               p->m.when_ref != LUA_NOREF) {
+      snprintf(tail, sizeof(tail), "its conditions hold (its when function "
+               "did not run), but %s comes first", by);
     } else if (winner >= 0 && (long)i > winner) {
       snprintf(tail, sizeof(tail), "it holds too, but %s comes first", by);
     } else if (p->m.when_ref != LUA_NOREF) {
