@@ -40,6 +40,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,11 +142,21 @@ equal_folded(const char *a, const char *b)
 long
 push_elem(void **arr, size_t *n, size_t size)
 {
-  void *p = realloc(*arr, (*n + 1) * size);
-  if (p == NULL) {
-    return -1;
+  /* The capacity is *n rounded up to a power of two: the arrays start
+  ** empty and grow only here, so they double when *n is 0 or a power of
+  ** two (growing by one made 10000 declarations quadratic). */
+  if ((*n & (*n - 1)) == 0) {
+    size_t cap = *n == 0 ? 1 : *n * 2;
+    if (cap > (size_t)LONG_MAX / size) {
+      return -1;
+    }
+    void *p = realloc(*arr, cap * size);
+    if (p == NULL) {
+      return -1;
+    }
+    *arr = p;
   }
-  *arr = p;
+  void *p = *arr;
   memset((char *)p + *n * size, 0, size);
   return (long)(*n)++;
 }
