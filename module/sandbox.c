@@ -54,14 +54,17 @@ struct pr_sandbox {
   char mem_where[160]; /* "file:line: " of the last refused allocation */
   size_t mem_block;    /* its size, when over PR_SANDBOX_BLOCK_MAX, else 0 */
   /* CPU time.  The thread's CPU time cannot run ahead of the wall clock,
-  ** so the cheap coarse monotonic clock tells when the thread CPU clock
-  ** (a system call) is worth reading: at wall_check and later. */
+  ** so after a first reading of the thread CPU clock (a system call),
+  ** the cheap coarse monotonic clock tells when the next one is worth
+  ** making: at wall_check and later.  Before the first reading, the wall
+  ** time since the start counts as CPU time. */
   uint64_t time_call_ns;  /* limit of one call outside a span */
   uint64_t time_limit_ns; /* limit of the running call (or span) */
   int in_span;
   int time_spent;
-  uint64_t wall_start;    /* coarse monotonic ns at the start */
-  uint64_t wall_check;    /* coarse ns after which to read the CPU clock */
+  uint64_t wall_start;    /* monotonic ns at the start */
+  uint64_t wall_check;    /* coarse ns after which to read the CPU clock;
+                          ** UINT64_MAX: PR_SANDBOX_TIME_OFF */
   int cpu_marked;
   uint64_t cpu_mark;      /* thread CPU ns at the first precise reading */
   uint64_t cpu_before;    /* an upper bound of CPU ns used before it */
@@ -180,17 +183,19 @@ time_start(pr_sandbox *sb, uint64_t limit_ns)
     sb->wall_check = UINT64_MAX;
     return;
   }
-  sb->wall_start = clock_ns(CLOCK_MONOTONIC_COARSE);
-  /* The first precise reading comes after one coarse tick at most, so
-  ** that a long call is measured on the CPU clock and not on the wall. */
-  sb->wall_check = sb->wall_start + 1;
+  sb->wall_start = clock_ns(CLOCK_MONOTONIC);
+  sb->wall_check = 0;
   sb->cpu_marked = 0;
   sb->time_used_ns = 0;
 }
 
 
-/* Whether the running call (or span) has used up its CPU time.  Cheap
-** until the wall clock says it may have. */
+/* Whether the running call (or span) has used up its CPU time.  The
+** first time, the thread's CPU clock is read and everything since the
+** start is taken as CPU time (callers come here only after 1000
+** instructions or a large charge, so calls shorter than that never make
+** the system call); after that the CPU clock is read again only when the
+** coarse wall clock says the limit may have been reached. */
 static int
 time_over(pr_sandbox *sb)
 {
@@ -201,15 +206,15 @@ time_over(pr_sandbox *sb)
     return 0; /* PR_SANDBOX_TIME_OFF */
   }
   uint64_t wall = clock_ns(CLOCK_MONOTONIC_COARSE);
-  if (wall < sb->wall_check) {
+  if (sb->cpu_marked && wall < sb->wall_check) {
     return 0;
   }
   uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   if (!sb->cpu_marked) {
-    /* All the wall time so far may have been CPU time. */
+    uint64_t mono = clock_ns(CLOCK_MONOTONIC);
     sb->cpu_marked = 1;
     sb->cpu_mark = cpu;
-    sb->cpu_before = wall - sb->wall_start;
+    sb->cpu_before = mono > sb->wall_start ? mono - sb->wall_start : 0;
   }
   uint64_t used = sb->cpu_before + (cpu - sb->cpu_mark);
   sb->time_used_ns = used;
@@ -323,7 +328,7 @@ pr_sandbox_charge(lua_State *L, uint64_t n)
   pr_sandbox *sb = pr_sandbox_of(L);
 
   if (sb->spent || sb->used >= sb->budget || n >= sb->budget - sb->used ||
-      time_over(sb)) {
+      ((n >= SANDBOX_HOOK_EVERY || sb->cpu_marked) && time_over(sb))) {
     sb->used = sb->budget;
     luaL_where(L, 1);
     sandbox_spent(L, sb, lua_tostring(L, -1));
@@ -414,8 +419,8 @@ pr_sandbox_call(pr_sandbox *sb, int nargs, int nresults, char *err,
   sb->host_values = 0;
   sb->hook_every = SANDBOX_HOOK_EVERY < sb->budget ? SANDBOX_HOOK_EVERY
                                                    : (int)sb->budget;
-  sb->hook_wall = sb->in_span ? clock_ns(CLOCK_MONOTONIC_COARSE)
-                              : sb->wall_start;
+  sb->hook_wall = sb->wall_check == UINT64_MAX
+                   ? 0 : clock_ns(CLOCK_MONOTONIC_COARSE);
   lua_sethook(L, sandbox_hook, LUA_MASKCOUNT,
               sb->used >= sb->budget ? 1 : sb->hook_every);
   int status = lua_pcall(L, nargs, nresults, base);
@@ -498,12 +503,14 @@ pr_sandbox_span_end(pr_sandbox *sb)
 uint64_t
 pr_sandbox_time_used(pr_sandbox *sb)
 {
-  uint64_t wall = clock_ns(CLOCK_MONOTONIC_COARSE);
-  uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  if (!sb->cpu_marked) {
-    return wall - sb->wall_start;
+  if (sb->wall_check == UINT64_MAX) {
+    return 0; /* PR_SANDBOX_TIME_OFF: not measured */
   }
-  return sb->cpu_before + (cpu - sb->cpu_mark);
+  if (!sb->cpu_marked) {
+    uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+    return mono > sb->wall_start ? mono - sb->wall_start : 0;
+  }
+  return sb->cpu_before + (clock_ns(CLOCK_THREAD_CPUTIME_ID) - sb->cpu_mark);
 }
 
 
@@ -847,7 +854,7 @@ pattern_guard(lua_State *L, const char *fname, int anchor_ok, int plain)
   }
   pr_sandbox *sb = pr_sandbox_of(L);
   double instr = cost / SANDBOX_STEPS_PER_INSTR;
-  if (time_over(sb)) {
+  if ((instr >= SANDBOX_HOOK_EVERY || sb->cpu_marked) && time_over(sb)) {
     pr_sandbox_charge(L, 0);
   }
   if (sb->spent || sb->used >= sb->budget ||
