@@ -76,6 +76,41 @@ int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                       size_t n_attrs, size_t *level, const char **why,
                       char *err, size_t errlen);
 
+/* --- Explanations (rules_why.c) ------------------------------------------ */
+
+/* One sentence for a person. */
+typedef void (*pr_rules_say_fn)(void *ud, const char *line);
+
+/* How the priority rules judge a ticket with these attributes, in
+** sentences: "levels: P1, P2, P3, P4 (default P3)", then
+** "priority P1 by 10-priority.lua:26, at 'down' at subject:13"
+** (or the default), then "near miss: FILE:LINE (LEVEL): 'word' at
+** FIELD:COLUMN, ...; why it did not win" for every other rule that has
+** keywords in the text or whose attribute conditions hold, then the
+** warnings of pr_rules_lint.  Columns count characters from 1.  ERULE
+** when a `when` function fails (as pr_rules_priority), ENOMEM. */
+int pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
+                 pr_rules_say_fn say, void *ud, char *err, size_t errlen);
+
+/* Warnings about a loaded rule set (rules_lint.c), each "file:line:
+** warning: message", sorted by file and line, each once: shadowed
+** priority rules, keywords listed twice or that never decide, calendars
+** never open in the year from now_ms and the policies that use them,
+** policies without any target, *.LUA-style names that do not load, a
+** folder where nothing loads, `when` functions that fail on a ticket
+** without attributes or with empty ones.  Runs `when` functions in the
+** sandbox (loop thread, like pr_rules_priority). */
+void pr_rules_lint(const pr_rules *r, int64_t now_ms, pr_rules_say_fn say,
+                   void *ud);
+
+/* promptly_why: load dir (problems to host->log, as promptly_check), then
+** pr_rules_why, each sentence to host->trace (ticket 0, at 0).  host is
+** struct_size bytes, version-checked; ENOTSUP without trace. */
+struct promptly_host;
+int pr_rules_why_folder(const struct promptly_host *host, size_t host_size,
+                        const char *dir, const pr_kv *attrs, size_t n_attrs,
+                        char *err, size_t errlen);
+
 /* A calendar the rules declared, by name; NULL if none. */
 struct pr_calendar *pr_rules_calendar(const pr_rules *r, const char *name);
 

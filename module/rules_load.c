@@ -35,6 +35,7 @@
 #include "config.h"
 
 #include "rules_internal.h"
+#include "ruletest.h"
 #include "promptly.h"
 #include "util.h"
 
@@ -607,7 +608,8 @@ cmp_names(const void *a, const void *b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The *.lua files of dir (regular files, no dot files), in byte order. */
+/* The *.lua files of dir (regular files, no dot files, no *.test.lua),
+** in byte order. */
 static int
 list_files(pr_rules *r, char *err, size_t errlen)
 {
@@ -621,8 +623,9 @@ list_files(pr_rules *r, char *err, size_t errlen)
   while ((e = readdir(d)) != NULL) {
     size_t n = strlen(e->d_name);
     if (e->d_name[0] == '.' || n < 5 ||
-        strcmp(e->d_name + n - 4, ".lua") != 0) {
-      continue;
+        strcmp(e->d_name + n - 4, ".lua") != 0 ||
+        pr_ruletest_is_test_file(e->d_name)) {
+      continue;  /* Not a rule file; *.test.lua are tests (ruletest.c). */
     }
     char *path = g_build_filename(r->dir, e->d_name, NULL);
     struct stat st;
