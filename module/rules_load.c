@@ -13,6 +13,16 @@
 ** one matcher).  Any problem in either phase is reported as
 ** "file:line: message" and fails the load.
 **
+** Problems go into one pr_problems (problems.h: at most 100 kept, the
+** first by file and line, identical ones collapsed) and reach the caller
+** at the end of the load.  Limits: a folder makes at most
+** PR_RULES_DECLS_MAX declarations, each charged, by the size of what it
+** may copy into C, to the sandbox's memory account (one cap for Lua and
+** C); passing either limit stops the file and is reported once.  Strings
+** in declarations are valid UTF-8, rule files too; only regular files
+** inside the folder (after resolving links) are read, without blocking.
+** The whole load runs under one CPU time span of the sandbox.
+**
 ** This file: the registry of declarations, problems, the helpers that read
 ** declaration tables, the loader itself and the queries on a loaded set.
 ** Each kind of declaration lives in its own file (rules_priority.c,

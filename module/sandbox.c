@@ -1,10 +1,17 @@
 /* sandbox.c - a sandboxed Lua 5.4 state for rule files.
 **
 ** Invariants.  mem_used never exceeds mem_cap (the allocator refuses the
-** growth that would).  The count hook is installed only inside
-** pr_sandbox_call/run; once the budget is spent it re-arms itself with
-** count 1 and raises at every instruction until the call returns.  No
-** function here calls a raising Lua API function outside a protected call.
+** growth that would); it counts the state's blocks and what was reserved
+** for the rules' C data (pr_sandbox_reserve).  No block rule code makes
+** exceeds PR_SANDBOX_BLOCK_MAX (host_values is off whenever rule code
+** runs).  The count hook is installed only inside pr_sandbox_call/run;
+** once the budget (instructions, or CPU time) is spent it re-arms itself
+** with count 1 and raises at every instruction until the call returns.
+** Within a call, used only grows: the hook, the library wrappers and the
+** allocator add to it, none takes back.  The thread CPU clock is read
+** only after 1000 instructions or a large charge, then only when the
+** coarse wall clock says the limit may have been reached.  No function
+** here calls a raising Lua API function outside a protected call.
 */
 #include "config.h"
 
