@@ -1262,9 +1262,9 @@ l_sandbox_setmetatable(lua_State *L)
 /* --- promptly.log, promptly.warn ----------------------------------------- */
 
 /* One line of at most PR_SANDBOX_LOG_BYTES, escaped (pr_text_line), with
-** the caller's file:line; at most PR_SANDBOX_LOGS_CALL lines a call and
-** PR_SANDBOX_LOGS_SPAN a span, the first line over either limit saying
-** so.  Nothing is built in Lua, so a huge argument costs nothing. */
+** the caller's file:line; at most PR_SANDBOX_LOGS_CALL lines a call, or
+** PR_SANDBOX_LOGS_SPAN in a span (a load), the first line over the limit
+** saying so.  Nothing is built in Lua, so a huge argument costs nothing. */
 static int
 sandbox_log(lua_State *L, int level)
 {
@@ -1276,11 +1276,12 @@ sandbox_log(lua_State *L, int level)
   }
   sb->logs_call++;
   sb->logs_span++;
-  int over_call = sb->logs_call > PR_SANDBOX_LOGS_CALL;
+  /* In a span (a load) its own limit applies, else the call's. */
+  int over_call = !sb->in_span && sb->logs_call > PR_SANDBOX_LOGS_CALL;
   int over_span = sb->in_span && sb->logs_span > PR_SANDBOX_LOGS_SPAN;
   if (over_call || over_span) {
-    if (sb->logs_call == PR_SANDBOX_LOGS_CALL + 1 ||
-        (sb->in_span && sb->logs_span == PR_SANDBOX_LOGS_SPAN + 1)) {
+    if ((over_call && sb->logs_call == PR_SANDBOX_LOGS_CALL + 1) ||
+        (over_span && sb->logs_span == PR_SANDBOX_LOGS_SPAN + 1)) {
       luaL_where(L, 1);
       char line[256];
       snprintf(line, sizeof(line),

@@ -689,6 +689,22 @@ test_sandbox_log_is_bounded_and_one_line(void **state)
   assert_non_null(strstr(last_log, "10-x.lua:2: P1\\npromptly: error: "
                                    "y.lua:1: forged\\xff table: "));
   assert_null(strchr(last_log, '\n'));
+
+  /* While the rules load (a span), 200 lines over all files, then one. */
+  pr_sandbox *sb = new_sandbox(MEM_CAP, SMALL_BUDGET, record_log);
+  log_calls = 0;
+  pr_sandbox_span_begin(sb, 0);
+  const char *some = "for i = 1, 30 do promptly.log('x', i) end";
+  for (int i = 0; i < 10; i++) {
+    assert_ok(pr_sandbox_exec(sb, "10-x.lua", some, strlen(some), err,
+                              sizeof(err)),
+              err);
+  }
+  pr_sandbox_span_end(sb);
+  assert_int_equal(log_calls, PR_SANDBOX_LOGS_SPAN + 1);
+  assert_non_null(strstr(last_log, "more than 200 promptly.log/warn lines "
+                                   "while the rules load"));
+  pr_sandbox_free(sb);
 }
 
 
