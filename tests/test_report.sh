@@ -100,6 +100,36 @@ check "by channel,tier" test \
   "$(tr -d '\r' <"$tmp/chan.csv" | cut -d, -f1-5 | tr '\n' ' ')" = \
   "channel,tier,count,met,breached email,professional,10,4,3 web,enterprise,3,2,0 "
 
+# An independent computation (tests/report_oracle.py, written from the
+# definitions in promptly(1)) over random records: groups by metric,
+# priority and week in Europe/Berlin (across the end of summer time),
+# the total, a period: 2026-10-26 in Berlin is 2026-10-25T23:00Z (CET,
+# summer time ended on the 25th).
+for seed in 1 2 3; do
+  python3 "$PROMPTLY_SRCDIR/tests/report_oracle.py" gen 2000 "$seed" \
+    "$tmp/rand$seed.jsonl"
+  python3 "$PROMPTLY_SRCDIR/tests/report_oracle.py" groups \
+    "$tmp/rand$seed.jsonl" Europe/Berlin 2026-10-25T23:00:00Z \
+    2026-11-23T00:00:00Z | jq -S -c . >"$tmp/rand$seed.expected"
+  rc=0
+  cli report --records "$tmp/rand$seed.jsonl" --by metric,priority,week \
+    --tz Europe/Berlin --from 2026-10-26 --to 2026-11-23T00:00:00Z \
+    --format json 2>"$tmp/rand$seed.err" |
+    jq -S -c '{groups, total}' >"$tmp/rand$seed.out" || rc=$?
+  check "random records (seed $seed): the oracle's groups" \
+    same "$tmp/rand$seed.expected" "$tmp/rand$seed.out"
+  python3 "$PROMPTLY_SRCDIR/tests/report_oracle.py" calibrate \
+    "$tmp/rand$seed.jsonl" 2026-10-25T23:00:00Z 2026-11-23T00:00:00Z 15 |
+    jq -S -c . >"$tmp/cal$seed.expected"
+  cli report --records "$tmp/rand$seed.jsonl" --calibrate --buffer 15 \
+    --tz Europe/Berlin --from 2026-10-26 --to 2026-11-23T00:00:00Z \
+    --format json 2>"$tmp/cal$seed.err" |
+    jq -S -c '[.calibration[] | del(.buffer_pct, .suggested)]' \
+    >"$tmp/cal$seed.out" || true
+  check "random records (seed $seed): the oracle's calibration" \
+    same "$tmp/cal$seed.expected" "$tmp/cal$seed.out"
+done
+
 # --- The breach list --------------------------------------------------------
 
 jqeq "breaches: sorted by time by default" "$tmp/basic.json" \
