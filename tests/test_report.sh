@@ -167,8 +167,8 @@ rc=0
 cli report --records - --format json --breaches <"$fx/basic.jsonl" \
   >"$tmp/stdin.json" 2>"$tmp/stdin.err" || rc=$?
 check "--records - reads stdin: the same report" test "$rc" -eq 0 -a \
-  "$(jq -c 'del(.records)' "$tmp/stdin.json")" = \
-  "$(jq -c 'del(.records)' "$tmp/basic.json")"
+  "$(jq -c 'del(.source)' "$tmp/stdin.json")" = \
+  "$(jq -c 'del(.source)' "$tmp/basic.json")"
 run_cli "$tmp/br.txt" "$tmp/br.err" report \
   --records "$fx/basic.jsonl" --breaches --sort overrun
 check "text breach list: 105 with its cause" grep -Eq \
@@ -365,9 +365,15 @@ check "unknown zone: exit 2" test "$rc" -eq 2
 run_cli "$tmp/fmt.out" "$tmp/fmt.err" report --records "$fx/basic.jsonl" \
   --format pdf
 check "unknown format: exit 2" test "$rc" -eq 2
-run_cli "$tmp/rep.out" "$tmp/rep.err" report --rules "$tmp" --events "$tmp/x"
-check "replay without module records: exit 2, says so" test "$rc" -eq 2 -a \
-  -n "$(grep 'outcome records' "$tmp/rep.err")"
+run_cli "$tmp/rep.out" "$tmp/rep.err" report --rules "$tmp"
+check "--rules without --events: exit 2" test "$rc" -eq 2 -a \
+  -n "$(grep 'go together' "$tmp/rep.err")"
+run_cli "$tmp/rep.out" "$tmp/rep.err" report --records "$fx/basic.jsonl" \
+  --rules "$tmp" --events "$tmp/x"
+check "--records and --rules: exit 2" test "$rc" -eq 2
+run_cli "$tmp/rep.out" "$tmp/rep.err" report --rules "$tmp" \
+  --events "$tmp/x" --compare "$tmp" --calibrate
+check "--compare with --calibrate: exit 2" test "$rc" -eq 2
 run_cli "$tmp/nf.out" "$tmp/nf.err" report --records "$tmp/absent.jsonl"
 check "missing records file: exit 2" test "$rc" -eq 2
 
