@@ -27,7 +27,8 @@
 
 
 int
-rep_replay(const char *rules, const char *events, const char *out)
+rep_replay(const char *rules, const char *events, const char *until,
+           const char *out)
 {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -49,6 +50,10 @@ rep_replay(const char *rules, const char *events, const char *out)
   argv[k++] = (char *)rules;
   argv[k++] = "--events";
   argv[k++] = (char *)events;
+  if (until != NULL) {
+    argv[k++] = "--until";
+    argv[k++] = (char *)until;
+  }
   argv[k++] = "--records";
   argv[k++] = (char *)out;
   argv[k] = NULL;
@@ -82,7 +87,7 @@ rep_replay(const char *rules, const char *events, const char *out)
     return CLI_EXIT_OK;
   }
   fprintf(stderr,
-          "promptly report: the replay of %s over %s failed (%s %d); "
+          "promptly report: the replay of %s under %s failed (%s %d); "
           "nothing is reported\n",
           events, rules, WIFEXITED(status) ? "exit" : "signal",
           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));

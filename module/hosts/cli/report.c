@@ -1095,6 +1095,8 @@ static void
 report_usage(FILE *f)
 {
   fputs("usage: promptly report --records FILE|- [--from WHEN] [--to WHEN]\n"
+        "       promptly report --rules DIR --events FILE [--until ISO8601]\n"
+        "         [--compare DIR2] [--from WHEN] [--to WHEN]\n"
         "         [--by KEY,...] [--tz ZONE] [--breaches] "
         "[--sort time|overrun|ticket]\n"
         "         [--calibrate] [--buffer PCT] [--goal PCT] "
@@ -1237,7 +1239,7 @@ cli_report(int argc, char **argv)
   r->sort = REP_SORT_TIME;
   const char *from = NULL, *to = NULL, *by = "metric", *tz = "UTC";
   const char *format = "text", *sort = NULL, *buffer = NULL, *goal = NULL;
-  const char *rules = NULL, *events = NULL, *compare = NULL;
+  const char *rules = NULL, *events = NULL, *compare = NULL, *until = NULL;
   int rc = CLI_EXIT_INPUT;
   char *tmpdir = NULL, *path_a = NULL, *path_b = NULL;
   char *source_a = NULL, *source_b = NULL;
@@ -1261,7 +1263,8 @@ cli_report(int argc, char **argv)
                              &r->contracts_path)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--rules", &rules)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--events", &events)) != 0 ||
-        (got = cli_opt_value(argc, argv, &i, "--compare", &compare)) != 0) {
+        (got = cli_opt_value(argc, argv, &i, "--compare", &compare)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
       }
@@ -1288,6 +1291,11 @@ cli_report(int argc, char **argv)
   if ((rules != NULL) != (events != NULL)) {
     fprintf(stderr, "promptly report: --rules DIR and --events FILE go "
             "together\n");
+    return CLI_EXIT_INPUT;
+  }
+  if (until != NULL && rules == NULL) {
+    fprintf(stderr, "promptly report: --until is for a replay (--rules DIR "
+            "--events FILE)\n");
     return CLI_EXIT_INPUT;
   }
   if (compare != NULL && rules == NULL) {
@@ -1368,7 +1376,7 @@ cli_report(int argc, char **argv)
     path_a = g_build_filename(tmpdir, "a.jsonl", NULL);
     path_b = g_build_filename(tmpdir, "b.jsonl", NULL);
     source_a = g_strdup_printf("rules %s", rules);
-    if ((rc = rep_replay(rules, events, path_a)) != CLI_EXIT_OK) {
+    if ((rc = rep_replay(rules, events, until, path_a)) != CLI_EXIT_OK) {
       goto out;
     }
     rc = CLI_EXIT_INPUT;
@@ -1379,7 +1387,7 @@ cli_report(int argc, char **argv)
     goto out;
   }
   if (compare != NULL) {
-    if ((rc = rep_replay(compare, events, path_b)) != CLI_EXIT_OK) {
+    if ((rc = rep_replay(compare, events, until, path_b)) != CLI_EXIT_OK) {
       goto out;
     }
     rc = CLI_EXIT_INPUT;

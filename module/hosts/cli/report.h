@@ -209,7 +209,8 @@ int rep_output_compare(report *a, report *b, const GPtrArray *flips,
 /* replay.c */
 /* Replay events under rules with "promptly run --records out" of this
 ** executable; a CLI exit status (messages printed). */
-int rep_replay(const char *rules, const char *events, const char *out);
+int rep_replay(const char *rules, const char *events, const char *until,
+               const char *out);
 /* The cycles of a->selected and b->selected whose outcome differs (or
 ** which are in one only), sorted; rep_flip *, freed with the array. */
 GPtrArray *rep_flips(const report *a, const report *b);
