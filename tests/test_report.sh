@@ -414,6 +414,18 @@ run_cli "$tmp/tight2.txt" "$tmp/tight2.err" report --rules "$PROMPTLY_RULES" \
   --events "$h" --compare "$tmp/tight" --by metric,priority
 check "compare: the same output twice" same "$tmp/tight.txt" "$tmp/tight2.txt"
 
+# The what-if example of promptly(1), as written, in a folder that has
+# those files.
+mkdir "$tmp/ex3"
+cp -r "$PROMPTLY_RULES" "$tmp/ex3/rules"
+cp -r "$tmp/tight" "$tmp/ex3/rules-tighter"
+cp "$h" "$tmp/ex3/history.jsonl"
+rc=0
+(cd "$tmp/ex3" && cli report --rules ./rules --events history.jsonl \
+    --compare ./rules-tighter --by metric,priority) >"$tmp/ex3.out" || rc=$?
+check "doc example: what-if" test "$rc" -eq 0 -a \
+  "$(grep -c '^303 ' "$tmp/ex3.out")" -eq 1
+
 # A replay that fails says so and reports nothing.
 printf '{"ticket": 1, "at": "yesterday", "type": "create"}\n' \
   >"$tmp/badev.jsonl"
