@@ -134,6 +134,24 @@ for seed in 1 2 3; do
     same "$tmp/cal$seed.expected" "$tmp/cal$seed.out"
 done
 
+# A later record of the same ticket, metric and cycle supersedes an earlier
+# one (reopened, resolved again): 700's cycle 1 met, then breached; its
+# cycle 2 and ticket 701 stay.  3 cycles: 700/1 breached, 700/2 met, 701 met.
+r1=$(head -n 1 "$fx/basic.jsonl")
+{
+  jq -c '.ticket = 700 | .outcome = "met"' <<<"$r1"
+  jq -c '.ticket = 701 | .outcome = "met"' <<<"$r1"
+  jq -c '.ticket = 700 | .cycle = 2 | .outcome = "met"' <<<"$r1"
+  jq -c '.ticket = 700 | .outcome = "breached" | .elapsed_ms = 3600000 |
+    .stopped = "2026-11-05T10:00:00Z" | .breached_at = "2026-11-02T10:30:00Z"' <<<"$r1"
+} >"$tmp/reopen.jsonl"
+run_cli "$tmp/reopen.json" "$tmp/reopen.err" report --records \
+  "$tmp/reopen.jsonl" --breaches --format json
+jqeq "a later record of a cycle supersedes the earlier one" \
+  "$tmp/reopen.json" \
+  '[.total.count, .total.met, .total.breached, (.breaches[] | [.ticket, .cycle, .stopped, .overrun_ms])]' \
+  "[3,2,1,[700,1,\"2026-11-05T10:00:00Z\",$((30 * M))]]"
+
 # --- The breach list --------------------------------------------------------
 
 jqeq "breaches: sorted by time by default" "$tmp/basic.json" \

@@ -9,8 +9,9 @@
 ** (active, paused) when it started before --to.  compliance is
 ** met / (met + breached), never counting open, cancelled or stopped
 ** cycles; percentiles are by nearest rank over met and breached cycles.
-** Everything is deterministic: groups, breaches and calibration lines are
-** sorted on keys that tell every two of them apart.
+** A later record of a ticket, metric and cycle supersedes an earlier
+** one.  Everything is deterministic: groups, breaches and calibration
+** lines are sorted on keys that tell every two of them apart.
 */
 #include "config.h"
 
@@ -626,6 +627,65 @@ parse_record(reader *rd, json_t *o, rep_record *rec)
 }
 
 
+static gint
+cmp_rec_ptr_id(gconstpointer a, gconstpointer b)
+{
+  const rep_record *x = *(rep_record *const *)a;
+  const rep_record *y = *(rep_record *const *)b;
+  if (x->ticket != y->ticket) {
+    return x->ticket < y->ticket ? -1 : 1;
+  }
+  int c = strcmp(x->metric, y->metric);
+  if (c != 0) {
+    return c;
+  }
+  if (x->cycle != y->cycle) {
+    return x->cycle < y->cycle ? -1 : 1;
+  }
+  return (x->line > y->line) - (x->line < y->line);
+}
+
+
+/* A later record of the same ticket, metric and cycle supersedes an
+** earlier one (a reopened ticket's resolution cycle ends again): keep the
+** last of each, in file order. */
+static void
+drop_superseded(report *r)
+{
+  GArray *recs = r->records;
+  GPtrArray *order = g_ptr_array_sized_new(recs->len);
+  for (guint i = 0; i < recs->len; i++) {
+    g_ptr_array_add(order, &g_array_index(recs, rep_record, i));
+  }
+  g_ptr_array_sort(order, cmp_rec_ptr_id);
+  guint dropped = 0;
+  for (guint i = 0; i + 1 < order->len; i++) {
+    rep_record *x = g_ptr_array_index(order, i);
+    const rep_record *y = g_ptr_array_index(order, i + 1);
+    if (x->ticket == y->ticket && x->cycle == y->cycle &&
+        strcmp(x->metric, y->metric) == 0) {
+      x->line = -1;
+      dropped++;
+    }
+  }
+  g_ptr_array_free(order, TRUE);
+  if (dropped == 0) {
+    return;
+  }
+  guint k = 0;
+  for (guint i = 0; i < recs->len; i++) {
+    const rep_record *rec = &g_array_index(recs, rep_record, i);
+    if (rec->line >= 0) {
+      if (k != i) {
+        g_array_index(recs, rep_record, k) = *rec;
+      }
+      k++;
+    }
+  }
+  g_array_set_size(recs, k);
+}
+
+
 static int
 read_records(report *r)
 {
@@ -678,6 +738,9 @@ read_records(report *r)
   free(line);
   if (f != stdin) {
     fclose(f);
+  }
+  if (rc == 0) {
+    drop_superseded(r);
   }
   return rc;
 }
