@@ -188,6 +188,7 @@ run(const char *bin, char *const argv[], const char *what, long n)
          "%ld MiB\n",
          what, n, strcmp(what, "replay") == 0 ? "tickets" : "records", s,
          (double)n / s, ru.ru_maxrss / 1024);
+  fflush(stdout);  /* each figure as soon as it is known */
   return 0;
 }
 
