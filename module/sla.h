@@ -493,7 +493,7 @@ typedef struct pr_sla_fieldset {
 
 /* Fill out with the full field set of t at now_ms (an instant before the
 ** last one the ticket saw is taken as that one).  Only metrics with a
-** target count; merged, deleted and excluded tickets show "none" and "".
+** target count; see the end for merged, deleted and excluded tickets.
 ** - sla.status: over the clocks not yet met, the first that holds of
 **   breached (one is past its target), at_risk (one running clock passed
 **   the at-risk share), on_track (one runs), paused; when every clock is
@@ -513,6 +513,9 @@ typedef struct pr_sla_fieldset {
 ** - sla.escalation: the level reached (see the top), "0" for none.
 ** - sla.customer_wait: whole seconds of customer wait, the current period
 **   included.
+** - A merged or deleted ticket shows sla.status "stopped", every due ""
+**   and every metric state "none" (its final write); an excluded one
+**   shows "none" and "".
 ** Pure: changes nothing; out is caller-owned and self-contained. */
 void pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s,
                    int64_t now_ms, pr_sla_fieldset *out);

@@ -146,6 +146,32 @@ scenario breach-is-a-fact 2026-11-24T10:00:00Z
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
 
+# Issue 11, defect 8: a merge needs a valid "into" (missing, itself, unknown:
+# each refused by line, nothing changes); a merged or deleted ticket gets
+# its final write (sla.status stopped, no dues), its cycles end stopped,
+# and a later event for it is refused by name.
+md="$sc/merge-delete"
+run_cli "$tmp/md.out" "$tmp/md.err" run --rules "$rules" \
+  --events "$md/events.jsonl" --until 2026-11-23T11:30:00Z \
+  --records "$tmp/md.rec"
+check "merge-delete: refused lines make the exit status 2" test "$rc" -eq 2
+check "merge-delete: the expected writes" same "$md/expected.jsonl" \
+  "$tmp/md.out"
+check "merge-delete: each refusal named by line" same "$md/expected.err" \
+  "$tmp/md.err"
+check "merge-delete: four cycles ended stopped (tickets 400 and 402)" test \
+  "$(grep -cE '"ticket": 40[02], .*"outcome": "stopped"' "$tmp/md.rec")" -eq 4
+run_cli "$tmp/md-explain.out" "$tmp/md-explain.err" explain --rules \
+  "$rules" --events "$md/events.jsonl" --ticket 400 \
+  --at 2026-11-23T11:30:00Z
+check "merge-delete: explain tells the merged ticket's story to its end" \
+  grep -qxF "2026-11-23T11:30:00Z  as of 2026-11-23T11:30:00Z: merged into \
+ticket 401 at 2026-11-23T10:00:00Z; its clocks stopped (sla.status stopped)" \
+  "$tmp/md-explain.out"
+check "merge-delete: explain shows the merge itself" grep -qF \
+  "2026-11-23T10:00:00Z  merged into ticket 401: its clocks stop" \
+  "$tmp/md-explain.out"
+
 # --- Outcome records (--records) ---------------------------------------------
 
 # records CASE UNTIL: the records file equals <case>/records.jsonl (worked
