@@ -381,6 +381,29 @@ action_arg(const pr_sla_action *a, const char *name)
 static void
 apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 {
+  if (strcmp(a->name, "raise_priority") != 0 &&
+      strcmp(a->name, "set_priority") != 0) {
+    return;
+  }
+  /* A ladder step changes the priority once per ticket, whichever metric
+  ** reaches it first, unless the step names its metrics (then once per
+  ** metric and cycle, as its key says). */
+  const pr_sla_set *s = sla_set(p);
+  for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
+    if (strcmp(s->thresholds[j].label, a->threshold) != 0) {
+      continue;
+    }
+    if (s->thresholds[j].metrics == 0) {
+      if (t->raised & ((uint32_t)1 << j)) {
+        trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
+              "step already (steps count per ticket)", a->name,
+              a->threshold);
+        return;
+      }
+      t->raised |= (uint32_t)1 << j;
+    }
+    break;
+  }
   int level = -1;
   if (strcmp(a->name, "raise_priority") == 0) {
     const char *by = action_arg(a, "by");

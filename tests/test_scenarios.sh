@@ -143,6 +143,10 @@ scenario earliest-wins 2026-11-23T22:00:00Z
 # under a new target generation (key cycle "1.2").
 scenario breach-is-a-fact 2026-11-24T10:00:00Z
 
+# Issue 11, defect 9: ladder steps count per ticket: first response and
+# resolution both reach 25% and 50%, the priority goes up two levels.
+scenario ladder-per-ticket 2026-11-23T13:30:00Z
+
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
 
