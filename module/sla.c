@@ -169,7 +169,10 @@ cond_match(const pr_sla_metric *m, int role, int32_t kind, const char *status)
 }
 
 
-/* A custom metric's own conditions; one role per event, stop first. */
+/* A custom metric's own conditions; one role per event, in the order
+** stop, pause, resume, start.  An event that is both resume and start
+** resumes a clock paused by its own events and starts one that is not
+** running a cycle (the shipped OLA example does this). */
 static void
 custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
              const char *status, int64_t at)
@@ -177,11 +180,13 @@ custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   for (uint32_t m = PR_SLA_BUILTIN; m < t->n_clocks; m++) {
     const pr_sla_metric *def = &s->metrics[m];
     sla_clock *c = &t->clocks[m];
+    int resume = cond_match(def, PR_SLA_ON_RESUME, kind, status);
     if (cond_match(def, PR_SLA_ON_STOP, kind, status)) {
       sla_meet(t, s, m, at);
     } else if (cond_match(def, PR_SLA_ON_PAUSE, kind, status)) {
       sla_pause_clock(s, c, at, CLK_PAUSE_OWN);
-    } else if (cond_match(def, PR_SLA_ON_RESUME, kind, status)) {
+    } else if (resume && (c->state == CLK_ACTIVE ||
+                          !cond_match(def, PR_SLA_ON_START, kind, status))) {
       sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
     } else if (cond_match(def, PR_SLA_ON_START, kind, status)) {
       if (c->state != CLK_ACTIVE) {

@@ -53,8 +53,9 @@ wait_for() {
 scenario() {
   local name=$1 until=$2
   local d="$sc/$name"
-  local rules="$rules"
-  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules).
+  local rules="${3:-$rules}"
+  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules)
+  # or name a folder (a third argument).
   if [ -d "$d/rules" ]; then
     rules="$d/rules"
   fi
@@ -146,6 +147,11 @@ scenario breach-is-a-fact 2026-11-24T10:00:00Z
 # Issue 11, defect 9: ladder steps count per ticket: first response and
 # resolution both reach 25% and 50%, the priority goes up two levels.
 scenario ladder-per-ticket 2026-11-23T13:30:00Z
+
+# Issue 11, defect 5: the shipped OLA example starts and resumes its metric
+# on the same status: the clock starts, pauses for the vendor, resumes.
+scenario ola-start-resume 2026-11-23T12:00:00Z \
+  "$PROMPTLY_SRCDIR/examples/policies/ola"
 
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
