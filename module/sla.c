@@ -424,6 +424,65 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
 
 
 int
+pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                int64_t at_ms, pr_sla_actions *out)
+{
+  if (t == NULL || !sla_check_set(s) || out == NULL ||
+      t->n_clocks != s->n_metrics || exception >= s->n_exceptions) {
+    return PROMPTLY_EINVAL;
+  }
+  if (t->flags & T_DEAD) {
+    return PROMPTLY_ESTATE;
+  }
+  if ((t->exceptions & ((uint32_t)1 << exception)) == 0) {
+    return PROMPTLY_OK;
+  }
+  int64_t at = sla_clamp_at(t, at_ms);
+  int rc = sla_fire_due(t, s, at - 1, out);
+  t->exceptions &= ~((uint32_t)1 << exception);
+  if (t->ext != NULL && t->ext->reasons != NULL) {
+    free(t->ext->reasons[exception]);
+    t->ext->reasons[exception] = NULL;
+  }
+  /* The last reason shown is that of an exception still applied. */
+  if (t->ext != NULL) {
+    free(t->ext->exc_reason);
+    t->ext->exc_reason = NULL;
+    for (uint32_t i = s->n_exceptions; i-- > 0;) {
+      if ((t->exceptions & ((uint32_t)1 << i)) && t->ext->reasons != NULL &&
+          t->ext->reasons[i] != NULL) {
+        t->ext->exc_reason = pr_strdup(t->ext->reasons[i]);
+        break;
+      }
+    }
+  }
+  int excluded = 0;
+  for (uint32_t i = 0; i < s->n_exceptions; i++) {
+    if ((t->exceptions & ((uint32_t)1 << i)) &&
+        s->exceptions[i].kind == PR_SLA_EXC_EXCLUDE) {
+      excluded = 1;
+    }
+  }
+  if (!excluded) {
+    t->flags &= (uint8_t)~T_EXCLUDED;
+  }
+  sla_settle(t, s, at);
+  int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
+  return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
+uint32_t
+pr_sla_ticket_exceptions(const pr_sla_ticket *t)
+{
+  return t->exceptions;
+}
+
+
+int
 pr_sla_fire(pr_sla_ticket *t, const pr_sla_set *s, int64_t at_ms,
             pr_sla_actions *out)
 {
