@@ -691,9 +691,14 @@ assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev,
                              &why, err, sizeof(err));
   if (rc != PROMPTLY_OK) {
     /* The rule's own file:line leads, as every rule error does. */
-    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
-             (long long)t->id, *ev->source ? ", " : "", ev->source);
-    return;
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
+             (long long)t->id, *ev->source ? ", " : "", ev->source,
+             rc == PROMPTLY_ERULE ? "; the rule does not match, the next "
+                                    "rules and the default decide"
+                                  : "");
+    if (rc != PROMPTLY_ERULE) {
+      return;
+    }
   }
   if (set_priority(t, pr_rules_level_id(p->rules, level)) != PROMPTLY_OK) {
     oom(p, t->id);

@@ -182,6 +182,20 @@ check "merge-delete: explain shows the merge itself" grep -qF \
   "2026-11-23T10:00:00Z  merged into ticket 401: its clocks stop" \
   "$tmp/md-explain.out"
 
+# Issue 11, defect 7: a failing `when` is reported as file:line with the
+# ticket and the event's line; the ticket falls through to the next rule
+# (P2 here, not no priority at all), and the run fails (exit 1).
+wf="$sc/when-falls-through"
+run_cli "$tmp/wf.out" "$tmp/wf.err" run --rules "$wf/rules" \
+  --events "$wf/events.jsonl" --until 2026-11-23T10:00:00Z
+check "when-falls-through: a rule error fails the run" test "$rc" -eq 1
+check "when-falls-through: the next rule decides (P2)" same \
+  "$wf/expected.jsonl" "$tmp/wf.out"
+check "when-falls-through: reported as file:line, ticket and event line" \
+  grep -qF "promptly: error: 10-rules.lua:5: attempt to index a nil value \
+(field 'customer') (ticket 700, line 2); the rule does not match" \
+  "$tmp/wf.err"
+
 # --- Outcome records (--records) ---------------------------------------------
 
 # records CASE UNTIL: the records file equals <case>/records.jsonl (worked
