@@ -222,6 +222,15 @@ records() {
 records tie-reply-at-due 2026-11-23T16:00:00Z
 records policy-switch 2026-11-23T15:00:00Z
 
+# p1-to-p4: the agent's P4 at 10:10 leaves the resolution without a target
+# (P4 is best effort): its cycle ends cancelled after 10 minutes of 24x7.
+run_cli "$tmp/p14.out" "$tmp/p14.err" run --rules "$rules" \
+  --events "$sc/p1-to-p4/events.jsonl" --until 2026-11-27T00:00:00Z \
+  --records "$tmp/p14.rec"
+check "p1-to-p4 --records: the resolution is cancelled at 10:10" grep -qxF \
+  '{"ticket": 40, "metric": "resolution", "cycle": 1, "policy": null, "calendar": null, "priority_start": "P1", "priority_end": "P4", "target_ms": null, "started": "2026-11-23T10:00:00Z", "stopped": "2026-11-23T10:10:00Z", "due": null, "outcome": "cancelled", "breached_at": null, "breach_policy": null, "breach_target_ms": null, "elapsed_ms": 600000, "paused_ms": 0, "customer_wait_ms": 0, "outside_ms": 0, "attrs": {"status": "new"}, "exceptions": [], "keys": []}' \
+  "$tmp/p14.rec"
+
 run_cli "$tmp/recbad.out" "$tmp/recbad.err" run --rules "$rules" \
   --events "$sc/friday-p3/events.jsonl" --records "$tmp/no-dir/records"
 check "--records in a missing folder exits 1" test "$rc" -eq 1
