@@ -430,6 +430,15 @@ int pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
 int pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
                   const char *reason, int64_t at_ms, pr_sla_actions *out);
 
+/* Undo exception index of s (its condition no longer holds): its targets
+** or exclusion go, the clocks re-choose as at any transition.  Not applied:
+** a no-op returning OK. */
+int pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                    int64_t at_ms, pr_sla_actions *out);
+
+/* The applied exceptions, bit per index of s->exceptions. */
+uint32_t pr_sla_ticket_exceptions(const pr_sla_ticket *t);
+
 /* Fire everything due at or before at_ms (deadlines popped by the core). */
 int pr_sla_fire(pr_sla_ticket *t, const pr_sla_set *s, int64_t at_ms,
                 pr_sla_actions *out);
@@ -479,12 +488,12 @@ int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
 
 /* --- Fields ------------------------------------------------------------ */
 
-#define PR_SLA_MAX_FIELDS (6 + 3 * PR_SLA_MAX_METRICS)
+#define PR_SLA_MAX_FIELDS (7 + 3 * PR_SLA_MAX_METRICS)
 
 /* A ticket's fields at an instant: pairs in a fixed order (priority,
 ** sla.policy, sla.status, sla.due, per metric .due, .state and
-** .breached_at, sla.escalation, sla.customer_wait).  Values point into
-** buf. */
+** .breached_at, sla.escalation, sla.customer_wait, sla.exception).
+** Values point into buf. */
 typedef struct pr_sla_fieldset {
   pr_kv kv[PR_SLA_MAX_FIELDS];
   uint32_t n;
@@ -493,7 +502,7 @@ typedef struct pr_sla_fieldset {
 
 /* Fill out with the full field set of t at now_ms (an instant before the
 ** last one the ticket saw is taken as that one).  Only metrics with a
-** target count; merged, deleted and excluded tickets show "none" and "".
+** target count; see the end for merged, deleted and excluded tickets.
 ** - sla.status: over the clocks not yet met, the first that holds of
 **   breached (one is past its target), at_risk (one running clock passed
 **   the at-risk share), on_track (one runs), paused; when every clock is
@@ -513,6 +522,11 @@ typedef struct pr_sla_fieldset {
 ** - sla.escalation: the level reached (see the top), "0" for none.
 ** - sla.customer_wait: whole seconds of customer wait, the current period
 **   included.
+** - sla.exception: each applied exception as "name: reason", joined by
+**   "; " in declaration order; "" when none.
+** - A merged or deleted ticket shows sla.status "stopped", every due ""
+**   and every metric state "none" (its final write); an excluded one
+**   shows "none" and "".
 ** Pure: changes nothing; out is caller-owned and self-contained. */
 void pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s,
                    int64_t now_ms, pr_sla_fieldset *out);

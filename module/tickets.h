@@ -58,6 +58,8 @@ typedef struct pr_ticket {
   pr_kvset written;  /* field name -> value the host last accepted */
   char *priority;    /* level id ("P1"), NULL before any */
   int32_t manual;    /* 1 once an agent set the priority by hand */
+  uint32_t raised;   /* ladder steps (bit per entry) whose raise_priority
+                        or set_priority changed the priority already */
   uint64_t mask;     /* the policies that matched, bit per policy */
   uint64_t gen;      /* tag of the ticket's live deadline entry */
   struct pr_sla_ticket *sla;  /* its clocks; NULL if they could not open */

@@ -376,7 +376,8 @@ test_rules_problem_list_is_structured_and_sorted(void **state)
 
 /* A 6 MiB body reaches `when` (the host's values may be larger than the
 ** 4 MiB blocks rule code may make); a rule that copies a large value
-** fails with file:line, and the next verdict is fine again. */
+** fails with file:line (and does not match), and the next verdict is fine
+** again. */
 static void
 test_rules_large_attribute_values(void **state)
 {
@@ -398,7 +399,8 @@ test_rules_large_attribute_values(void **state)
                                      sizeof(err)),
                    PROMPTLY_ERULE);
   assert_non_null(strstr(err, "10-big.lua:3: "));
-  assert_int_equal(level, 99);
+  /* The failing rule does not match: the default decides (issue 11). */
+  assert_int_equal(level, pr_rules_default_level(r));
   pr_kv small[] = {{"subject", "hi"}, {"body", "x"}};
   assert_string_equal(verdict_id(r, 3, small, 2, NULL), "P2");
   free(body);
@@ -440,18 +442,29 @@ test_rules_when_errors(void **state)
   size_t level = 77;
   const char *why = "unchanged";
   char err[512];
+  /* A failing `when` does not match: the ticket falls through to the
+  ** later rules (none matches "boom") and the default (issue 11). */
   pr_kv boom[] = {{"subject", "boom"}};
   assert_int_equal(pr_rules_priority(r, 1, boom, 1, &level, &why, err,
                                      sizeof(err)),
                    PROMPTLY_ERULE);
-  assert_int_equal(level, 77);
+  assert_int_equal(level, pr_rules_default_level(r));
+  assert_null(why);
   assert_non_null(strstr(err, "10-when.lua:2: attempt to index a nil value "
                               "(field 'customer')"));
+  /* ... and to a later rule that matches. */
+  pr_kv boom_fine[] = {{"subject", "boom, all fine"}};
+  assert_int_equal(pr_rules_priority(r, 4, boom_fine, 1, &level, &why, err,
+                                     sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_string_equal(pr_rules_level_id(r, level), "P4");
+  assert_string_equal(why, "10-when.lua:11");
   pr_kv spin[] = {{"subject", "spin"}};
+  level = 77;
   assert_int_equal(pr_rules_priority(r, 2, spin, 1, &level, &why, err,
                                      sizeof(err)),
                    PROMPTLY_ERULE);
-  assert_int_equal(level, 77);
+  assert_int_equal(level, pr_rules_default_level(r));
   /* Whichever budget runs out first: instructions or CPU time. */
   assert_non_null(strstr(err, "10-when.lua:5: "));
   assert_non_null(strstr(err, " budget exceeded ("));
