@@ -10,7 +10,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libuv1-dev liblua5.4-dev libglib2.0-dev libical-dev libjansson-dev
       libcmocka-dev tzdata)
 if [ "$what" = test ]; then
-  pkgs+=(clang valgrind binutils libbusiness-hours-perl perl systemd)
+  pkgs+=(clang valgrind binutils libbusiness-hours-perl perl systemd python3)
 fi
 
 missing=()
@@ -25,6 +25,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

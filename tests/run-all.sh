@@ -87,7 +87,7 @@ fi
 echo "== RT 5 end to end"
 if PROMPTLY_SO="$out/gcc/module/.libs/promptly.so" \
      bash "$top/tests/e2e/run-rt-e2e.sh" >"$out/e2e.log" 2>&1; then e2e=0; else e2e=1; fi
-grep -E '^(PASS|FAIL|SKIP):' "$out/e2e.log" || true
+grep -E '^(== e2e:|PASS:|FAIL:|SKIP:)' "$out/e2e.log" || true
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/e2e.log" | tail -1)
 if [ -n "$line" ]; then
   passed=$((passed + $(echo "$line" | cut -d' ' -f1)))

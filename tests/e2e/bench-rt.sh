@@ -57,7 +57,8 @@ bench_client() {  # MODE N [LABEL]
     use strict; use warnings; no warnings "redundant";
     my ($mode, $n, $label, $base, $cookie, $db, $uid) = @ARGV;
     my $http = HTTP::Tiny->new(timeout => 60,
-      default_headers => { Cookie => $cookie, "Content-Type" => "application/json" });
+      default_headers => { Cookie => $cookie, Referer => "$base/",
+                          "Content-Type" => "application/json" });
     my $dbh = DBI->connect("dbi:SQLite:dbname=$db", "", "", { RaiseError => 1 });
     $dbh->sqlite_busy_timeout(5000);
     my $q = $dbh->prepare("SELECT 1 FROM Transactions WHERE ObjectType = ?
@@ -109,7 +110,7 @@ throughput() {  # LABEL -> tickets/s over two parallel clients
   echo "scale=2; ($after - $before) / ($t1 - $t0)" | bc
 }
 
-echo "== bench-rt: RT $(dpkg-query -W -f='${Version}' request-tracker5), module $PROMPTLY_SO"
+echo "== bench-rt: RT $RT_VERSION, module $PROMPTLY_SO"
 
 # 2a. Throughput without rt-promptly (before it ever ran: nothing to catch up).
 TP_OFF=$(throughput off)

@@ -19,6 +19,7 @@ RT_HOST_DIR=$SRCDIR/module/hosts/rt
 E2E_PORT=${E2E_PORT:-8093}
 ROOT_PASS=${RT_ROOT_PASS:-rtroot-pass}
 T_START=$SECONDS
+RT_VERSION=unknown
 
 # shellcheck source=../../module/hosts/rt/rt-promptly-setup
 . "$RT_HOST_DIR/rt-promptly-setup"
@@ -32,6 +33,9 @@ e2e_prepare() {
   note "installing what is missing (RT 5, $*)"
   rt_install
   apt_install jq curl sqlite3 gcc libc6-dev bc "$@"
+  # Which RT this run meets: a failure in the log names it.
+  RT_VERSION=$(dpkg-query -W -f='${Version}' request-tracker5 2>/dev/null || echo unknown)
+  echo "== e2e: request-tracker5 $RT_VERSION, $(basename "$0")"
   PROMPTLY_BUILDDIR=${PROMPTLY_BUILDDIR:-$SRCDIR/build-e2e}
   if [[ -z "${PROMPTLY_SO:-}" ]]; then
     PROMPTLY_SO=$PROMPTLY_BUILDDIR/module/.libs/promptly.so
@@ -176,20 +180,49 @@ replays_at_least() { [[ $(replays) -ge $1 ]]; }
 
 # --- REST 2 and database helpers -----------------------------------------
 
+# REST 2 with the session cookie and the Referer of RT's own web base URL,
+# as RT's web UI sends them.  Since request-tracker5 5.0.3+dfsg-3~deb12u7
+# (CVE-2026-108277) RT refuses a cookie-authenticated POST/PUT without a
+# matching Referer or Origin ("403 Cross-site request forgery protection").
+# Cookie + Referer rather than an auth token or basic auth: RT checks
+# those with bcrypt, about 250 ms per request, which the e2e and
+# bench-rt (hundreds of requests) would pay on every call.
+# A request RT does not answer with 2xx stops the caller: the method,
+# path, HTTP status and RT's answer go to stderr and rest returns 1.
 rest() {  # rest METHOD PATH [JSON]
-  local m=$1 p=$2
-  if [[ $# -ge 3 ]]; then
-    curl -s -b "$COOKIE" -X "$m" -H 'Content-Type: application/json' \
-      --data-binary "$3" "$B/REST/2.0$p"
-  else
-    curl -s -b "$COOKIE" -X "$m" "$B/REST/2.0$p"
+  local m=$1 p=$2 out code
+  out=$(mktemp "$WORK/rest.XXXXXX")
+  local args=(-s -o "$out" -w '%{http_code}' -b "$COOKIE" -X "$m"
+              -H "Referer: $B/")
+  [[ $# -ge 3 ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+  code=$(curl "${args[@]}" "$B/REST/2.0$p") || code="curl exit $?"
+  if [[ $code != 2?? ]]; then
+    printf 'REST 2 %s %s: HTTP %s from RT %s: %s\n' "$m" "$p" "$code" \
+      "$RT_VERSION" "$(head -c 400 "$out")" >&2
+    rm -f "$out"
+    return 1
   fi
+  cat "$out"
+  rm -f "$out"
+}
+# rest_id METHOD PATH JSON -> the id of what RT made; no id stops the caller
+# with the request and RT's answer.
+rest_id() {
+  local ans id
+  ans=$(rest "$@") || return 1
+  id=$(jq -r '.id // empty' <<<"$ans" 2>/dev/null || true)
+  if [[ ! $id =~ ^[0-9]+$ ]]; then
+    printf 'REST 2 %s %s: RT %s answered without an id: %s\n' "$1" "$2" \
+      "$RT_VERSION" "$(head -c 400 <<<"$ans")" >&2
+    return 1
+  fi
+  echo "$id"
 }
 create_ticket() {  # create_ticket SUBJECT [CONTENT] -> ticket id
   local body
   body=$(jq -cn --arg s "$1" --arg c "${2:-created by $(basename "$0")}" \
     '{Queue:"General", Subject:$s, Requestor:"customer@example.com", Content:$c}')
-  rest POST /ticket "$body" | jq -r '.id // empty'
+  rest_id POST /ticket "$body"
 }
 priority_of() { rest GET "/ticket/$1" | jq -r '.Priority'; }
 priority_is() { [[ "$(priority_of "$1")" == "$2" ]]; }

@@ -215,7 +215,7 @@ else
 fi
 
 # Input custom fields and requestors reach the rules as attributes.
-TC=$(rest POST /ticket '{"Queue":"General","Subject":"Invoice question","Requestor":"buyer@example.com","Content":"Where is my invoice?","CustomFields":{"Tier":"enterprise","Issue Type":"billing","Channel":"phone"}}' | jq -r '.id // empty')
+TC=$(rest_id POST /ticket '{"Queue":"General","Subject":"Invoice question","Requestor":"buyer@example.com","Content":"Where is my invoice?","CustomFields":{"Tier":"enterprise","Issue Type":"billing","Channel":"phone"}}')
 create_logged() { grep -q "ticket $TC: create " "$DLOG"; }
 if wait_for 3 create_logged &&
    grep "ticket $TC: create " "$DLOG" | grep -q 'channel=phone .*requestor=buyer@example.com .*subject=Invoice question tier=enterprise type=billing'; then

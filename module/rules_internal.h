@@ -1,0 +1,314 @@
+/* rules_internal.h - what the files of the rules loader share.
+**
+** The rule set (struct pr_rules) and the declarations as collected, one
+** typedef per kind; the declaration registry rules_decls[] (rules_load.c)
+** names a collect/open/body/compile function of each kind's own file.
+** Nothing here is part of the module's ABI: every name is hidden.
+*/
+#ifndef PROMPTLY_RULES_INTERNAL_H
+#define PROMPTLY_RULES_INTERNAL_H
+
+#include "rules.h"
+#include "calendar.h"
+#include "matcher.h"
+#include "sandbox.h"
+#include "sla.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+/* A rule file larger than this is refused. */
+#define RULES_FILE_MAX ((size_t)4 << 20)
+
+#define RULES_MSG_MAX 1024
+
+/* How durations and shares are written, for messages. */
+#define DURATION_FORMS "\"30m\", \"1h30m\", \"90s\", \"7d\" or \"2w\""
+#define SHARE_FORMS    "\"75%%\", \"87.5%%\" or \"100%% + 2h\"" /* a format */
+
+
+typedef struct rules_site {
+  char where[128]; /* "file:line" */
+} rules_site;
+
+typedef struct rules_level {
+  char *id;
+  char *name; /* NULL: the id is the name */
+} rules_level;
+
+typedef struct rules_cond {
+  char *attr;     /* a host attribute name, compared case-insensitively */
+  char **values;  /* case-folded (g_free); any one may equal */
+  size_t n_values;
+} rules_cond;
+
+/* The conditions of a priority rule or a policy; all must hold. */
+typedef struct rules_match {
+  char **words;      /* as written */
+  uint32_t *word_ids;
+  size_t n_words;
+  rules_cond *conds;
+  size_t n_conds;
+  int when_ref;      /* a function in the registry, or LUA_NOREF */
+} rules_match;
+
+typedef struct rules_prio {
+  rules_site site;
+  char *level_text;  /* as written */
+  size_t level;      /* resolved at compile time */
+  rules_match m;
+} rules_prio;
+
+typedef struct rules_hours {
+  int wday;
+  char *open;
+  char *close;
+} rules_hours;
+
+typedef struct rules_cal {
+  rules_site site;
+  char *name;
+  int complete;      /* its table was given */
+  char *tz;
+  int is_24x7;
+  rules_hours *hours;
+  size_t n_hours;
+  char **holidays;
+  size_t n_holidays;
+  char **ics;
+  size_t n_ics;
+  pr_calendar *cal;
+} rules_cal;
+
+/* --- SLA declarations, as collected -------------------------------------- */
+
+/* One target of a policy as written: metric, level (NULL: every level)
+** and value, checked at compile time, when every metric is declared (so
+** that a key that is no metric is reported as such, not as a bad value). */
+typedef struct rules_target {
+  char *metric;
+  char *level;
+  char *text;        /* the duration; NULL: no target (false) */
+  const char *bad_type; /* not a string or false: Lua's (static) type name */
+} rules_target;
+
+typedef struct rules_policy {
+  rules_site site;
+  char *name;
+  int complete;      /* its table was given */
+  char *calendar;    /* NULL: calendar time */
+  rules_target *targets;
+  size_t n_targets;
+  rules_match m;
+} rules_policy;
+
+typedef struct rules_on {
+  int32_t role;      /* PR_SLA_ON_* */
+  int32_t kind;      /* PR_SLA_EV_* */
+  char *status;      /* "status:<value>"; NULL = any */
+} rules_on;
+
+typedef struct rules_metric {
+  rules_site site;
+  char *name;
+  int complete;
+  rules_on *on;
+  size_t n_on;
+} rules_metric;
+
+typedef struct rules_pause {
+  rules_site site;   /* of the first declaration that named it */
+  char *status;
+  int customer_wait;
+  rules_site decl[2]; /* where pause_on [0] and customer_wait [1] named it */
+  int named[2];
+} rules_pause;
+
+typedef struct rules_arg {
+  char *name;
+  char *value;
+} rules_arg;
+
+typedef struct rules_action {
+  char *name;
+  rules_arg *args;
+  size_t n_args;
+} rules_action;
+
+typedef struct rules_at {
+  rules_site site;
+  char *text;        /* as written */
+  int complete;
+  int32_t permille;
+  int64_t offset_ms;
+  char **metrics;    /* names; none = every metric */
+  size_t n_metrics;
+  rules_action *actions;
+  size_t n_actions;
+} rules_at;
+
+typedef struct rules_wait {
+  rules_site site;
+  char *text;
+  int complete;
+  int64_t after_ms;
+  rules_action *actions;
+  size_t n_actions;
+} rules_wait;
+
+typedef struct rules_exc {
+  rules_site site;
+  char *name;
+  int complete;
+  int32_t kind;      /* PR_SLA_EXC_*, -1 until given */
+  int64_t extend_ms;
+  char **metrics;
+  size_t n_metrics;
+  char *reason;      /* NULL: the name */
+  char *attr;        /* NULL: "sla_exception" */
+  char *reason_attr; /* attr + "_reason", made at compile time */
+} rules_exc;
+
+struct pr_rules {
+  pr_rules_opts opts;
+  char *dir;
+  pr_sandbox *sb;
+  int loading;
+  size_t n_problems;
+  char *first_problem;   /* for the caller's err */
+  char **files;
+  size_t n_files;
+
+  rules_level *levels;
+  size_t n_levels;
+  int levels_declared;
+  rules_site levels_site;
+
+  char *default_text;
+  rules_site default_site;
+  size_t default_level;
+
+  rules_prio *prios;
+  size_t n_prios;
+  pr_matcher *matcher;
+  size_t n_word_rules;
+
+  rules_cal *cals;
+  size_t n_cals;
+
+  rules_metric *metrics;
+  size_t n_metrics;
+  rules_policy *policies;
+  size_t n_policies;
+  rules_pause *pauses;
+  size_t n_pauses;
+  int32_t at_risk;       /* per mille; 0 = not declared */
+  rules_site at_risk_site;
+  rules_at *ats;
+  size_t n_ats;
+  rules_wait *waits;
+  size_t n_waits;
+  rules_exc *excs;
+  size_t n_excs;
+  pr_sla_set *sla;       /* sealed after a successful load */
+
+  int ticket_mt_ref;
+};
+
+
+/* Where add_name collects names: a string array, its count, what for. */
+typedef struct rules_strs {
+  char ***v;
+  size_t *n;
+  const char *what;
+} rules_strs;
+
+typedef struct rules_decl {
+  const char *name;  /* the global that rule files call */
+  /* The plain form, name { ... } or name "x": check the argument at arg
+  ** and collect it.  Never raises on bad input: reports a problem. */
+  void (*collect)(lua_State *L, pr_rules *r, const rules_site *site,
+                  int arg);
+  /* The named form, name "x" { ... }: open registers the name and returns
+  ** an entry (-1 after a problem); body collects the table at arg. */
+  long (*open)(lua_State *L, pr_rules *r, const rules_site *site,
+               const char *name);
+  void (*body)(lua_State *L, pr_rules *r, long entry, int arg);
+  /* After every file loaded, in this table's order. */
+  void (*compile)(pr_rules *r);
+} rules_decl;
+
+
+/* rules_load.c */
+void rules_problem(pr_rules *r, const rules_site *site, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+char *fold_value(const char *s);
+int equal_folded(const char *a, const char *b);
+long push_elem(void **arr, size_t *n, size_t size);
+int push_str(char ***arr, size_t *n, const char *s);
+void free_strs(char **arr, size_t n);
+const char *value_text(lua_State *L, int idx, char *buf, size_t len);
+int is_list(lua_State *L, int idx, size_t *n);
+void rules_out_of_memory(pr_rules *r, const rules_site *site, const char *what);
+const char **sorted_keys(lua_State *L, pr_rules *r, const rules_site *site, const char *what, int idx, size_t *n);
+int raw_field(lua_State *L, int idx, const char *key);
+int in_list(const char *const *list, const char *s);
+int each_string(lua_State *L, pr_rules *r, const rules_site *site, const char *what, const char *key, int idx, void (*fn)(lua_State *L, pr_rules *r, const rules_site *site, void *ud, const char *s), void *ud);
+void add_name(lua_State *L, pr_rules *r, const rules_site *site, void *ud, const char *s);
+uint32_t metric_mask(pr_rules *r, const rules_site *site, const char *what, char **names, size_t n);
+
+/* rules_priority.c */
+void free_levels(pr_rules *r);
+void collect_levels(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_levels(pr_rules *r);
+void collect_default(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void free_match(rules_match *m);
+int collect_match_key(lua_State *L, pr_rules *r, const rules_site *site, const char *what, rules_match *m, const char *key, int val);
+void match_add_words(pr_rules *r, const rules_site *site, const char *what, rules_match *m);
+void compile_keywords(pr_rules *r);
+void collect_priority(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_priorities(pr_rules *r);
+
+/* rules_calendar.c */
+void free_cal(rules_cal *c);
+long open_calendar(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
+void body_calendar(lua_State *L, pr_rules *r, long ci, int arg);
+void compile_calendars(pr_rules *r);
+
+/* rules_sla.c */
+void free_metric(rules_metric *m);
+int parse_share(const char *s, int allow_offset, int32_t *permille, int64_t *offset_ms);
+int duration_or_problem(pr_rules *r, const rules_site *site, const char *what, const char *where, const char *text, int zero_ok, int64_t *ms);
+long open_metric(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
+void body_metric(lua_State *L, pr_rules *r, long mi, int arg);
+void compile_metrics(pr_rules *r);
+void free_policy(rules_policy *p);
+long open_policy(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
+void body_policy(lua_State *L, pr_rules *r, long pi, int arg);
+void compile_policies(pr_rules *r);
+void collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_pauses(pr_rules *r);
+void collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_at_risk(pr_rules *r);
+void free_exc(rules_exc *e);
+long open_exception(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
+void body_exception(lua_State *L, pr_rules *r, long ei, int arg);
+void compile_exceptions(pr_rules *r);
+void seal_sla(pr_rules *r);
+
+/* rules_thresholds.c */
+void free_at(rules_at *a);
+long open_at(lua_State *L, pr_rules *r, const rules_site *site, const char *text);
+void body_at(lua_State *L, pr_rules *r, long ai, int arg);
+void compile_ats(pr_rules *r);
+void free_wait(rules_wait *w);
+long open_waiting(lua_State *L, pr_rules *r, const rules_site *site, const char *text);
+void body_waiting(lua_State *L, pr_rules *r, long wi, int arg);
+void collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void collect_close_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_waits(pr_rules *r);
+
+#endif /* PROMPTLY_RULES_INTERNAL_H */

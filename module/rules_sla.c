@@ -1,0 +1,905 @@
+/* rules_sla.c - the SLA declarations: durations and shares, metric,
+** policy, pause_on / customer_wait, at_risk and exception.
+**
+** Each is collected at the caller's file:line and compiled, in the order
+** of rules_decls[], into the rule set's one pr_sla_set (sla.h), which is
+** sealed after the last row.  A target is checked at compile time, when
+** every metric is declared, so a key that is no metric is reported as such.
+*/
+
+#include "config.h"
+
+#include "rules_internal.h"
+#include "promptly.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+/* --- Durations and shares ------------------------------------------------- */
+
+/* Parse a duration: whole numbers with units w, d, h, m, s, ms, largest
+** first, each unit once, spaces allowed between parts ("1h30m", "1h 30m",
+** "90s", "7d", "2w", "1500ms").  0 and *ms set; -1 malformed ("-1h",
+** "1.5h", "1x", ""); -2 beyond PR_SLA_MAX_MS. */
+static int
+parse_duration(const char *s, int64_t *ms)
+{
+  static const struct {
+    const char *unit;
+    int64_t ms;
+  } units[] = {
+    {"w", INT64_C(604800000)}, {"d", INT64_C(86400000)},
+    {"h", INT64_C(3600000)},   {"m", INT64_C(60000)},
+    {"s", INT64_C(1000)},      {"ms", INT64_C(1)},
+  };
+  const char *p = s;
+  int64_t total = 0;
+  int last = -1, parts = 0, big = 0;
+  while (*p == ' ') {
+    p++;
+  }
+  while (*p != '\0') {
+    if (*p < '0' || *p > '9') {
+      return -1;
+    }
+    int64_t n = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+      if (n <= PR_SLA_MAX_MS) {
+        n = n * 10 + (*p - '0');
+      }
+    }
+    const char *u = p;
+    while (*p >= 'a' && *p <= 'z') {
+      p++;
+    }
+    size_t ulen = (size_t)(p - u);
+    int i = 0, nu = (int)(sizeof(units) / sizeof(units[0]));
+    while (i < nu && !(strlen(units[i].unit) == ulen &&
+                       strncmp(units[i].unit, u, ulen) == 0)) {
+      i++;
+    }
+    if (i == nu || i <= last) {
+      return -1;
+    }
+    last = i;
+    if (n > (PR_SLA_MAX_MS - total) / units[i].ms) {
+      big = 1;
+    } else if (!big) {
+      total += n * units[i].ms;
+    }
+    parts++;
+    while (*p == ' ') {
+      p++;
+    }
+  }
+  if (parts == 0) {
+    return -1;
+  }
+  if (big) {
+    return -2;
+  }
+  *ms = total;
+  return 0;
+}
+
+/* Parse a share "75%", "87.5%" (one decimal at most), and with
+** allow_offset "100% + 2h".  0 with *permille and *offset_ms; -1
+** malformed; -2 a number too large. */
+int
+parse_share(const char *s, int allow_offset, int32_t *permille,
+            int64_t *offset_ms)
+{
+  const char *p = s;
+  int64_t v = 0;
+  int digits = 0;
+  while (*p == ' ') {
+    p++;
+  }
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (v < 1000000) {
+      v = v * 10 + (*p - '0');
+    }
+  }
+  if (digits == 0) {
+    return -1;
+  }
+  v *= 10;
+  if (*p == '.') {
+    p++;
+    if (*p < '0' || *p > '9') {
+      return -1;
+    }
+    v += *p++ - '0';
+  }
+  if (*p++ != '%') {
+    return -1;
+  }
+  while (*p == ' ') {
+    p++;
+  }
+  *offset_ms = 0;
+  if (*p == '+' && allow_offset) {
+    int rc = parse_duration(p + 1, offset_ms);
+    if (rc != 0) {
+      return rc;
+    }
+  } else if (*p != '\0') {
+    return -1;
+  }
+  if (v > 10000000) {
+    return -2;
+  }
+  *permille = (int32_t)v;
+  return 0;
+}
+
+/* Report a bad duration text: what, then where (e.g. "first_response
+** P1"), then why.  Returns 0 for OK, -1 after a problem. */
+int
+duration_or_problem(pr_rules *r, const rules_site *site, const char *what,
+                    const char *where, const char *text, int zero_ok,
+                    int64_t *ms)
+{
+  int rc = parse_duration(text, ms);
+  if (rc == -1) {
+    rules_problem(r, site,
+                  "%s: %s: '%s' is not a duration (write " DURATION_FORMS
+                  ")",
+                  what, where, text);
+  } else if (rc == -2) {
+    rules_problem(r, site,
+                  "%s: %s: '%s' is out of range (at most 10 years)", what,
+                  where, text);
+  } else if (*ms == 0 && !zero_ok) {
+    rules_problem(r, site, "%s: %s: '%s' must be more than nothing", what,
+                  where, text);
+    rc = -1;
+  }
+  return rc == 0 ? 0 : -1;
+}
+
+/* --- metric "name" { start = ..., pause = ..., resume = ..., stop = ... } - */
+
+static const char *const metric_roles[PR_SLA_ON_ROLES + 1] = {
+  "start", "pause", "resume", "stop", NULL
+};
+
+static const struct {
+  const char *name;
+  int32_t kind;
+} sla_events[] = {
+  {"create",         PR_SLA_EV_CREATE},
+  {"reply_agent",    PR_SLA_EV_REPLY_AGENT},
+  {"reply_customer", PR_SLA_EV_REPLY_CUSTOMER},
+  {"note",           PR_SLA_EV_NOTE},
+  {"status",         PR_SLA_EV_STATUS},
+  {"reopen",         PR_SLA_EV_REOPEN},
+  {"merge",          PR_SLA_EV_MERGE},
+  {"delete",         PR_SLA_EV_DELETE},
+};
+
+/* Keys a policy understands besides metric names: a metric may not be
+** called like one of them. */
+static const char *const policy_keys[] = {
+  "calendar", "first_response", "next_response", "periodic_update",
+  "resolution", "words", "tier", "type", "channel", "queue", "status",
+  "attrs", "when", NULL
+};
+
+void
+free_metric(rules_metric *m)
+{
+  free(m->name);
+  for (size_t i = 0; i < m->n_on; i++) {
+    free(m->on[i].status);
+  }
+  free(m->on);
+}
+
+long
+open_metric(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *name)
+{
+  (void)L;
+  for (size_t i = 0; i < r->n_metrics; i++) {
+    if (strcmp(r->metrics[i].name, name) == 0) {
+      rules_problem(r, site, "metric '%s': already declared at %s", name,
+                    r->metrics[i].site.where);
+      return -1;
+    }
+  }
+  long i = push_elem((void **)&r->metrics, &r->n_metrics,
+                     sizeof(rules_metric));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "metric");
+    return -1;
+  }
+  r->metrics[i].site = *site;
+  if ((r->metrics[i].name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, "metric");
+    return -1;
+  }
+  return i;
+}
+
+typedef struct rules_on_ctx {
+  rules_metric *m;
+  int32_t role;
+} rules_on_ctx;
+
+static void
+add_on(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+       const char *s)
+{
+  (void)L;
+  rules_on_ctx *ctx = ud;
+  rules_metric *m = ctx->m;
+  int32_t kind = -1;
+  const char *status = NULL;
+  if (strncmp(s, "status:", 7) == 0 && s[7] != '\0') {
+    kind = PR_SLA_EV_STATUS;
+    status = s + 7;
+  }
+  for (size_t i = 0; kind < 0 && i < sizeof(sla_events) / sizeof(*sla_events);
+       i++) {
+    if (strcmp(s, sla_events[i].name) == 0) {
+      kind = sla_events[i].kind;
+    }
+  }
+  if (kind < 0) {
+    rules_problem(r, site,
+                  "metric '%s': %s: unknown event '%s' (known: create, "
+                  "reply_agent, reply_customer, note, status, "
+                  "status:<value>, reopen, merge, delete)",
+                  m->name, metric_roles[ctx->role], s);
+    return;
+  }
+  long i = push_elem((void **)&m->on, &m->n_on, sizeof(rules_on));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "metric");
+    return;
+  }
+  m->on[i].role = ctx->role;
+  m->on[i].kind = kind;
+  if (status != NULL && (m->on[i].status = pr_strdup(status)) == NULL) {
+    rules_out_of_memory(r, site, "metric");
+  }
+}
+
+void
+body_metric(lua_State *L, pr_rules *r, long mi, int arg)
+{
+  rules_metric *m = &r->metrics[mi];
+  char what[96];
+  snprintf(what, sizeof(what), "metric '%s'", m->name);
+  m->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &m->site,
+                  "%s: expects a table, as in metric \"%s\" { start = { "
+                  "\"status:scheduled\" }, stop = { \"status:visited\" } }",
+                  what, m->name);
+    return;
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, &m->site, what, arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (!in_list(metric_roles, keys[i])) {
+      rules_problem(r, &m->site,
+                    "%s: unknown key '%s' (known: start, pause, resume, "
+                    "stop)",
+                    what, keys[i]);
+    }
+  }
+  for (int32_t role = 0; role < PR_SLA_ON_ROLES; role++) {
+    if (raw_field(L, arg, metric_roles[role]) != LUA_TNIL) {
+      rules_on_ctx ctx = {m, role};
+      each_string(L, r, &m->site, what, metric_roles[role], -1, add_on,
+                  &ctx);
+    } else if (role == PR_SLA_ON_START) {
+      rules_problem(r, &m->site,
+                    "%s: no start events (give start = { ... }, e.g. "
+                    "start = { \"status:scheduled\" })",
+                    what);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* The first SLA row: the set begins here, with the rule set's levels. */
+void
+compile_metrics(pr_rules *r)
+{
+  char err[512];
+  if (r->n_levels == 0) {
+    return; /* reported at the levels */
+  }
+  const char **ids = calloc(r->n_levels, sizeof(char *));
+  if (ids == NULL) {
+    rules_out_of_memory(r, NULL, "SLA");
+    return;
+  }
+  for (size_t i = 0; i < r->n_levels; i++) {
+    ids[i] = r->levels[i].id;
+  }
+  int rc = pr_sla_set_new(ids, (uint32_t)r->n_levels, &r->sla, err,
+                          sizeof(err));
+  free(ids);
+  if (rc != PROMPTLY_OK) {
+    r->sla = NULL;
+    rules_problem(r, r->levels_declared ? &r->levels_site : NULL,
+                  "levels: %s", err);
+    return;
+  }
+  for (size_t i = 0; i < r->n_metrics; i++) {
+    rules_metric *m = &r->metrics[i];
+    uint32_t index;
+    if (!m->complete) {
+      rules_problem(r, &m->site,
+                    "metric '%s': no table follows the name, as in "
+                    "metric \"%s\" { start = { ... }, stop = { ... } }",
+                    m->name, m->name);
+      continue;
+    }
+    if (in_list(policy_keys, m->name)) {
+      rules_problem(r, &m->site,
+                    "metric '%s': the name is taken (a built-in metric or "
+                    "a policy key)",
+                    m->name);
+      continue;
+    }
+    if (pr_sla_set_add_metric(r->sla, m->name, &index, err, sizeof(err)) !=
+        PROMPTLY_OK) {
+      rules_problem(r, &m->site, "metric '%s': %s", m->name, err);
+      continue;
+    }
+    for (size_t j = 0; j < m->n_on; j++) {
+      if (pr_sla_set_metric_on(r->sla, index, m->on[j].role, m->on[j].kind,
+                               m->on[j].status, err,
+                               sizeof(err)) != PROMPTLY_OK) {
+        rules_problem(r, &m->site, "metric '%s': %s", m->name, err);
+      }
+    }
+  }
+}
+
+/* --- policy "name" { ... } ------------------------------------------------ */
+
+void
+free_policy(rules_policy *p)
+{
+  free(p->name);
+  free(p->calendar);
+  for (size_t i = 0; i < p->n_targets; i++) {
+    free(p->targets[i].metric);
+    free(p->targets[i].level);
+    free(p->targets[i].text);
+  }
+  free(p->targets);
+  free_match(&p->m);
+}
+
+long
+open_policy(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *name)
+{
+  (void)L;
+  if (name[0] == '\0' || strlen(name) >= PR_SLA_NAME_MAX) {
+    rules_problem(r, site, "policy: a name needs 1 to %d bytes",
+                  PR_SLA_NAME_MAX - 1);
+    return -1;
+  }
+  for (size_t i = 0; i < r->n_policies; i++) {
+    if (strcmp(r->policies[i].name, name) == 0) {
+      rules_problem(r, site, "policy '%s': already declared at %s", name,
+                    r->policies[i].site.where);
+      return -1;
+    }
+  }
+  if (r->n_policies >= PR_SLA_MAX_POLICIES) {
+    rules_problem(r, site, "policy '%s': too many policies (at most %d)",
+                  name, PR_SLA_MAX_POLICIES);
+    return -1;
+  }
+  long i = push_elem((void **)&r->policies, &r->n_policies,
+                     sizeof(rules_policy));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "policy");
+    return -1;
+  }
+  r->policies[i].site = *site;
+  r->policies[i].m.when_ref = LUA_NOREF;
+  if ((r->policies[i].name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, "policy");
+    return -1;
+  }
+  return i;
+}
+
+static void
+add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
+           const char *level, int idx, lua_State *L)
+{
+  long i = push_elem((void **)&p->targets, &p->n_targets,
+                     sizeof(rules_target));
+  if (i < 0) {
+    rules_out_of_memory(r, &p->site, what);
+    return;
+  }
+  rules_target *t = &p->targets[i];
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    if ((t->text = pr_strdup(lua_tostring(L, idx))) == NULL) {
+      rules_out_of_memory(r, &p->site, what);
+    }
+  } else if (lua_type(L, idx) != LUA_TBOOLEAN || lua_toboolean(L, idx)) {
+    t->bad_type = luaL_typename(L, idx);
+  }
+  t->metric = pr_strdup(metric);
+  t->level = level ? pr_strdup(level) : NULL;
+  if (t->metric == NULL || (level && !t->level)) {
+    rules_out_of_memory(r, &p->site, what);
+  }
+}
+
+/* metric = "1h" | "best effort" | false | { P1 = "30m", ... } */
+static void
+collect_targets(lua_State *L, pr_rules *r, rules_policy *p, const char *what,
+                const char *metric, int val)
+{
+  if (lua_type(L, val) != LUA_TTABLE) {
+    add_target(r, p, what, metric, NULL, val, L);
+    return;
+  }
+  char where[128];
+  snprintf(where, sizeof(where), "%s: %s", what, metric);
+  size_t n;
+  const char **levels = sorted_keys(L, r, &p->site, where, val, &n);
+  if (n == 0 && lua_rawlen(L, val) == 0) {
+    rules_problem(r, &p->site,
+                  "%s: '%s' is empty (give { P1 = \"30m\", ... }, one "
+                  "duration for every level, or \"best effort\")",
+                  what, metric);
+  }
+  for (size_t i = 0; i < n; i++) {
+    raw_field(L, val, levels[i]);
+    add_target(r, p, what, metric, levels[i], lua_gettop(L), L);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+void
+body_policy(lua_State *L, pr_rules *r, long pi, int arg)
+{
+  rules_policy *p = &r->policies[pi];
+  char what[96];
+  snprintf(what, sizeof(what), "policy '%s'", p->name);
+  p->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &p->site,
+                  "%s: expects a table, as in policy \"%s\" { calendar = "
+                  "\"business\", first_response = \"1h\" }",
+                  what, p->name);
+    return;
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, &p->site, what, arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    raw_field(L, arg, keys[i]);
+    int val = lua_gettop(L);
+    if (strcmp(keys[i], "calendar") == 0) {
+      if (lua_type(L, val) != LUA_TSTRING) {
+        rules_problem(r, &p->site, "%s: calendar must be the name of a "
+                      "calendar, not a %s", what, luaL_typename(L, val));
+      } else if ((p->calendar = pr_strdup(lua_tostring(L, val))) == NULL) {
+        rules_out_of_memory(r, &p->site, what);
+      }
+    } else if (!collect_match_key(L, r, &p->site, what, &p->m, keys[i],
+                                  val)) {
+      /* A built-in metric or one declared anywhere in the folder; checked
+      ** at compile time. */
+      collect_targets(L, r, p, what, keys[i], val);
+    }
+    lua_settop(L, val - 1);
+  }
+  lua_pop(L, 1);
+}
+
+void
+compile_policies(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; i < r->n_policies; i++) {
+    rules_policy *p = &r->policies[i];
+    char what[96];
+    snprintf(what, sizeof(what), "policy '%s'", p->name);
+    if (!p->complete) {
+      rules_problem(r, &p->site,
+                    "%s: no table follows the name, as in policy \"%s\" "
+                    "{ ... }",
+                    what, p->name);
+      continue;
+    }
+    match_add_words(r, &p->site, what, &p->m);
+    if (r->sla == NULL) {
+      continue;
+    }
+    pr_calendar *cal = NULL;
+    if (p->calendar != NULL) {
+      size_t c = 0;
+      while (c < r->n_cals && strcmp(r->cals[c].name, p->calendar) != 0) {
+        c++;
+      }
+      if (c < r->n_cals) {
+        cal = r->cals[c].cal;
+        if (cal == NULL) {
+          continue; /* the calendar's own problem is reported */
+        }
+      } else if (strcmp(p->calendar, "24x7") != 0) {
+        pr_buf names;
+        pr_buf_init(&names);
+        for (size_t k = 0; k < r->n_cals; k++) {
+          pr_buf_printf(&names, "%s'%s'", k ? ", " : "", r->cals[k].name);
+        }
+        rules_problem(r, &p->site, "%s: unknown calendar '%s' (%s%s)", what,
+                      p->calendar,
+                      r->n_cals ? "declared: " : "no calendar is declared",
+                      pr_buf_cstr(&names));
+        pr_buf_free(&names);
+        continue;
+      }
+    }
+    uint32_t index;
+    if (pr_sla_set_add_policy(r->sla, p->name, cal, &index, err,
+                              sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &p->site, "%s: %s", what, err);
+      continue;
+    }
+    /* Which (metric, level) pairs a table gave, to find one given twice
+    ** (by id and by name). */
+    uint8_t seen[PR_SLA_MAX_METRICS][PR_SLA_MAX_LEVELS];
+    memset(seen, 0, sizeof(seen));
+    for (size_t t = 0; t < p->n_targets; t++) {
+      const rules_target *tg = &p->targets[t];
+      int m = pr_sla_set_metric_find(r->sla, tg->metric);
+      if (m < 0) {
+        if (t == 0 || strcmp(p->targets[t - 1].metric, tg->metric) != 0) {
+          rules_problem(r, &p->site,
+                        "%s: unknown key '%s' (known: calendar, "
+                        "first_response, next_response, periodic_update, "
+                        "resolution, words, tier, type, channel, queue, "
+                        "status, attrs, when, or the name of a metric)",
+                        what, tg->metric);
+        }
+        continue;
+      }
+      size_t from = 0, to = r->n_levels;
+      char where[128];
+      snprintf(where, sizeof(where), "%s%s%s", tg->metric,
+               tg->level ? " " : "", tg->level ? tg->level : "");
+      if (tg->level != NULL) {
+        int l = pr_rules_level_find(r, tg->level);
+        if (l < 0) {
+          rules_problem(r, &p->site, "%s: %s: unknown level '%s'", what,
+                        tg->metric, tg->level);
+          continue;
+        }
+        if (seen[m][l]) {
+          rules_problem(r, &p->site, "%s: %s: level '%s' is given twice",
+                        what, tg->metric, r->levels[l].id);
+          continue;
+        }
+        seen[m][l] = 1;
+        from = (size_t)l;
+        to = from + 1;
+      }
+      int64_t ms = PR_SLA_NONE;
+      if (tg->bad_type != NULL) {
+        rules_problem(r, &p->site,
+                      "%s: %s: a target is a duration such as \"4h\", "
+                      "\"best effort\" or false, not a %s",
+                      what, where, tg->bad_type);
+        continue;
+      }
+      if (tg->text != NULL && g_ascii_strcasecmp(tg->text, "best effort") &&
+          duration_or_problem(r, &p->site, what, where, tg->text, 0, &ms)) {
+        continue;
+      }
+      for (size_t l = from; l < to; l++) {
+        if (pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
+                              err, sizeof(err)) != PROMPTLY_OK) {
+          rules_problem(r, &p->site, "%s", err);
+          break;
+        }
+      }
+    }
+  }
+}
+
+/* --- pause_on { ... } and customer_wait { ... } --------------------------- */
+
+typedef struct rules_pause_ctx {
+  int kind;          /* 0 pause_on, 1 customer_wait */
+} rules_pause_ctx;
+
+static void
+add_pause(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+          const char *status)
+{
+  (void)L;
+  static const char *const decl[2] = {"pause_on", "customer_wait"};
+  int kind = ((rules_pause_ctx *)ud)->kind;
+  if (strspn(status, " \t") == strlen(status)) {
+    rules_problem(r, site, "%s: a status is empty", decl[kind]);
+    return;
+  }
+  for (size_t i = 0; i < r->n_pauses; i++) {
+    rules_pause *p = &r->pauses[i];
+    if (equal_folded(p->status, status)) {
+      if (p->named[kind]) {
+        rules_problem(r, site, "%s: '%s' is already given at %s",
+                      decl[kind], status, p->decl[kind].where);
+        return;
+      }
+      p->named[kind] = 1;
+      p->decl[kind] = *site;
+      p->customer_wait |= kind;
+      return;
+    }
+  }
+  long i = push_elem((void **)&r->pauses, &r->n_pauses, sizeof(rules_pause));
+  if (i < 0) {
+    rules_out_of_memory(r, site, decl[kind]);
+    return;
+  }
+  rules_pause *p = &r->pauses[i];
+  p->site = *site;
+  p->decl[kind] = *site;
+  p->named[kind] = 1;
+  p->customer_wait = kind;
+  if ((p->status = pr_strdup(status)) == NULL) {
+    rules_out_of_memory(r, site, decl[kind]);
+  }
+}
+
+void
+collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  rules_pause_ctx ctx = {0};
+  each_string(L, r, site, "pause_on", "pause_on", arg, add_pause, &ctx);
+}
+
+void
+collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site,
+                      int arg)
+{
+  rules_pause_ctx ctx = {1};
+  each_string(L, r, site, "customer_wait", "customer_wait", arg, add_pause,
+              &ctx);
+}
+
+void
+compile_pauses(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; r->sla != NULL && i < r->n_pauses; i++) {
+    const rules_pause *p = &r->pauses[i];
+    if (pr_sla_set_add_pause(r->sla, p->status, p->customer_wait, err,
+                             sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &p->site, "%s: %s",
+                    p->named[0] ? "pause_on" : "customer_wait", err);
+    }
+  }
+}
+
+/* --- at_risk "75%" ---------------------------------------------------------- */
+
+void
+collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  int32_t permille;
+  int64_t offset;
+  if (r->at_risk != 0) {
+    rules_problem(r, site, "at_risk: already declared at %s",
+                  r->at_risk_site.where);
+    return;
+  }
+  if (lua_type(L, arg) != LUA_TSTRING) {
+    rules_problem(r, site, "at_risk: expects a share, as in at_risk \"75%%\"");
+    return;
+  }
+  const char *text = lua_tostring(L, arg);
+  int rc = parse_share(text, 0, &permille, &offset);
+  if (rc == -1) {
+    rules_problem(r, site, "at_risk: '%s' is not a share (write \"75%%\" "
+                  "or \"87.5%%\")", text);
+  } else if (rc == -2 || permille < 1 || permille > 1000) {
+    rules_problem(r, site, "at_risk: '%s' is out of range (more than 0%% "
+                  "and at most 100%%)", text);
+  } else {
+    r->at_risk = permille;
+    r->at_risk_site = *site;
+  }
+}
+
+void
+compile_at_risk(pr_rules *r)
+{
+  char err[512];
+  if (r->sla != NULL && r->at_risk != 0 &&
+      pr_sla_set_at_risk(r->sla, r->at_risk, err, sizeof(err)) !=
+        PROMPTLY_OK) {
+    rules_problem(r, &r->at_risk_site, "at_risk: %s", err);
+  }
+}
+
+/* --- exception "name" { extend = "4h" | exclude = true, ... } -------------- */
+
+void
+free_exc(rules_exc *e)
+{
+  free(e->name);
+  free_strs(e->metrics, e->n_metrics);
+  free(e->reason);
+  free(e->attr);
+  free(e->reason_attr);
+}
+
+long
+open_exception(lua_State *L, pr_rules *r, const rules_site *site,
+               const char *name)
+{
+  (void)L;
+  if (name[0] == '\0' || strlen(name) >= PR_SLA_NAME_MAX) {
+    rules_problem(r, site, "exception: a name needs 1 to %d bytes",
+                  PR_SLA_NAME_MAX - 1);
+    return -1;
+  }
+  for (size_t i = 0; i < r->n_excs; i++) {
+    if (equal_folded(r->excs[i].name, name)) {
+      rules_problem(r, site, "exception '%s': already declared at %s", name,
+                    r->excs[i].site.where);
+      return -1;
+    }
+  }
+  long i = push_elem((void **)&r->excs, &r->n_excs, sizeof(rules_exc));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "exception");
+    return -1;
+  }
+  r->excs[i].site = *site;
+  r->excs[i].kind = -1;
+  if ((r->excs[i].name = pr_strdup(name)) == NULL) {
+    rules_out_of_memory(r, site, "exception");
+    return -1;
+  }
+  return i;
+}
+
+void
+body_exception(lua_State *L, pr_rules *r, long ei, int arg)
+{
+  static const char *const keys_known[] = {
+    "extend", "exclude", "metrics", "reason", "attr", NULL
+  };
+  rules_exc *e = &r->excs[ei];
+  char what[96];
+  snprintf(what, sizeof(what), "exception '%s'", e->name);
+  e->complete = 1;
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, &e->site, "%s: expects a table, as in exception \"%s\" "
+                  "{ extend = \"4h\", reason = \"...\" }", what, e->name);
+    return;
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, &e->site, what, arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (!in_list(keys_known, keys[i])) {
+      rules_problem(r, &e->site, "%s: unknown key '%s' (known: extend, "
+                    "exclude, metrics, reason, attr)", what, keys[i]);
+    }
+  }
+  lua_pop(L, 1);
+  int extend = raw_field(L, arg, "extend") != LUA_TNIL;
+  if (extend) {
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, &e->site, "%s: extend must be a duration such as "
+                    "\"4h\"", what);
+    } else if (duration_or_problem(r, &e->site, what, "extend",
+                                   lua_tostring(L, -1), 0,
+                                   &e->extend_ms) == 0) {
+      e->kind = PR_SLA_EXC_EXTEND;
+    }
+  }
+  lua_pop(L, 1);
+  int exclude = raw_field(L, arg, "exclude");
+  if (exclude != LUA_TNIL && (exclude != LUA_TBOOLEAN ||
+                              !lua_toboolean(L, -1))) {
+    rules_problem(r, &e->site, "%s: exclude can only be true", what);
+  } else if (exclude != LUA_TNIL) {
+    e->kind = PR_SLA_EXC_EXCLUDE;
+  }
+  lua_pop(L, 1);
+  if (extend && exclude != LUA_TNIL) {
+    rules_problem(r, &e->site, "%s: give extend or exclude, not both", what);
+  } else if (!extend && exclude == LUA_TNIL) {
+    rules_problem(r, &e->site, "%s: give extend = \"4h\" (more time) or "
+                  "exclude = true (no SLA)", what);
+  }
+  if (raw_field(L, arg, "metrics") != LUA_TNIL) {
+    if (exclude != LUA_TNIL) {
+      rules_problem(r, &e->site, "%s: metrics go with extend only (exclude "
+                    "stops every clock)", what);
+    } else {
+      rules_strs st = {&e->metrics, &e->n_metrics, what};
+      each_string(L, r, &e->site, what, "metrics", -1, add_name, &st);
+    }
+  }
+  lua_pop(L, 1);
+  static const char *const str_keys[] = {"reason", "attr"};
+  char **dst[] = {&e->reason, &e->attr};
+  for (size_t k = 0; k < 2; k++) {
+    if (raw_field(L, arg, str_keys[k]) != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0') {
+        rules_problem(r, &e->site, "%s: %s must be a non-empty string",
+                      what, str_keys[k]);
+      } else if ((*dst[k] = pr_strdup(lua_tostring(L, -1))) == NULL) {
+        rules_out_of_memory(r, &e->site, what);
+      }
+    }
+    lua_pop(L, 1);
+  }
+}
+
+void
+compile_exceptions(pr_rules *r)
+{
+  char err[512];
+  for (size_t i = 0; i < r->n_excs; i++) {
+    rules_exc *e = &r->excs[i];
+    char what[96];
+    snprintf(what, sizeof(what), "exception '%s'", e->name);
+    if (!e->complete) {
+      rules_problem(r, &e->site, "%s: no table follows the name, as in "
+                    "exception \"%s\" { extend = \"4h\" }", what, e->name);
+      continue;
+    }
+    const char *attr = e->attr != NULL ? e->attr : "sla_exception";
+    size_t len = strlen(attr) + sizeof("_reason");
+    if ((e->reason_attr = malloc(len)) == NULL) {
+      rules_out_of_memory(r, &e->site, what);
+      continue;
+    }
+    snprintf(e->reason_attr, len, "%s_reason", attr);
+    if (r->sla == NULL || e->kind < 0) {
+      continue;
+    }
+    uint32_t mask = metric_mask(r, &e->site, what, e->metrics, e->n_metrics);
+    if (pr_sla_set_add_exception(r->sla, e->name, e->reason, e->kind,
+                                 e->extend_ms, mask, NULL, err,
+                                 sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &e->site, "%s: %s", what, err);
+    }
+  }
+}
+
+/* After every row: the set is complete. */
+void
+seal_sla(pr_rules *r)
+{
+  char err[512];
+  if (r->sla != NULL && r->n_problems == 0 &&
+      pr_sla_set_seal(r->sla, err, sizeof(err)) != PROMPTLY_OK) {
+    rules_problem(r, NULL, "SLA: %s", err);
+  }
+}
