@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
 #include <lua.h>
 
 /* A rule file larger than this is refused. */
@@ -171,6 +172,9 @@ typedef struct rules_exc {
   char *reason_attr; /* attr + "_reason", made at compile time */
 } rules_exc;
 
+/* The policies indexed by their conditions (rules_index.c). */
+typedef struct rules_pindex rules_pindex;
+
 struct pr_rules {
   pr_rules_opts opts;
   char *dir;
@@ -213,6 +217,8 @@ struct pr_rules {
   rules_exc *excs;
   size_t n_excs;
   pr_sla_set *sla;       /* sealed after a successful load */
+  rules_pindex *pindex;  /* built after the policies compiled */
+  GHashTable *policy_names; /* name -> index + 1 of r->policies */
 
   int ticket_mt_ref;
 };
@@ -298,6 +304,17 @@ long open_exception(lua_State *L, pr_rules *r, const rules_site *site, const cha
 void body_exception(lua_State *L, pr_rules *r, long ei, int arg);
 void compile_exceptions(pr_rules *r);
 void seal_sla(pr_rules *r);
+
+/* rules_index.c */
+void compile_policy_index(pr_rules *r);
+void rules_index_free(rules_pindex *x);
+/* The policies that may match a ticket with these attributes and keyword
+** hits (NULL: none), ascending, without repeats, in *out (free it). */
+int rules_index_candidates(const pr_rules *r, const pr_kv *attrs,
+                           size_t n_attrs, const uint64_t *hits,
+                           uint32_t **out, size_t *n);
+/* Whether some policy has keywords (the text must be scanned). */
+int rules_index_has_words(const pr_rules *r);
 
 /* rules_thresholds.c */
 void free_at(rules_at *a);

@@ -580,6 +580,7 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
     }
   }
   compile_keywords(r);
+  compile_policy_index(r);
   seal_sla(r);
 
   if (r->n_problems > 0) {
@@ -619,6 +620,10 @@ pr_rules_free(pr_rules *r)
     free_policy(&r->policies[i]);
   }
   free(r->policies);
+  rules_index_free(r->pindex);
+  if (r->policy_names != NULL) {
+    g_hash_table_destroy(r->policy_names);
+  }
   for (size_t i = 0; i < r->n_pauses; i++) {
     free(r->pauses[i].status);
   }

@@ -399,12 +399,15 @@ open_policy(lua_State *L, pr_rules *r, const rules_site *site,
                   PR_SLA_NAME_MAX - 1);
     return -1;
   }
-  for (size_t i = 0; i < r->n_policies; i++) {
-    if (strcmp(r->policies[i].name, name) == 0) {
-      rules_problem(r, site, "policy '%s': already declared at %s", name,
-                    r->policies[i].site.where);
-      return -1;
-    }
+  if (r->policy_names == NULL) {
+    r->policy_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            NULL);
+  }
+  size_t dup = GPOINTER_TO_SIZE(g_hash_table_lookup(r->policy_names, name));
+  if (dup > 0) {
+    rules_problem(r, site, "policy '%s': already declared at %s", name,
+                  r->policies[dup - 1].site.where);
+    return -1;
   }
   if (r->n_policies >= PR_SLA_MAX_POLICIES) {
     rules_problem(r, site, "policy '%s': too many policies (at most %d)",
@@ -423,6 +426,8 @@ open_policy(lua_State *L, pr_rules *r, const rules_site *site,
     rules_out_of_memory(r, site, "policy");
     return -1;
   }
+  g_hash_table_insert(r->policy_names, g_strdup(name),
+                      GSIZE_TO_POINTER((size_t)i + 1));
   return i;
 }
 

@@ -87,7 +87,8 @@
 
 /* Limits, chosen so that ledgers are bit masks. */
 #define PR_SLA_MAX_METRICS    16  /* built-in + custom */
-#define PR_SLA_MAX_POLICIES   64
+#define PR_SLA_MAX_POLICIES   65535 /* indices fit a uint16_t, 0xffff = none */
+#define PR_SLA_MAX_PICK       15  /* policies matching one ticket */
 #define PR_SLA_MAX_THRESHOLDS 32
 #define PR_SLA_MAX_WAITS      8
 #define PR_SLA_MAX_EXCEPTIONS 32
@@ -186,6 +187,23 @@ typedef struct pr_sla_exception {
   uint32_t metrics;          /* bit per metric; 0 = every metric */
 } pr_sla_exception;
 
+/* The policies that match one ticket: indices into the set's policies,
+** strictly ascending (declaration order, so that ties go to the policy
+** declared first), at most PR_SLA_MAX_PICK.  A plain value: copy and
+** compare it with pr_sla_pick_equal. */
+typedef struct pr_sla_pick {
+  uint16_t n;
+  uint16_t v[PR_SLA_MAX_PICK];
+} pr_sla_pick;
+
+/* The pick of the policies of mask (bit i = policy i < 64); the first
+** PR_SLA_MAX_PICK bits only. */
+void pr_sla_pick_from_mask(uint64_t mask, pr_sla_pick *out);
+/* Whether two picks name the same policies. */
+int pr_sla_pick_equal(const pr_sla_pick *a, const pr_sla_pick *b);
+/* The mask of the policies with an index below 64 in p. */
+uint64_t pr_sla_pick_mask(const pr_sla_pick *p);
+
 typedef struct pr_sla_set {
   char **levels;             /* priority level ids, most urgent first */
   uint32_t n_levels;
@@ -203,6 +221,10 @@ typedef struct pr_sla_set {
   uint32_t n_exceptions;
   int32_t at_risk_permille;      /* default 750 */
   int32_t sealed;
+  uint32_t *policy_slots;        /* open addressing by name: index + 1, 0
+                                    = empty; policy_cap slots, a power of
+                                    two at least twice n_policies */
+  uint32_t policy_cap;
 } pr_sla_set;
 
 /* The builders below share one contract.  Strings and arrays are copied;
@@ -345,6 +367,13 @@ void pr_sla_actions_free(pr_sla_actions *a);
 int pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
                 uint32_t level, uint64_t policies, const char *status,
                 pr_sla_actions *out, pr_sla_ticket **tp);
+/* The same with the matching policies as a pick (any number of policies
+** in the set); EINVAL for a pick that is not ascending or names a policy
+** the set does not have. */
+int pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
+                     uint32_t level, const pr_sla_pick *pick,
+                     const char *status, pr_sla_actions *out,
+                     pr_sla_ticket **tp);
 void pr_sla_ticket_free(pr_sla_ticket *t);
 
 /* Apply a ticket event (PR_SLA_EV_REPLY_AGENT .. PR_SLA_EV_DELETE); status
@@ -358,6 +387,9 @@ int pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
 ** elapsed time. */
 int pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
                     uint64_t policies, int64_t at_ms, pr_sla_actions *out);
+int pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s,
+                         uint32_t level, const pr_sla_pick *pick,
+                         int64_t at_ms, pr_sla_actions *out);
 
 /* Apply exception index of s (once; again is a no-op returning OK).
 ** reason (copied; NULL = the declared one) is recorded. */
@@ -389,7 +421,9 @@ int pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
 /* Accessors. */
 int64_t pr_sla_ticket_id(const pr_sla_ticket *t);
 uint32_t pr_sla_ticket_level(const pr_sla_ticket *t);
+/* The matching policies with an index below 64, as a mask. */
 uint64_t pr_sla_ticket_policies(const pr_sla_ticket *t);
+const pr_sla_pick *pr_sla_ticket_pick(const pr_sla_ticket *t);
 /* The recorded exception reason, or NULL; excluded 1 if excluded. */
 const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
 /* Bytes the state of a ticket uses (heap included). */

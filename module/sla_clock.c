@@ -197,10 +197,8 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
   uint32_t best = NO_POLICY, first = NO_POLICY;
   int best_class = 3;
   int64_t best_key = 0;
-  for (uint32_t p = 0; p < s->n_policies; p++) {
-    if ((t->policies & ((uint64_t)1 << p)) == 0) {
-      continue;
-    }
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    uint32_t p = t->pick.v[i];
     if (first == NO_POLICY) {
       first = p;
     }
@@ -224,7 +222,7 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
       best_key = key;
     }
   }
-  c->policy = (uint8_t)(best != NO_POLICY ? best : first);
+  c->policy = (uint16_t)(best != NO_POLICY ? best : first);
 }
 
 

@@ -38,7 +38,7 @@
 #define T_EXCLUDED 0x10  /* an exclusion exception applies */
 #define T_REPLIED  0x20  /* an agent replied publicly at least once */
 
-#define NO_POLICY 0xff
+#define NO_POLICY 0xffff
 #define NEVER     INT64_MAX
 
 typedef struct sla_clock {
@@ -50,13 +50,13 @@ typedef struct sla_clock {
   uint32_t cycle;       /* 1.. for each start; 0 = never started */
   uint8_t state;        /* CLK_* */
   uint8_t flags;        /* CLK_PAUSE_*, CLK_BREACHED */
-  uint8_t policy;       /* whose calendar and target; NO_POLICY = none */
+  uint16_t policy;      /* whose calendar and target; NO_POLICY = none */
 } sla_clock;
 
 struct pr_sla_ticket {
   int64_t id;
   int64_t last_at_ms;        /* the latest instant the ticket saw */
-  uint64_t policies;         /* matching policies, bit per index */
+  pr_sla_pick pick;          /* matching policies */
   int64_t wait_ms;           /* customer wait before wait_since_at_ms */
   int64_t wait_since_at_ms;  /* start of the current wait period */
   char *exc_reason;          /* the last exception's reason, owned */

@@ -139,6 +139,51 @@ grow(void *v, uint32_t n, size_t sz)
 }
 
 
+/* --- Policy names: open addressing, so that 10,000 policies are added
+** and found in constant time each ---------------------------------------- */
+
+static uint32_t
+name_hash(const char *name)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    h = (h ^ *p) * 16777619u;
+  }
+  return h;
+}
+
+static void
+slot_put(uint32_t *slots, uint32_t cap, const char *name, uint32_t index)
+{
+  uint32_t i = name_hash(name) & (cap - 1);
+  while (slots[i] != 0) {
+    i = (i + 1) & (cap - 1);
+  }
+  slots[i] = index + 1;
+}
+
+/* Room for one more policy name; ENOMEM leaves the table as it was. */
+static int
+policy_slots_reserve(pr_sla_set *s)
+{
+  if ((s->n_policies + 1) * 2 <= s->policy_cap) {
+    return PROMPTLY_OK;
+  }
+  uint32_t cap = s->policy_cap ? s->policy_cap * 2 : 16;
+  uint32_t *slots = calloc(cap, sizeof(uint32_t));
+  if (slots == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  for (uint32_t i = 0; i < s->n_policies; i++) {
+    slot_put(slots, cap, s->policies[i].name, i);
+  }
+  free(s->policy_slots);
+  s->policy_slots = slots;
+  s->policy_cap = cap;
+  return PROMPTLY_OK;
+}
+
+
 /* --- Building a set ------------------------------------------------------ */
 
 static int
@@ -239,6 +284,7 @@ pr_sla_set_free(pr_sla_set *s)
     free(s->policies[i].target_ms);
   }
   free(s->policies);
+  free(s->policy_slots);
   for (uint32_t i = 0; i < s->n_pauses; i++) {
     free(s->pauses[i].status);
   }
@@ -410,11 +456,17 @@ pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
   p.cal = cal;
   p.name = pr_strdup(name);
   p.target_ms = malloc(sizeof(int64_t) * s->n_levels * s->n_metrics);
-  pr_sla_policy *v = grow(s->policies, s->n_policies, sizeof(*v));
-  if (v != NULL) {
-    s->policies = v;
+  /* Grown by doubling: the array's size is a power of two from 8 on. */
+  pr_sla_policy *v = s->policies;
+  uint32_t n = s->n_policies;
+  if (n < 8 || (n & (n - 1)) == 0) {
+    v = realloc(s->policies, (n < 8 ? 8 : 2 * (size_t)n) * sizeof(*v));
+    if (v != NULL) {
+      s->policies = v;
+    }
   }
-  if (p.name == NULL || p.target_ms == NULL || v == NULL) {
+  if (p.name == NULL || p.target_ms == NULL || v == NULL ||
+      policy_slots_reserve(s) != PROMPTLY_OK) {
     free(p.name);
     free(p.target_ms);
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
@@ -425,6 +477,7 @@ pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
   if (index != NULL) {
     *index = s->n_policies;
   }
+  slot_put(s->policy_slots, s->policy_cap, p.name, s->n_policies);
   s->policies[s->n_policies++] = p;
   return PROMPTLY_OK;
 }
@@ -827,9 +880,14 @@ pr_sla_set_metric_find(const pr_sla_set *s, const char *name)
 int
 pr_sla_set_policy_find(const pr_sla_set *s, const char *name)
 {
-  for (uint32_t i = 0; name != NULL && i < s->n_policies; i++) {
-    if (strcmp(s->policies[i].name, name) == 0) {
-      return (int)i;
+  if (name == NULL || s->policy_cap == 0) {
+    return -1;
+  }
+  for (uint32_t i = name_hash(name) & (s->policy_cap - 1);
+       s->policy_slots[i] != 0; i = (i + 1) & (s->policy_cap - 1)) {
+    uint32_t p = s->policy_slots[i] - 1;
+    if (strcmp(s->policies[p].name, name) == 0) {
+      return (int)p;
     }
   }
   return -1;

@@ -959,17 +959,94 @@ test_rules_sla_problems(void **state)
 }
 
 
+/* Index of the policy called name in the set, for the expectations. */
+static uint16_t
+policy_index(const pr_sla_set *s, const char *name)
+{
+  int i = pr_sla_set_policy_find(s, name);
+  if (i < 0) {
+    fail_msg("no policy '%s'", name);
+  }
+  return (uint16_t)i;
+}
+
 static void
-test_rules_sla_too_many_policies(void **state)
+pick_of(pr_rules *r, const pr_kv *attrs, size_t n, pr_sla_pick *pick,
+        int want_rc, size_t want_n)
+{
+  char err[512];
+  size_t matched = 99;
+  int rc = pr_rules_pick(r, 1, attrs, n, pick, &matched, err, sizeof(err));
+  if (rc != want_rc) {
+    fail_msg("pick: %d %s", rc, err);
+  }
+  assert_int_equal(matched, want_n);
+}
+
+/* More than 64 policies (the old bit-mask limit): 10,000 account policies
+** and a few others, matched through the index. */
+static void
+test_rules_sla_many_policies(void **state)
 {
   (void)state;
-  pr_rules *r;
-  char err[1024];
-  assert_int_equal(load("sla-too-many", &r, err, sizeof(err)),
-                   PROMPTLY_ERULE);
-  assert_string_equal(err, "20-many.lua:2: policy 'p65': too many policies "
-                           "(at most 64)");
-  assert_int_equal(n_problems, 1);
+  pr_rules *r = load_ok("sla-many");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_policies, 10003);
+  /* Declaration order is index order: acct1 is 0, acct10000 is 9999. */
+  assert_int_equal(policy_index(s, "acct1"), 0);
+  assert_int_equal(policy_index(s, "acct10000"), 9999);
+  pr_sla_pick pick;
+  /* Case-insensitive attribute name and value, as for any condition. */
+  pr_kv one[] = {{"Customer", "C7777"}};
+  pick_of(r, one, N(one), &pick, PROMPTLY_OK, 1);
+  assert_int_equal(pick.n, 1);
+  assert_int_equal(pick.v[0], 7776);
+  /* Every condition still holds in full: vip also needs tier gold. */
+  pr_kv c42[] = {{"customer", "c42"}};
+  pick_of(r, c42, N(c42), &pick, PROMPTLY_OK, 1);
+  assert_int_equal(pick.v[0], 41);
+  pr_kv c43g[] = {{"customer", "c43"}, {"tier", "Gold"},
+                  {"subject", "payment failed again"}};
+  pick_of(r, c43g, N(c43g), &pick, PROMPTLY_OK, 3);
+  /* Ascending: acct43, payment (10000), vip (10001). */
+  assert_int_equal(pick.n, 3);
+  assert_int_equal(pick.v[0], 42);
+  assert_int_equal(pick.v[1], policy_index(s, "payment"));
+  assert_int_equal(pick.v[2], policy_index(s, "vip"));
+  /* A `when` runs only for the candidates filed under the ticket. */
+  pr_kv night[] = {{"customer", "c9999"}, {"shift", "night"}};
+  pick_of(r, night, N(night), &pick, PROMPTLY_OK, 2);
+  assert_int_equal(pick.v[0], 9998);
+  assert_int_equal(pick.v[1], policy_index(s, "night"));
+  pr_kv day[] = {{"customer", "c9999"}, {"shift", "day"}};
+  pick_of(r, day, N(day), &pick, PROMPTLY_OK, 1);
+  /* No account: nothing; an unknown one: nothing. */
+  pick_of(r, NULL, 0, &pick, PROMPTLY_OK, 0);
+  assert_int_equal(pick.n, 0);
+  pr_kv none[] = {{"customer", "c10001"}};
+  pick_of(r, none, N(none), &pick, PROMPTLY_OK, 0);
+  /* The mask form keeps answering for the policies below 64. */
+  uint64_t mask = 0;
+  char err[512];
+  assert_int_equal(pr_rules_policies(r, 1, c42, N(c42), &mask, err,
+                                     sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(mask, (uint64_t)1 << 41);
+  pr_rules_free(r);
+}
+
+/* More matching policies than a ticket keeps: the first ones, ENOBUFS. */
+static void
+test_rules_sla_pick_overflow(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-overflow");
+  pr_sla_pick pick;
+  pick_of(r, NULL, 0, &pick, PROMPTLY_ENOBUFS, 20);
+  assert_int_equal(pick.n, PR_SLA_MAX_PICK);
+  for (uint16_t i = 0; i < PR_SLA_MAX_PICK; i++) {
+    assert_int_equal(pick.v[i], i);
+  }
+  pr_rules_free(r);
 }
 
 
@@ -1170,7 +1247,8 @@ main(void)
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),
     cmocka_unit_test(test_rules_sla_problems),
-    cmocka_unit_test(test_rules_sla_too_many_policies),
+    cmocka_unit_test(test_rules_sla_many_policies),
+    cmocka_unit_test(test_rules_sla_pick_overflow),
     cmocka_unit_test(test_rules_shipped_sla),
     cmocka_unit_test(test_rules_shipped_check_reports_nothing),
     cmocka_unit_test(test_rules_examples_load),
