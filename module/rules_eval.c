@@ -33,6 +33,8 @@ typedef struct rules_eval {
   const pr_kv *attrs;
   size_t n_attrs;
   const uint64_t *hits;
+  uint32_t *hit_ids; /* the ids set in hits, ascending */
+  size_t n_hits;
   size_t next;     /* the rule or policy to look at next */
   long matched;    /* the rule that matched, or -1 */
   uint32_t *cand;  /* policies left to decide, ascending; ~0u = no match */
@@ -52,14 +54,31 @@ attr_value(const pr_kv *attrs, size_t n_attrs, const char *name)
   return NULL;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* Whether the conditions of m that need no Lua hold. */
 static int
 match_holds(const rules_eval *ev, const rules_match *m)
 {
   if (m->n_words > 0) {
     int any = 0;
-    for (size_t w = 0; !any && ev->hits != NULL && w < m->n_words; w++) {
-      any = pr_matcher_hit(ev->hits, m->word_ids[w]);
+    if (ev->hits == NULL || ev->n_hits == 0) {
+      /* no text scanned, or no keyword in it */
+    } else if (ev->hit_ids != NULL && ev->n_hits < m->n_words / 8) {
+      /* Few hits, many words: look each hit up in the sorted ids. */
+      for (size_t h = 0; !any && h < ev->n_hits; h++) {
+        any = bsearch(&ev->hit_ids[h], m->word_ids, m->n_words,
+                      sizeof(uint32_t), cmp_id) != NULL;
+      }
+    } else {
+      for (size_t w = 0; !any && w < m->n_words; w++) {
+        any = pr_matcher_hit(ev->hits, m->word_ids[w]);
+      }
     }
     if (!any) {
       return 0;
@@ -114,6 +133,25 @@ scan_words(pr_rules *r, const rules_eval *ev, uint64_t **hits, char *err,
   }
   *hits = h;
   return PROMPTLY_OK;
+}
+
+/* The ids set in hits, for match_holds; none (NULL) on no memory, which
+** only makes the lookups slower. */
+static void
+list_hits(rules_eval *ev, size_t n_kw)
+{
+  size_t n = 0;
+  for (size_t w = 0; w < PR_MATCHER_WORDS(n_kw); w++) {
+    n += (size_t)__builtin_popcountll(ev->hits[w]);
+  }
+  ev->n_hits = n;
+  ev->hit_ids = n > 0 ? malloc(n * sizeof(uint32_t)) : NULL;
+  for (size_t w = 0, k = 0; ev->hit_ids != NULL && w < PR_MATCHER_WORDS(n_kw);
+       w++) {
+    for (uint64_t bits = ev->hits[w]; bits != 0; bits &= bits - 1) {
+      ev->hit_ids[k++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+    }
+  }
 }
 
 /* In Lua: the read-only table `when` functions get, left on the stack. */
@@ -204,6 +242,9 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     return rc;
   }
   ev.hits = hits;
+  if (hits != NULL) {
+    list_hits(&ev, pr_matcher_count(r->matcher));
+  }
 
   for (; ev.next < r->n_prios; ev.next++) {
     const rules_prio *p = &r->prios[ev.next];
@@ -223,6 +264,8 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     }
   }
   free(hits);
+  free(ev.hit_ids);
+  ev.hit_ids = NULL;
   if (rc != PROMPTLY_OK) {
     return rc;
   }
@@ -286,11 +329,16 @@ pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     return rc;
   }
   ev.hits = hits;
+  if (hits != NULL) {
+    list_hits(&ev, pr_matcher_count(r->matcher));
+  }
   /* Only the policies the index files under what the ticket has. */
   rc = rules_index_candidates(r, attrs, n_attrs, hits, &ev.cand, &ev.n_cand);
   ev.need = ev.n_cand ? calloc(ev.n_cand, 1) : NULL;
   if (rc != PROMPTLY_OK || (ev.n_cand > 0 && ev.need == NULL)) {
     free(hits);
+  free(ev.hit_ids);
+  ev.hit_ids = NULL;
     free(ev.cand);
     free(ev.need);
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
@@ -306,6 +354,8 @@ pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     }
   }
   free(hits);
+  free(ev.hit_ids);
+  ev.hit_ids = NULL;
   ev.hits = NULL;
   if (any_when) {
     char msg[RULES_MSG_MAX];

@@ -48,7 +48,7 @@ typedef struct rules_cond {
 /* The conditions of a priority rule or a policy; all must hold. */
 typedef struct rules_match {
   char **words;      /* as written */
-  uint32_t *word_ids;
+  uint32_t *word_ids; /* their matcher ids, ascending (not in words order) */
   size_t n_words;
   rules_cond *conds;
   size_t n_conds;
@@ -172,6 +172,15 @@ typedef struct rules_exc {
   char *reason_attr; /* attr + "_reason", made at compile time */
 } rules_exc;
 
+/* An accounts "attr" { ... } table, as collected (rules_accounts.c). */
+typedef struct rules_accts {
+  rules_site site;
+  char *attr;
+  char *calendar;    /* for every row that names none; NULL: none */
+  char *file;        /* a CSV file of the folder; NULL: none */
+  int complete;
+} rules_accts;
+
 /* The policies indexed by their conditions (rules_index.c). */
 typedef struct rules_pindex rules_pindex;
 
@@ -218,6 +227,8 @@ struct pr_rules {
   size_t n_excs;
   pr_sla_set *sla;       /* sealed after a successful load */
   rules_pindex *pindex;  /* built after the policies compiled */
+  rules_accts *accts;    /* each becomes policies, one per account */
+  size_t n_accts;
   GHashTable *policy_names; /* name -> index + 1 of r->policies */
 
   int ticket_mt_ref;
@@ -293,6 +304,8 @@ void compile_metrics(pr_rules *r);
 void free_policy(rules_policy *p);
 long open_policy(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
 void body_policy(lua_State *L, pr_rules *r, long pi, int arg);
+void collect_targets(lua_State *L, pr_rules *r, rules_policy *p,
+                     const char *what, const char *metric, int val);
 void compile_policies(pr_rules *r);
 void collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site, int arg);
@@ -304,6 +317,13 @@ long open_exception(lua_State *L, pr_rules *r, const rules_site *site, const cha
 void body_exception(lua_State *L, pr_rules *r, long ei, int arg);
 void compile_exceptions(pr_rules *r);
 void seal_sla(pr_rules *r);
+
+/* rules_accounts.c */
+long open_accounts(lua_State *L, pr_rules *r, const rules_site *site,
+                   const char *attr);
+void body_accounts(lua_State *L, pr_rules *r, long entry, int arg);
+void compile_accounts(pr_rules *r);
+void free_accounts(pr_rules *r);
 
 /* rules_index.c */
 void compile_policy_index(pr_rules *r);

@@ -348,6 +348,8 @@ static const rules_decl rules_decls[] = {
    compile_metrics},
   {"policy",           NULL,             open_policy,   body_policy,
    compile_policies},
+  {"accounts",         NULL,             open_accounts, body_accounts,
+   compile_accounts},
   {"pause_on",         collect_pause_on, NULL,          NULL,
    compile_pauses},
   {"customer_wait",    collect_customer_wait, NULL,     NULL,
@@ -621,6 +623,7 @@ pr_rules_free(pr_rules *r)
   }
   free(r->policies);
   rules_index_free(r->pindex);
+  free_accounts(r);
   if (r->policy_names != NULL) {
     g_hash_table_destroy(r->policy_names);
   }

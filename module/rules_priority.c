@@ -340,6 +340,13 @@ collect_match_key(lua_State *L, pr_rules *r, const rules_site *site,
   return 1;
 }
 
+static int
+cmp_word_id(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* Put the keywords of m into the one matcher of the rule set. */
 void
 match_add_words(pr_rules *r, const rules_site *site, const char *what,
@@ -365,6 +372,8 @@ match_add_words(pr_rules *r, const rules_site *site, const char *what,
       rules_problem(r, site, "%s: %s", what, err);
     }
   }
+  /* Ascending, so that a verdict can look its few hits up in them. */
+  qsort(m->word_ids, m->n_words, sizeof(uint32_t), cmp_word_id);
 }
 
 /* After priorities and policies added theirs: one matcher for all. */

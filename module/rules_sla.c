@@ -457,7 +457,7 @@ add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
 }
 
 /* metric = "1h" | "best effort" | false | { P1 = "30m", ... } */
-static void
+void
 collect_targets(lua_State *L, pr_rules *r, rules_policy *p, const char *what,
                 const char *metric, int val)
 {
