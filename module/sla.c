@@ -272,6 +272,7 @@ pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
   if (t->flags & T_DONE) {
     resolve(t, s, at_ms);
   }
+  sla_settle(t, s, at_ms);
   int rc = sla_fire_due(t, s, at_ms, out);
   *tp = t;
   return rc;
@@ -282,7 +283,7 @@ void
 pr_sla_ticket_free(pr_sla_ticket *t)
 {
   if (t != NULL) {
-    free(t->exc_reason);
+    sla_ext_free(t->ext);
     free(t);
   }
 }
@@ -349,6 +350,7 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
     break;  /* A note moves only custom metrics. */
   }
   custom_event(t, s, kind, status, at);
+  sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   return rc != PROMPTLY_OK ? rc : rc2;
 }
@@ -387,7 +389,7 @@ pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
   }
   t->level = (uint8_t)level;
   t->pick = *pick;
-  sla_retarget_all(t, s);
+  sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   return rc != PROMPTLY_OK ? rc : rc2;
 }
@@ -409,7 +411,8 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
   }
   const pr_sla_exception *e = &s->exceptions[exception];
   char *why = pr_strdup(reason != NULL ? reason : e->reason);
-  if (why == NULL) {
+  if (why == NULL || sla_ext_get(t) == NULL) {
+    free(why);
     return PROMPTLY_ENOMEM;
   }
   int64_t at = sla_clamp_at(t, at_ms);
@@ -417,14 +420,14 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     sla_fold(s, &t->clocks[m], at);
   }
-  free(t->exc_reason);
-  t->exc_reason = why;
+  free(t->ext->exc_reason);
+  t->ext->exc_reason = why;
   t->exceptions |= (uint32_t)1 << exception;
   if (e->kind == PR_SLA_EXC_EXCLUDE) {
     t->flags |= T_EXCLUDED;
     return rc;
   }
-  sla_retarget_all(t, s);
+  sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   return rc != PROMPTLY_OK ? rc : rc2;
 }
@@ -452,6 +455,61 @@ map_policy(const pr_sla_set *old_s, const pr_sla_set *new_s, uint32_t p)
   }
   int q = pr_sla_set_policy_find(new_s, old_s->policies[p].name);
   return q < 0 ? NO_POLICY : (uint32_t)q;
+}
+
+
+/* Hand t's history over to nt, metric bits and per-metric arrays mapped
+** by metric name. */
+static void
+move_ext(pr_sla_ticket *t, pr_sla_ticket *nt, const pr_sla_set *old_s,
+         const pr_sla_set *new_s)
+{
+  sla_ext *e = t->ext;
+  t->ext = NULL;
+  nt->ext = e;
+  if (e == NULL) {
+    return;
+  }
+  int map[PR_SLA_MAX_METRICS];  /* old index -> new index, -1 gone */
+  for (uint32_t m = 0; m < old_s->n_metrics; m++) {
+    map[m] = pr_sla_set_metric_find(new_s, old_s->metrics[m].name);
+  }
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < e->n_spans; i++) {
+    sla_span sp = e->spans[i];
+    if (sp.clocks != UINT32_MAX) {
+      uint32_t om = 0;
+      while (om < old_s->n_metrics && sp.clocks != ((uint32_t)1 << om)) {
+        om++;
+      }
+      if (om == old_s->n_metrics || map[om] < 0) {
+        continue;
+      }
+      sp.clocks = (uint32_t)1 << map[om];
+    }
+    e->spans[k++] = sp;
+  }
+  e->n_spans = k;
+  sla_fact facts[PR_SLA_MAX_METRICS];
+  sla_frozen frozen[PR_SLA_MAX_METRICS];
+  memset(facts, 0, sizeof(facts));
+  memset(frozen, 0, sizeof(frozen));
+  for (uint32_t m = 0; m < old_s->n_metrics; m++) {
+    if (map[m] >= 0 && e->facts != NULL) {
+      facts[map[m]] = e->facts[m];
+      facts[map[m]].policy =
+        (uint16_t)map_policy(old_s, new_s, e->facts[m].policy);
+    }
+    if (map[m] >= 0 && e->frozen != NULL) {
+      frozen[map[m]] = e->frozen[m];
+    }
+  }
+  if (e->facts != NULL) {
+    memcpy(e->facts, facts, sizeof(facts));
+  }
+  if (e->frozen != NULL) {
+    memcpy(e->frozen, frozen, sizeof(frozen));
+  }
 }
 
 
@@ -543,10 +601,26 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
       }
     }
   }
-  sla_retarget_all(nt, new_s);
-  nt->exc_reason = t->exc_reason;
-  t->exc_reason = NULL;
+  move_ext(t, nt, old_s, new_s);
+  for (uint32_t m = 0; m < nt->n_clocks; m++) {
+    sla_clock *c = &nt->clocks[m];
+    if (c->state != CLK_ACTIVE) {
+      continue;
+    }
+    /* Calendars are the new rules' own: elapsed time is recounted in the
+    ** new one over the whole cycle, and a breach re-decided under the new
+    ** target (a loosened target un-breaches, a new breach fires again). */
+    sla_hist h;
+    sla_history_elapsed(nt, m, sla_clock_cal(new_s, c), at, &h);
+    c->elapsed_ms = h.business_ms;
+    int64_t tg = sla_clock_target(nt, new_s, m);
+    if ((c->flags & CLK_BREACHED) &&
+        (tg == PR_SLA_NONE || c->elapsed_ms < tg)) {
+      sla_unbreach(nt, new_s, m, tg);
+    }
+  }
   pr_sla_ticket_free(t);
+  sla_settle(nt, new_s, at);
   int rc2 = sla_fire_due(nt, new_s, at, out);
   *tp = nt;
   return rc != PROMPTLY_OK ? rc : rc2;
@@ -622,7 +696,7 @@ pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded)
   if (excluded != NULL) {
     *excluded = (t->flags & T_EXCLUDED) != 0;
   }
-  return t->exc_reason;
+  return t->ext != NULL ? t->ext->exc_reason : NULL;
 }
 
 
@@ -630,8 +704,6 @@ size_t
 pr_sla_ticket_size(const pr_sla_ticket *t)
 {
   size_t n = sizeof(*t) + (size_t)t->n_clocks * sizeof(sla_clock);
-  if (t->exc_reason != NULL) {
-    n += strlen(t->exc_reason) + 1;
-  }
+  n += sla_ext_size(t->ext);
   return n;
 }

@@ -32,12 +32,24 @@
 **   resumes them.  A pause status marked as customer wait also accounts
 **   calendar time to sla.customer_wait and runs the wait timers.
 ** - Elapsed time is business time of the calendar of the policy that
-**   supplies the metric's target (calendar time for a NULL calendar).
-**   Several matching policies: at every transition each candidate's due is
-**   pr_cal_add(cal, at, target - elapsed) and the earliest wins (ties: the
-**   policy declared first).  A change of policy or priority keeps the
-**   elapsed time: the clock continues, only the target and the calendar
-**   used from then on change.
+**   supplies the metric's target (calendar time for a NULL calendar),
+**   counted over the cycle's running intervals: from its start to now
+**   less the stretches it was paused (or its ticket resolved).  Each
+**   ticket keeps those stretches (sla_history.c), so that at every
+**   transition (event, pause, resume, priority, policy or attribute
+**   change, exception, reload) each matching policy's elapsed time is
+**   recomputed in its own calendar over the whole cycle, its due is
+**   pr_cal_add(cal, at, target - elapsed), and the earliest wins (ties:
+**   the policy declared first).  A switch of calendar is retroactive: the
+**   new calendar's time over the whole cycle.  A clock already past its
+**   target is due when its cycle used the target up.
+** - Bounded state: at most 32 paused stretches per ticket.  When a new one
+**   finds the history full, stretches that ended before every open cycle
+**   began are dropped; if none did, the oldest is folded into a frozen
+**   prefix of each open cycle (its sums so far, counted in the calendar
+**   in force then), so a ticket with 1000 pauses keeps 32 stretches and
+**   is exact in any calendar from the frozen prefix on.  A plain ticket
+**   (no pause, breach or exception) keeps no history at all.
 ** - Due = the first instant at which elapsed business time exceeds the
 **   target (calendar.h).  Met or breached is decided by business time
 **   elapsed: a clock is breached when its elapsed time exceeds the target,
@@ -49,21 +61,31 @@
 ** time reaches share * target + offset ("75%" = 750 per mille; "100% + 2h"
 ** = 1000 per mille plus 2 h of the clock's business time).  Entries are
 ** ordered by (share, offset); the escalation level of a ticket is the
-** 1-based position of the highest entry reached by any metric in its
-** current cycle (0: none).  The at-risk share (default 75%) only drives
+** 1-based position of the highest entry fired by any metric in its
+** current cycle and target generation (0: none).  The at-risk share (default 75%) only drives
 ** sla.status.  Wait timers fire after calendar time spent in one customer
 ** wait period.  Each entry fires once per (ticket, metric, cycle).
 **
+** Breaches are facts.  The first instant a cycle is past the target in
+** force is kept with that target and its policy (sla.<metric>.breached_at,
+** and the outcome record), whatever later changes do to the target.  A
+** change that moves the target out again (a priority or policy change, an
+** exception, a loosened target on reload) un-breaches the state, and the
+** ladder entries not reached under the new target may fire again: the
+** cycle's target generation goes up by one (at most 255).
+**
 ** Idempotency keys, one per action:
-**   "<ticket>:<metric>:<cycle>:<threshold>:<action>"
+**   "<ticket>:<metric>:<cycle>:<threshold>:<action>", where <cycle> is
+**   "<cycle>.<generation>" from the second target generation on
+**   ("42:first_response:1.2:100%:notify");
 **   e.g. "42:first_response:1:75%:notify", "42:resolution:1:100%+2h:note",
 **   "42:wait:2:24h:remind_customer" (metric "wait", cycle = wait period).
 ** <threshold> is canonical: per mille as "75%" or "87.5%", then "+" and
 ** the offset as "2h", "1h30m", "90s"-style units (d, h, m, s, ms).  A
 ** second action of the same name in one entry gets ".2", then ".3", ...
 ** The key without ":<action>" identifies the threshold itself.  Keys depend
-** only on the ticket id, the metric name, the cycle number and the
-** declared values, so they survive rule reloads (pr_sla_rebind maps the
+** only on the ticket id, the metric name, the cycle number, the target
+** generation (a function of the events) and the declared values, so they survive rule reloads (pr_sla_rebind maps the
 ** ledger by label) and replays.
 **
 ** Threads: a set and its tickets belong to one thread (the loop thread);
@@ -175,6 +197,7 @@ typedef struct pr_sla_metric {
   char *name;                /* "first_response", or the custom name */
   char *due_field;           /* "sla.<name>.due" */
   char *state_field;         /* "sla.<name>.state" */
+  char *breached_field;      /* "sla.<name>.breached_at" */
   pr_sla_cond *on[PR_SLA_ON_ROLES];  /* custom metrics only */
   uint32_t n_on[PR_SLA_ON_ROLES];
 } pr_sla_metric;
@@ -447,11 +470,12 @@ int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
 
 /* --- Fields ------------------------------------------------------------ */
 
-#define PR_SLA_MAX_FIELDS (6 + 2 * PR_SLA_MAX_METRICS)
+#define PR_SLA_MAX_FIELDS (6 + 3 * PR_SLA_MAX_METRICS)
 
 /* A ticket's fields at an instant: pairs in a fixed order (priority,
-** sla.policy, sla.status, sla.due, per metric .due then .state,
-** sla.escalation, sla.customer_wait).  Values point into buf. */
+** sla.policy, sla.status, sla.due, per metric .due, .state and
+** .breached_at, sla.escalation, sla.customer_wait).  Values point into
+** buf. */
 typedef struct pr_sla_fieldset {
   pr_kv kv[PR_SLA_MAX_FIELDS];
   uint32_t n;
@@ -471,6 +495,10 @@ typedef struct pr_sla_fieldset {
 **   has none; a met clock shows the due it was met against (as of the
 **   instant it was met); sla.due is the earliest due of the running
 **   clocks.
+** - <metric>.breached_at: the first instant of the current cycle at which
+**   the clock was past the target then in force, "" if never: a fact that
+**   stays when a later change (priority, policy, exception, reload) moves
+**   the target out and the state back to running; a new cycle clears it.
 ** - sla.policy: the policy supplying every target, or "metric=policy, ..."
 **   when they differ; "" without a target.
 ** - sla.escalation: the level reached (see the top), "0" for none.

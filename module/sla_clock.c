@@ -226,8 +226,88 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
 }
 
 
+/* Elapsed business time of m's cycle up to its last transition in cal:
+** the running total when cal is the clock's own calendar, else recomputed
+** over the cycle's running intervals. */
+static int64_t
+elapsed_in(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+           pr_calendar *cal)
+{
+  const sla_clock *c = &t->clocks[m];
+  if (cal == sla_clock_cal(s, c)) {
+    return c->elapsed_ms;
+  }
+  sla_hist h;
+  sla_history_elapsed(t, m, cal, c->since_at_ms, &h);
+  return h.business_ms;
+}
+
+
+/* Re-choose the policy of an active clock folded up to its last
+** transition: each candidate's elapsed time is that of its own calendar
+** over the whole cycle, its due the instant that leaves; the earliest
+** wins as in sla_choose_policy.  A switch of calendar recomputes elapsed
+** time (retroactively, over the whole cycle). */
+static void
+rechoose(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
+{
+  sla_clock *c = &t->clocks[m];
+  uint32_t best = NO_POLICY, first = NO_POLICY, only = NO_POLICY;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    uint32_t p = t->pick.v[i];
+    if (first == NO_POLICY) {
+      first = p;
+    }
+    if (sla_target_of(t, s, m, p) != PR_SLA_NONE) {
+      n++;
+      if (only == NO_POLICY) {
+        only = p;
+      }
+    }
+  }
+  if (n <= 1) {
+    best = only;
+  } else {
+    int best_class = 3;
+    int64_t best_key = 0;
+    for (uint32_t i = 0; i < t->pick.n; i++) {
+      uint32_t p = t->pick.v[i];
+      int64_t tg;
+      if (p < only || (tg = sla_target_of(t, s, m, p)) == PR_SLA_NONE) {
+        continue;
+      }
+      pr_calendar *cal = s->policies[p].cal;
+      int64_t rem = tg - elapsed_in(t, s, m, cal);
+      int cls;
+      int64_t key;
+      if (rem < 0) {
+        cls = 0;
+        key = rem;
+      } else {
+        key = sla_cal_add(cal, c->since_at_ms, rem);
+        cls = key == NEVER ? 2 : 1;
+      }
+      if (cls < best_class || (cls == best_class && key < best_key)) {
+        best = p;
+        best_class = cls;
+        best_key = key;
+      }
+    }
+  }
+  uint32_t chosen = best != NO_POLICY ? best : first;
+  pr_calendar *now_cal =
+    chosen == NO_POLICY ? NULL : s->policies[chosen].cal;
+  if (now_cal != sla_clock_cal(s, c)) {
+    c->elapsed_ms = elapsed_in(t, s, m, now_cal);
+  }
+  c->policy = (uint16_t)chosen;
+}
+
+
 /* Recompute the due of an active clock from its last transition.  A clock
-** already past its target keeps the due at which it broke, if known. */
+** already past its target is due when its cycle used the target up, in
+** its calendar over its running intervals. */
 void
 sla_update_due(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
 {
@@ -238,9 +318,10 @@ sla_update_due(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
     return;
   }
   if (tg < c->elapsed_ms) {
-    if (c->due_at_ms == 0 || c->due_at_ms > c->since_at_ms) {
-      c->due_at_ms = c->since_at_ms;
-    }
+    int64_t when =
+      sla_history_instant(t, m, sla_clock_cal(s, c), c->since_at_ms, tg);
+    c->due_at_ms = when == NEVER || when > c->since_at_ms ? c->since_at_ms
+                                                          : when;
     return;
   }
   if (c->flags & CLK_PAUSED) {
@@ -263,6 +344,9 @@ sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   c->due_at_ms = 0;
   c->fired = 0;
   c->flags = (t->flags & T_PAUSED) ? CLK_PAUSE_STATUS : 0;
+  c->level0 = t->level;
+  c->gen = 1;
+  sla_history_cycle(t, m);
   sla_choose_policy(t, s, m);
   sla_update_due(t, s, m);
 }
@@ -281,7 +365,7 @@ sla_meet(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   /* Events at an instant come before the deadlines at that instant: a
   ** stop at the due itself, with elapsed == target, is in time. */
   if ((c->flags & CLK_BREACHED) || (tg != PR_SLA_NONE && c->elapsed_ms > tg)) {
-    c->flags |= CLK_BREACHED;
+    sla_note_breach(t, s, m, at);
   } else if (tg != PR_SLA_NONE && !(running && c->due_at_ms != 0)) {
     /* The due it was met against, as of now: a paused clock's due had
     ** been moving; a running one's is the one it ran against. */
@@ -336,5 +420,59 @@ sla_retarget_all(pr_sla_ticket *t, const pr_sla_set *s)
       c->due_at_ms = 0;
       sla_update_due(t, s, m);
     }
+  }
+}
+
+
+/* A change of target moved a breached clock back within its target: the
+** breach stays a fact (ext->facts), the state shows the truth, and the
+** ladder entries not reached under the new target may fire again, under
+** a new target generation (their keys differ from the first ones). */
+void
+sla_unbreach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t tg)
+{
+  sla_clock *c = &t->clocks[m];
+  c->flags &= (uint8_t)~CLK_BREACHED;
+  uint32_t unfired = 0;
+  for (uint32_t j = 0; j < s->n_thresholds; j++) {
+    if ((c->fired & ((uint32_t)1 << j)) &&
+        (tg == PR_SLA_NONE ||
+         c->elapsed_ms < sla_threshold_point(&s->thresholds[j], tg))) {
+      unfired |= (uint32_t)1 << j;
+    }
+  }
+  if (unfired != 0 && c->gen < UINT8_MAX) {
+    c->fired &= ~unfired;
+    c->gen++;
+  }
+}
+
+
+void
+sla_settle(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
+{
+  if (t->flags & T_DEAD) {
+    return;
+  }
+  sla_history_sync(t, s, at);
+  for (uint32_t m = 0; m < t->n_clocks; m++) {
+    sla_clock *c = &t->clocks[m];
+    if (c->state == CLK_IDLE) {
+      sla_choose_policy(t, s, m);
+      continue;
+    }
+    if (c->state != CLK_ACTIVE) {
+      continue;
+    }
+    sla_fold(s, c, at);
+    rechoose(t, s, m);
+    int64_t tg = sla_clock_target(t, s, m);
+    /* Time only moves forward: a breached clock now short of its target
+    ** had its target moved out (priority, policy, exception, reload). */
+    if ((c->flags & CLK_BREACHED) &&
+        (tg == PR_SLA_NONE || c->elapsed_ms < tg)) {
+      sla_unbreach(t, s, m, tg);
+    }
+    sla_update_due(t, s, m);
   }
 }

@@ -177,6 +177,12 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
     put_instant(out, &off, s->metrics[m].due_field, show ? c->due_at_ms : 0);
     put(out, &off, s->metrics[m].state_field,
         gone ? "none" : metric_state(t, s, m, now));
+    int64_t broke = 0;
+    if (!gone && c->state != CLK_IDLE && (c->flags & CLK_HAD_BREACH) &&
+        t->ext != NULL && t->ext->facts != NULL) {
+      broke = t->ext->facts[m].at_ms;
+    }
+    put_instant(out, &off, s->metrics[m].breached_field, broke);
   }
 
   int level = 0;

@@ -43,21 +43,58 @@ pr_sla_actions_free(pr_sla_actions *a)
 }
 
 
+void
+sla_key(char *key, size_t len, int64_t ticket, const char *metric,
+        uint32_t cycle, uint32_t gen, const char *label,
+        const pr_sla_action_decl *d)
+{
+  char cyc[24];
+  if (gen > 1) {
+    snprintf(cyc, sizeof(cyc), "%u.%u", (unsigned)cycle, (unsigned)gen);
+  } else {
+    snprintf(cyc, sizeof(cyc), "%u", (unsigned)cycle);
+  }
+  if (d->ordinal > 1) {
+    snprintf(key, len, "%lld:%s:%s:%s:%s.%u", (long long)ticket, metric, cyc,
+             label, d->name, (unsigned)d->ordinal);
+  } else {
+    snprintf(key, len, "%lld:%s:%s:%s:%s", (long long)ticket, metric, cyc,
+             label, d->name);
+  }
+}
+
+
+void
+sla_note_breach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+                int64_t when)
+{
+  sla_clock *c = &t->clocks[m];
+  c->flags |= CLK_BREACHED;
+  if (c->flags & CLK_HAD_BREACH) {
+    return;
+  }
+  sla_ext *e = sla_ext_get(t);
+  if (e != NULL && e->facts == NULL) {
+    e->facts = calloc(PR_SLA_MAX_METRICS, sizeof(sla_fact));
+  }
+  if (e == NULL || e->facts == NULL) {
+    return;  /* Out of memory: the state still says breached. */
+  }
+  e->facts[m].at_ms = when;
+  e->facts[m].target_ms = sla_clock_target(t, s, m);
+  e->facts[m].policy = c->policy;
+  c->flags |= CLK_HAD_BREACH;
+}
+
+
 static int
 emit(pr_sla_actions *out, const pr_sla_ticket *t, int64_t at,
-     const char *metric, uint32_t cycle, const char *label,
+     const char *metric, uint32_t cycle, uint32_t gen, const char *label,
      const pr_sla_action_decl *d)
 {
   pr_sla_action act;
   memset(&act, 0, sizeof(act));
-  if (d->ordinal > 1) {
-    snprintf(act.key, sizeof(act.key), "%lld:%s:%u:%s:%s.%u",
-             (long long)t->id, metric, (unsigned)cycle, label, d->name,
-             (unsigned)d->ordinal);
-  } else {
-    snprintf(act.key, sizeof(act.key), "%lld:%s:%u:%s:%s", (long long)t->id,
-             metric, (unsigned)cycle, label, d->name);
-  }
+  sla_key(act.key, sizeof(act.key), t->id, metric, cycle, gen, label, d);
   if (out->done != NULL && out->done(out->done_ud, act.key)) {
     return PROMPTLY_OK;
   }
@@ -124,18 +161,26 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     sla_clock *c = &t->clocks[m];
     int64_t tg = sla_clock_target(t, s, m);
-    if (!sla_clock_running(c) || tg == PR_SLA_NONE) {
+    if (c->state != CLK_ACTIVE || tg == PR_SLA_NONE) {
       continue;
     }
     if ((c->flags & CLK_BREACHED) == 0 && sla_reached(s, c, tg, at)) {
-      c->flags |= CLK_BREACHED;
+      int64_t when = sla_instant_of(s, c, tg);
+      sla_note_breach(t, s, m, when == NEVER || when > at ? at : when);
     }
+    int running = sla_clock_running(c);
     for (uint32_t j = 0; j < s->n_thresholds; j++) {
       const pr_sla_threshold *th = &s->thresholds[j];
       if (!sla_applies(th->metrics, m) || (c->fired & ((uint32_t)1 << j))) {
         continue;
       }
-      int64_t when = sla_instant_of(s, c, sla_threshold_point(th, tg));
+      int64_t point = sla_threshold_point(th, tg);
+      if (!running && point >= c->elapsed_ms) {
+        /* A paused clock reaches nothing new until it resumes; what a
+        ** lower target put behind it is reached now. */
+        continue;
+      }
+      int64_t when = sla_instant_of(s, c, point);
       if (when != NEVER && when <= at) {
         items[n++] = (due_item){when, m, j};
       }
@@ -155,7 +200,7 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
   int rc = PROMPTLY_OK;
   for (uint32_t i = 0; i < n; i++) {
     const pr_sla_action_decl *acts;
-    uint32_t n_acts, cycle;
+    uint32_t n_acts, cycle, gen = 1;
     const char *metric, *label;
     if (items[i].metric == PR_SLA_MAX_METRICS) {
       const pr_sla_wait *w = &s->waits[items[i].entry];
@@ -173,10 +218,11 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
       n_acts = th->n_actions;
       metric = s->metrics[items[i].metric].name;
       cycle = c->cycle;
+      gen = c->gen;
       label = th->label;
     }
     for (uint32_t k = 0; k < n_acts; k++) {
-      if (emit(out, t, items[i].at_ms, metric, cycle, label, &acts[k]) !=
+      if (emit(out, t, items[i].at_ms, metric, cycle, gen, label, &acts[k]) !=
           PROMPTLY_OK) {
         rc = PROMPTLY_ENOMEM;
       }

@@ -27,7 +27,9 @@
 /* Clock flags. */
 #define CLK_PAUSE_STATUS 0x01  /* paused by a pause status of the ticket */
 #define CLK_PAUSE_OWN    0x02  /* paused by a custom metric's own event */
-#define CLK_BREACHED     0x04  /* the target was exceeded in this cycle */
+#define CLK_BREACHED     0x04  /* past the target in force (current truth) */
+#define CLK_HAD_BREACH   0x08  /* breached at some point in this cycle: the
+                                  fact is in ext->facts[metric] */
 #define CLK_PAUSED       (CLK_PAUSE_STATUS | CLK_PAUSE_OWN)
 
 /* Ticket flags. */
@@ -51,7 +53,66 @@ typedef struct sla_clock {
   uint8_t state;        /* CLK_* */
   uint8_t flags;        /* CLK_PAUSE_*, CLK_BREACHED */
   uint16_t policy;      /* whose calendar and target; NO_POLICY = none */
+  uint8_t level0;       /* the ticket's level when the cycle started */
+  uint8_t gen;          /* target generation of the cycle, 1.. (keys) */
 } sla_clock;
+
+/* The history of a ticket's clocks, kept so that elapsed time can be
+** recomputed in any calendar (sla_history.c).  A span is a stretch of
+** time during which the clocks of its mask did not run: a pause status or
+** a resolved ticket (every clock), or a custom metric's own pause (its
+** bit).  Spans are appended in order of their start; to is NEVER while
+** open.  A clock's running intervals are [origin, stop) minus the union of
+** the spans of its bit. */
+typedef struct sla_span {
+  int64_t from_ms;
+  int64_t to_ms;
+  uint32_t clocks;      /* bit per metric index */
+  uint32_t wait;        /* 1: the ticket waited on the customer */
+} sla_span;
+
+/* Bounded history: at most this many spans per ticket.  When a new span
+** finds the history full, spans that ended before every open cycle's
+** origin are dropped; if none did, the oldest span is folded into a
+** frozen prefix (sla_frozen) of every open cycle it touches. */
+#define SLA_MAX_SPANS 32
+
+/* A frozen prefix of a cycle: its time before origin_ms was folded into
+** these sums, business time counted in the calendar of the policy in
+** force at that moment (recomputation after a later change of calendar
+** is exact only from origin_ms on). */
+typedef struct sla_frozen {
+  int64_t origin_ms;    /* 0: none, the history starts at the cycle start */
+  int64_t business_ms;
+  int64_t paused_ms;
+  int64_t wait_ms;
+} sla_frozen;
+
+/* The first breach of a cycle: a fact, kept whatever the target does
+** later. */
+typedef struct sla_fact {
+  int64_t at_ms;
+  int64_t target_ms;
+  uint16_t policy;
+} sla_fact;
+
+/* What a ticket keeps beyond its clocks, allocated on first need (a
+** pause, a breach, an exception), so that a plain ticket stays small. */
+typedef struct sla_ext {
+  char *exc_reason;          /* the last exception's reason, owned */
+  sla_span *spans;
+  uint32_t n_spans;
+  uint32_t cap_spans;
+  sla_fact *facts;           /* [PR_SLA_MAX_METRICS] or NULL */
+  sla_frozen *frozen;        /* [PR_SLA_MAX_METRICS] or NULL */
+} sla_ext;
+
+/* Elapsed figures of a cycle over its running intervals. */
+typedef struct sla_hist {
+  int64_t business_ms;  /* in the calendar asked for */
+  int64_t paused_ms;    /* wall ms not running */
+  int64_t wait_ms;      /* wall ms of customer wait */
+} sla_hist;
 
 struct pr_sla_ticket {
   int64_t id;
@@ -59,7 +120,7 @@ struct pr_sla_ticket {
   pr_sla_pick pick;          /* matching policies */
   int64_t wait_ms;           /* customer wait before wait_since_at_ms */
   int64_t wait_since_at_ms;  /* start of the current wait period */
-  char *exc_reason;          /* the last exception's reason, owned */
+  sla_ext *ext;              /* NULL until needed */
   uint32_t exceptions;       /* applied exceptions, bit per index */
   uint32_t wait_cycle;       /* wait periods begun */
   uint8_t level;
@@ -106,8 +167,44 @@ void sla_pause_clock(const pr_sla_set *s, sla_clock *c, int64_t at,
 void sla_resume_clock(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
                       int64_t at, uint8_t bit);
 void sla_retarget_all(pr_sla_ticket *t, const pr_sla_set *s);
+/* At the end of every transition at at: the history follows the state,
+** every open clock re-chooses its policy with elapsed time recomputed
+** over its whole cycle, and its due follows. */
+void sla_settle(pr_sla_ticket *t, const pr_sla_set *s, int64_t at);
+/* Clock m is no longer past target tg (PR_SLA_NONE: none): clear the
+** state, let the ladder entries not reached under tg fire again under the
+** next target generation. */
+void sla_unbreach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+                  int64_t tg);
+
+/* sla_history.c */
+sla_ext *sla_ext_get(pr_sla_ticket *t);
+void sla_ext_free(sla_ext *e);
+size_t sla_ext_size(const sla_ext *e);
+/* Open and close spans so that the history matches the ticket's state
+** from at on. */
+void sla_history_sync(pr_sla_ticket *t, const pr_sla_set *s, int64_t at);
+/* A new cycle of m starts at at: its frozen prefix and fact go. */
+void sla_history_cycle(pr_sla_ticket *t, uint32_t m);
+/* The figures of clock m's cycle from its start to at (at most its stop,
+** for a clock that ended) in calendar cal (NULL: calendar time). */
+void sla_history_elapsed(const pr_sla_ticket *t, uint32_t m,
+                         pr_calendar *cal, int64_t at, sla_hist *out);
+/* The instant at which clock m's cycle used up point ms of cal's business
+** time over its running intervals up to at (the due convention of
+** calendar.h); NEVER if not by at. */
+int64_t sla_history_instant(const pr_sla_ticket *t, uint32_t m,
+                            pr_calendar *cal, int64_t at, int64_t point);
 
 /* sla_fire.c */
+/* The idempotency key of action d of a ladder entry (see sla.h). */
+void sla_key(char *key, size_t len, int64_t ticket, const char *metric,
+             uint32_t cycle, uint32_t gen, const char *label,
+             const pr_sla_action_decl *d);
+/* Clock m is past its target since when: set the state, and keep the
+** first breach of the cycle as a fact. */
+void sla_note_breach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+                     int64_t when);
 int64_t sla_threshold_point(const pr_sla_threshold *th, int64_t target);
 int sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
                  pr_sla_actions *out);

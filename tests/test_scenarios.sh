@@ -53,6 +53,11 @@ wait_for() {
 scenario() {
   local name=$1 until=$2
   local d="$sc/$name"
+  local rules="$rules"
+  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules).
+  if [ -d "$d/rules" ]; then
+    rules="$d/rules"
+  fi
   run_cli "$tmp/$name.out" "$tmp/$name.err" run --rules "$rules" \
     --events "$d/events.jsonl" --until "$until"
   check "$name: exits 0" test "$rc" -eq 0
@@ -122,6 +127,21 @@ scenario auto-close 2026-12-07T00:00:00Z
 # Issue 11, defect 4: a reply at the due instant itself is in time (events
 # before deadlines); a second later it is breached.
 scenario tie-reply-at-due 2026-11-23T16:00:00Z
+
+# Issue 11, defect 2: a switch to a round-the-clock policy counts its time
+# over the whole cycle (07:00-12:00 less the hold: 4h), and a clock past
+# its new target at once is due when that target ran out (08:00).
+scenario policy-switch 2026-11-23T15:00:00Z
+
+# Issue 11, defect 3: the earliest due wins at every transition: after the
+# hold the round-the-clock policy (Mon 21:00) beats business hours (Tue
+# 10:00).
+scenario earliest-wins 2026-11-23T22:00:00Z
+
+# Issue 11, defect 1: a breach stays a fact (breached_at) when the target
+# moves out, and the next breach, against the new target, notifies again
+# under a new target generation (key cycle "1.2").
+scenario breach-is-a-fact 2026-11-24T10:00:00Z
 
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
