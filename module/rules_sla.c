@@ -520,6 +520,36 @@ body_policy(lua_State *L, pr_rules *r, long pi, int arg)
   lua_pop(L, 1);
 }
 
+/* A target in business days, "3bd" or "3 bd": n > 0; -1 for 0 or more
+** than PR_CAL_MAX_BDAYS; 0 if the text is not of that form. */
+static int
+business_days(const char *text)
+{
+  const char *p = text;
+  long n = 0;
+  int digits = 0;
+  while (*p == ' ') {
+    p++;
+  }
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (n <= PR_CAL_MAX_BDAYS) {
+      n = n * 10 + (*p - '0');
+    }
+  }
+  while (*p == ' ') {
+    p++;
+  }
+  if (digits == 0 || p[0] != 'b' || p[1] != 'd') {
+    return 0;
+  }
+  for (p += 2; *p == ' '; p++) {
+  }
+  if (*p != '\0') {
+    return 0;
+  }
+  return n >= 1 && n <= PR_CAL_MAX_BDAYS ? (int)n : -1;
+}
+
 void
 compile_policies(pr_rules *r)
 {
@@ -616,8 +646,18 @@ compile_policies(pr_rules *r)
                       what, where, tg->bad_type);
         continue;
       }
-      if (tg->text != NULL && g_ascii_strcasecmp(tg->text, "best effort") &&
-          duration_or_problem(r, &p->site, what, where, tg->text, 0, &ms)) {
+      int bd = tg->text != NULL ? business_days(tg->text) : 0;
+      if (bd < 0) {
+        rules_problem(r, &p->site, "%s: %s: '%s': business days are 1bd "
+                      "to %dbd", what, where, tg->text, PR_CAL_MAX_BDAYS);
+        continue;
+      }
+      if (bd > 0) {
+        ms = PR_SLA_BDAYS(bd);
+      } else if (tg->text != NULL &&
+                 g_ascii_strcasecmp(tg->text, "best effort") &&
+                 duration_or_problem(r, &p->site, what, where, tg->text, 0,
+                                     &ms)) {
         continue;
       }
       for (size_t l = from; l < to; l++) {

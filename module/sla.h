@@ -120,6 +120,14 @@
 /* A target of "best effort": no due, no thresholds. */
 #define PR_SLA_NONE (-1)
 
+/* A target of n business days ("3bd", calendar_days.c): stored as a
+** negative code, turned into business ms at each cycle's start (the
+** cycle's start and the policy's calendar give it; calendar time: n x
+** 24 h).  n in [1, PR_CAL_MAX_BDAYS]. */
+#define PR_SLA_BDAYS(n)      (-1 - (int64_t)(n))
+#define PR_SLA_IS_BDAYS(v)   ((v) < -1)
+#define PR_SLA_BDAYS_N(v)    ((uint32_t)(-1 - (v)))
+
 /* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
 #define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
 
@@ -281,7 +289,8 @@ int pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
                           uint32_t *index, char *err, size_t errlen);
 
 /* Set a policy's target for one level and metric: ms in [0, PR_SLA_MAX_MS],
-** or PR_SLA_NONE for best effort.  ERANGE for an absurd target. */
+** PR_SLA_BDAYS(n) for n business days, or PR_SLA_NONE for best effort.
+** ERANGE for an absurd target. */
 int pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
                       uint32_t metric, int64_t target_ms, char *err,
                       size_t errlen);

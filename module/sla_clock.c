@@ -97,6 +97,19 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
     return PR_SLA_NONE;
   }
   int64_t v = s->policies[policy].target_ms[t->level * s->n_metrics + m];
+  if (PR_SLA_IS_BDAYS(v)) {
+    /* Business days from the cycle's start (a clock not started yet: as
+    ** if it started now). */
+    const sla_clock *c = &t->clocks[m];
+    int64_t start = c->state == CLK_IDLE ? t->last_at_ms : c->start_at_ms;
+    pr_calendar *cal = s->policies[policy].cal;
+    uint32_t n = PR_SLA_BDAYS_N(v);
+    if (cal == NULL) {
+      v = (int64_t)n * INT64_C(86400000);
+    } else if (pr_cal_bdays(cal, start, n, &v) != PROMPTLY_OK) {
+      return PR_SLA_NONE; /* no such business days: never due */
+    }
+  }
   return v == PR_SLA_NONE ? PR_SLA_NONE : v + sla_extension(t, s, m);
 }
 

@@ -504,6 +504,8 @@ pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
                   (unsigned)policy, (unsigned)level, (unsigned)metric);
   }
   if (target_ms != PR_SLA_NONE &&
+      !(PR_SLA_IS_BDAYS(target_ms) &&
+        PR_SLA_BDAYS_N(target_ms) <= PR_CAL_MAX_BDAYS) &&
       (target_ms < 0 || target_ms > PR_SLA_MAX_MS)) {
     return pr_err(err, errlen, PROMPTLY_ERANGE,
                   "policy '%s': %s target for %s out of range (0 to 10 "

@@ -89,6 +89,10 @@ expect_problems() {
 # item 9: per-account targets, from the table and from a CSV file.
 scenario accounts "$src/examples/policies/accounts" 2026-11-19T00:00:00Z
 expect_problems "$fx/accounts-bad"
+# item 3: business days.
+scenario business-days "$src/examples/policies/business-days" \
+  2026-11-26T12:00:00Z
+expect_problems "$fx/business-days-bad"
 
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"
