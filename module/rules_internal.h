@@ -219,6 +219,9 @@ struct pr_rules {
   size_t n_pauses;
   int32_t at_risk;       /* per mille; 0 = not declared */
   rules_site at_risk_site;
+  char **at_risk_names;  /* at_risk { metric = "50%" }: metric names */
+  int32_t *at_risk_shares; /* their shares, per mille */
+  size_t n_at_risk;
   rules_at *ats;
   size_t n_ats;
   rules_wait *waits;

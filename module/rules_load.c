@@ -624,6 +624,8 @@ pr_rules_free(pr_rules *r)
   free(r->policies);
   rules_index_free(r->pindex);
   free_accounts(r);
+  free_strs(r->at_risk_names, r->n_at_risk);
+  free(r->at_risk_shares);
   if (r->policy_names != NULL) {
     g_hash_table_destroy(r->policy_names);
   }

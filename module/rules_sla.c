@@ -652,17 +652,19 @@ compile_policies(pr_rules *r)
                       "to %dbd", what, where, tg->text, PR_CAL_MAX_BDAYS);
         continue;
       }
-      if (bd > 0) {
-        ms = PR_SLA_BDAYS(bd);
-      } else if (tg->text != NULL &&
+      if (bd == 0 && tg->text != NULL &&
                  g_ascii_strcasecmp(tg->text, "best effort") &&
                  duration_or_problem(r, &p->site, what, where, tg->text, 0,
                                      &ms)) {
         continue;
       }
       for (size_t l = from; l < to; l++) {
-        if (pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
-                              err, sizeof(err)) != PROMPTLY_OK) {
+        int rc = bd > 0
+          ? pr_sla_set_target_bdays(r->sla, index, (uint32_t)l, (uint32_t)m,
+                                    (uint32_t)bd, err, sizeof(err))
+          : pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
+                              err, sizeof(err));
+        if (rc != PROMPTLY_OK) {
           rules_problem(r, &p->site, "%s", err);
           break;
         }
@@ -749,42 +751,131 @@ compile_pauses(pr_rules *r)
 
 /* --- at_risk "75%" ---------------------------------------------------------- */
 
-void
-collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+/* A share for at_risk: per mille, or 0 after a problem. */
+static int32_t
+at_risk_share(pr_rules *r, const rules_site *site, const char *what,
+              const char *text)
 {
   int32_t permille;
   int64_t offset;
-  if (r->at_risk != 0) {
+  int rc = parse_share(text, 0, &permille, &offset);
+  if (rc == -1) {
+    rules_problem(r, site, "%s: '%s' is not a share (write \"75%%\" "
+                  "or \"87.5%%\")", what, text);
+  } else if (rc == -2 || permille < 1 || permille > 1000) {
+    rules_problem(r, site, "%s: '%s' is out of range (more than 0%% "
+                  "and at most 100%%)", what, text);
+  } else {
+    return permille;
+  }
+  return 0;
+}
+
+/* at_risk "75%", or at_risk { "75%", first_response = "50%", ... }: the
+** share for every metric (the first entry, optional) and per metric. */
+void
+collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  /* A declaration with problems does not count as one. */
+  if (r->at_risk != 0 || r->n_at_risk > 0) {
     rules_problem(r, site, "at_risk: already declared at %s",
                   r->at_risk_site.where);
     return;
   }
-  if (lua_type(L, arg) != LUA_TSTRING) {
-    rules_problem(r, site, "at_risk: expects a share, as in at_risk \"75%%\"");
+  r->at_risk_site = *site;
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    r->at_risk = at_risk_share(r, site, "at_risk", lua_tostring(L, arg));
     return;
   }
-  const char *text = lua_tostring(L, arg);
-  int rc = parse_share(text, 0, &permille, &offset);
-  if (rc == -1) {
-    rules_problem(r, site, "at_risk: '%s' is not a share (write \"75%%\" "
-                  "or \"87.5%%\")", text);
-  } else if (rc == -2 || permille < 1 || permille > 1000) {
-    rules_problem(r, site, "at_risk: '%s' is out of range (more than 0%% "
-                  "and at most 100%%)", text);
-  } else {
-    r->at_risk = permille;
-    r->at_risk_site = *site;
+  size_t len;
+  if (lua_type(L, arg) != LUA_TTABLE || (len = (size_t)lua_rawlen(L, arg)) > 1) {
+    rules_problem(r, site, "at_risk: expects a share, as in at_risk "
+                  "\"75%%\", or a table, as in at_risk { \"75%%\", "
+                  "first_response = \"50%%\" }");
+    return;
   }
+  if (len == 1) {
+    lua_rawgeti(L, arg, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      r->at_risk = at_risk_share(r, site, "at_risk", lua_tostring(L, -1));
+    } else {
+      rules_problem(r, site, "at_risk: the share for every metric is a "
+                    "string such as \"75%%\", not a %s",
+                    luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  /* The named entries, without the list entry, for sorted_keys. */
+  lua_newtable(L);
+  int named = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, named);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, site, "at_risk", named, &n);
+  for (size_t i = 0; i < n; i++) {
+    char what[96];
+    snprintf(what, sizeof(what), "at_risk: %s", keys[i]);
+    raw_field(L, named, keys[i]);
+    int32_t share = 0;
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, site, "%s: a share such as \"50%%\", not a %s",
+                    what, luaL_typename(L, -1));
+    } else {
+      share = at_risk_share(r, site, what, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    if (share == 0) {
+      continue;
+    }
+    int32_t *v = realloc(r->at_risk_shares,
+                         (r->n_at_risk + 1) * sizeof(int32_t));
+    if (v == NULL) {
+      rules_out_of_memory(r, site, "at_risk");
+      break;
+    }
+    r->at_risk_shares = v;
+    size_t k = r->n_at_risk;
+    if (push_str(&r->at_risk_names, &r->n_at_risk, keys[i]) != PROMPTLY_OK) {
+      rules_out_of_memory(r, site, "at_risk");
+      break;
+    }
+    r->at_risk_shares[k] = share;
+  }
+  lua_pop(L, 2); /* keys, named */
 }
 
 void
 compile_at_risk(pr_rules *r)
 {
   char err[512];
-  if (r->sla != NULL && r->at_risk != 0 &&
+  if (r->sla == NULL) {
+    return;
+  }
+  if (r->at_risk != 0 &&
       pr_sla_set_at_risk(r->sla, r->at_risk, err, sizeof(err)) !=
         PROMPTLY_OK) {
     rules_problem(r, &r->at_risk_site, "at_risk: %s", err);
+  }
+  for (size_t i = 0; i < r->n_at_risk; i++) {
+    int m = pr_sla_set_metric_find(r->sla, r->at_risk_names[i]);
+    if (m < 0) {
+      rules_problem(r, &r->at_risk_site,
+                    "at_risk: unknown metric '%s' (first_response, "
+                    "next_response, periodic_update, resolution, or a "
+                    "declared metric)", r->at_risk_names[i]);
+    } else if (pr_sla_set_metric_at_risk(r->sla, (uint32_t)m,
+                                         r->at_risk_shares[i], err,
+                                         sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &r->at_risk_site, "at_risk: %s", err);
+    }
   }
 }
 

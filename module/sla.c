@@ -587,7 +587,8 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
       }
       for (uint32_t k = 0; k < new_s->n_thresholds; k++) {
         if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
-            0) {
+              0 &&
+            sla_applies(new_s->thresholds[k].metrics, m)) {
           c->fired |= (uint32_t)1 << k;
         }
       }

@@ -251,6 +251,10 @@ typedef struct pr_sla_set {
   pr_sla_exception *exceptions;
   uint32_t n_exceptions;
   int32_t at_risk_permille;      /* default 750 */
+  int32_t at_risk_metric[PR_SLA_MAX_METRICS]; /* per metric; 0 = the above */
+  uint8_t step[PR_SLA_MAX_THRESHOLDS]; /* escalation step of each ladder
+                                    entry: rank of its (share, offset)
+                                    among the distinct ones, 1.. (seal) */
   int32_t sealed;
   uint32_t *policy_slots;        /* open addressing by name: index + 1, 0
                                     = empty; policy_cap slots, a power of
@@ -289,11 +293,14 @@ int pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
                           uint32_t *index, char *err, size_t errlen);
 
 /* Set a policy's target for one level and metric: ms in [0, PR_SLA_MAX_MS],
-** PR_SLA_BDAYS(n) for n business days, or PR_SLA_NONE for best effort.
-** ERANGE for an absurd target. */
+** or PR_SLA_NONE for best effort.  ERANGE for an absurd target.
+** pr_sla_set_target_bdays sets n business days (1..PR_CAL_MAX_BDAYS). */
 int pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
                       uint32_t metric, int64_t target_ms, char *err,
                       size_t errlen);
+int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
+                            uint32_t metric, uint32_t n, char *err,
+                            size_t errlen);
 
 /* A status that pauses the clocks; customer_wait 1 if time spent in it is
 ** customer wait time ("pending customer"), 0 otherwise ("on hold"). */
@@ -304,10 +311,18 @@ int pr_sla_set_add_pause(pr_sla_set *s, const char *status,
 ** 1..1000; default 750). */
 int pr_sla_set_at_risk(pr_sla_set *s, int32_t permille, char *err,
                        size_t errlen);
+/* The same for one metric (index), over the set-wide share. */
+int pr_sla_set_metric_at_risk(pr_sla_set *s, uint32_t metric,
+                              int32_t permille, char *err, size_t errlen);
+/* The at-risk share of metric m. */
+int32_t pr_sla_at_risk(const pr_sla_set *s, uint32_t m);
 
 /* A threshold: permille in [1, 10000], offset_ms in [0, PR_SLA_MAX_MS],
 ** metrics a mask of metric bits (0 = all).  The same (permille, offset)
-** twice is EINVAL.  Its index (valid until seal) goes to *index. */
+** twice is allowed for metrics that do not overlap (per-metric warnings:
+** 75% of first_response to the team lead, 75% of resolution to the
+** manager), EINVAL when one metric would have both.  Its index (valid
+** until seal) goes to *index. */
 int pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille,
                              int64_t offset_ms, uint32_t metrics,
                              uint32_t *index, char *err, size_t errlen);

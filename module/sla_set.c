@@ -504,8 +504,6 @@ pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
                   (unsigned)policy, (unsigned)level, (unsigned)metric);
   }
   if (target_ms != PR_SLA_NONE &&
-      !(PR_SLA_IS_BDAYS(target_ms) &&
-        PR_SLA_BDAYS_N(target_ms) <= PR_CAL_MAX_BDAYS) &&
       (target_ms < 0 || target_ms > PR_SLA_MAX_MS)) {
     return pr_err(err, errlen, PROMPTLY_ERANGE,
                   "policy '%s': %s target for %s out of range (0 to 10 "
@@ -595,9 +593,11 @@ pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
   th.metrics = metrics;
   format_share(permille, offset_ms, th.label, sizeof(th.label));
   for (uint32_t i = 0; i < s->n_thresholds; i++) {
-    if (strcmp(s->thresholds[i].label, th.label) == 0) {
+    uint32_t other = s->thresholds[i].metrics;
+    if (strcmp(s->thresholds[i].label, th.label) == 0 &&
+        (other == 0 || metrics == 0 || (other & metrics) != 0)) {
       return pr_err(err, errlen, PROMPTLY_EINVAL,
-                    "threshold %s declared twice", th.label);
+                    "threshold %s declared twice for one metric", th.label);
     }
   }
   pr_sla_threshold *v = grow(s->thresholds, s->n_thresholds, sizeof(*v));
@@ -610,6 +610,51 @@ pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
   }
   v[s->n_thresholds++] = th;
   return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
+                        uint32_t metric, uint32_t n, char *err, size_t errlen)
+{
+  if (n < 1 || n > PR_CAL_MAX_BDAYS) {
+    return pr_err(err, errlen, PROMPTLY_ERANGE,
+                  "%u business days out of range (1 to %d)", (unsigned)n,
+                  PR_CAL_MAX_BDAYS);
+  }
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] =
+      PR_SLA_BDAYS(n);
+  }
+  return rc;
+}
+
+
+int
+pr_sla_set_metric_at_risk(pr_sla_set *s, uint32_t metric, int32_t permille,
+                          char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (metric >= s->n_metrics || permille < 1 || permille > 1000) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "at-risk share %d for metric %u out of range",
+                  (int)permille, (unsigned)metric);
+  }
+  s->at_risk_metric[metric] = permille;
+  return PROMPTLY_OK;
+}
+
+
+int32_t
+pr_sla_at_risk(const pr_sla_set *s, uint32_t m)
+{
+  return m < PR_SLA_MAX_METRICS && s->at_risk_metric[m] != 0
+           ? s->at_risk_metric[m]
+           : s->at_risk_permille;
 }
 
 
@@ -852,6 +897,14 @@ pr_sla_set_seal(pr_sla_set *s, char *err, size_t errlen)
   if (s->n_thresholds > 1) {
     qsort(s->thresholds, s->n_thresholds, sizeof(*s->thresholds),
           cmp_threshold);
+  }
+  /* Entries of one (share, offset) for different metrics are one step. */
+  for (uint32_t i = 0, step = 0; i < s->n_thresholds; i++) {
+    if (i == 0 || strcmp(s->thresholds[i].label,
+                         s->thresholds[i - 1].label) != 0) {
+      step++;
+    }
+    s->step[i] = (uint8_t)step;
   }
   if (s->n_waits > 1) {
     qsort(s->waits, s->n_waits, sizeof(*s->waits), cmp_wait);

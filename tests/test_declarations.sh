@@ -93,6 +93,9 @@ expect_problems "$fx/accounts-bad"
 scenario business-days "$src/examples/policies/business-days" \
   2026-11-26T12:00:00Z
 expect_problems "$fx/business-days-bad"
+# item 6: per-metric warnings and at_risk.
+scenario warnings "$src/examples/policies/warnings" 2026-11-19T00:00:00Z
+expect_problems "$fx/warnings-bad"
 
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"
