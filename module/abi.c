@@ -159,6 +159,16 @@ promptly_explain(promptly *p, int64_t ticket, int64_t at_ms)
 
 
 PROMPTLY_API int
+promptly_records_open(promptly *p, int64_t at_ms)
+{
+  if (p == NULL || at_ms < 0) {
+    return PROMPTLY_EINVAL;
+  }
+  return pr_core_records_open(p, at_ms);
+}
+
+
+PROMPTLY_API int
 promptly_close(promptly *p)
 {
   if (p == NULL) {

@@ -71,6 +71,17 @@ struct promptly {
 
   pr_tickets tickets;
   pr_deadlines deadlines;
+  pr_buf attrs_buf;     /* the attributes handed to a record being built */
+
+  /* Tickets merged (into > 0) or deleted (into = 0), sorted by id, so that
+  ** a later event for one is named for what it is. */
+  struct gone_ticket {
+    int64_t id;
+    int64_t into;
+    int64_t at_ms;
+  } *gone;
+  size_t n_gone;
+  size_t cap_gone;
 };
 
 static const char *const event_names[] = {
@@ -212,6 +223,84 @@ oom(promptly *p, int64_t ticket)
 }
 
 
+/* The ticket's attributes as a JSON object, subject and body left out:
+** the "attrs" of outcome records. */
+static void
+attrs_json(const pr_ticket *t, pr_buf *b)
+{
+  b->len = 0;
+  pr_buf_append(b, "{", 1);
+  int first = 1;
+  for (uint32_t i = 0; i < t->attrs.n; i++) {
+    const pr_kv *kv = &t->attrs.kv[i];
+    if (strcmp(kv->name, "subject") == 0 || strcmp(kv->name, "body") == 0) {
+      continue;
+    }
+    if (!first) {
+      pr_buf_append(b, ", ", 2);
+    }
+    first = 0;
+    pr_sla_json_str(b, kv->name);
+    pr_buf_append(b, ": ", 2);
+    pr_sla_json_str(b, kv->value);
+  }
+  pr_buf_append(b, "}", 1);
+}
+
+
+/* pr_sla_attrs_fn: the attributes a ticket had at at_ms. */
+static const char *
+attrs_at(void *ud, int64_t ticket, int64_t at_ms)
+{
+  promptly *p = ud;
+  const pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  if (t == NULL) {
+    return "{}";
+  }
+  const char *snap = pr_ticket_snap_at(t, at_ms);
+  if (snap != NULL) {
+    return snap;
+  }
+  attrs_json(t, &p->attrs_buf);
+  return pr_buf_cstr(&p->attrs_buf);
+}
+
+
+/* Before an event changes attributes: keep the old ones for the records
+** of the cycles that began before it. */
+static void
+snap_attrs(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms)
+{
+  if (t->sla == NULL || (p->host.record == NULL && p->host.trace == NULL)) {
+    return;
+  }
+  int64_t oldest = pr_sla_ticket_oldest_cycle(t->sla);
+  if (oldest >= at_ms) {
+    return;
+  }
+  int changes = 0;
+  for (uint32_t i = 0; i < ev->n && !changes; i++) {
+    const char *was = pr_kvset_get(&t->attrs, ev->attrs[i].name);
+    changes = was == NULL || strcmp(was, ev->attrs[i].value) != 0;
+  }
+  if (!changes) {
+    return;
+  }
+  attrs_json(t, &p->attrs_buf);
+  pr_ticket_snap(t, at_ms, oldest, pr_strdup(pr_buf_cstr(&p->attrs_buf)));
+}
+
+
+static void
+acts_init(promptly *p, pr_sla_actions *a)
+{
+  pr_sla_actions_init(a);
+  a->want_records = p->host.record != NULL || p->host.trace != NULL;
+  a->attrs = attrs_at;
+  a->attrs_ud = p;
+}
+
+
 static int
 set_priority(pr_ticket *t, const char *id)
 {
@@ -297,6 +386,29 @@ action_arg(const pr_sla_action *a, const char *name)
 static void
 apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 {
+  if (strcmp(a->name, "raise_priority") != 0 &&
+      strcmp(a->name, "set_priority") != 0) {
+    return;
+  }
+  /* A ladder step changes the priority once per ticket, whichever metric
+  ** reaches it first, unless the step names its metrics (then once per
+  ** metric and cycle, as its key says). */
+  const pr_sla_set *s = sla_set(p);
+  for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
+    if (strcmp(s->thresholds[j].label, a->threshold) != 0) {
+      continue;
+    }
+    if (s->thresholds[j].metrics == 0) {
+      if (t->raised & ((uint32_t)1 << j)) {
+        trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
+              "step already (steps count per ticket)", a->name,
+              a->threshold);
+        return;
+      }
+      t->raised |= (uint32_t)1 << j;
+    }
+    break;
+  }
   int level = -1;
   if (strcmp(a->name, "raise_priority") == 0) {
     const char *by = action_arg(a, "by");
@@ -313,6 +425,30 @@ apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
       set_priority(t, pr_rules_level_id(p->rules, (size_t)level)) != 0) {
     oom(p, t->id);
   }
+}
+
+
+/* Hand the outcome records of the cycles that ended to the host (and to
+** explanations). */
+static void
+hand_records(promptly *p, const pr_ticket *t, pr_sla_actions *acts)
+{
+  const pr_sla_set *s = sla_set(p);
+  for (uint32_t i = 0; i < acts->n_recs; i++) {
+    const pr_sla_record *r = &acts->recs[i];
+    trace(p, t, r->at_ms, "%s cycle %u %s: %s",
+          r->metric < s->n_metrics ? s->metrics[r->metric].name : "?",
+          (unsigned)r->cycle,
+          strcmp(r->outcome, "active") == 0 ||
+              strcmp(r->outcome, "paused") == 0
+            ? "open"
+            : "ended",
+          r->json);
+    if (p->host.record != NULL) {
+      p->host.record(p->host.user_data, t->id, r->at_ms, r->json);
+    }
+  }
+  pr_sla_records_clear(acts);
 }
 
 
@@ -347,6 +483,7 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
     }
   }
   pr_sla_actions_clear(acts);
+  hand_records(p, t, acts);
 }
 
 
@@ -570,7 +707,6 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
     oom(p, ev->ticket);
     return;
   }
-  t->created_at_ms = at_ms;
   trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
   assign_priority(p, t, ev, at_ms);
   t->pick = match_policies(p, t, ev->source);
@@ -615,11 +751,84 @@ sla_event(promptly *p, pr_ticket *t, int32_t kind, const char *status,
 }
 
 
+static const struct gone_ticket *
+gone_find(const promptly *p, int64_t id)
+{
+  size_t lo = 0, hi = p->n_gone;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (p->gone[mid].id == id) {
+      return &p->gone[mid];
+    }
+    if (p->gone[mid].id < id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return NULL;
+}
+
+
+static void
+gone_add(promptly *p, int64_t id, int64_t into, int64_t at_ms)
+{
+  if (p->n_gone == p->cap_gone) {
+    size_t cap = p->cap_gone ? p->cap_gone * 2 : 16;
+    struct gone_ticket *v = realloc(p->gone, cap * sizeof(*v));
+    if (v == NULL) {
+      oom(p, id);
+      return;
+    }
+    p->gone = v;
+    p->cap_gone = cap;
+  }
+  size_t i = p->n_gone;
+  while (i > 0 && p->gone[i - 1].id > id) {
+    p->gone[i] = p->gone[i - 1];
+    i--;
+  }
+  p->gone[i] = (struct gone_ticket){id, into, at_ms};
+  p->n_gone++;
+}
+
+
+/* A merge names the ticket it goes into: a positive id, another ticket,
+** one that exists.  0 with *into set, or -1 after rejecting the event. */
+static int
+merge_target(promptly *p, const pr_qevent *ev, int64_t *into)
+{
+  const char *v = event_attr(ev, "into");
+  char *end = NULL;
+  long long id = v != NULL ? strtoll(v, &end, 10) : 0;
+  if (v == NULL || *v == '\0' || *end != '\0' || id <= 0) {
+    reject(p, ev, "a merge needs the attr 'into' with the id of the ticket "
+           "it goes into (got %s%s%s)", v ? "'" : "", v ? v : "none",
+           v ? "'" : "");
+    return -1;
+  }
+  if (id == ev->ticket) {
+    reject(p, ev, "a ticket cannot be merged into itself");
+    return -1;
+  }
+  if (pr_tickets_get(&p->tickets, id) == NULL) {
+    const struct gone_ticket *g = gone_find(p, id);
+    reject(p, ev, "'into' names ticket %lld, which %s", id,
+           g == NULL ? "is unknown (no create event seen)"
+           : g->into > 0 ? "was merged itself"
+                         : "was deleted");
+    return -1;
+  }
+  *into = id;
+  return 0;
+}
+
+
 static void
 handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
 {
   pr_sla_actions acts;
-  pr_sla_actions_init(&acts);
+  acts_init(p, &acts);
   if (ev->type == PROMPTLY_EV_CREATE) {
     handle_create(p, ev, at_ms, &acts);
     pr_sla_actions_free(&acts);
@@ -627,7 +836,19 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   }
   pr_ticket *t = pr_tickets_get(&p->tickets, ev->ticket);
   if (t == NULL) {
-    reject(p, ev, "unknown ticket (no create event seen)");
+    const struct gone_ticket *g = gone_find(p, ev->ticket);
+    char iso[PR_ISO_LEN] = "";
+    if (g != NULL) {
+      pr_iso_format(g->at_ms, iso);
+    }
+    if (g != NULL && g->into > 0) {
+      reject(p, ev, "the ticket was merged into %lld at %s",
+             (long long)g->into, iso);
+    } else if (g != NULL) {
+      reject(p, ev, "the ticket was deleted at %s", iso);
+    } else {
+      reject(p, ev, "unknown ticket (no create event seen)");
+    }
     pr_sla_actions_free(&acts);
     return;
   }
@@ -655,6 +876,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     break;
   }
   case PROMPTLY_EV_UPDATE:
+    snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK) {
       oom(p, t->id);
       break;
@@ -665,6 +887,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   case PROMPTLY_EV_STATUS:
   case PROMPTLY_EV_REOPEN: {
     const char *status = event_attr(ev, "status");
+    snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK ||
         (status == NULL &&
          pr_kvset_set(&t->attrs, "status", "open") != PROMPTLY_OK)) {
@@ -696,10 +919,30 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     break;
   }
   case PROMPTLY_EV_MERGE:
-  case PROMPTLY_EV_DELETE:
-    /* Its clocks stop with it; stale deadlines find no ticket. */
+  case PROMPTLY_EV_DELETE: {
+    /* Its clocks stop with it (their records go out), its final fields
+    ** are written (sla.status stopped, no dues), and a later event for
+    ** it is refused by name; stale deadlines find no ticket. */
+    int64_t into = 0;
+    if (ev->type == PROMPTLY_EV_MERGE && merge_target(p, ev, &into) != 0) {
+      break;
+    }
+    if (into > 0) {
+      trace(p, t, at_ms, "merged into ticket %lld: its clocks stop",
+            (long long)into);
+    } else {
+      trace(p, t, at_ms, "deleted: its clocks stop");
+    }
+    sla_event(p, t,
+              ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE
+                                            : PR_SLA_EV_DELETE,
+              NULL, at_ms, &acts);
+    carry_out(p, t, &acts);
+    publish(p, t, at_ms);
+    gone_add(p, ev->ticket, into, at_ms);
     pr_tickets_remove(&p->tickets, ev->ticket);
     break;
+  }
   default:
     break;
   }
@@ -779,12 +1022,31 @@ pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
     return PROMPTLY_ESTATE;
   }
   pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  if (at_ms == 0) {
+    at_ms = now_ms(p);
+  }
+  const struct gone_ticket *g = t == NULL ? gone_find(p, ticket) : NULL;
+  if (g != NULL && p->host.trace != NULL) {
+    /* Its story was told as it happened; this is its end. */
+    char iso[PR_ISO_LEN], when[PR_ISO_LEN];
+    pr_iso_format(at_ms, iso);
+    pr_iso_format(g->at_ms, when);
+    char line[160];
+    if (g->into > 0) {
+      snprintf(line, sizeof(line), "as of %s: merged into ticket %lld at %s; "
+               "its clocks stopped (sla.status stopped)", iso,
+               (long long)g->into, when);
+    } else {
+      snprintf(line, sizeof(line), "as of %s: deleted at %s; its clocks "
+               "stopped (sla.status stopped)", iso, when);
+    }
+    p->host.trace(p->host.user_data, ticket, at_ms, line);
+    leave(p);
+    return PROMPTLY_OK;
+  }
   if (t == NULL) {
     leave(p);
     return PROMPTLY_EINVAL;
-  }
-  if (at_ms == 0) {
-    at_ms = now_ms(p);
   }
   char iso[PR_ISO_LEN];
   pr_iso_format(at_ms, iso);
@@ -817,8 +1079,90 @@ pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
   if (why != NULL) {
     trace(p, t, at_ms, "exception: %s%s", why, excluded ? " (excluded)" : "");
   }
+  /* Every cycle: the ended ones were told as they ended; the open ones
+  ** now, as records. */
+  pr_sla_actions acts;
+  acts_init(p, &acts);
+  pr_sla_records_open(t->sla, s, at_ms, &acts);
+  for (uint32_t i = 0; i < acts.n_recs; i++) {
+    acts.recs[i].at_ms = at_ms;
+  }
+  if (p->host.record != NULL) {
+    /* Explanations do not hand records out twice. */
+    pr_sla_records_clear(&acts);
+  }
+  hand_records(p, t, &acts);
+  pr_sla_actions_free(&acts);
   leave(p);
   return PROMPTLY_OK;
+}
+
+
+/* --- Open cycles at the end of a replay ---------------------------------- */
+
+typedef struct open_ctx {
+  promptly *p;
+  int64_t at_ms;
+  int rc;
+  pr_ticket **v;  /* the tickets, sorted by id: a replay's order */
+  size_t n;
+} open_ctx;
+
+static void
+collect_one(pr_ticket *t, void *ud)
+{
+  open_ctx *c = ud;
+  c->v[c->n++] = t;
+}
+
+
+static int
+cmp_ticket_id(const void *a, const void *b)
+{
+  int64_t x = (*(pr_ticket *const *)a)->id, y = (*(pr_ticket *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
+
+int
+pr_core_records_open(promptly *p, int64_t at_ms)
+{
+  if (p->host.record == NULL && p->host.trace == NULL) {
+    return PROMPTLY_ENOTSUP;
+  }
+  if (enter(p) != PROMPTLY_OK) {
+    return PROMPTLY_ESTATE;
+  }
+  if (at_ms == 0) {
+    at_ms = now_ms(p);
+  }
+  open_ctx c = {p, at_ms, PROMPTLY_OK, NULL, 0};
+  if (p->tickets.n > 0) {
+    c.v = malloc(p->tickets.n * sizeof(*c.v));
+    if (c.v == NULL) {
+      leave(p);
+      return PROMPTLY_ENOMEM;
+    }
+    pr_tickets_each(&p->tickets, collect_one, &c);
+    qsort(c.v, c.n, sizeof(*c.v), cmp_ticket_id);
+  }
+  pr_sla_actions acts;
+  acts_init(p, &acts);
+  for (size_t i = 0; i < c.n; i++) {
+    pr_ticket *t = c.v[i];
+    if (t->sla == NULL) {
+      continue;
+    }
+    if (pr_sla_records_open(t->sla, sla_set(p), at_ms, &acts) ==
+        PROMPTLY_ENOMEM) {
+      c.rc = PROMPTLY_ENOMEM;
+    }
+    hand_records(p, t, &acts);
+  }
+  pr_sla_actions_free(&acts);
+  free(c.v);
+  leave(p);
+  return c.rc;
 }
 
 
@@ -891,7 +1235,7 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   pr_rules *old = p->rules;
   p->rules = fresh;
   rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
-  pr_sla_actions_init(&c.acts);
+  acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);
   pr_rules_free(old);
@@ -936,7 +1280,7 @@ fire(promptly *p, const pr_deadline *d)
     return;  /* Stale: the ticket went away or was rescheduled since. */
   }
   pr_sla_actions acts;
-  pr_sla_actions_init(&acts);
+  acts_init(p, &acts);
   int rc = pr_sla_fire(t->sla, sla_set(p), d->at_ms, &acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "deadline");
@@ -1342,6 +1686,8 @@ close_one(uv_handle_t *h, void *arg)
 static void
 free_instance(promptly *p)
 {
+  pr_buf_free(&p->attrs_buf);
+  free(p->gone);
   free_list(p->qhead);
   pr_tickets_free(&p->tickets);
   pr_deadlines_free(&p->deadlines);

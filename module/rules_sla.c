@@ -596,7 +596,9 @@ compile_policies(pr_rules *r)
     }
     uint32_t index;
     if (pr_sla_set_add_policy(r->sla, p->name, cal, &index, err,
-                              sizeof(err)) != PROMPTLY_OK) {
+                              sizeof(err)) != PROMPTLY_OK ||
+        pr_sla_set_policy_calendar(r->sla, index, p->calendar, err,
+                                   sizeof(err)) != PROMPTLY_OK) {
       rules_problem(r, &p->site, "%s: %s", what, err);
       continue;
     }

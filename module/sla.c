@@ -73,11 +73,24 @@ resume_all(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
 }
 
 
+static int cond_match(const pr_sla_metric *m, int role, int32_t kind,
+                      const char *status);
+
 static void
-resolve(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
+resolve(pr_sla_ticket *t, const pr_sla_set *s, const char *status,
+        int64_t at)
 {
+  /* Resolving meets the resolution (its stop event) and a custom metric
+  ** that stops on this status; every other open clock is stopped. */
   for (uint32_t m = 0; m < t->n_clocks; m++) {
-    sla_meet(t, s, m, at);
+    if (m == PR_SLA_RESOLUTION ||
+        (m >= PR_SLA_BUILTIN &&
+         cond_match(&s->metrics[m], PR_SLA_ON_STOP, PR_SLA_EV_STATUS,
+                    status))) {
+      sla_meet(t, s, m, at);
+    } else {
+      sla_stop(t, s, m, at);
+    }
   }
   end_wait(t, at);
   t->flags &= (uint8_t)~T_PAUSED;
@@ -95,7 +108,8 @@ reopen(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
   if (r->state == CLK_MET) {
     r->state = CLK_ACTIVE;
     r->since_at_ms = at;
-    r->flags &= (uint8_t)~CLK_PAUSED;
+    r->flags &= (uint8_t)~(CLK_PAUSED | CLK_REPORT | CLK_STOPPED |
+                           CLK_CANCELLED);
     sla_update_due(t, s, PR_SLA_RESOLUTION);
   }
   if (t->clocks[PR_SLA_PERIODIC_UPDATE].cycle > 0) {
@@ -112,7 +126,7 @@ apply_status(pr_sla_ticket *t, const pr_sla_set *s, const char *status,
   int cls = status_class(s, status, &customer);
   if (cls == ST_DONE) {
     if ((t->flags & T_DONE) == 0) {
-      resolve(t, s, at);
+      resolve(t, s, status, at);
     }
     return;
   }
@@ -270,10 +284,13 @@ pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
   sla_start_cycle(t, s, PR_SLA_RESOLUTION, at_ms);
   custom_event(t, s, PR_SLA_EV_CREATE, NULL, at_ms);
   if (t->flags & T_DONE) {
-    resolve(t, s, at_ms);
+    resolve(t, s, status, at_ms);
   }
   sla_settle(t, s, at_ms);
   int rc = sla_fire_due(t, s, at_ms, out);
+  if (sla_report(t, s, at_ms, out) != PROMPTLY_OK) {
+    rc = PROMPTLY_ENOMEM;
+  }
   *tp = t;
   return rc;
 }
@@ -341,10 +358,13 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   case PR_SLA_EV_MERGE:
   case PR_SLA_EV_DELETE:
     for (uint32_t m = 0; m < t->n_clocks; m++) {
-      sla_fold(s, &t->clocks[m], at);
+      sla_stop(t, s, m, at);
     }
     end_wait(t, at);
     t->flags |= T_DEAD;
+    if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+      rc = PROMPTLY_ENOMEM;
+    }
     return rc;
   default:
     break;  /* A note moves only custom metrics. */
@@ -352,6 +372,9 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   custom_event(t, s, kind, status, at);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
   return rc != PROMPTLY_OK ? rc : rc2;
 }
 
@@ -391,6 +414,9 @@ pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
   t->pick = *pick;
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
   return rc != PROMPTLY_OK ? rc : rc2;
 }
 
@@ -415,11 +441,21 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
     free(why);
     return PROMPTLY_ENOMEM;
   }
+  if (t->ext->reasons == NULL) {
+    t->ext->reasons = calloc(PR_SLA_MAX_EXCEPTIONS, sizeof(char *));
+  }
+  char *kept = t->ext->reasons != NULL ? pr_strdup(why) : NULL;
+  if (kept == NULL) {
+    free(why);
+    return PROMPTLY_ENOMEM;
+  }
   int64_t at = sla_clamp_at(t, at_ms);
   int rc = sla_fire_due(t, s, at - 1, out);
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     sla_fold(s, &t->clocks[m], at);
   }
+  free(t->ext->reasons[exception]);
+  t->ext->reasons[exception] = kept;
   free(t->ext->exc_reason);
   t->ext->exc_reason = why;
   t->exceptions |= (uint32_t)1 << exception;
@@ -429,6 +465,9 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
   }
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
   return rc != PROMPTLY_OK ? rc : rc2;
 }
 
@@ -623,6 +662,9 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
   pr_sla_ticket_free(t);
   sla_settle(nt, new_s, at);
   int rc2 = sla_fire_due(nt, new_s, at, out);
+  if (sla_report(nt, new_s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
   *tp = nt;
   return rc != PROMPTLY_OK ? rc : rc2;
 }

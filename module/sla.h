@@ -186,6 +186,7 @@ typedef struct pr_sla_wait {
 
 typedef struct pr_sla_policy {
   char *name;
+  char *cal_name;            /* the calendar's name in the rules, or NULL */
   pr_calendar *cal;          /* borrowed; NULL = calendar time */
   int64_t *target_ms;        /* [level * n_metrics + metric]; PR_SLA_NONE */
 } pr_sla_policy;
@@ -292,6 +293,10 @@ int pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
 int pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
                           uint32_t *index, char *err, size_t errlen);
 
+/* The name of the policy's calendar, for records (copied; NULL: none). */
+int pr_sla_set_policy_calendar(pr_sla_set *s, uint32_t policy,
+                               const char *name, char *err, size_t errlen);
+
 /* Set a policy's target for one level and metric: ms in [0, PR_SLA_MAX_MS],
 ** or PR_SLA_NONE for best effort.  ERANGE for an absurd target.
 ** pr_sla_set_target_bdays sets n business days (1..PR_CAL_MAX_BDAYS). */
@@ -383,17 +388,55 @@ typedef int (*pr_sla_done_fn)(void *ud, const char *key);
 ** done set, an action whose key done() reports as carried out is recorded
 ** as fired but not appended: a restart that replays events fires nothing
 ** twice. */
+/* The attributes of a ticket at an instant, as a JSON object ("{}" when
+** none are known), for outcome records; the string must live until the
+** next call. */
+typedef const char *(*pr_sla_attrs_fn)(void *ud, int64_t ticket,
+                                       int64_t at_ms);
+
+/* One outcome record of a cycle (see promptly.h, "Outcome records"). */
+typedef struct pr_sla_record {
+  int64_t at_ms;           /* when the cycle ended (or the instant asked) */
+  uint32_t metric;         /* index */
+  uint32_t cycle;
+  const char *outcome;     /* static: "met", "breached", ... */
+  char *json;              /* the record, one JSON line without newline */
+} pr_sla_record;
+
 typedef struct pr_sla_actions {
   pr_sla_action *v;
   uint32_t n;
   uint32_t cap;
   pr_sla_done_fn done;     /* may be NULL */
   void *done_ud;
+  /* Outcome records of the cycles that ended, when want_records is set;
+  ** attrs (may be NULL: "{}") gives the ticket's attributes. */
+  int want_records;
+  pr_sla_attrs_fn attrs;
+  void *attrs_ud;
+  pr_sla_record *recs;
+  uint32_t n_recs;
+  uint32_t cap_recs;
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);
 void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
 void pr_sla_actions_free(pr_sla_actions *a);
+/* Drop the records (frees their JSON), keeping the memory of the array. */
+void pr_sla_records_clear(pr_sla_actions *a);
+
+/* The records of t's cycles still open at at_ms (outcome "active" or
+** "paused", stopped null), appended to out->recs.  Pure.  ENOMEM. */
+int pr_sla_records_open(const pr_sla_ticket *t, const pr_sla_set *s,
+                        int64_t at_ms, pr_sla_actions *out);
+
+/* The earliest start of a cycle that is open (or a resolution a reopen
+** would resume), or INT64_MAX: attributes older than that are not needed
+** for records. */
+int64_t pr_sla_ticket_oldest_cycle(const pr_sla_ticket *t);
+
+/* Append s as a JSON string (quoted, escaped) to b.  0 or ENOMEM. */
+int pr_sla_json_str(pr_buf *b, const char *s);
 
 /* Every transition below first fires what was due before at_ms under the
 ** old state, then applies the change, then fires what is due at or before
@@ -508,7 +551,7 @@ typedef struct pr_sla_fieldset {
 
 /* Fill out with the full field set of t at now_ms (an instant before the
 ** last one the ticket saw is taken as that one).  Only metrics with a
-** target count; merged, deleted and excluded tickets show "none" and "".
+** target count; see the end for merged, deleted and excluded tickets.
 ** - sla.status: over the clocks not yet met, the first that holds of
 **   breached (one is past its target), at_risk (one running clock passed
 **   the at-risk share), on_track (one runs), paused; when every clock is
@@ -528,6 +571,9 @@ typedef struct pr_sla_fieldset {
 ** - sla.escalation: the level reached (see the top), "0" for none.
 ** - sla.customer_wait: whole seconds of customer wait, the current period
 **   included.
+** - A merged or deleted ticket shows sla.status "stopped", every due ""
+**   and every metric state "none" (its final write); an excluded one
+**   shows "none" and "".
 ** Pure: changes nothing; out is caller-owned and self-contained. */
 void pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s,
                    int64_t now_ms, pr_sla_fieldset *out);

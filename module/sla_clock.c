@@ -387,6 +387,17 @@ sla_meet(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   }
   c->state = CLK_MET;
   c->flags &= (uint8_t)~CLK_PAUSED;
+  c->flags |= CLK_REPORT;
+}
+
+
+void
+sla_stop(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
+{
+  if (t->clocks[m].state == CLK_ACTIVE) {
+    sla_meet(t, s, m, at);
+    t->clocks[m].flags |= CLK_STOPPED;
+  }
 }
 
 
@@ -455,6 +466,7 @@ sla_unbreach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t tg)
     }
   }
   if (unfired != 0 && c->gen < UINT8_MAX) {
+    sla_past_add(t, m, unfired);
     c->fired &= ~unfired;
     c->gen++;
   }
@@ -480,6 +492,15 @@ sla_settle(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
     sla_fold(s, c, at);
     rechoose(t, s, m);
     int64_t tg = sla_clock_target(t, s, m);
+    if (tg != PR_SLA_NONE) {
+      c->flags |= CLK_HAD_TARGET;
+    } else if (c->flags & CLK_HAD_TARGET) {
+      /* The metric stopped applying (a policy or priority change): the
+      ** cycle ends, cancelled, or breached if it was. */
+      sla_meet(t, s, m, at);
+      c->flags |= CLK_CANCELLED;
+      continue;
+    }
     /* Time only moves forward: a breached clock now short of its target
     ** had its target moved out (priority, policy, exception, reload). */
     if ((c->flags & CLK_BREACHED) &&

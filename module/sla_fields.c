@@ -166,6 +166,9 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
                        : was_breached ? "breached"
                        : met          ? "met"
                                       : "none";
+  if (t->flags & T_DEAD) {
+    status = "stopped";  /* Merged or deleted: the clocks stopped for good. */
+  }
   put(out, &off, "sla.status", status);
   put_instant(out, &off, "sla.due", due);
 

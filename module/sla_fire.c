@@ -36,6 +36,10 @@ pr_sla_actions_clear(pr_sla_actions *a)
 void
 pr_sla_actions_free(pr_sla_actions *a)
 {
+  pr_sla_records_clear(a);
+  free(a->recs);
+  a->recs = NULL;
+  a->cap_recs = 0;
   free(a->v);
   a->v = NULL;
   a->n = 0;

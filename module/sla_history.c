@@ -45,6 +45,13 @@ sla_ext_free(sla_ext *e)
     free(e->spans);
     free(e->facts);
     free(e->frozen);
+    if (e->reasons != NULL) {
+      for (uint32_t i = 0; i < PR_SLA_MAX_EXCEPTIONS; i++) {
+        free(e->reasons[i]);
+      }
+      free(e->reasons);
+    }
+    free(e->past);
     free(e);
   }
 }
@@ -66,7 +73,13 @@ sla_ext_size(const sla_ext *e)
   if (e->frozen != NULL) {
     n += PR_SLA_MAX_METRICS * sizeof(sla_frozen);
   }
-  return n;
+  if (e->reasons != NULL) {
+    n += PR_SLA_MAX_EXCEPTIONS * sizeof(char *);
+    for (uint32_t i = 0; i < PR_SLA_MAX_EXCEPTIONS; i++) {
+      n += e->reasons[i] != NULL ? strlen(e->reasons[i]) + 1 : 0;
+    }
+  }
+  return n + e->n_past * sizeof(sla_past);
 }
 
 
@@ -401,4 +414,11 @@ sla_history_cycle(pr_sla_ticket *t, uint32_t m)
   if (e->facts != NULL) {
     memset(&e->facts[m], 0, sizeof(e->facts[m]));
   }
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < e->n_past; i++) {
+    if (e->past[i].metric != m) {
+      e->past[k++] = e->past[i];
+    }
+  }
+  e->n_past = k;
 }

@@ -30,6 +30,11 @@
 #define CLK_BREACHED     0x04  /* past the target in force (current truth) */
 #define CLK_HAD_BREACH   0x08  /* breached at some point in this cycle: the
                                   fact is in ext->facts[metric] */
+#define CLK_HAD_TARGET   0x10  /* a target was in force in this cycle */
+#define CLK_REPORT       0x20  /* ended; its record not handed out yet */
+#define CLK_STOPPED      0x40  /* ended by merge, delete or resolve, not by
+                                  its own stop event */
+#define CLK_CANCELLED    0x80  /* ended: the metric stopped applying */
 #define CLK_PAUSED       (CLK_PAUSE_STATUS | CLK_PAUSE_OWN)
 
 /* Ticket flags. */
@@ -96,6 +101,14 @@ typedef struct sla_fact {
   uint16_t policy;
 } sla_fact;
 
+/* Ladder entries that fired under an earlier target generation, for the
+** keys of the outcome record. */
+typedef struct sla_past {
+  uint8_t metric;
+  uint8_t gen;
+  uint32_t fired;
+} sla_past;
+
 /* What a ticket keeps beyond its clocks, allocated on first need (a
 ** pause, a breach, an exception), so that a plain ticket stays small. */
 typedef struct sla_ext {
@@ -105,6 +118,10 @@ typedef struct sla_ext {
   uint32_t cap_spans;
   sla_fact *facts;           /* [PR_SLA_MAX_METRICS] or NULL */
   sla_frozen *frozen;        /* [PR_SLA_MAX_METRICS] or NULL */
+  char **reasons;            /* [PR_SLA_MAX_EXCEPTIONS] or NULL: the
+                                reason each applied exception recorded */
+  sla_past *past;
+  uint32_t n_past;
 } sla_ext;
 
 /* Elapsed figures of a cycle over its running intervals. */
@@ -162,6 +179,8 @@ void sla_update_due(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m);
 void sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
                      int64_t at);
 void sla_meet(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at);
+/* End m's cycle without its own stop event (merge, delete, resolve). */
+void sla_stop(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at);
 void sla_pause_clock(const pr_sla_set *s, sla_clock *c, int64_t at,
                      uint8_t bit);
 void sla_resume_clock(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
@@ -208,6 +227,14 @@ void sla_note_breach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
 int64_t sla_threshold_point(const pr_sla_threshold *th, int64_t target);
 int sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
                  pr_sla_actions *out);
+
+/* sla_record.c */
+/* Hand out, into out, the records of the clocks that ended (CLK_REPORT).
+** The merged or deleted ticket's open clocks end here first. */
+int sla_report(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
+               pr_sla_actions *out);
+/* Remember the entries of mask as fired under m's current generation. */
+void sla_past_add(pr_sla_ticket *t, uint32_t m, uint32_t mask);
 
 /* sla.c */
 int64_t sla_clamp_at(pr_sla_ticket *t, int64_t at);

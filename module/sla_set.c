@@ -286,6 +286,7 @@ pr_sla_set_free(pr_sla_set *s)
   }
   for (uint32_t i = 0; i < s->n_policies; i++) {
     free(s->policies[i].name);
+    free(s->policies[i].cal_name);
     free(s->policies[i].target_ms);
   }
   free(s->policies);
@@ -485,6 +486,28 @@ pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
   }
   slot_put(s->policy_slots, s->policy_cap, p.name, s->n_policies);
   s->policies[s->n_policies++] = p;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_policy_calendar(pr_sla_set *s, uint32_t policy, const char *name,
+                           char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (policy >= s->n_policies) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no policy %u",
+                  (unsigned)policy);
+  }
+  char *copy = NULL;
+  if (name != NULL && (copy = pr_strdup(name)) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  free(s->policies[policy].cal_name);
+  s->policies[policy].cal_name = copy;
   return PROMPTLY_OK;
 }
 

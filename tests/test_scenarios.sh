@@ -143,8 +143,70 @@ scenario earliest-wins 2026-11-23T22:00:00Z
 # under a new target generation (key cycle "1.2").
 scenario breach-is-a-fact 2026-11-24T10:00:00Z
 
+# Issue 11, defect 9: ladder steps count per ticket: first response and
+# resolution both reach 25% and 50%, the priority goes up two levels.
+scenario ladder-per-ticket 2026-11-23T13:30:00Z
+
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
+
+# Issue 11, defect 8: a merge needs a valid "into" (missing, itself, unknown:
+# each refused by line, nothing changes); a merged or deleted ticket gets
+# its final write (sla.status stopped, no dues), its cycles end stopped,
+# and a later event for it is refused by name.
+md="$sc/merge-delete"
+run_cli "$tmp/md.out" "$tmp/md.err" run --rules "$rules" \
+  --events "$md/events.jsonl" --until 2026-11-23T11:30:00Z \
+  --records "$tmp/md.rec"
+check "merge-delete: refused lines make the exit status 2" test "$rc" -eq 2
+check "merge-delete: the expected writes" same "$md/expected.jsonl" \
+  "$tmp/md.out"
+check "merge-delete: each refusal named by line" same "$md/expected.err" \
+  "$tmp/md.err"
+check "merge-delete: four cycles ended stopped (tickets 400 and 402)" test \
+  "$(grep -cE '"ticket": 40[02], .*"outcome": "stopped"' "$tmp/md.rec")" -eq 4
+run_cli "$tmp/md-explain.out" "$tmp/md-explain.err" explain --rules \
+  "$rules" --events "$md/events.jsonl" --ticket 400 \
+  --at 2026-11-23T11:30:00Z
+check "merge-delete: explain tells the merged ticket's story to its end" \
+  grep -qxF "2026-11-23T11:30:00Z  as of 2026-11-23T11:30:00Z: merged into \
+ticket 401 at 2026-11-23T10:00:00Z; its clocks stopped (sla.status stopped)" \
+  "$tmp/md-explain.out"
+check "merge-delete: explain shows the merge itself" grep -qF \
+  "2026-11-23T10:00:00Z  merged into ticket 401: its clocks stop" \
+  "$tmp/md-explain.out"
+
+# --- Outcome records (--records) ---------------------------------------------
+
+# records CASE UNTIL: the records file equals <case>/records.jsonl (worked
+# out by hand, README "Outcome records"), and a second replay writes the
+# same bytes.
+records() {
+  local name=$1 until=$2
+  local d="$sc/$name" rules="$rules"
+  if [ -d "$d/rules" ]; then
+    rules="$d/rules"
+  fi
+  run_cli "$tmp/$name.rout" "$tmp/$name.rerr" run --rules "$rules" \
+    --events "$d/events.jsonl" --until "$until" --records "$tmp/$name.rec"
+  check "$name --records: exits 0" test "$rc" -eq 0
+  check "$name --records: the output is that of a plain run" same \
+    "$d/expected.jsonl" "$tmp/$name.rout"
+  check "$name --records: the expected records" same "$d/records.jsonl" \
+    "$tmp/$name.rec"
+  run_cli "$tmp/$name.rout2" "$tmp/$name.rerr2" run --rules "$rules" \
+    --events "$d/events.jsonl" --until "$until" --records "$tmp/$name.rec2"
+  check "$name --records: a replay writes the same records" cmp \
+    "$tmp/$name.rec" "$tmp/$name.rec2"
+}
+records tie-reply-at-due 2026-11-23T16:00:00Z
+records policy-switch 2026-11-23T15:00:00Z
+
+run_cli "$tmp/recbad.out" "$tmp/recbad.err" run --rules "$rules" \
+  --events "$sc/friday-p3/events.jsonl" --records "$tmp/no-dir/records"
+check "--records in a missing folder exits 1" test "$rc" -eq 1
+check "--records in a missing folder: named" grep -q "$tmp/no-dir/records" \
+  "$tmp/recbad.err"
 
 # --- The host's dedupe: --done ----------------------------------------------
 
@@ -238,7 +300,7 @@ check "restart: run B printed new actions" test \
   "$(keys "$tmp/B.out" | wc -l)" -gt 0
 run_cli "$tmp/C.out" "$tmp/C.err" run --rules "$rules" \
   --events "$tmp/restart.events" --until 2026-11-26T17:00:00Z \
-  --done "$keysf" --record "$keysf"
+  --done "$keysf" --record "$keysf" --records "$tmp/C.rec"
 check "restart: run C exits 0" test "$rc" -eq 0
 check "restart: run C printed new actions" test \
   "$(keys "$tmp/C.out" | wc -l)" -gt 0
@@ -254,6 +316,13 @@ check "restart: run C writes what one run writes" same \
 check "restart: the host ends with the same fields" same \
   <(fields "$sc/restart/expected.jsonl") \
   <(fields "$tmp/A.out" "$tmp/B.out" "$tmp/C.out")
+run_cli "$tmp/one.out" "$tmp/one.err" run --rules "$rules" \
+  --events "$tmp/restart.events" --until 2026-11-26T17:00:00Z \
+  --records "$tmp/one.rec"
+check "restart: run C writes the records of one run (none lost or twice)" \
+  same "$tmp/one.rec" "$tmp/C.rec"
+check "restart: the records are not empty" test \
+  "$(wc -l <"$tmp/one.rec")" -ge 4
 check "restart: the fields are not empty" test \
   "$(fields "$sc/restart/expected.jsonl" | wc -l)" -ge 20
 

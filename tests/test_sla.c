@@ -1459,7 +1459,8 @@ test_sla_merge_and_delete_stop_everything(void **state)
     ev(t, s, kinds[i], NULL, t0 + 10 * MIN, &a);
     pr_sla_fieldset f;
     pr_sla_fields(t, s, t0 + DAY, &f);
-    assert_string_equal(field(&f, "sla.status"), "none");
+    /* The final state (issue 11): stopped, no dues. */
+    assert_string_equal(field(&f, "sla.status"), "stopped");
     assert_string_equal(field(&f, "sla.due"), "");
     assert_string_equal(field(&f, "sla.policy"), "");
     for (uint32_t m = 0; m < PR_SLA_BUILTIN; m++) {

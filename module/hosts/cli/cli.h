@@ -35,6 +35,8 @@ typedef struct cli_module {
   int (*calendar_between)(promptly_calendar *, int64_t, int64_t, int64_t *);
   void (*calendar_close)(promptly_calendar *);
   int (*explain)(promptly *, int64_t, int64_t);
+  /* ABI 1.1, optional: NULL with a 1.0 module. */
+  int (*records_open)(promptly *, int64_t);
 } cli_module;
 
 /* Options given before the subcommand ("promptly --module P -v due ..."),

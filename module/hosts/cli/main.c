@@ -50,6 +50,11 @@ static const module_sym module_syms[] = {
   {"promptly_calendar_close",   offsetof(cli_module, calendar_close)},
   {"promptly_explain",          offsetof(cli_module, explain)},
 };
+
+/* Entry points of later minors: NULL when the module predates them. */
+static const module_sym optional_syms[] = {
+  {"promptly_records_open",     offsetof(cli_module, records_open)},
+};
 /* clang-format on */
 
 
@@ -108,6 +113,12 @@ cli_module_load(cli_module *m, const char *path)
       return -1;
     }
     memcpy((char *)m + module_syms[i].offset, &sym, sizeof(sym));
+  }
+
+  for (size_t i = 0; i < sizeof(optional_syms) / sizeof(optional_syms[0]);
+       i++) {
+    void *sym = dlsym(handle, optional_syms[i].name);
+    memcpy((char *)m + optional_syms[i].offset, &sym, sizeof(sym));
   }
 
   uint32_t abi = m->abi_version();
