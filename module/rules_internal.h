@@ -95,6 +95,11 @@ typedef struct rules_target {
   const char *bad_type; /* not a string or false: Lua's (static) type name */
 } rules_target;
 
+typedef struct rules_arg {
+  char *name;
+  char *value;
+} rules_arg;
+
 typedef struct rules_policy {
   rules_site site;
   char *name;
@@ -102,6 +107,8 @@ typedef struct rules_policy {
   char *calendar;    /* NULL: calendar time */
   rules_target *targets;
   size_t n_targets;
+  rules_arg *ooh;    /* out_of_hours = { metric = "+30m" }, as written */
+  size_t n_ooh;
   rules_match m;
 } rules_policy;
 
@@ -127,10 +134,6 @@ typedef struct rules_pause {
   int named[2];
 } rules_pause;
 
-typedef struct rules_arg {
-  char *name;
-  char *value;
-} rules_arg;
 
 typedef struct rules_action {
   char *name;

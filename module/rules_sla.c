@@ -193,7 +193,7 @@ static const struct {
 static const char *const policy_keys[] = {
   "calendar", "first_response", "next_response", "periodic_update",
   "resolution", "words", "tier", "type", "channel", "queue", "status",
-  "attrs", "when", NULL
+  "attrs", "when", "out_of_hours", NULL
 };
 
 void
@@ -386,7 +386,44 @@ free_policy(rules_policy *p)
     free(p->targets[i].text);
   }
   free(p->targets);
+  for (size_t i = 0; i < p->n_ooh; i++) {
+    free(p->ooh[i].name);
+    free(p->ooh[i].value);
+  }
+  free(p->ooh);
   free_match(&p->m);
+}
+
+/* out_of_hours = { first_response = "+30m", ... } at val. */
+static void
+collect_out_of_hours(lua_State *L, pr_rules *r, rules_policy *p,
+                     const char *what, int val)
+{
+  if (lua_type(L, val) != LUA_TTABLE) {
+    rules_problem(r, &p->site, "%s: out_of_hours must be a table, as in "
+                  "out_of_hours = { first_response = \"+30m\" }, not a %s",
+                  what, luaL_typename(L, val));
+    return;
+  }
+  char where[128];
+  snprintf(where, sizeof(where), "%s: out_of_hours", what);
+  size_t n;
+  const char **keys = sorted_keys(L, r, &p->site, where, val, &n);
+  for (size_t i = 0; i < n; i++) {
+    raw_field(L, val, keys[i]);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, &p->site, "%s: %s: a duration such as \"+30m\", "
+                    "not a %s", where, keys[i], luaL_typename(L, -1));
+    } else {
+      long k = push_elem((void **)&p->ooh, &p->n_ooh, sizeof(rules_arg));
+      if (k < 0 || (p->ooh[k].name = pr_strdup(keys[i])) == NULL ||
+          (p->ooh[k].value = pr_strdup(lua_tostring(L, -1))) == NULL) {
+        rules_out_of_memory(r, &p->site, what);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 long
@@ -509,6 +546,8 @@ body_policy(lua_State *L, pr_rules *r, long pi, int arg)
       } else if ((p->calendar = pr_strdup(lua_tostring(L, val))) == NULL) {
         rules_out_of_memory(r, &p->site, what);
       }
+    } else if (strcmp(keys[i], "out_of_hours") == 0) {
+      collect_out_of_hours(L, r, p, what, val);
     } else if (!collect_match_key(L, r, &p->site, what, &p->m, keys[i],
                                   val)) {
       /* A built-in metric or one declared anywhere in the folder; checked
@@ -602,6 +641,24 @@ compile_policies(pr_rules *r)
       rules_problem(r, &p->site, "%s: %s", what, err);
       continue;
     }
+    for (size_t k = 0; k < p->n_ooh; k++) {
+      const rules_arg *g = &p->ooh[k];
+      int m = pr_sla_set_metric_find(r->sla, g->name);
+      char where[128];
+      snprintf(where, sizeof(where), "out_of_hours: %s", g->name);
+      int64_t ms;
+      if (m < 0) {
+        rules_problem(r, &p->site, "%s: out_of_hours: unknown metric '%s' "
+                      "(first_response, next_response, periodic_update, "
+                      "resolution, or a declared metric)", what, g->name);
+      } else if (duration_or_problem(r, &p->site, what, where,
+                                     g->value + (g->value[0] == '+'), 0,
+                                     &ms) == 0 &&
+                 pr_sla_set_out_of_hours(r->sla, index, (uint32_t)m, ms, err,
+                                         sizeof(err)) != PROMPTLY_OK) {
+        rules_problem(r, &p->site, "%s: %s", what, err);
+      }
+    }
     /* Which (metric, level) pairs a table gave, to find one given twice
     ** (by id and by name). */
     uint8_t seen[PR_SLA_MAX_METRICS][PR_SLA_MAX_LEVELS];
@@ -615,7 +672,8 @@ compile_policies(pr_rules *r)
                         "%s: unknown key '%s' (known: calendar, "
                         "first_response, next_response, periodic_update, "
                         "resolution, words, tier, type, channel, queue, "
-                        "status, attrs, when, or the name of a metric)",
+                        "status, attrs, when, out_of_hours, or the name of a "
+                        "metric)",
                         what, tg->metric);
         }
         continue;

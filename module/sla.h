@@ -189,6 +189,9 @@ typedef struct pr_sla_policy {
   char *cal_name;            /* the calendar's name in the rules, or NULL */
   pr_calendar *cal;          /* borrowed; NULL = calendar time */
   int64_t *target_ms;        /* [level * n_metrics + metric]; PR_SLA_NONE */
+  int64_t *grace_ms;         /* out-of-hours grace [PR_SLA_MAX_METRICS]:
+                                added to a target whose cycle starts
+                                outside cal's open hours; NULL = none */
 } pr_sla_policy;
 
 typedef struct pr_sla_pause {
@@ -303,6 +306,12 @@ int pr_sla_set_policy_calendar(pr_sla_set *s, uint32_t policy,
 int pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
                       uint32_t metric, int64_t target_ms, char *err,
                       size_t errlen);
+/* Out-of-hours grace (RT's OutOfHours): grace_ms (0 to PR_SLA_MAX_MS) is
+** added to the policy's targets for metric when the metric's cycle starts
+** outside the open hours of the policy's calendar (never for a
+** calendar-time policy).  EINVAL without a calendar. */
+int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
+                            int64_t grace_ms, char *err, size_t errlen);
 int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                             uint32_t metric, uint32_t n, char *err,
                             size_t errlen);

@@ -97,12 +97,12 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
     return PR_SLA_NONE;
   }
   int64_t v = s->policies[policy].target_ms[t->level * s->n_metrics + m];
+  /* The cycle's start (a clock not started yet: as if it started now). */
+  const sla_clock *c = &t->clocks[m];
+  int64_t start = c->state == CLK_IDLE ? t->last_at_ms : c->start_at_ms;
+  pr_calendar *cal = s->policies[policy].cal;
   if (PR_SLA_IS_BDAYS(v)) {
-    /* Business days from the cycle's start (a clock not started yet: as
-    ** if it started now). */
-    const sla_clock *c = &t->clocks[m];
-    int64_t start = c->state == CLK_IDLE ? t->last_at_ms : c->start_at_ms;
-    pr_calendar *cal = s->policies[policy].cal;
+    /* Business days from the cycle's start. */
     uint32_t n = PR_SLA_BDAYS_N(v);
     if (cal == NULL) {
       v = (int64_t)n * INT64_C(86400000);
@@ -110,7 +110,15 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
       return PR_SLA_NONE; /* no such business days: never due */
     }
   }
-  return v == PR_SLA_NONE ? PR_SLA_NONE : v + sla_extension(t, s, m);
+  if (v == PR_SLA_NONE) {
+    return PR_SLA_NONE;
+  }
+  const int64_t *grace = s->policies[policy].grace_ms;
+  if (grace != NULL && grace[m] > 0 && cal != NULL &&
+      pr_cal_is_open(cal, start) == 0) {
+    v += grace[m]; /* arrived out of hours */
+  }
+  return v + sla_extension(t, s, m);
 }
 
 

@@ -288,6 +288,7 @@ pr_sla_set_free(pr_sla_set *s)
     free(s->policies[i].name);
     free(s->policies[i].cal_name);
     free(s->policies[i].target_ms);
+    free(s->policies[i].grace_ms);
   }
   free(s->policies);
   free(s->policy_slots);
@@ -632,6 +633,36 @@ pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
     *index = s->n_thresholds;
   }
   v[s->n_thresholds++] = th;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
+                        int64_t grace_ms, char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (policy >= s->n_policies || metric >= s->n_metrics) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no such policy or metric");
+  }
+  pr_sla_policy *p = &s->policies[policy];
+  if (p->cal == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "out_of_hours needs a calendar (a calendar-time policy "
+                  "has no hours to be out of)");
+  }
+  if (grace_ms < 0 || grace_ms > PR_SLA_MAX_MS) {
+    return pr_err(err, errlen, PROMPTLY_ERANGE,
+                  "out_of_hours grace out of range (0 to 10 years)");
+  }
+  if (p->grace_ms == NULL &&
+      (p->grace_ms = calloc(PR_SLA_MAX_METRICS, sizeof(int64_t))) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  p->grace_ms[metric] = grace_ms;
   return PROMPTLY_OK;
 }
 

@@ -96,6 +96,10 @@ expect_problems "$fx/business-days-bad"
 # item 6: per-metric warnings and at_risk.
 scenario warnings "$src/examples/policies/warnings" 2026-11-19T00:00:00Z
 expect_problems "$fx/warnings-bad"
+# item 4: out-of-hours grace.
+scenario out-of-hours "$src/examples/policies/out-of-hours" \
+  2026-11-23T10:00:00Z
+expect_problems "$fx/out-of-hours-bad"
 
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"
