@@ -376,6 +376,7 @@ pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
   }
   size_t found = 0;
   pick->n = 0;
+  pick->zone = rules_ticket_zone(r, ticket, attrs, n_attrs);
   for (size_t i = 0; i < ev.n_cand; i++) {
     if (ev.cand[i] == ~0u) {
       continue;

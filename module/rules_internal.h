@@ -81,6 +81,11 @@ typedef struct rules_cal {
   char **ics;
   size_t n_ics;
   pr_calendar *cal;
+  /* tz = from("attr", "fallback"): the zone from the ticket (rules_zones.c) */
+  char *tz_attr;     /* NULL: the calendar's own tz only */
+  pr_rules *owner;
+  pr_calendar **zcal; /* by zone id, compiled on first use; [0] unused */
+  size_t n_zcal;
 } rules_cal;
 
 /* --- SLA declarations, as collected -------------------------------------- */
@@ -233,6 +238,11 @@ struct pr_rules {
   size_t n_excs;
   pr_sla_set *sla;       /* sealed after a successful load */
   rules_pindex *pindex;  /* built after the policies compiled */
+  char *zone_attr;       /* the ticket attribute that names its zone */
+  rules_site zone_site;
+  GHashTable *zone_ids;  /* zone name -> id (1..), 0 = unknown (reported) */
+  char **zone_names;     /* [id - 1] */
+  size_t n_zones;
   rules_accts *accts;    /* each becomes policies, one per account */
   size_t n_accts;
   GHashTable *policy_names; /* name -> index + 1 of r->policies */
@@ -330,6 +340,27 @@ long open_accounts(lua_State *L, pr_rules *r, const rules_site *site,
 void body_accounts(lua_State *L, pr_rules *r, long entry, int arg);
 void compile_accounts(pr_rules *r);
 void free_accounts(pr_rules *r);
+
+/* rules_zones.c */
+/* Lua: from("attr", "fallback"), a zone taken from the ticket. */
+int rules_lua_from(lua_State *L);
+/* tz = <value at val> of calendar c: a name, or from(...). */
+void collect_tz(lua_State *L, pr_rules *r, rules_cal *c, int val);
+/* After calendar c compiled with its fallback zone: check its attribute
+** against the folder's. */
+void compile_zone_calendar(pr_rules *r, rules_cal *c);
+/* The pr_sla_zone_fn of a zone-from-ticket calendar (ud = the rules_cal). */
+pr_calendar *rules_zone_cal(void *ud, uint32_t zone);
+/* The zone id of a ticket with these attributes (0: none or unknown; an
+** unknown zone is logged once per zone). */
+uint16_t rules_ticket_zone(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                           size_t n_attrs);
+void free_zones(pr_rules *r);
+void free_zone_cal(rules_cal *c);
+/* Build calendar c in zone tz (rules_calendar.c); report: problems go to
+** the rules (at load) or are silent (a variant built at run time). */
+int build_calendar(pr_rules *r, rules_cal *c, const char *tz, int report,
+                   pr_calendar **out);
 
 /* rules_index.c */
 void compile_policy_index(pr_rules *r);

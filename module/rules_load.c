@@ -444,6 +444,8 @@ rules_register(lua_State *L)
     lua_pushcclosure(L, l_rules_declare, 2);
     lua_setglobal(L, rules_decls[i].name);
   }
+  lua_pushcfunction(L, rules_lua_from);
+  lua_setglobal(L, "from");
   /* The metatable of the tables `when` functions get. */
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, l_rules_readonly);
@@ -624,6 +626,7 @@ pr_rules_free(pr_rules *r)
   free(r->policies);
   rules_index_free(r->pindex);
   free_accounts(r);
+  free_zones(r);
   free_strs(r->at_risk_names, r->n_at_risk);
   free(r->at_risk_shares);
   if (r->policy_names != NULL) {

@@ -609,6 +609,7 @@ compile_policies(pr_rules *r)
       continue;
     }
     pr_calendar *cal = NULL;
+    rules_cal *zoned = NULL;
     if (p->calendar != NULL) {
       size_t c = 0;
       while (c < r->n_cals && strcmp(r->cals[c].name, p->calendar) != 0) {
@@ -616,6 +617,7 @@ compile_policies(pr_rules *r)
       }
       if (c < r->n_cals) {
         cal = r->cals[c].cal;
+        zoned = r->cals[c].tz_attr != NULL ? &r->cals[c] : NULL;
         if (cal == NULL) {
           continue; /* the calendar's own problem is reported */
         }
@@ -637,7 +639,10 @@ compile_policies(pr_rules *r)
     if (pr_sla_set_add_policy(r->sla, p->name, cal, &index, err,
                               sizeof(err)) != PROMPTLY_OK ||
         pr_sla_set_policy_calendar(r->sla, index, p->calendar, err,
-                                   sizeof(err)) != PROMPTLY_OK) {
+                                   sizeof(err)) != PROMPTLY_OK ||
+        (zoned != NULL &&
+         pr_sla_set_policy_zones(r->sla, index, rules_zone_cal, zoned, err,
+                                 sizeof(err)) != PROMPTLY_OK)) {
       rules_problem(r, &p->site, "%s: %s", what, err);
       continue;
     }

@@ -275,6 +275,7 @@ pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
   t->n_clocks = (uint8_t)s->n_metrics;
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     t->clocks[m].policy = NO_POLICY;
+    t->clocks[m].zone = pick->zone;
     sla_choose_policy(t, s, m);
   }
   if (status != NULL) {
@@ -412,6 +413,20 @@ pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
   }
   t->level = (uint8_t)level;
   t->pick = *pick;
+  /* A new zone: a running cycle's business time is recomputed over the
+  ** whole cycle in the new zone's hours, as for any change of calendar. */
+  for (uint32_t m = 0; m < t->n_clocks; m++) {
+    sla_clock *c = &t->clocks[m];
+    if (c->zone == pick->zone) {
+      continue;
+    }
+    c->zone = pick->zone;
+    if (c->state == CLK_ACTIVE && c->policy != NO_POLICY) {
+      sla_hist h;
+      sla_history_elapsed(t, m, sla_clock_cal(s, c), c->since_at_ms, &h);
+      c->elapsed_ms = h.business_ms;
+    }
+  }
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -581,6 +596,9 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
   nt->n_clocks = (uint8_t)new_s->n_metrics;
   int level = pr_sla_set_level_find(new_s, old_s->levels[t->level]);
   nt->level = (uint8_t)(level < 0 ? 0 : level);
+  /* Zone ids belong to a rule set: the zone is the calendars' own until
+  ** the retarget that follows a reload gives the ticket's again. */
+  nt->pick.zone = 0;
   /* The policies still present, in the new set's order. */
   for (uint32_t i = 0; i < t->pick.n; i++) {
     uint32_t q = map_policy(old_s, new_s, t->pick.v[i]);
@@ -619,6 +637,7 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     const sla_clock *oc = &t->clocks[om];
     *c = *oc;
     c->policy = (uint16_t)map_policy(old_s, new_s, oc->policy);
+    c->zone = 0;
     c->fired = 0;
     for (uint32_t j = 0; j < old_s->n_thresholds; j++) {
       if ((oc->fired & ((uint32_t)1 << j)) == 0) {
@@ -704,6 +723,7 @@ void
 pr_sla_pick_from_mask(uint64_t mask, pr_sla_pick *out)
 {
   out->n = 0;
+  out->zone = 0;
   for (uint32_t i = 0; i < 64 && out->n < PR_SLA_MAX_PICK; i++) {
     if (mask & ((uint64_t)1 << i)) {
       out->v[out->n++] = (uint16_t)i;
@@ -715,7 +735,7 @@ pr_sla_pick_from_mask(uint64_t mask, pr_sla_pick *out)
 int
 pr_sla_pick_equal(const pr_sla_pick *a, const pr_sla_pick *b)
 {
-  return a->n == b->n &&
+  return a->n == b->n && a->zone == b->zone &&
          memcmp(a->v, b->v, (size_t)a->n * sizeof(a->v[0])) == 0;
 }
 

@@ -184,10 +184,17 @@ typedef struct pr_sla_wait {
   uint32_t n_actions;
 } pr_sla_wait;
 
+/* The variant of a policy's calendar in time zone zone (an id the rules
+** hand out, pr_sla_pick.zone), compiled once per zone by the owner of the
+** calendar; NULL: use the calendar itself. */
+typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+
 typedef struct pr_sla_policy {
   char *name;
   char *cal_name;            /* the calendar's name in the rules, or NULL */
   pr_calendar *cal;          /* borrowed; NULL = calendar time */
+  pr_sla_zone_fn zone_fn;    /* NULL: cal whatever the ticket's zone */
+  void *zone_ud;
   int64_t *target_ms;        /* [level * n_metrics + metric]; PR_SLA_NONE */
   int64_t *grace_ms;         /* out-of-hours grace [PR_SLA_MAX_METRICS]:
                                 added to a target whose cycle starts
@@ -229,6 +236,8 @@ typedef struct pr_sla_exception {
 typedef struct pr_sla_pick {
   uint16_t n;
   uint16_t v[PR_SLA_MAX_PICK];
+  uint16_t zone;   /* the ticket's time zone for zone-from-ticket
+                      calendars (pr_sla_zone_fn); 0 = their own zone */
 } pr_sla_pick;
 
 /* The pick of the policies of mask (bit i = policy i < 64); the first
@@ -312,6 +321,11 @@ int pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
 ** calendar-time policy).  EINVAL without a calendar. */
 int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
                             int64_t grace_ms, char *err, size_t errlen);
+/* The policy's calendar follows the ticket's zone (pr_sla_pick.zone):
+** a clock counts in fn(ud, zone) of the zone its ticket had when the
+** clock's cycle started. */
+int pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
+                            void *ud, char *err, size_t errlen);
 int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                             uint32_t metric, uint32_t n, char *err,
                             size_t errlen);

@@ -23,7 +23,22 @@
 pr_calendar *
 sla_clock_cal(const pr_sla_set *s, const sla_clock *c)
 {
-  return c->policy == NO_POLICY ? NULL : s->policies[c->policy].cal;
+  return c->policy == NO_POLICY ? NULL
+                                 : sla_policy_cal(s, c->policy, c->zone);
+}
+
+
+pr_calendar *
+sla_policy_cal(const pr_sla_set *s, uint32_t p, uint32_t zone)
+{
+  const pr_sla_policy *pol = &s->policies[p];
+  if (zone != 0 && pol->zone_fn != NULL) {
+    pr_calendar *z = pol->zone_fn(pol->zone_ud, zone);
+    if (z != NULL) {
+      return z;
+    }
+  }
+  return pol->cal;
 }
 
 
@@ -100,7 +115,7 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
   /* The cycle's start (a clock not started yet: as if it started now). */
   const sla_clock *c = &t->clocks[m];
   int64_t start = c->state == CLK_IDLE ? t->last_at_ms : c->start_at_ms;
-  pr_calendar *cal = s->policies[policy].cal;
+  pr_calendar *cal = sla_policy_cal(s, policy, c->zone);
   if (PR_SLA_IS_BDAYS(v)) {
     /* Business days from the cycle's start. */
     uint32_t n = PR_SLA_BDAYS_N(v);
@@ -234,7 +249,7 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
       cls = 0;
       key = rem;
     } else {
-      key = sla_cal_add(s->policies[p].cal, c->since_at_ms, rem);
+      key = sla_cal_add(sla_policy_cal(s, p, c->zone), c->since_at_ms, rem);
       cls = key == NEVER ? 2 : 1;
     }
     if (cls < best_class || (cls == best_class && key < best_key)) {
@@ -298,7 +313,7 @@ rechoose(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
       if (p < only || (tg = sla_target_of(t, s, m, p)) == PR_SLA_NONE) {
         continue;
       }
-      pr_calendar *cal = s->policies[p].cal;
+      pr_calendar *cal = sla_policy_cal(s, p, c->zone);
       int64_t rem = tg - elapsed_in(t, s, m, cal);
       int cls;
       int64_t key;
@@ -318,7 +333,7 @@ rechoose(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
   }
   uint32_t chosen = best != NO_POLICY ? best : first;
   pr_calendar *now_cal =
-    chosen == NO_POLICY ? NULL : s->policies[chosen].cal;
+    chosen == NO_POLICY ? NULL : sla_policy_cal(s, chosen, c->zone);
   if (now_cal != sla_clock_cal(s, c)) {
     c->elapsed_ms = elapsed_in(t, s, m, now_cal);
   }
@@ -366,6 +381,7 @@ sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   c->fired = 0;
   c->flags = (t->flags & T_PAUSED) ? CLK_PAUSE_STATUS : 0;
   c->level0 = t->level;
+  c->zone = t->pick.zone;
   c->gen = 1;
   sla_history_cycle(t, m);
   sla_choose_policy(t, s, m);

@@ -58,6 +58,7 @@ typedef struct sla_clock {
   uint8_t state;        /* CLK_* */
   uint8_t flags;        /* CLK_PAUSE_*, CLK_BREACHED */
   uint16_t policy;      /* whose calendar and target; NO_POLICY = none */
+  uint16_t zone;        /* the ticket's zone at the cycle's start */
   uint8_t level0;       /* the ticket's level when the cycle started */
   uint8_t gen;          /* target generation of the cycle, 1.. (keys) */
 } sla_clock;
@@ -156,6 +157,8 @@ void sla_format_duration(int64_t ms, char *out, size_t len);
 
 /* sla_clock.c */
 pr_calendar *sla_clock_cal(const pr_sla_set *s, const sla_clock *c);
+/* Policy p's calendar in zone (its variant, or its own). */
+pr_calendar *sla_policy_cal(const pr_sla_set *s, uint32_t p, uint32_t zone);
 int64_t sla_cal_add(pr_calendar *cal, int64_t start, int64_t dur);
 int64_t sla_cal_between(pr_calendar *cal, int64_t a, int64_t b);
 int sla_clock_running(const sla_clock *c);

@@ -668,6 +668,24 @@ pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
 
 
 int
+pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
+                        void *ud, char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (policy >= s->n_policies || s->policies[policy].cal == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "no such policy, or one without a calendar");
+  }
+  s->policies[policy].zone_fn = fn;
+  s->policies[policy].zone_ud = ud;
+  return PROMPTLY_OK;
+}
+
+
+int
 pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                         uint32_t metric, uint32_t n, char *err, size_t errlen)
 {

@@ -100,6 +100,21 @@ expect_problems "$fx/warnings-bad"
 scenario out-of-hours "$src/examples/policies/out-of-hours" \
   2026-11-23T10:00:00Z
 expect_problems "$fx/out-of-hours-bad"
+# item 1: the calendar's zone from the ticket, with a fallback.
+scenario customer-zone "$src/examples/policies/customer-zone" \
+  2026-11-17T06:00:00Z
+d="$fx/customer-zone-unknown"
+run_cli "$tmp/unknown.out" "$tmp/unknown.err" run \
+  --rules "$src/examples/policies/customer-zone" --events "$d/events.jsonl" \
+  --until 2026-11-16T12:30:00Z
+check "customer-zone-unknown: exits 0" test "$rc" -eq 0
+check "customer-zone-unknown: the fallback zone, and a zone change" same \
+  "$d/expected.jsonl" "$tmp/unknown.out"
+check "customer-zone-unknown: the unknown zone reported once, with the ticket" \
+  test "$(grep -c . "$tmp/unknown.err")" -eq 1 -a \
+  "$(grep -c "ticket 5: customer_tz 'Mars/Olympus' is not a known time zone" \
+     "$tmp/unknown.err")" -eq 1
+expect_problems "$fx/customer-zone-bad"
 
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"

@@ -1034,6 +1034,49 @@ test_rules_sla_many_policies(void **state)
   pr_rules_free(r);
 }
 
+/* Zones from the ticket: one id per distinct zone, shared; an unknown
+** zone is 0 (the fallback) and logged once; a calendar variant per zone
+** is built once and kept. */
+static void
+test_rules_zone_from_ticket(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("zones");
+  const pr_sla_set *s = pr_rules_sla(r);
+  pr_sla_pick a, b, c, u1, u2, none;
+  pr_kv ny[] = {{"customer_tz", "America/New_York"}};
+  pr_kv tk[] = {{"Customer_TZ", "Asia/Tokyo"}};
+  pr_kv mars[] = {{"customer_tz", "Mars/Olympus"}};
+  pick_of(r, ny, N(ny), &a, PROMPTLY_OK, 1);
+  pick_of(r, tk, N(tk), &b, PROMPTLY_OK, 1);
+  pick_of(r, ny, N(ny), &c, PROMPTLY_OK, 1);
+  assert_int_equal(a.zone, 1);
+  assert_int_equal(b.zone, 2);
+  assert_int_equal(c.zone, a.zone);
+  assert_string_equal(last_log, "");
+  pick_of(r, mars, N(mars), &u1, PROMPTLY_OK, 1);
+  assert_int_equal(u1.zone, 0);
+  assert_non_null(strstr(last_log, "ticket 1: customer_tz 'Mars/Olympus' "
+                                   "is not a known time zone"));
+  last_log[0] = '\0';
+  pick_of(r, mars, N(mars), &u2, PROMPTLY_OK, 1);
+  assert_int_equal(u2.zone, 0);
+  assert_string_equal(last_log, ""); /* once per zone */
+  pick_of(r, NULL, 0, &none, PROMPTLY_OK, 1);
+  assert_int_equal(none.zone, 0);
+  /* The policy's calendar per zone: built once, then the same. */
+  const pr_sla_policy *p = &s->policies[0];
+  assert_non_null(p->zone_fn);
+  pr_calendar *z1 = p->zone_fn(p->zone_ud, a.zone);
+  assert_non_null(z1);
+  assert_ptr_equal(p->zone_fn(p->zone_ud, a.zone), z1);
+  assert_ptr_not_equal(p->zone_fn(p->zone_ud, b.zone), z1);
+  assert_string_equal(pr_calendar_tz(z1), "America/New_York");
+  assert_null(p->zone_fn(p->zone_ud, 0));
+  assert_null(p->zone_fn(p->zone_ud, 99));
+  pr_rules_free(r);
+}
+
 /* More matching policies than a ticket keeps: the first ones, ENOBUFS. */
 static void
 test_rules_sla_pick_overflow(void **state)
@@ -1249,6 +1292,7 @@ main(void)
     cmocka_unit_test(test_rules_sla_problems),
     cmocka_unit_test(test_rules_sla_many_policies),
     cmocka_unit_test(test_rules_sla_pick_overflow),
+    cmocka_unit_test(test_rules_zone_from_ticket),
     cmocka_unit_test(test_rules_shipped_sla),
     cmocka_unit_test(test_rules_shipped_check_reports_nothing),
     cmocka_unit_test(test_rules_examples_load),

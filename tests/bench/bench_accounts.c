@@ -2,7 +2,9 @@
 ** second with 10,000 account policies (one accounts declaration reading a
 ** CSV file) and 100,000 keywords, next to 10 accounts and 1,000 keywords,
 ** so that a per-event cost growing with the policies that cannot match
-** would show.  Load time is wall and CPU time of promptly_open (the CPU
+** would show; and the cost of a calendar whose zone comes from the ticket
+** (tz = from(...)) with 400 distinct zones of the system's tz database
+** (tzdata.zi), next to every ticket in one zone.  Load time is wall and CPU time of promptly_open (the CPU
 ** time is what the machine's other load does not change).  Printed, never
 ** asserted.
 **
@@ -206,6 +208,82 @@ run(const char *defaults, int n_accounts, int n_words)
 }
 
 
+/* Up to max zone names of the tz database ("Z name" lines of tzdata.zi). */
+static int
+read_zones(char names[][64], int max)
+{
+  FILE *f = fopen("/usr/share/zoneinfo/tzdata.zi", "r");
+  if (f == NULL) {
+    return 0;
+  }
+  char line[512];
+  int n = 0;
+  while (n < max && fgets(line, sizeof(line), f) != NULL) {
+    if (line[0] == 'Z' && line[1] == ' ' &&
+        sscanf(line + 2, "%63s", names[n]) == 1) {
+      n++;
+    }
+  }
+  fclose(f);
+  return n;
+}
+
+
+/* EVENTS creates through a calendar with tz = from("customer_tz", ...),
+** the tickets spread over n_zones zones (1: all in one). */
+static int
+run_zones(char names[][64], int n_zones)
+{
+  char dir[] = "/tmp/promptly-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/20-zones.lua", dir);
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    perror(path);
+    return 1;
+  }
+  fprintf(f, "calendar \"customer-hours\" { hours = { mon_fri = { "
+             "\"09:00-17:00\" } }, tz = from(\"customer_tz\", "
+             "\"Europe/Berlin\") }\n"
+             "policy \"standard\" { calendar = \"customer-hours\", "
+             "first_response = \"4h\", resolution = \"16h\" }\n");
+  fclose(f);
+  promptly_host host = {0};
+  host.struct_size = sizeof(host);
+  host.abi_version = PROMPTLY_ABI_VERSION;
+  host.write_fields = on_write;
+  char err[512];
+  promptly *p = NULL;
+  if (p_open(&host, dir, &p, err, sizeof(err)) != PROMPTLY_OK) {
+    fprintf(stderr, "bench: open: %s\n", err);
+    return 1;
+  }
+  const int64_t t0 = 1795194000000LL;
+  double start = now_s(), c0 = cpu_s();
+  for (int i = 0; i < EVENTS; i++) {
+    promptly_attr a[3] = {
+      {"subject", "Invoice question"},
+      {"customer_tz", names[i % n_zones]},
+      {"queue", "General"},
+    };
+    promptly_event ev = {sizeof(ev), PROMPTLY_EV_CREATE, i + 1,
+                         t0 + (int64_t)i * 1000, a, 3, 0, NULL};
+    p_submit(p, &ev, NULL, 0);
+    p_advance(p, t0 + (int64_t)i * 1000);
+  }
+  double total = now_s() - start, cpu = cpu_s() - c0;
+  p_close(p);
+  printf("  %3d zone%s: %.0f events/s (CPU %.2f s for %d creates)\n",
+         n_zones, n_zones == 1 ? " " : "s", EVENTS / total, cpu, EVENTS);
+  snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+  return system(err) != 0;
+}
+
+
 int
 main(void)
 {
@@ -229,5 +307,16 @@ main(void)
   int bad = run(rules, 10, 1000);
   bad |= run(rules, 10000, 1000);
   bad |= run(rules, 10000, 100000);
+  static char zones[400][64];
+  int n = read_zones(zones, 400);
+  printf("zone from the ticket: %d creates, 4h/16h in the customer's "
+         "09:00-17:00\n", EVENTS);
+  if (n < 400) {
+    printf("  (only %d zones in /usr/share/zoneinfo/tzdata.zi)\n", n);
+  }
+  if (n > 0) {
+    bad |= run_zones(zones, 1);
+    bad |= run_zones(zones, n);
+  }
   return bad;
 }
