@@ -608,6 +608,24 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
                           PR_SLA_MAX_EXCEPTIONS, &n) != PROMPTLY_OK) {
     return;
   }
+  /* Those applied whose condition no longer holds are undone first. */
+  uint32_t holds = 0;
+  for (size_t i = 0; i < n; i++) {
+    holds |= (uint32_t)1 << exc[i].index;
+  }
+  uint32_t applied = pr_sla_ticket_exceptions(t->sla);
+  for (uint32_t i = 0; i < s->n_exceptions; i++) {
+    uint32_t bit = (uint32_t)1 << i;
+    if ((applied & bit) && !(holds & bit)) {
+      int rc = pr_sla_unexcept(t->sla, s, i, at_ms, acts);
+      if (rc != PROMPTLY_OK) {
+        sla_failed(p, t, rc, "exception");
+      } else {
+        trace(p, t, at_ms, "exception %s no longer applies: undone",
+              s->exceptions[i].name);
+      }
+    }
+  }
   for (size_t i = 0; i < n; i++) {
     int was_excluded = 0;
     const char *before = pr_sla_ticket_exception(t->sla, &was_excluded);
@@ -678,9 +696,14 @@ assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev,
                              &why, err, sizeof(err));
   if (rc != PROMPTLY_OK) {
     /* The rule's own file:line leads, as every rule error does. */
-    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
-             (long long)t->id, *ev->source ? ", " : "", ev->source);
-    return;
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
+             (long long)t->id, *ev->source ? ", " : "", ev->source,
+             rc == PROMPTLY_ERULE ? "; the rule does not match, the next "
+                                    "rules and the default decide"
+                                  : "");
+    if (rc != PROMPTLY_ERULE) {
+      return;
+    }
   }
   if (set_priority(t, pr_rules_level_id(p->rules, level)) != PROMPTLY_OK) {
     oom(p, t->id);

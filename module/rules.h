@@ -56,8 +56,10 @@ size_t pr_rules_default_level(const pr_rules *r);
 ** body, tier, type, channel, queue, status, anything else): the level of
 ** the first matching priority rule in file order, or the default level.
 ** *why is "file:line" of the rule that matched, or NULL for the default;
-** it lives as long as r.  ERULE, with "file:line: message" in err, when a
-** rule function failed: then *level is untouched. */
+** it lives as long as r.  A rule whose `when` function fails counts as not
+** matching: the ticket falls through to the next rules and the default,
+** *level and *why are set as for a match, and ERULE is returned with the
+** first failure as "file:line: message" in err. */
 int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                       size_t n_attrs, size_t *level, const char **why,
                       char *err, size_t errlen);

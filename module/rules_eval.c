@@ -246,17 +246,29 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     list_hits(&ev, pr_matcher_count(r->matcher));
   }
 
+  /* A `when` that fails counts as not matching: the ticket falls through
+  ** to the next rules and the default, and the first failure is reported
+  ** (ERULE, with *level set all the same). */
+  int failed = PROMPTLY_OK;
   for (; ev.next < r->n_prios; ev.next++) {
     const rules_prio *p = &r->prios[ev.next];
     if (p->m.when_ref != LUA_NOREF && match_holds(&ev, &p->m)) {
       /* From the first rule that needs Lua, go on inside Lua. */
       char msg[RULES_MSG_MAX];
       rc = pr_sandbox_run(r->sb, rules_eval_lua, &ev, msg, sizeof(msg));
-      if (rc != PROMPTLY_OK) {
-        const rules_prio *at = &r->prios[ev.next < r->n_prios ? ev.next : 0];
-        when_failed(r, rc, msg, &at->site, "priority", err, errlen);
+      if (rc == PROMPTLY_OK) {
+        break;
       }
-      break;
+      if (ev.next >= r->n_prios) {
+        break;
+      }
+      if (failed == PROMPTLY_OK) {
+        when_failed(r, rc, msg, &r->prios[ev.next].site, "priority", err,
+                    errlen);
+        failed = rc;
+      }
+      rc = PROMPTLY_OK;
+      continue;  /* ev.next++: the rule after the failing one. */
     }
     if (match_holds(&ev, &p->m)) {
       ev.matched = (long)ev.next;
@@ -280,7 +292,7 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
       *why = NULL;
     }
   }
-  return PROMPTLY_OK;
+  return failed;
 }
 
 /* In Lua: the `when` functions of the candidates marked in ev->need, in

@@ -169,7 +169,10 @@ cond_match(const pr_sla_metric *m, int role, int32_t kind, const char *status)
 }
 
 
-/* A custom metric's own conditions; one role per event, stop first. */
+/* A custom metric's own conditions; one role per event, in the order
+** stop, pause, resume, start.  An event that is both resume and start
+** resumes a clock paused by its own events and starts one that is not
+** running a cycle (the shipped OLA example does this). */
 static void
 custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
              const char *status, int64_t at)
@@ -177,11 +180,13 @@ custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   for (uint32_t m = PR_SLA_BUILTIN; m < t->n_clocks; m++) {
     const pr_sla_metric *def = &s->metrics[m];
     sla_clock *c = &t->clocks[m];
+    int resume = cond_match(def, PR_SLA_ON_RESUME, kind, status);
     if (cond_match(def, PR_SLA_ON_STOP, kind, status)) {
       sla_meet(t, s, m, at);
     } else if (cond_match(def, PR_SLA_ON_PAUSE, kind, status)) {
       sla_pause_clock(s, c, at, CLK_PAUSE_OWN);
-    } else if (cond_match(def, PR_SLA_ON_RESUME, kind, status)) {
+    } else if (resume && (c->state == CLK_ACTIVE ||
+                          !cond_match(def, PR_SLA_ON_START, kind, status))) {
       sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
     } else if (cond_match(def, PR_SLA_ON_START, kind, status)) {
       if (c->state != CLK_ACTIVE) {
@@ -484,6 +489,65 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
     rc2 = PROMPTLY_ENOMEM;
   }
   return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
+int
+pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                int64_t at_ms, pr_sla_actions *out)
+{
+  if (t == NULL || !sla_check_set(s) || out == NULL ||
+      t->n_clocks != s->n_metrics || exception >= s->n_exceptions) {
+    return PROMPTLY_EINVAL;
+  }
+  if (t->flags & T_DEAD) {
+    return PROMPTLY_ESTATE;
+  }
+  if ((t->exceptions & ((uint32_t)1 << exception)) == 0) {
+    return PROMPTLY_OK;
+  }
+  int64_t at = sla_clamp_at(t, at_ms);
+  int rc = sla_fire_due(t, s, at - 1, out);
+  t->exceptions &= ~((uint32_t)1 << exception);
+  if (t->ext != NULL && t->ext->reasons != NULL) {
+    free(t->ext->reasons[exception]);
+    t->ext->reasons[exception] = NULL;
+  }
+  /* The last reason shown is that of an exception still applied. */
+  if (t->ext != NULL) {
+    free(t->ext->exc_reason);
+    t->ext->exc_reason = NULL;
+    for (uint32_t i = s->n_exceptions; i-- > 0;) {
+      if ((t->exceptions & ((uint32_t)1 << i)) && t->ext->reasons != NULL &&
+          t->ext->reasons[i] != NULL) {
+        t->ext->exc_reason = pr_strdup(t->ext->reasons[i]);
+        break;
+      }
+    }
+  }
+  int excluded = 0;
+  for (uint32_t i = 0; i < s->n_exceptions; i++) {
+    if ((t->exceptions & ((uint32_t)1 << i)) &&
+        s->exceptions[i].kind == PR_SLA_EXC_EXCLUDE) {
+      excluded = 1;
+    }
+  }
+  if (!excluded) {
+    t->flags &= (uint8_t)~T_EXCLUDED;
+  }
+  sla_settle(t, s, at);
+  int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
+  return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
+uint32_t
+pr_sla_ticket_exceptions(const pr_sla_ticket *t)
+{
+  return t->exceptions;
 }
 
 

@@ -509,6 +509,15 @@ int pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s,
 int pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
                   const char *reason, int64_t at_ms, pr_sla_actions *out);
 
+/* Undo exception index of s (its condition no longer holds): its targets
+** or exclusion go, the clocks re-choose as at any transition.  Not applied:
+** a no-op returning OK. */
+int pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                    int64_t at_ms, pr_sla_actions *out);
+
+/* The applied exceptions, bit per index of s->exceptions. */
+uint32_t pr_sla_ticket_exceptions(const pr_sla_ticket *t);
+
 /* Fire everything due at or before at_ms (deadlines popped by the core). */
 int pr_sla_fire(pr_sla_ticket *t, const pr_sla_set *s, int64_t at_ms,
                 pr_sla_actions *out);
@@ -560,12 +569,12 @@ int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
 
 /* --- Fields ------------------------------------------------------------ */
 
-#define PR_SLA_MAX_FIELDS (6 + 3 * PR_SLA_MAX_METRICS)
+#define PR_SLA_MAX_FIELDS (7 + 3 * PR_SLA_MAX_METRICS)
 
 /* A ticket's fields at an instant: pairs in a fixed order (priority,
 ** sla.policy, sla.status, sla.due, per metric .due, .state and
-** .breached_at, sla.escalation, sla.customer_wait).  Values point into
-** buf. */
+** .breached_at, sla.escalation, sla.customer_wait, sla.exception).
+** Values point into buf. */
 typedef struct pr_sla_fieldset {
   pr_kv kv[PR_SLA_MAX_FIELDS];
   uint32_t n;
@@ -594,6 +603,8 @@ typedef struct pr_sla_fieldset {
 ** - sla.escalation: the level reached (see the top), "0" for none.
 ** - sla.customer_wait: whole seconds of customer wait, the current period
 **   included.
+** - sla.exception: each applied exception as "name: reason", joined by
+**   "; " in declaration order; "" when none.
 ** - A merged or deleted ticket shows sla.status "stopped", every due ""
 **   and every metric state "none" (its final write); an excluded one
 **   shows "none" and "".

@@ -207,5 +207,21 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
   }
   snprintf(num, sizeof(num), "%lld", (long long)(wait / 1000));
   put(out, &off, "sla.customer_wait", num);
+
+  char exc[1024] = "";
+  size_t len = 0;
+  for (uint32_t i = 0; i < s->n_exceptions && len < sizeof(exc); i++) {
+    if ((t->exceptions & ((uint32_t)1 << i)) == 0 || (t->flags & T_DEAD)) {
+      continue;
+    }
+    const char *why = t->ext != NULL && t->ext->reasons != NULL &&
+                          t->ext->reasons[i] != NULL
+                        ? t->ext->reasons[i]
+                        : s->exceptions[i].reason;
+    int w = snprintf(exc + len, sizeof(exc) - len, "%s%s: %s",
+                     len ? "; " : "", s->exceptions[i].name, why);
+    len += w > 0 ? (size_t)w : 0;
+  }
+  put(out, &off, "sla.exception", exc);
 }
 

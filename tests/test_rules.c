@@ -359,18 +359,29 @@ test_rules_when_errors(void **state)
   size_t level = 77;
   const char *why = "unchanged";
   char err[512];
+  /* A failing `when` does not match: the ticket falls through to the
+  ** later rules (none matches "boom") and the default (issue 11). */
   pr_kv boom[] = {{"subject", "boom"}};
   assert_int_equal(pr_rules_priority(r, 1, boom, 1, &level, &why, err,
                                      sizeof(err)),
                    PROMPTLY_ERULE);
-  assert_int_equal(level, 77);
+  assert_int_equal(level, pr_rules_default_level(r));
+  assert_null(why);
   assert_non_null(strstr(err, "10-when.lua:2: attempt to index a nil value "
                               "(field 'customer')"));
+  /* ... and to a later rule that matches. */
+  pr_kv boom_fine[] = {{"subject", "boom, all fine"}};
+  assert_int_equal(pr_rules_priority(r, 4, boom_fine, 1, &level, &why, err,
+                                     sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_string_equal(pr_rules_level_id(r, level), "P4");
+  assert_string_equal(why, "10-when.lua:11");
   pr_kv spin[] = {{"subject", "spin"}};
+  level = 77;
   assert_int_equal(pr_rules_priority(r, 2, spin, 1, &level, &why, err,
                                      sizeof(err)),
                    PROMPTLY_ERULE);
-  assert_int_equal(level, 77);
+  assert_int_equal(level, pr_rules_default_level(r));
   assert_non_null(strstr(err, "10-when.lua:5: instruction budget exceeded"));
   pr_kv wr[] = {{"subject", "write"}};
   assert_int_equal(pr_rules_priority(r, 3, wr, 1, &level, &why, err,

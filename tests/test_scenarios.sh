@@ -53,8 +53,9 @@ wait_for() {
 scenario() {
   local name=$1 until=$2
   local d="$sc/$name"
-  local rules="$rules"
-  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules).
+  local rules="${3:-$rules}"
+  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules)
+  # or name a folder (a third argument).
   if [ -d "$d/rules" ]; then
     rules="$d/rules"
   fi
@@ -147,6 +148,11 @@ scenario breach-is-a-fact 2026-11-24T10:00:00Z
 # resolution both reach 25% and 50%, the priority goes up two levels.
 scenario ladder-per-ticket 2026-11-23T13:30:00Z
 
+# Issue 11, defect 5: the shipped OLA example starts and resumes its metric
+# on the same status: the clock starts, pauses for the vendor, resumes.
+scenario ola-start-resume 2026-11-23T12:00:00Z \
+  "$PROMPTLY_SRCDIR/examples/policies/ola"
+
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
 
@@ -175,6 +181,20 @@ ticket 401 at 2026-11-23T10:00:00Z; its clocks stopped (sla.status stopped)" \
 check "merge-delete: explain shows the merge itself" grep -qF \
   "2026-11-23T10:00:00Z  merged into ticket 401: its clocks stop" \
   "$tmp/md-explain.out"
+
+# Issue 11, defect 7: a failing `when` is reported as file:line with the
+# ticket and the event's line; the ticket falls through to the next rule
+# (P2 here, not no priority at all), and the run fails (exit 1).
+wf="$sc/when-falls-through"
+run_cli "$tmp/wf.out" "$tmp/wf.err" run --rules "$wf/rules" \
+  --events "$wf/events.jsonl" --until 2026-11-23T10:00:00Z
+check "when-falls-through: a rule error fails the run" test "$rc" -eq 1
+check "when-falls-through: the next rule decides (P2)" same \
+  "$wf/expected.jsonl" "$tmp/wf.out"
+check "when-falls-through: reported as file:line, ticket and event line" \
+  grep -qF "promptly: error: 10-rules.lua:5: attempt to index a nil value \
+(field 'customer') (ticket 700, line 2); the rule does not match" \
+  "$tmp/wf.err"
 
 # --- Outcome records (--records) ---------------------------------------------
 
