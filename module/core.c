@@ -14,6 +14,7 @@
 #include "core.h"
 #include "deadlines.h"
 #include "rules.h"
+#include "ruletest.h"
 #include "sla.h"
 #include "tickets.h"
 #include "util.h"
@@ -118,6 +119,18 @@ pr_event_type_find(const char *name)
 
 /* --- Logging and host callbacks ------------------------------------------ */
 
+/* Every line the host gets is one line of valid UTF-8: attribute values
+** (a customer's mail) and rule strings quoted in a message cannot start
+** a forged second line nor hand the host bytes that are not text. */
+static void
+log_line(const promptly_host *host, int level, const char *msg)
+{
+  char line[2048];
+  pr_text_line(msg, strlen(msg), line, sizeof(line));
+  host->log(host->user_data, level, line);
+}
+
+
 static void
 vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
 {
@@ -126,7 +139,7 @@ vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
   }
   char msg[1024];
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  host->log(host->user_data, level, msg);
+  log_line(host, level, msg);
 }
 
 
@@ -148,7 +161,7 @@ log_sink(void *ud, int level, const char *msg)
 {
   const promptly_host *host = ud;
   if (host->log != NULL) {
-    host->log(host->user_data, level, msg);
+    log_line(host, level, msg);
   }
 }
 
@@ -1246,6 +1259,11 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   char first[512] = "";
   pr_rules *fresh = NULL;
   int rc = pr_rules_load(p->rules_dir, &o, &fresh, first, sizeof(first));
+  if (rc == PROMPTLY_OK &&
+      (rc = pr_ruletest_gate(&p->host, p->rules_dir, fresh, first,
+                             sizeof(first))) != PROMPTLY_OK) {
+    pr_rules_free(fresh);  /* Its tests failed (*.test.lua, on_reload). */
+  }
   if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR,
              "rules in %s not reloaded, the previous rules stay in force: %s",
@@ -1818,6 +1836,13 @@ pr_core_close(promptly *p)
 }
 
 
+static void
+lint_sink(void *ud, const char *line)
+{
+  log_sink(ud, PROMPTLY_LOG_WARN, line);
+}
+
+
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1830,6 +1855,7 @@ pr_core_check(const promptly_host *host, size_t host_size,
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
+    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

@@ -268,10 +268,43 @@ PROMPTLY_API int promptly_close(promptly *p);
 
 /* Load a rules folder without running it: each problem goes to host->log
 ** (PROMPTLY_LOG_ERROR, "file:line: message").  0 if clean, else ERULE or EIO
-** (a message in errbuf too). */
+** (a message in errbuf too).  A folder that loads is then looked over for
+** what can never happen or would fail on an unusual ticket (shadowed rules,
+** keywords listed twice, calendars never open in the coming year, policies
+** without targets, *.LUA names, `when` functions that fail on a ticket
+** without attributes): each such warning goes to host->log at
+** PROMPTLY_LOG_WARN as "file:line: warning: message" (since 1.1); warnings
+** do not change the return value. */
 PROMPTLY_API int promptly_check(const promptly_host *host,
                                 const char *rules_dir, char *errbuf,
                                 size_t errlen);
+
+/* ABI 1.1.  Run the rule tests of a rules folder: its *.test.lua files
+** (promptly-rules(5), "Rule tests"), each case on a fresh instance of the
+** folder's rules in virtual time.  Problems of the rules or of a test file,
+** and each failed expectation, go to host->log (PROMPTLY_LOG_ERROR,
+** "file:line: message"); the timeline of a failed case follows at
+** PROMPTLY_LOG_INFO; a passing case is one line at PROMPTLY_LOG_DEBUG.
+** *cases and *failed (may be NULL) get the number of cases run and failed.
+** 0 when all passed (or there is none), else ERULE (a summary in errbuf),
+** EIO for a folder that cannot be read. */
+PROMPTLY_API int promptly_test(const promptly_host *host,
+                               const char *rules_dir, uint32_t *cases,
+                               uint32_t *failed, char *errbuf, size_t errlen);
+
+/* ABI 1.1.  How the rules of rules_dir judge a ticket with these
+** attributes (subject, body, tier, ...), without an instance: sentences
+** through host->trace (ticket 0, at_ms 0) - the levels, most urgent
+** first ("levels: P1, P2, P3, P4 (default P3)"), the priority rule that
+** matched and at which words ("at 'down' at subject:13", columns in
+** characters from 1), near misses (other rules with words in the text, or
+** whose conditions hold, and why they did not win), then warnings about
+** the rules ("file:line: priority: shadowed, ..."). Problems of the rules
+** go to host->log as with promptly_check.  ENOTSUP without trace; ERULE
+** when the rules do not load or a `when` function fails. */
+PROMPTLY_API int promptly_why(const promptly_host *host, const char *rules_dir,
+                              const promptly_attr *attrs, uint32_t n_attrs,
+                              char *errbuf, size_t errlen);
 
 /* --- Business calendars (pure arithmetic, no instance needed) --- */
 

@@ -31,6 +31,7 @@
 #include "promptly.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,8 @@ csv_rows(lua_State *L, pr_rules *r, const rules_accts *a, const char *file,
     }
     rules_site site;
     snprintf(site.where, sizeof(site.where), "%s:%zu", file, lineno);
+    snprintf(site.file, sizeof(site.file), "%s", file);
+    site.line = lineno < INT32_MAX ? (int)lineno : 0;
     if (strchr(line, '"') != NULL) {
       rules_problem(r, &site, "accounts '%s': quoted fields are not "
                     "supported (values are plain, separated by commas)",
@@ -337,6 +340,8 @@ csv_rows(lua_State *L, pr_rules *r, const rules_accts *a, const char *file,
   if (n_head == 0 && !bad_head) {
     rules_site site;
     snprintf(site.where, sizeof(site.where), "%s:1", file);
+    snprintf(site.file, sizeof(site.file), "%s", file);
+    site.line = 1;
     rules_problem(r, &site, "accounts '%s': no header line", a->attr);
   }
   g_free(text);

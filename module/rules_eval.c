@@ -69,10 +69,11 @@ match_holds(const rules_eval *ev, const rules_match *m)
     int any = 0;
     if (ev->hits == NULL || ev->n_hits == 0) {
       /* no text scanned, or no keyword in it */
-    } else if (ev->hit_ids != NULL && ev->n_hits < m->n_words / 8) {
+    } else if (ev->hit_ids != NULL && m->word_sorted != NULL &&
+               ev->n_hits < m->n_words / 8) {
       /* Few hits, many words: look each hit up in the sorted ids. */
       for (size_t h = 0; !any && h < ev->n_hits; h++) {
-        any = bsearch(&ev->hit_ids[h], m->word_ids, m->n_words,
+        any = bsearch(&ev->hit_ids[h], m->word_sorted, m->n_words,
                       sizeof(uint32_t), cmp_id) != NULL;
       }
     } else {
@@ -159,12 +160,16 @@ static int
 push_ticket(lua_State *L, const rules_eval *ev)
 {
   lua_createtable(L, 0, (int)ev->n_attrs + 1);
+  /* An attribute may be larger than the strings rules may make (a raise
+  ** here leaves it on: the next call resets it before rule code runs). */
+  pr_sandbox_host_values(ev->r->sb, 1);
   for (size_t i = 0; i < ev->n_attrs; i++) {
     if (ev->attrs[i].name != NULL && ev->attrs[i].value != NULL) {
       lua_pushstring(L, ev->attrs[i].value);
       lua_setfield(L, -2, ev->attrs[i].name);
     }
   }
+  pr_sandbox_host_values(ev->r->sb, 0);
   lua_pushinteger(L, ev->ticket);
   lua_setfield(L, -2, "id");
   lua_rawgeti(L, LUA_REGISTRYINDEX, ev->r->ticket_mt_ref);

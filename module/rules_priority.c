@@ -188,6 +188,7 @@ free_match(rules_match *m)
 {
   free_strs(m->words, m->n_words);
   free(m->word_ids);
+  free(m->word_sorted);
   for (size_t c = 0; c < m->n_conds; c++) {
     free_cond(&m->conds[c]);
   }
@@ -270,6 +271,12 @@ collect_words(lua_State *L, pr_rules *r, const rules_site *site,
                     "string", what, i, luaL_typename(L, -1));
     } else if (strspn(w, " \t\r\n") == strlen(w)) {
       rules_problem(r, site, "%s: 'words' entry %zu is empty", what, i);
+    } else if (lua_rawlen(L, -1) > PR_RULES_WORD_MAX) {
+      /* Once per declaration: the keyword matcher holds every keyword. */
+      rules_problem(r, site, "%s: 'words' entry %zu is longer than %d "
+                    "bytes", what, i, PR_RULES_WORD_MAX);
+      lua_pop(L, 1);
+      return;
     } else if (push_str(&m->words, &m->n_words, w) != PROMPTLY_OK) {
       rules_out_of_memory(r, site, what);
     }
@@ -372,8 +379,13 @@ match_add_words(pr_rules *r, const rules_site *site, const char *what,
       rules_problem(r, site, "%s: %s", what, err);
     }
   }
-  /* Ascending, so that a verdict can look its few hits up in them. */
-  qsort(m->word_ids, m->n_words, sizeof(uint32_t), cmp_word_id);
+  /* A sorted copy, so that a verdict can look its few hits up in it;
+  ** without memory, verdicts walk word_ids instead. */
+  m->word_sorted = malloc(m->n_words * sizeof(uint32_t));
+  if (m->word_sorted != NULL) {
+    memcpy(m->word_sorted, m->word_ids, m->n_words * sizeof(uint32_t));
+    qsort(m->word_sorted, m->n_words, sizeof(uint32_t), cmp_word_id);
+  }
 }
 
 /* After priorities and policies added theirs: one matcher for all. */

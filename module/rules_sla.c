@@ -615,12 +615,13 @@ compile_policies(pr_rules *r)
       while (c < r->n_cals && strcmp(r->cals[c].name, p->calendar) != 0) {
         c++;
       }
+      /* A calendar that is unknown or broken is reported, and the rest of
+      ** the policy is checked all the same (in calendar time, since the set
+      ** will not load): one problem never hides the others. */
       if (c < r->n_cals) {
-        cal = r->cals[c].cal;
-        zoned = r->cals[c].tz_attr != NULL ? &r->cals[c] : NULL;
-        if (cal == NULL) {
-          continue; /* the calendar's own problem is reported */
-        }
+        cal = r->cals[c].cal;  /* NULL: the calendar's own problem */
+        zoned = r->cals[c].tz_attr != NULL && cal != NULL ? &r->cals[c]
+                                                           : NULL;
       } else if (strcmp(p->calendar, "24x7") != 0) {
         pr_buf names;
         pr_buf_init(&names);
@@ -632,7 +633,6 @@ compile_policies(pr_rules *r)
                       r->n_cals ? "declared: " : "no calendar is declared",
                       pr_buf_cstr(&names));
         pr_buf_free(&names);
-        continue;
       }
     }
     uint32_t index;
@@ -646,7 +646,10 @@ compile_policies(pr_rules *r)
       rules_problem(r, &p->site, "%s: %s", what, err);
       continue;
     }
-    for (size_t k = 0; k < p->n_ooh; k++) {
+    /* A broken calendar is reported already: no out_of_hours problem on
+    ** top of it. */
+    for (size_t k = 0; (cal != NULL || p->calendar == NULL) && k < p->n_ooh;
+         k++) {
       const rules_arg *g = &p->ooh[k];
       int m = pr_sla_set_metric_find(r->sla, g->name);
       char where[128];
