@@ -221,6 +221,9 @@ cmp_u32(const void *a, const void *b)
 static int
 cand_add(pidx_list *out, const uint32_t *v, size_t n)
 {
+  if (n == 0) {
+    return 0; /* v may be NULL (an empty list) */
+  }
   if (out->n + n > out->cap) {
     size_t cap = out->cap ? out->cap : 16;
     while (cap < out->n + n) {

@@ -451,12 +451,25 @@ open_policy(lua_State *L, pr_rules *r, const rules_site *site,
                   name, PR_SLA_MAX_POLICIES);
     return -1;
   }
-  long i = push_elem((void **)&r->policies, &r->n_policies,
-                     sizeof(rules_policy));
-  if (i < 0) {
-    rules_out_of_memory(r, site, "policy");
-    return -1;
+  /* Grown by doubling (10,000 account policies): the array is a power of
+  ** two of entries from 8 on. */
+  size_t n = r->n_policies;
+  if (n >= 8 && (n & (n - 1)) == 0) {
+    rules_policy *v = realloc(r->policies, 2 * n * sizeof(rules_policy));
+    if (v == NULL) {
+      rules_out_of_memory(r, site, "policy");
+      return -1;
+    }
+    r->policies = v;
+  } else if (n == 0) {
+    r->policies = malloc(8 * sizeof(rules_policy));
+    if (r->policies == NULL) {
+      rules_out_of_memory(r, site, "policy");
+      return -1;
+    }
   }
+  long i = (long)r->n_policies++;
+  memset(&r->policies[i], 0, sizeof(rules_policy));
   r->policies[i].site = *site;
   r->policies[i].m.when_ref = LUA_NOREF;
   if ((r->policies[i].name = pr_strdup(name)) == NULL) {

@@ -176,7 +176,8 @@ rules_ticket_zone(pr_rules *r, int64_t ticket, const pr_kv *attrs,
   } else if (r->opts.log != NULL) {
     char msg[512];
     char *whole = g_utf8_make_valid(name, -1);
-    char *valid = g_utf8_substring(whole, 0, 64); /* at most 64 characters */
+    glong chars = g_utf8_strlen(whole, -1);
+    char *valid = g_utf8_substring(whole, 0, chars < 64 ? chars : 64);
     g_free(whole);
     snprintf(msg, sizeof(msg), "ticket %lld: %s '%s' is %s: the "
              "calendars' own zones are used (reported once per zone)",
