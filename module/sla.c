@@ -702,6 +702,10 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     *c = *oc;
     c->policy = (uint16_t)map_policy(old_s, new_s, oc->policy);
     c->zone = 0;
+    int l0 = oc->level0 < old_s->n_levels
+               ? pr_sla_set_level_find(new_s, old_s->levels[oc->level0])
+               : -1;
+    c->level0 = (uint8_t)(l0 < 0 ? 0 : l0);
     c->fired = 0;
     for (uint32_t j = 0; j < old_s->n_thresholds; j++) {
       if ((oc->fired & ((uint32_t)1 << j)) == 0) {

@@ -376,7 +376,8 @@ test_rules_problem_list_is_structured_and_sorted(void **state)
 
 /* A 6 MiB body reaches `when` (the host's values may be larger than the
 ** 4 MiB blocks rule code may make); a rule that copies a large value
-** fails with file:line, and the next verdict is fine again. */
+** fails with file:line (and does not match), and the next verdict is fine
+** again. */
 static void
 test_rules_large_attribute_values(void **state)
 {
@@ -398,7 +399,7 @@ test_rules_large_attribute_values(void **state)
                                      sizeof(err)),
                    PROMPTLY_ERULE);
   assert_non_null(strstr(err, "10-big.lua:3: "));
-  /* A failing `when` falls through to the default (issue 11, defect 7). */
+  /* The failing rule does not match: the default decides (issue 11). */
   assert_int_equal(level, pr_rules_default_level(r));
   pr_kv small[] = {{"subject", "hi"}, {"body", "x"}};
   assert_string_equal(verdict_id(r, 3, small, 2, NULL), "P2");
