@@ -169,8 +169,9 @@ log_sink(void *ud, int level, const char *msg)
 static void
 problem_sink(void *ud, int level, const char *msg)
 {
-  (void)level;
-  log_sink(ud, PROMPTLY_LOG_ERROR, msg);
+  /* Errors, and the warnings of the problem list, as they are. */
+  log_sink(ud, level == PROMPTLY_LOG_WARN ? PROMPTLY_LOG_WARN
+                                          : PROMPTLY_LOG_ERROR, msg);
 }
 
 
@@ -1738,9 +1739,10 @@ free_instance(promptly *p)
 }
 
 
-int
-pr_core_open(const promptly_host *host, size_t host_size,
-             const char *rules_dir, promptly **out, char *err, size_t errlen)
+static int
+open_instance(const promptly_host *host, size_t host_size,
+              const char *rules_dir, int watch, promptly **out, char *err,
+              size_t errlen)
 {
   promptly *p = calloc(1, sizeof(*p));
   if (p == NULL) {
@@ -1788,9 +1790,10 @@ pr_core_open(const promptly_host *host, size_t host_size,
 
   uv_fs_event_init(&p->loop, &p->watch);
   p->watch.data = p;
-  uv = uv_fs_event_start(&p->watch, on_rules_changed, rules_dir, 0);
+  uv = watch ? uv_fs_event_start(&p->watch, on_rules_changed, rules_dir, 0)
+             : 0;
   if (uv == 0) {
-    p->watching = 1;
+    p->watching = watch;
   } else {
     core_log(p, PROMPTLY_LOG_WARN,
              "cannot watch %s for changes (%s): hot reload is off",
@@ -1807,6 +1810,23 @@ fail_loop:
   uv_loop_close(&p->loop);
   free_instance(p);
   return pr_err(err, errlen, PROMPTLY_EIO, "libuv: %s", uv_strerror(uv));
+}
+
+
+int
+pr_core_open(const promptly_host *host, size_t host_size,
+             const char *rules_dir, promptly **out, char *err, size_t errlen)
+{
+  return open_instance(host, host_size, rules_dir, 1, out, err, errlen);
+}
+
+
+int
+pr_core_open_unwatched(const promptly_host *host, size_t host_size,
+                       const char *rules_dir, promptly **out, char *err,
+                       size_t errlen)
+{
+  return open_instance(host, host_size, rules_dir, 0, out, err, errlen);
 }
 
 
@@ -1836,13 +1856,6 @@ pr_core_close(promptly *p)
 }
 
 
-static void
-lint_sink(void *ud, const char *line)
-{
-  log_sink(ud, PROMPTLY_LOG_WARN, line);
-}
-
-
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1852,10 +1865,10 @@ pr_core_check(const promptly_host *host, size_t host_size,
   memcpy(&h, host, host_size < sizeof(h) ? host_size : sizeof(h));
   pr_rules_opts o;
   rules_opts(&h, &o);
+  o.lint = 1;  /* check also warns: rules_lint.c */
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
-    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

@@ -35,6 +35,7 @@ typedef struct pr_rules_opts {
   uint64_t time_call_ns; /* CPU time of one call; 0 = PR_SANDBOX_TIME_CALL */
   struct pr_problems *problems; /* if not NULL (initialised by the caller):
                       ** receives the load's problem list, as reported */
+  int lint;           /* also report pr_rules_lint's warnings (check) */
 } pr_rules_opts;
 
 #define PR_RULES_MEM_CAP ((size_t)64 << 20)
@@ -94,16 +95,16 @@ typedef void (*pr_rules_say_fn)(void *ud, const char *line);
 int pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
                  pr_rules_say_fn say, void *ud, char *err, size_t errlen);
 
-/* Warnings about a loaded rule set (rules_lint.c), each "file:line:
-** warning: message", sorted by file and line, each once: shadowed
-** priority rules, keywords listed twice or that never decide, calendars
-** never open in the year from now_ms and the policies that use them,
-** policies without any target, *.LUA-style names that do not load, a
-** folder where nothing loads, `when` functions that fail on a ticket
-** without attributes or with empty ones.  Runs `when` functions in the
-** sandbox (loop thread, like pr_rules_priority). */
-void pr_rules_lint(const pr_rules *r, int64_t now_ms, pr_rules_say_fn say,
-                   void *ud);
+/* Warnings about a rule set (rules_lint.c) into ps, at PR_SEV_WARNING,
+** each message starting "warning: ": shadowed priority rules, keywords
+** listed twice or that never decide, calendars never open in the year
+** from now and the policies that use them, policies without any target
+** (only when nothing failed), *.LUA-style names that do not load, a folder
+** where nothing loads, `when` functions that fail on a ticket without
+** attributes or with empty ones.  Runs `when` functions in the sandbox
+** (loop thread, like pr_rules_priority).  pr_rules_load calls it when
+** opts->lint is set, into the load's own list. */
+void pr_rules_lint(const pr_rules *r, struct pr_problems *ps);
 
 /* promptly_why: load dir (problems to host->log, as promptly_check), then
 ** pr_rules_why, each sentence to host->trace (ticket 0, at 0).  host is

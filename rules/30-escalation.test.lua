@@ -13,6 +13,10 @@ test "an unanswered P1: the team lead at 75%, the manager at the breach" {
   -- P1 is the most urgent level already.
   expect { at = "2026-11-16T08:12:00Z", status = "breached", escalation = 2,
            priority = "P1", state = { first_response = "breached" } },
+  -- Still open (nobody answered), breached at 08:12 against 30 minutes.
+  record { metric = "first_response", outcome = "active",
+           breached_at = "2026-11-16T08:12:00Z", breach_policy = "corporate-p1",
+           breach_target_ms = 1800000 },
 }
 
 test "waiting on the customer: reminders after 24 and 48 hours, closed after 7 days" {

@@ -809,7 +809,7 @@ test_calendar_ics_only_regular_files_inside(void **state)
   time_t t0 = time(NULL);
   assert_int_equal(pr_cal_spec_add_ics(s, path, err, sizeof(err)),
                    PROMPTLY_EIO);
-  assert_true(time(NULL) - t0 < 3);
+  assert_true(time(NULL) - t0 < 30); /* never waits for a writer */
   assert_non_null(strstr(err, "fifo.ics': not a regular file"));
   assert_int_equal(pr_cal_spec_add_ics(s, "/dev/zero", err, sizeof(err)),
                    PROMPTLY_EIO);
