@@ -348,10 +348,9 @@ trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
   const pr_sla_set *s = sla_set(p);
   pr_buf b;
   pr_buf_init(&b);
-  for (uint32_t i = 0; i < s->n_policies; i++) {
-    if (t->mask & ((uint64_t)1 << i)) {
-      pr_buf_printf(&b, "%s%s", b.len ? ", " : "", s->policies[i].name);
-    }
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    pr_buf_printf(&b, "%s%s", b.len ? ", " : "",
+                  s->policies[t->pick.v[i]].name);
   }
   trace(p, t, at_ms, "policies matched: %s",
         b.len ? pr_buf_cstr(&b) : "none (no SLA targets)");
@@ -361,19 +360,25 @@ trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
 
 /* Which policies match the ticket now; on a rule error the last good
 ** verdict stays. */
-static uint64_t
+static pr_sla_pick
 match_policies(promptly *p, const pr_ticket *t, const char *source)
 {
-  uint64_t mask = 0;
+  pr_sla_pick pick = {0};
+  size_t n = 0;
   char err[512];
-  int rc = pr_rules_policies(p->rules, t->id, t->attrs.kv, t->attrs.n, &mask,
-                             err, sizeof(err));
-  if (rc != PROMPTLY_OK) {
+  int rc = pr_rules_pick(p->rules, t->id, t->attrs.kv, t->attrs.n, &pick, &n,
+                         err, sizeof(err));
+  if (rc == PROMPTLY_ENOBUFS) {
+    core_log(p, PROMPTLY_LOG_WARN,
+             "%zu policies match ticket %lld%s%s: only the first %d "
+             "declared count", n, (long long)t->id, *source ? ", " : "",
+             source, PR_SLA_MAX_PICK);
+  } else if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
              (long long)t->id, *source ? ", " : "", source);
-    return t->mask;
+    return t->pick;
   }
-  return mask;
+  return pick;
 }
 
 
@@ -595,8 +600,8 @@ retarget(promptly *p, pr_ticket *t, int64_t at_ms, pr_sla_actions *acts)
   if (t->sla == NULL) {
     return;
   }
-  int rc = pr_sla_retarget(t->sla, sla_set(p), sla_level(p, t), t->mask,
-                           at_ms, acts);
+  int rc = pr_sla_retarget_pick(t->sla, sla_set(p), sla_level(p, t),
+                                &t->pick, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "retarget");
   }
@@ -741,10 +746,11 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
   }
   trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
   assign_priority(p, t, ev, at_ms);
-  t->mask = match_policies(p, t, ev->source);
+  t->pick = match_policies(p, t, ev->source);
   trace_policies(p, t, at_ms);
-  int rc = pr_sla_open(sla_set(p), t->id, at_ms, sla_level(p, t), t->mask,
-                       pr_kvset_get(&t->attrs, "status"), acts, &t->sla);
+  int rc = pr_sla_open_pick(sla_set(p), t->id, at_ms, sla_level(p, t),
+                            &t->pick, pr_kvset_get(&t->attrs, "status"), acts,
+                            &t->sla);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
   }
@@ -758,9 +764,9 @@ static void
 rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
         pr_sla_actions *acts)
 {
-  uint64_t mask = match_policies(p, t, ev->source);
-  if (mask != t->mask) {
-    t->mask = mask;
+  pr_sla_pick pick = match_policies(p, t, ev->source);
+  if (!pr_sla_pick_equal(&pick, &t->pick)) {
+    t->pick = pick;
     trace_policies(p, t, at_ms);
     retarget(p, t, at_ms, acts);
   }
@@ -1225,7 +1231,7 @@ rebind_one(pr_ticket *t, void *ud)
       t->sla = fresh;
     }
   }
-  t->mask = match_policies(p, t, "reload");
+  t->pick = match_policies(p, t, "reload");
   retarget(p, t, c->at_ms, &c->acts);
   settle(p, t, &c->acts, c->at_ms);
 }

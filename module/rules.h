@@ -138,6 +138,20 @@ int pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                       size_t n_attrs, uint64_t *mask, char *err,
                       size_t errlen);
 
+/* The same for any number of policies: the matching ones in *pick, in
+** declaration order, the first PR_SLA_MAX_PICK of them; *n_matched (may
+** be NULL) is how many match.  Policies are looked up through an index of
+** their first attribute condition (else their keywords), so the cost
+** does not grow with policies filed under values the ticket lacks.  OK;
+** ENOBUFS when more than PR_SLA_MAX_PICK match (the first ones are in
+** *pick); ERULE, EINVAL, ENOMEM as above (then *pick is untouched).
+** pr_rules_policies gives the mask of the pick's policies below 64, and
+** ENOBUFS likewise. */
+struct pr_sla_pick;
+int pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                  size_t n_attrs, struct pr_sla_pick *pick, size_t *n_matched,
+                  char *err, size_t errlen);
+
 /* An approved exception that applies to a ticket. */
 typedef struct pr_rules_exception {
   uint32_t index;       /* into pr_rules_sla(r)->exceptions */

@@ -389,6 +389,8 @@ static const rules_decl rules_decls[] = {
    compile_metrics},
   {"policy",           NULL,             open_policy,   body_policy,
    compile_policies},
+  {"accounts",         NULL,             open_accounts, body_accounts,
+   compile_accounts},
   {"pause_on",         collect_pause_on, NULL,          NULL,
    compile_pauses},
   {"customer_wait",    collect_customer_wait, NULL,     NULL,
@@ -600,6 +602,8 @@ rules_register(lua_State *L)
     lua_pushcclosure(L, l_rules_declare, 2);
     lua_setglobal(L, rules_decls[i].name);
   }
+  lua_pushcfunction(L, rules_lua_from);
+  lua_setglobal(L, "from");
   /* The metatable of the tables `when` functions get. */
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, l_rules_readonly);
@@ -816,6 +820,7 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
     }
   }
   compile_keywords(r);
+  compile_policy_index(r);
   seal_sla(r);
   pr_sandbox_span_end(r->sb);
   if (r->opts.lint) {
@@ -862,6 +867,14 @@ pr_rules_free(pr_rules *r)
     free_policy(&r->policies[i]);
   }
   free(r->policies);
+  rules_index_free(r->pindex);
+  free_accounts(r);
+  free_zones(r);
+  free_strs(r->at_risk_names, r->n_at_risk);
+  free(r->at_risk_shares);
+  if (r->policy_names != NULL) {
+    g_hash_table_destroy(r->policy_names);
+  }
   for (size_t i = 0; i < r->n_pauses; i++) {
     free(r->pauses[i].status);
   }

@@ -219,13 +219,53 @@ sla_check_set(const pr_sla_set *s)
 }
 
 
+/* A pick is ascending and names policies of s. */
+static int
+pick_valid(const pr_sla_set *s, const pr_sla_pick *pick)
+{
+  if (pick == NULL || pick->n > PR_SLA_MAX_PICK) {
+    return 0;
+  }
+  for (uint32_t i = 0; i < pick->n; i++) {
+    if (pick->v[i] >= s->n_policies || (i > 0 && pick->v[i] <= pick->v[i - 1])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+
+/* A mask for the mask forms: only bits of policies the set has, at most
+** PR_SLA_MAX_PICK of them. */
+static int
+mask_valid(const pr_sla_set *s, uint64_t policies)
+{
+  return (s->n_policies >= 64 || (policies >> s->n_policies) == 0) &&
+         __builtin_popcountll(policies) <= PR_SLA_MAX_PICK;
+}
+
+
 int
 pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
             uint32_t level, uint64_t policies, const char *status,
             pr_sla_actions *out, pr_sla_ticket **tp)
 {
+  if (!sla_check_set(s) || !mask_valid(s, policies)) {
+    return PROMPTLY_EINVAL;
+  }
+  pr_sla_pick pick;
+  pr_sla_pick_from_mask(policies, &pick);
+  return pr_sla_open_pick(s, ticket, at_ms, level, &pick, status, out, tp);
+}
+
+
+int
+pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
+                 uint32_t level, const pr_sla_pick *pick, const char *status,
+                 pr_sla_actions *out, pr_sla_ticket **tp)
+{
   if (!sla_check_set(s) || out == NULL || tp == NULL || level >= s->n_levels ||
-      (s->n_policies < 64 && (policies >> s->n_policies) != 0)) {
+      !pick_valid(s, pick)) {
     return PROMPTLY_EINVAL;
   }
   pr_sla_ticket *t =
@@ -236,10 +276,11 @@ pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
   t->id = ticket;
   t->last_at_ms = at_ms;
   t->level = (uint8_t)level;
-  t->policies = policies;
+  t->pick = *pick;
   t->n_clocks = (uint8_t)s->n_metrics;
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     t->clocks[m].policy = NO_POLICY;
+    t->clocks[m].zone = pick->zone;
     sla_choose_policy(t, s, m);
   }
   if (status != NULL) {
@@ -348,9 +389,23 @@ int
 pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
                 uint64_t policies, int64_t at_ms, pr_sla_actions *out)
 {
+  if (!sla_check_set(s) || !mask_valid(s, policies)) {
+    return PROMPTLY_EINVAL;
+  }
+  pr_sla_pick pick;
+  pr_sla_pick_from_mask(policies, &pick);
+  return pr_sla_retarget_pick(t, s, level, &pick, at_ms, out);
+}
+
+
+int
+pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
+                     const pr_sla_pick *pick, int64_t at_ms,
+                     pr_sla_actions *out)
+{
   if (t == NULL || !sla_check_set(s) || out == NULL ||
       t->n_clocks != s->n_metrics || level >= s->n_levels ||
-      (s->n_policies < 64 && (policies >> s->n_policies) != 0)) {
+      !pick_valid(s, pick)) {
     return PROMPTLY_EINVAL;
   }
   if (t->flags & T_DEAD) {
@@ -362,7 +417,21 @@ pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
     sla_fold(s, &t->clocks[m], at);
   }
   t->level = (uint8_t)level;
-  t->policies = policies;
+  t->pick = *pick;
+  /* A new zone: a running cycle's business time is recomputed over the
+  ** whole cycle in the new zone's hours, as for any change of calendar. */
+  for (uint32_t m = 0; m < t->n_clocks; m++) {
+    sla_clock *c = &t->clocks[m];
+    if (c->zone == pick->zone) {
+      continue;
+    }
+    c->zone = pick->zone;
+    if (c->state == CLK_ACTIVE && c->policy != NO_POLICY) {
+      sla_hist h;
+      sla_history_elapsed(t, m, sla_clock_cal(s, c), c->since_at_ms, &h);
+      c->elapsed_ms = h.business_ms;
+    }
+  }
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -547,7 +616,7 @@ move_ext(pr_sla_ticket *t, pr_sla_ticket *nt, const pr_sla_set *old_s,
     if (map[m] >= 0 && e->facts != NULL) {
       facts[map[m]] = e->facts[m];
       facts[map[m]].policy =
-        (uint8_t)map_policy(old_s, new_s, e->facts[m].policy);
+        (uint16_t)map_policy(old_s, new_s, e->facts[m].policy);
     }
     if (map[m] >= 0 && e->frozen != NULL) {
       frozen[map[m]] = e->frozen[m];
@@ -591,11 +660,22 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
   nt->n_clocks = (uint8_t)new_s->n_metrics;
   int level = pr_sla_set_level_find(new_s, old_s->levels[t->level]);
   nt->level = (uint8_t)(level < 0 ? 0 : level);
-  for (uint32_t p = 0; p < old_s->n_policies; p++) {
-    uint32_t q = map_policy(old_s, new_s, p);
-    if ((t->policies & ((uint64_t)1 << p)) && q != NO_POLICY) {
-      nt->policies |= (uint64_t)1 << q;
+  /* Zone ids belong to a rule set: the zone is the calendars' own until
+  ** the retarget that follows a reload gives the ticket's again. */
+  nt->pick.zone = 0;
+  /* The policies still present, in the new set's order. */
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    uint32_t q = map_policy(old_s, new_s, t->pick.v[i]);
+    if (q == NO_POLICY) {
+      continue;
     }
+    uint32_t j = nt->pick.n;
+    while (j > 0 && nt->pick.v[j - 1] > q) {
+      nt->pick.v[j] = nt->pick.v[j - 1];
+      j--;
+    }
+    nt->pick.v[j] = (uint16_t)q;
+    nt->pick.n++;
   }
   for (uint32_t e = 0; e < old_s->n_exceptions; e++) {
     int f = pr_sla_set_exception_find(new_s, old_s->exceptions[e].name);
@@ -620,7 +700,8 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
     const sla_clock *oc = &t->clocks[om];
     *c = *oc;
-    c->policy = (uint8_t)map_policy(old_s, new_s, oc->policy);
+    c->policy = (uint16_t)map_policy(old_s, new_s, oc->policy);
+    c->zone = 0;
     int l0 = oc->level0 < old_s->n_levels
                ? pr_sla_set_level_find(new_s, old_s->levels[oc->level0])
                : -1;
@@ -632,7 +713,8 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
       }
       for (uint32_t k = 0; k < new_s->n_thresholds; k++) {
         if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
-            0) {
+              0 &&
+            sla_applies(new_s->thresholds[k].metrics, m)) {
           c->fired |= (uint32_t)1 << k;
         }
       }
@@ -694,7 +776,48 @@ pr_sla_ticket_level(const pr_sla_ticket *t)
 uint64_t
 pr_sla_ticket_policies(const pr_sla_ticket *t)
 {
-  return t->policies;
+  return pr_sla_pick_mask(&t->pick);
+}
+
+
+const pr_sla_pick *
+pr_sla_ticket_pick(const pr_sla_ticket *t)
+{
+  return &t->pick;
+}
+
+
+void
+pr_sla_pick_from_mask(uint64_t mask, pr_sla_pick *out)
+{
+  out->n = 0;
+  out->zone = 0;
+  for (uint32_t i = 0; i < 64 && out->n < PR_SLA_MAX_PICK; i++) {
+    if (mask & ((uint64_t)1 << i)) {
+      out->v[out->n++] = (uint16_t)i;
+    }
+  }
+}
+
+
+int
+pr_sla_pick_equal(const pr_sla_pick *a, const pr_sla_pick *b)
+{
+  return a->n == b->n && a->zone == b->zone &&
+         memcmp(a->v, b->v, (size_t)a->n * sizeof(a->v[0])) == 0;
+}
+
+
+uint64_t
+pr_sla_pick_mask(const pr_sla_pick *p)
+{
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < p->n; i++) {
+    if (p->v[i] < 64) {
+      mask |= (uint64_t)1 << p->v[i];
+    }
+  }
+  return mask;
 }
 
 

@@ -145,7 +145,7 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
     }
     if (sla_clock_running(c)) {
       running = 1;
-      if (sla_reached(s, c, tg * s->at_risk_permille / 1000, now)) {
+      if (sla_reached(s, c, tg * pr_sla_at_risk(s, m) / 1000, now)) {
         at_risk = 1;
       }
       if (c->due_at_ms != 0 && (due == 0 || c->due_at_ms < due)) {
@@ -188,12 +188,13 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
     put_instant(out, &off, s->metrics[m].breached_field, broke);
   }
 
+  /* The highest step reached by any metric in its current cycle: entries
+  ** of one share for different metrics are one step. */
   int level = 0;
   for (uint32_t m = 0; m < t->n_clocks; m++) {
-    for (int j = PR_SLA_MAX_THRESHOLDS - 1; j >= level; j--) {
-      if (t->clocks[m].fired & ((uint32_t)1 << j)) {
-        level = j + 1;
-        break;
+    for (uint32_t j = 0; j < s->n_thresholds; j++) {
+      if ((t->clocks[m].fired & ((uint32_t)1 << j)) && s->step[j] > level) {
+        level = s->step[j];
       }
     }
   }

@@ -9,6 +9,7 @@
 #ifndef PR_TICKETS_H
 #define PR_TICKETS_H
 
+#include "sla.h"
 #include "util.h"
 
 #include <stddef.h>
@@ -60,7 +61,7 @@ typedef struct pr_ticket {
   int32_t manual;    /* 1 once an agent set the priority by hand */
   uint32_t raised;   /* ladder steps (bit per entry) whose raise_priority
                         or set_priority changed the priority already */
-  uint64_t mask;     /* the policies that matched, bit per policy */
+  pr_sla_pick pick;  /* the policies that matched */
   uint64_t gen;      /* tag of the ticket's live deadline entry */
   struct pr_sla_ticket *sla;  /* its clocks; NULL if they could not open */
 } pr_ticket;

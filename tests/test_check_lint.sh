@@ -37,7 +37,7 @@ cat >"$tmp/mask.expected" <<'EOF'
 20-policies.lua:4: policy 'corporate': first_response: unknown level 'P9'
 20-policies.lua:4: policy 'corporate': resolution: '99999d' is out of range (at most 10 years)
 20-policies.lua:4: policy 'corporate': unknown calendar 'office' (declared: 'c')
-20-policies.lua:4: policy 'corporate': unknown key 'colour' (known: calendar, first_response, next_response, periodic_update, resolution, words, tier, type, channel, queue, status, attrs, when, or the name of a metric)
+20-policies.lua:4: policy 'corporate': unknown key 'colour' (known: calendar, first_response, next_response, periodic_update, resolution, words, tier, type, channel, queue, status, attrs, when, out_of_hours, or the name of a metric)
 EOF
 check "masking: every problem of every declaration" same \
   "$tmp/mask.expected" <(grep -v ': warning: ' "$tmp/mask.out" | LC_ALL=C sort -u)

@@ -628,6 +628,41 @@ test_sla_target_used_up_at_closing(void **state)
 }
 
 
+/* One share for metrics that do not overlap: accepted, one escalation
+** step; for one metric twice: refused.  Per-metric at-risk shares. */
+static void
+test_sla_per_metric_thresholds(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  char err[256];
+  uint32_t fr = 1u << PR_SLA_FIRST_RESPONSE, res = 1u << PR_SLA_RESOLUTION;
+  assert_int_equal(pr_sla_set_add_threshold(s, 1000, 0, 0, NULL, err,
+                                            sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, fr, NULL, err,
+                                            sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, res, NULL, err,
+                                            sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, res | fr, NULL, err,
+                                            sizeof(err)), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, 0, NULL, err,
+                                            sizeof(err)), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_metric_at_risk(s, PR_SLA_FIRST_RESPONSE, 500,
+                                             err, sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_at_risk(s, PR_SLA_RESOLUTION, 0, err,
+                                             sizeof(err)), PROMPTLY_EINVAL);
+  seal(s);
+  /* Sorted: 75% (fr), 75% (res), 100%: steps 1, 1, 2. */
+  assert_int_equal(s->n_thresholds, 3);
+  assert_int_equal(s->step[0], 1);
+  assert_int_equal(s->step[1], 1);
+  assert_int_equal(s->step[2], 2);
+  assert_int_equal(pr_sla_at_risk(s, PR_SLA_FIRST_RESPONSE), 500);
+  assert_int_equal(pr_sla_at_risk(s, PR_SLA_RESOLUTION), 750);
+  pr_sla_set_free(s);
+}
+
+
 static pr_sla_set *
 p1_ladder_set(void)
 {
@@ -2019,6 +2054,7 @@ main(void)
     cmocka_unit_test(test_sla_merge_and_delete_stop_everything),
     cmocka_unit_test(test_sla_exceptions_exclude_or_extend),
     cmocka_unit_test(test_sla_set_rejects_bad_input),
+    cmocka_unit_test(test_sla_per_metric_thresholds),
     cmocka_unit_test(test_sla_threshold_labels_and_duplicate_actions),
     cmocka_unit_test(test_sla_state_is_compact),
     cmocka_unit_test(test_sla_property_elapsed_over_intervals),
