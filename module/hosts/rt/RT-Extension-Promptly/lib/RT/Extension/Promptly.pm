@@ -1,0 +1,19 @@
+# RT::Extension::Promptly - promptly's pages in Request Tracker 5.
+#
+# An RT plugin (this folder is installed as
+# $LocalPluginPath/RT-Extension-Promptly by rt-promptly-setup, and
+# enabled by its site config snippet 99-promptly.pm): Mason callbacks and
+# components under html/ (the SLA box on the ticket page, the SLA column
+# of ticket lists, the History rows of SLA events, the admin page), and
+# static/ with the badges' style sheet and the countdown script, added to
+# every page here.  No file of RT's own is changed.
+package RT::Extension::Promptly;
+use strict;
+use warnings;
+
+our $VERSION = '1.0';
+
+RT->AddStyleSheets('promptly.css');
+RT->AddJavaScript('promptly.js');
+
+1;

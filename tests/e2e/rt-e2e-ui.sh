@@ -1,0 +1,200 @@
+# rt-e2e-ui.sh - what agents see of promptly in RT 5 (issue 14), checked
+# in headless Chromium (python3-selenium, rt-e2e-browser.py) and through
+# REST 2 and RT's database.  Sourced by run-rt-e2e.sh, which calls
+# ui_checks once its own checks ran (RT, rt-promptly and the short SLA
+# rules of rules-sla/ are up; pass/fail, rest, sql, cf_of... are its).
+#
+# Checks: the SLA box on the ticket page (per metric a badge with the
+# state class sla-on_track/sla-breached/sla-paused/sla-met, "due in" /
+# "overdue by" / "paused, N left" / "met", data-due equal to the due
+# promptly wrote, the exact instant in the agent's own time zone as the
+# hover title, the countdown ticking in the page); the SLA column
+# (SLAStatus) in a search sorted by next due with paused tickets after
+# running ones, offered by the query builder, plain text in Results.tsv;
+# a quiet History (no custom-field transaction by promptly, one readable
+# row per SLA event, the count per ticket printed).  Screenshots go to
+# $ART/ui-*.png.
+
+UI_PY=/usr/bin/python3
+
+# browse NAME=PATH...: JSON lines, one per page (rt-e2e-browser.py).
+browse() {
+  "$UI_PY" "$E2E_DIR/rt-e2e-browser.py" "$B" root "$ROOT_PASS" "$ART" "$@" \
+    2>>"$WORK/selenium.log"
+}
+# page_json FILE NAME: that page's JSON object.
+page_json() { jq -c --arg n "$2" 'select(.name == $n)' "$1"; }
+epoch_of() { date -u -d "$1" +%s 2>/dev/null || echo 0; }
+# The badge of metric M on page P of FILE: {class,text,title,due,state}.
+badge_of() {  # FILE PAGE INDEX
+  page_json "$1" "$2" | jq -c --argjson i "$3" '.badges[$i] // {}'
+}
+
+ui_checks() {
+  note "UI checks (issue 14): SLA box, SLA column, quiet History"
+  local zone=America/New_York
+  # The agent (root) reads times in their own zone.
+  PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    my $u = RT::User->new(RT->SystemUser); $u->Load("root");
+    my ($ok, $m) = $u->SetTimezone($ARGV[0]); die "$m\n" unless $ok;' "$zone" \
+    2>>"$WORK/setup-db.log"
+
+  local TU1 TU2 TU3 T0
+  T0=$(max_txn)
+  TU1=$(create_ticket "UI check: the printer on floor 3 jams" "Paper jam again.")
+  TU2=$(create_ticket "UI check: waiting on the customer" "Send us the logs.")
+  TU3=$(create_ticket "UI check: answered quickly" "A quick question.")
+  ui_sla() { [[ -n "$(cf_of "$1" "SLA First Response Due")" ]]; }
+  wait_for 5 ui_sla "$TU1" && wait_for 5 ui_sla "$TU2" && wait_for 5 ui_sla "$TU3" || true
+  rest PUT "/ticket/$TU2" '{"Status":"stalled"}' >/dev/null
+  rest POST "/ticket/$TU3/correspond" '{"Content":"Here is the answer.","ContentType":"text/plain"}' >/dev/null
+  ui_paused() { [[ "$(cf_of "$TU2" "SLA Status")" == paused ]]; }
+  ui_met() { [[ "$(cf_of "$TU3" "SLA First Response State")" == met ]]; }
+  wait_for 5 ui_paused || true
+  wait_for 5 ui_met || true
+  local LAST; LAST=$(max_txn)
+  wait_for 5 cursor_at_least "$LAST" || true
+
+  # --- 1. The SLA box ---------------------------------------------------
+  local OUT=$WORK/ui-pages.jsonl
+  browse "ui-ticket-running=/Ticket/Display.html?id=$TU1" \
+         "ui-ticket-paused=/Ticket/Display.html?id=$TU2" \
+         "ui-ticket-met=/Ticket/Display.html?id=$TU3" \
+         "ui-ticket-breached=/Ticket/Display.html?id=$TS" \
+         "ui-history=/Ticket/History.html?id=$TU2" >"$OUT" || true
+  cp "$OUT" "$ART/" 2>/dev/null || true
+  if [[ ! -s "$OUT" ]]; then
+    fail "headless Chromium (selenium) loaded no page: $(tail -3 "$WORK/selenium.log" | tr '\n' ' ')"
+    return 0
+  fi
+  # Running: first response due in <= 12 s, the due promptly wrote.
+  local b due want_due title want_title
+  b=$(badge_of "$OUT" ui-ticket-running 1)
+  due=$(jq -r .due <<<"$b")
+  want_due=$(epoch_of "$(cf_of "$TU1" "SLA First Response Due")")
+  want_title="$(TZ=$zone date -d "@$want_due" '+%a %b %d %H:%M:%S %Y') ($zone)"
+  title=$(jq -r .title <<<"$b")
+  if [[ "$(jq -r .class <<<"$b")" == *sla-on_track* || "$(jq -r .class <<<"$b")" == *sla-at_risk* ]] &&
+     [[ "$(jq -r .text <<<"$b")" =~ ^due\ in\ [0-9]+s$ && "$due" == "$want_due" &&
+        "$title" == "$want_title" ]]; then
+    pass "ticket page #$TU1: SLA box badge '$(jq -r .text <<<"$b")' ($(jq -r .class <<<"$b")), data-due = promptly's First Response Due ($want_due), hover '$title' in the agent's zone"
+  else
+    fail "ticket page #$TU1: badge $b, want on_track 'due in Ns', due $want_due, title '$want_title'"
+  fi
+  # The countdown ticks in the page (2.2 s later the text differs).
+  local first later
+  first=$(page_json "$OUT" ui-ticket-running | jq -r '.badges[1].text')
+  later=$(page_json "$OUT" ui-ticket-running | jq -r '.ticks[1]')
+  local n1 n2
+  n1=$(grep -o '[0-9]*' <<<"$first" | head -1); n2=$(grep -o '[0-9]*' <<<"$later" | head -1)
+  if [[ "$first" != "$later" && -n "$n1" && -n "$n2" ]] &&
+     { [[ "$later" == due* && $((n1 - n2)) -ge 1 && $((n1 - n2)) -le 4 ]] || [[ "$later" == overdue* ]]; }; then
+    pass "the countdown ticks in the page: '$first' then '$later' 2.2 s later"
+  else
+    fail "countdown: '$first' then '$later', want it to count down by 1-4 s"
+  fi
+  # Paused: "paused, N left", N = target - (pause - creation), from RT's
+  # own transaction times.
+  local created paused_at want_left
+  created=$(sql "SELECT Created FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU2 AND Type = 'Create'")
+  paused_at=$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU2 AND Type = 'Status' AND NewValue = 'stalled'")
+  want_left=$((12 - ($(epoch_of "$paused_at UTC") - $(epoch_of "$created UTC"))))
+  b=$(badge_of "$OUT" ui-ticket-paused 1)
+  local got_left
+  got_left=$(jq -r .text <<<"$b" | sed -n 's/^paused, \([0-9]*\)s left$/\1/p')
+  if [[ "$(jq -r .class <<<"$b")" == *sla-paused* && -n "$got_left" &&
+        $((got_left - want_left)) -le 1 && $((want_left - got_left)) -le 1 ]] &&
+     [[ "$(badge_of "$OUT" ui-ticket-paused 2 | jq -r .text)" =~ ^paused,\ 59m\ left$|^paused,\ 1h\ left$ ]]; then
+    pass "ticket page #$TU2 (stalled): '$(jq -r .text <<<"$b")' (want ${want_left}s from its transactions), resolution '$(badge_of "$OUT" ui-ticket-paused 2 | jq -r .text)', class sla-paused"
+  else
+    fail "ticket page #$TU2 (stalled): badges $(page_json "$OUT" ui-ticket-paused | jq -c .badges), want 'paused, ${want_left}s left'"
+  fi
+  b=$(badge_of "$OUT" ui-ticket-met 1)
+  if [[ "$(jq -r .class <<<"$b")" == *sla-met* && "$(jq -r .text <<<"$b")" == met ]]; then
+    pass "ticket page #$TU3 after the agent's reply: first response badge 'met' (sla-met)"
+  else
+    fail "ticket page #$TU3: badge $b, want sla-met 'met'"
+  fi
+  if [[ $SLA_ON == 1 ]]; then
+    b=$(badge_of "$OUT" ui-ticket-breached 1)
+    if [[ "$(jq -r .class <<<"$b")" == *sla-breached* && "$(jq -r .text <<<"$b")" =~ ^overdue\ by\ [0-9] ]] &&
+       page_json "$OUT" ui-ticket-breached | jq -r .text | grep -q "^Policy:$" &&
+       page_json "$OUT" ui-ticket-breached | jq -r .text | grep -qx 'level [1-9]'; then
+      pass "ticket page #$TS: '$(jq -r .text <<<"$b")' (sla-breached), policy $(cf_of "$TS" "SLA Policy"), escalation '$(page_json "$OUT" ui-ticket-breached | jq -r .text | grep -x 'level [1-9]')'"
+    else
+      fail "ticket page #$TS: badge $b, want sla-breached 'overdue by', the policy and the escalation level"
+    fi
+  fi
+  local errs
+  errs=$(jq -r '.errors[]?' "$OUT" | grep -v favicon | head -3 || true)
+  if [[ -z "$errs" ]]; then
+    pass "no JavaScript errors on the ticket pages"
+  else
+    fail "JavaScript errors: $errs"
+  fi
+
+  # --- 2. The SLA column ----------------------------------------------------
+  local q fmt
+  q=$(jq -rn --arg q "id >= $TU1 AND id <= $TU3" \
+        --arg f "'__id__',__Subject__,__SLAStatus__" \
+        '"Query=\($q|@uri)&Format=\($f|@uri)&OrderBy=\("CF.{SLA Order}"|@uri)&Order=ASC&RowsPerPage=50"')
+  browse "ui-search=/Search/Results.html?$q" "ui-builder=/Search/Build.html" >"$WORK/ui-search.jsonl" || true
+  cp "$WORK/ui-search.jsonl" "$ART/" 2>/dev/null || true
+  # Sorted by next due: #TU1 runs (due soonest), then the paused #TU2;
+  # #TU3 runs on its resolution (1 h) and sorts between them.
+  local rows
+  rows=$(page_json "$WORK/ui-search.jsonl" ui-search | jq -r '.text' |
+         { grep -xE "$TU1|$TU2|$TU3" || true; } | tr '\n' ' ')
+  local classes
+  classes=$(page_json "$WORK/ui-search.jsonl" ui-search | jq -r '[.badges[].class | capture("sla-(?<s>[a-z_]+)").s] | join(" ")')
+  if [[ "$rows" == "$TU1 $TU3 $TU2 " && "$classes" =~ ^(on_track|at_risk|breached)\ on_track\ paused$ ]]; then
+    pass "search results: the SLA column sorts by next due, the paused ticket last (#$rows; badges $classes)"
+  else
+    fail "search results: rows '$rows' (want '$TU1 $TU3 $TU2'), badges '$classes' (want running running paused)"
+  fi
+  if page_json "$WORK/ui-search.jsonl" ui-builder | jq -r .text | grep -q 'SLAStatus' ||
+     curl -s -b "$COOKIE" "$B/Search/Build.html" | grep -q 'value="SLAStatus"'; then
+    pass "the query builder offers the column SLAStatus"
+  else
+    fail "the query builder does not offer SLAStatus"
+  fi
+  local tsv
+  tsv=$(curl -s -b "$COOKIE" -H "Referer: $B/" "$B/Search/Results.tsv?$q")
+  cp /dev/null "$ART/ui-results.tsv" 2>/dev/null; printf '%s\n' "$tsv" >"$ART/ui-results.tsv"
+  if [[ "$(head -1 <<<"$tsv")" == $'id\tSubject\tSLAStatus' ]] &&
+     grep -qP "^$TU2\t.*\tpaused: paused, [0-9]+s left \(First response\)$" <<<"$tsv" &&
+     ! grep -q '<' <<<"$tsv"; then
+    pass "Results.tsv: the SLA column as plain text ($(grep -P "^$TU2\t" <<<"$tsv" | cut -f3))"
+  else
+    fail "Results.tsv: '$(tr '\t\n' '|;' <<<"$tsv" | cut -c1-300)'"
+  fi
+
+  # --- 3. A quiet History -----------------------------------------------------
+  local cfw
+  cfw=$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectType = 'RT::Ticket'
+             AND Creator = $PROMPTLY_UID AND Type = 'CustomField' AND id > $T0")
+  local created_rows
+  created_rows=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
+                      WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU1
+                      AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
+  if [[ $cfw == 0 && "$created_rows" == "Set:50;SLA:SLA applied: policy e2e;"* ]]; then
+    pass "quiet History: no custom-field transaction by promptly; at creation #$TU1 got its priority and one row 'SLA applied: policy e2e'"
+  else
+    fail "History: $cfw custom-field transactions by promptly since $T0; #$TU1: $created_rows"
+  fi
+  local prow
+  prow=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TU2 AND Type = 'SLA' ORDER BY id" | tail -1)
+  if [[ "$prow" =~ ^SLA\ first\ response\ paused,\ [0-9]+s\ left\;\ resolution\ paused ]] &&
+     page_json "$OUT" ui-history | jq -r .text | grep -qF "$prow"; then
+    pass "History of #$TU2 reads '$prow' (one row for the pause, shown on the History page)"
+  else
+    fail "History of #$TU2: last SLA row '$prow', or not on the History page"
+  fi
+  note "promptly's History rows per ticket (ticket: rows; of them SLA rows):"
+  sql "SELECT ObjectId, COUNT(*), SUM(Type = 'SLA'), SUM(Type = 'CustomField')
+         FROM Transactions WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
+        GROUP BY ObjectId ORDER BY ObjectId" |
+    awk -F'|' '{ printf "     #%s: %s rows, %s SLA, %s custom-field\n", $1, $2, $3, $4 }'
+}
