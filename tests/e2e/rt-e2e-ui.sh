@@ -17,7 +17,10 @@
 # and no SLA field on their Modify page; notifications: the demo's people
 # in the groups the shipped rules name get the mail through RT's mail path
 # (its mbox files), an unknown target is shown on the ticket once and
-# logged.  Screenshots go to $ART/ui-*.png.
+# logged; the saved searches "SLA: ..." and the home-page portlet; the
+# admin page (Admin > Tools > promptly) with a broken rule file as
+# file:line, the daemon running, cursor and lag.  Screenshots go to
+# $ART/ui-*.png.
 
 UI_PY=/usr/bin/python3
 
@@ -282,6 +285,54 @@ LUA
     fail "unknown notify target on #$TN: $unk History rows (want 1); log: $(grep -c 'no-such-team' "$DLOG" || true) lines"
   fi
   rm -f "$RULES/60-ui-notify.lua"
+
+  # --- 6. Saved searches, the home-page portlet, the admin page -----------------
+  local searches
+  searches=$(sql "SELECT Description FROM Attributes WHERE Name = 'SavedSearch'
+                  AND ObjectType = 'RT::System' AND Description LIKE 'SLA: %' ORDER BY id" | tr '\n' ';')
+  # A broken rule file: the admin page must show it as file:line.
+  printf -- '-- rt-e2e-ui.sh: broken on line 3\npriority { "P2", words = { "x" } }\npriority { "P2", words = \n' \
+    >"$RULES/70-ui-broken.lua"
+  chown www-data "$RULES/70-ui-broken.lua" 2>/dev/null || true
+  # The module reports it at its next reload (a log line); rt-promptly's
+  # status for the page follows within 5 s.
+  wait_for 10 grep -q '70-ui-broken.lua:[0-9]' "$DLOG" || true
+  sleep 6
+  # The saved search "SLA: next to breach" as RT stores it, run in the
+  # browser as its portlet's title link runs it.
+  local saved_q
+  saved_q=$(PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -MURI::Escape=uri_escape_utf8 -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    my ($a) = grep { $_->Description eq "SLA: next to breach" }
+              RT->System->Attributes->Named("SavedSearch");
+    my $c = $a->Content;
+    print join("&", map { "$_=" . uri_escape_utf8($c->{$_}) } qw(Query Format OrderBy Order));' \
+    2>>"$WORK/setup-db.log") || true
+  browse "ui-home=/" "ui-admin=/Admin/Tools/Promptly.html" \
+    "ui-saved=/Search/Results.html?$saved_q" >"$WORK/ui-admin.jsonl" || true
+  cp "$WORK/ui-admin.jsonl" "$ART/" 2>/dev/null || true
+  rm -f "$RULES/70-ui-broken.lua"
+  local home admin saved
+  home=$(page_json "$WORK/ui-admin.jsonl" ui-home | jq -r .text)
+  admin=$(page_json "$WORK/ui-admin.jsonl" ui-admin | jq -r .text)
+  saved=$(page_json "$WORK/ui-admin.jsonl" ui-saved | jq -r .text)
+  if [[ "$searches" == "SLA: breached;SLA: at risk;SLA: next to breach;" ]] &&
+     grep -q "^SLA: next to breach" <<<"$home" &&
+     [[ "$(page_json "$WORK/ui-admin.jsonl" ui-home | jq '[.badges[]] | length')" -ge 1 ]] &&
+     grep -qx "$TU3" <<<"$saved" && ! grep -qx "$TU2" <<<"$saved"; then
+    pass "saved searches $searches; the home page shows the portlet 'SLA: next to breach' with $(page_json "$WORK/ui-admin.jsonl" ui-home | jq '[.badges[]] | length') badges; the saved search lists the running #$TU3, not the paused #$TU2"
+  else
+    fail "saved searches '$searches'; home page portlet: $(grep -c 'SLA: next to breach' <<<"$home"); saved search rows: $(grep -xE '[0-9]+' <<<"$saved" | tr '\n' ' ')"
+  fi
+  if grep -q '70-ui-broken.lua:[0-9]*:' <<<"$admin" && grep -q '^State:' <<<"$admin" &&
+     grep -q 'running (last report' <<<"$admin" && ! grep -q 'not running' <<<"$admin" &&
+     grep -qE 'promptly [^ ]+ \(ABI 1\.[0-9]+\)' <<<"$admin" && grep -qE '^Cursor:' <<<"$admin" &&
+     grep -q 'transactions behind' <<<"$admin" && grep -q "$RULES" <<<"$admin" &&
+     grep -q '20-sla.lua' <<<"$admin"; then
+    pass "Admin > Tools > promptly shows the rules folder, the files, the problem $(grep -o '70-ui-broken.lua:[0-9]*:[^"]*' <<<"$admin" | head -1 | cut -c1-70), the daemon $(grep -o -m1 'running (last report[^,]*' <<<"$admin"), cursor and lag, $(grep -m1 -o 'promptly [^ ]* (ABI [0-9.]*)' <<<"$admin")"
+  else
+    fail "admin page: $(tr '\n' '|' <<<"$admin" | grep -o 'promptly|.*' | cut -c1-400)"
+  fi
 
   note "promptly's History rows per ticket (ticket: rows; of them SLA rows):"
   sql "SELECT ObjectId, COUNT(*), SUM(Type = 'SLA'), SUM(Type = 'CustomField')
