@@ -28,6 +28,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,15 +367,69 @@ zone_rule(const char *name, cal_rules *r)
 
 
 int
+pr_cal_zone_name_ok(const char *name)
+{
+  size_t n = strlen(name);
+  if (n == 0 || n > PR_CAL_ZONE_NAME_MAX) {
+    return 0;
+  }
+  /* Components of letters, digits and "_-+", separated by single '/';
+  ** a component starts with a letter or digit ("Etc/GMT+5",
+  ** "America/Argentina/Buenos_Aires", "EST5EDT"), so never "." or "..". */
+  int start = 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c >= '0' && c <= '9');
+    if (c == '/') {
+      if (start) {
+        return 0;
+      }
+      start = 1;
+      continue;
+    }
+    if (start ? !alnum : !(alnum || c == '_' || c == '-' || c == '+')) {
+      return 0;
+    }
+    start = 0;
+  }
+  return !start;
+}
+
+
+/* Whether the zone file GLib would read, if there is one, is a regular
+** file (a FIFO there would block the loop for ever). */
+static int
+zone_file_ok(const char *name)
+{
+  if (strcmp(name, "UTC") == 0) {
+    return 1; /* GLib makes UTC without a file */
+  }
+  const char *dir = getenv("TZDIR");
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s",
+           dir != NULL && dir[0] != '\0' ? dir : "/usr/share/zoneinfo",
+           name);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    return 1; /* none there: GLib will say whether it knows the name */
+  }
+  return S_ISREG(st.st_mode);
+}
+
+int
 pr_cal_spec_new(const char *tz, pr_cal_spec **out, char *err, size_t errlen)
 {
   *out = NULL;
   const char *name = (tz == NULL || tz[0] == '\0') ? "UTC" : tz;
-  /* GLib reads an identifier as a path under the zoneinfo folder (or as a
-  ** POSIX TZ rule); refuse anything that would leave that folder. */
-  if (name[0] == '/' || strstr(name, "..") != NULL) {
+  /* GLib reads an identifier as a path under the zoneinfo folder, a path
+  ** after ':', or a POSIX TZ rule: only a name of IANA syntax that is a
+  ** regular file there gets that far. */
+  if (!pr_cal_zone_name_ok(name) || !zone_file_ok(name)) {
+    char shown[96];
+    pr_text_line(name, strlen(name), shown, sizeof(shown));
     return pr_err(err, errlen, PROMPTLY_EINVAL, "unknown time zone '%s'",
-                  name);
+                  shown);
   }
   GTimeZone *gtz = g_time_zone_new_identifier(name);
   if (gtz == NULL) {
@@ -634,42 +690,17 @@ ical_date(int y, int m, int d)
 }
 
 
-/* Read a whole file into a NUL-terminated buffer. */
+/* Read a whole .ics file (pr_read_file: regular, bounded, no blocking). */
 static int
 read_file(const char *path, char **out, char *err, size_t errlen)
 {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", path,
-                  strerror(errno));
+  char why[256];
+  size_t len;
+  int rc = pr_read_file(path, PR_CAL_ICS_MAX, out, &len, why, sizeof(why));
+  if (rc != PROMPTLY_OK) {
+    return pr_err(err, errlen, rc, "'%s': %s", path, why);
   }
-  pr_buf b;
-  pr_buf_init(&b);
-  char chunk[8192];
-  size_t got;
-  int rc = PROMPTLY_OK;
-  while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-    if (pr_buf_append(&b, chunk, got) != PROMPTLY_OK) {
-      rc = pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-      goto done;
-    }
-  }
-  if (ferror(f)) {
-    rc = pr_err(err, errlen, PROMPTLY_EIO, "'%s': read error", path);
-    goto done;
-  }
-  if (pr_buf_append(&b, "", 0) != PROMPTLY_OK) {
-    rc = pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-    goto done;
-  }
-  *out = b.data;
-  b.data = NULL;
-
-done:
-  pr_buf_free(&b);
-  fclose(f);
-  return rc;
+  return PROMPTLY_OK;
 }
 
 
@@ -825,6 +856,51 @@ pin_libical(void)
     /* The handle is deliberately kept: the library is pinned anyway. */
     (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
   }
+}
+
+
+int
+pr_cal_spec_add_ics_in(pr_cal_spec *s, const char *root, const char *name,
+                       char *err, size_t errlen)
+{
+  if (root == NULL || name == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "missing .ics path");
+  }
+  char real_root[PATH_MAX], real[PATH_MAX], joined[PATH_MAX];
+  if (realpath(root, real_root) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", root,
+                  strerror(errno));
+  }
+  if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", real_root, name) >=
+      sizeof(joined)) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "'%s': path too long", name);
+  }
+  if (realpath(joined, real) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", name,
+                  strerror(errno));
+  }
+  size_t rl = strlen(real_root);
+  int inside = strncmp(real, real_root, rl) == 0 &&
+               (real[rl] == '/' || (rl == 1 && real_root[0] == '/'));
+  if (!inside) {
+    return pr_err(err, errlen, PROMPTLY_EIO,
+                  "'%s': leads outside the rules folder (to '%s')", name,
+                  real);
+  }
+  int rc = pr_cal_spec_add_ics(s, real, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    /* Name the file as the rules did, not by its resolved path. */
+    char why[512];
+    snprintf(why, sizeof(why), "%s", err != NULL ? err : "");
+    const char *rest = why;
+    size_t ql = strlen(real) + 2;
+    if (why[0] == '\'' && strncmp(why + 1, real, ql - 2) == 0 &&
+        why[ql - 1] == '\'') {
+      rest = why + ql;
+    }
+    pr_err(err, errlen, rc, "'%s'%s", name, rest);
+  }
+  return rc;
 }
 
 

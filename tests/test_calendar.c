@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -638,9 +640,16 @@ static void
 test_calendar_bad_zone(void **state)
 {
   (void)state;
-  static const char *const zones[] = {"Mars/Base", "../../etc/passwd",
-                                      "/etc/localtime", "Europe/Nowhere",
-                                      "Local"};
+  static const char *const zones[] = {
+    "Mars/Base", "../../etc/passwd", "/etc/localtime", "Europe/Nowhere",
+    "Local",
+    /* Paths, ':' (GLib reads ":/path" as a file), POSIX TZ rules, empty or
+    ** dotted components, a name too long: refused by syntax. */
+    ":/etc/passwd", ":Europe/Berlin", "Europe/../../../etc/passwd",
+    "Europe//Berlin", "Europe/Berlin/", "./UTC", ".UTC",
+    "CET-1CEST,M3.5.0,M10.5.0/3", "<+03>-3", "Europe/Ber lin",
+    "_Europe/Berlin",
+    "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
   char err[256];
   for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
     pr_cal_spec *s = (pr_cal_spec *)&err;  /* must be cleared */
@@ -651,8 +660,24 @@ test_calendar_bad_zone(void **state)
     snprintf(want, sizeof(want), "unknown time zone '%s'", zones[i]);
     assert_string_equal(err, want);
   }
-  /* NULL and "" are UTC, not the process's zone. */
+  /* A control character is shown escaped, so the message is one line. */
   pr_cal_spec *s;
+  assert_int_equal(pr_cal_spec_new("Europe/Berlin\nx", &s, err,
+                                   sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_string_equal(err, "unknown time zone 'Europe/Berlin\\nx'");
+  /* Real names of every shape still work. */
+  static const char *const good[] = {"Europe/Berlin", "Etc/GMT+5",
+                                     "America/Argentina/Buenos_Aires",
+                                     "EST5EDT", "UTC", "Etc/GMT-14"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    assert_true(pr_cal_zone_name_ok(good[i]));
+    if (pr_cal_spec_new(good[i], &s, err, sizeof(err)) != PROMPTLY_OK) {
+      fail_msg("%s: %s", good[i], err);
+    }
+    pr_cal_spec_free(s);
+  }
+  /* NULL and "" are UTC, not the process's zone. */
   pr_calendar *c;
   assert_int_equal(pr_cal_spec_new(NULL, &s, err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(pr_cal_compile(s, &c, err, sizeof(err)), PROMPTLY_OK);
@@ -712,6 +737,86 @@ test_calendar_bad_holidays(void **state)
                                            sizeof(err)),
                    PROMPTLY_OK);
   pr_cal_spec_free(s);
+}
+
+
+/* A FIFO, a device, a folder, a file over the size limit, a symbolic
+** link out of the folder: each refused at once, nothing read. */
+static void
+test_calendar_ics_only_regular_files_inside(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/pr-cal-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256], err[512];
+  pr_cal_spec *s;
+  assert_int_equal(pr_cal_spec_new("UTC", &s, err, sizeof(err)), PROMPTLY_OK);
+
+  snprintf(path, sizeof(path), "%s/fifo.ics", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  time_t t0 = time(NULL);
+  assert_int_equal(pr_cal_spec_add_ics(s, path, err, sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_true(time(NULL) - t0 < 3);
+  assert_non_null(strstr(err, "fifo.ics': not a regular file"));
+  assert_int_equal(pr_cal_spec_add_ics(s, "/dev/zero", err, sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_string_equal(err, "'/dev/zero': not a regular file");
+  assert_int_equal(pr_cal_spec_add_ics(s, dir, err, sizeof(err)),
+                   PROMPTLY_EIO);
+
+  snprintf(path, sizeof(path), "%s/big.ics", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(ftruncate(fileno(f), (off_t)PR_CAL_ICS_MAX + 1), 0);
+  fclose(f);
+  assert_int_equal(pr_cal_spec_add_ics(s, path, err, sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_non_null(strstr(err, "big.ics': too large (4194305 bytes, at most "
+                              "4194304)"));
+
+  /* Inside the folder: a link out is refused, named as the rules named
+  ** it; a link that stays inside is followed. */
+  char link[256], ok[256], src[1024];
+  snprintf(link, sizeof(link), "%s/out.ics", dir);
+  assert_int_equal(symlink("/etc/passwd", link), 0);
+  assert_int_equal(pr_cal_spec_add_ics_in(s, dir, "out.ics", err,
+                                          sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_string_equal(err, "'out.ics': leads outside the rules folder (to "
+                           "'/etc/passwd')");
+  assert_int_equal(pr_cal_spec_add_ics_in(s, dir, "fifo.ics", err,
+                                          sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_string_equal(err, "'fifo.ics': not a regular file");
+  fixture("holidays.ics", src, sizeof(src));
+  snprintf(ok, sizeof(ok), "%s/in.ics", dir);
+  FILE *in = fopen(src, "rb");
+  FILE *out = fopen(ok, "wb");
+  assert_non_null(in);
+  assert_non_null(out);
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof(buf), in)) > 0) {
+    assert_int_equal(fwrite(buf, 1, got, out), got);
+  }
+  fclose(in);
+  fclose(out);
+  snprintf(link, sizeof(link), "%s/alias.ics", dir);
+  assert_int_equal(symlink("in.ics", link), 0);
+  if (pr_cal_spec_add_ics_in(s, dir, "alias.ics", err, sizeof(err)) !=
+      PROMPTLY_OK) {
+    fail_msg("%s", err);
+  }
+  pr_cal_spec_free(s);
+
+  const char *names[] = {"fifo.ics", "big.ics", "out.ics", "in.ics",
+                         "alias.ics"};
+  for (size_t i = 0; i < 5; i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+    unlink(path);
+  }
+  rmdir(dir);
 }
 
 
@@ -1556,6 +1661,7 @@ main(void)
     cmocka_unit_test(test_calendar_bad_zone),
     cmocka_unit_test(test_calendar_bad_holidays),
     cmocka_unit_test(test_calendar_bad_ics),
+    cmocka_unit_test(test_calendar_ics_only_regular_files_inside),
     cmocka_unit_test(test_calendar_never_due),
     cmocka_unit_test(test_calendar_absurd_input),
     cmocka_unit_test(test_calendar_abi_round_trip),
