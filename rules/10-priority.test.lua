@@ -19,7 +19,7 @@ test "an outage is P1, answered within 30 minutes round the clock" {
            due = { first_response = "2026-11-16T08:12:00Z",
                    resolution = "2026-11-16T11:42:00Z" } },
   -- 75% of 30 minutes: the team lead hears of it at 08:04:30.
-  action { at = "2026-11-16T08:04:30Z", "notify", to = "team-lead" },
+  action { at = "2026-11-16T08:04:30Z", "notify", to = "Owner, SLA Team Leads" },
   reply_agent { at = "2026-11-16T08:10:00Z" },
   expect { state = { first_response = "met" }, due = "2026-11-16T11:42:00Z" },
   -- The outcome records: 28 minutes of 30 used, met; resolution still open.
@@ -39,7 +39,7 @@ test "no keyword: the default P3, four business hours from Friday 16:00" {
            due = { first_response = "2026-11-23T12:00:00Z",
                    resolution = "2026-11-25T16:00:00Z" } },
   -- 75% of 4 business hours is 3: Friday 1 + Monday 2 = Monday 11:00.
-  action { at = "2026-11-23T11:00:00Z", "notify", to = "team-lead" },
+  action { at = "2026-11-23T11:00:00Z", "notify", to = "Owner, SLA Team Leads" },
 }
 
 test "an enterprise customer's broken checkout: P2, the tier's 4h resolution" {

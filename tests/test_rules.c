@@ -1269,15 +1269,16 @@ test_rules_shipped_sla(void **state)
   const pr_sla_threshold *t = s->thresholds;
   assert_string_equal(t[0].label, "75%");
   assert_action(t[0].actions, t[0].n_actions, 0, "notify", 1,
-                "to=team-lead");
+                "to=Owner, SLA Team Leads");
   assert_string_equal(t[1].label, "100%");
   assert_int_equal(t[1].n_actions, 2);
-  assert_action(t[1].actions, t[1].n_actions, 0, "notify", 1, "to=manager");
+  assert_action(t[1].actions, t[1].n_actions, 0, "notify", 1,
+                "to=Owner, SLA Managers");
   assert_action(t[1].actions, t[1].n_actions, 1, "raise_priority", 1,
                 "by=1");
   assert_string_equal(t[2].label, "100%+2h");
   assert_action(t[2].actions, t[2].n_actions, 0, "notify", 1,
-                "to=director");
+                "to=AdminCc, SLA Managers");
   assert_int_equal(s->n_waits, 3);
   assert_string_equal(s->waits[0].label, "1d");
   assert_action(s->waits[0].actions, s->waits[0].n_actions, 0,

@@ -68,7 +68,7 @@ cat >"$tmp/fail.expected" <<'EOF'
 50-case.test.lua:4: test 'outage': expected priority P2, got P1
 50-case.test.lua:5: test 'outage': expected first_response policy corporate, got corporate-p1
 50-case.test.lua:5: test 'outage': expected sla.first_response.due 2026-11-16T08:42:00Z, got 2026-11-16T08:12:00Z
-50-case.test.lua:7: test 'outage': expected action 'notify to=manager' at 2026-11-16T08:04:30Z (ticket 1), got 'notify to=team-lead'
+50-case.test.lua:7: test 'outage': expected action 'notify to=manager' at 2026-11-16T08:04:30Z (ticket 1), got 'notify to=Owner, SLA Team Leads'
 50-case.test.lua:8: test 'outage': expected action 'note text=late' at 2026-11-16T08:09:00Z (ticket 1), got none
 EOF
 check "failing case: each failed check as file:line: expected X, got Y" \
@@ -77,7 +77,7 @@ check "failing case: the timeline follows, with the action diff" grep -qx \
   "50-case.test.lua:2:   - 2026-11-16T08:04:30Z ticket 1: notify to=manager" \
   "$tmp/fail.out"
 check "failing case: ... the fired action marked +" grep -qx \
-  "50-case.test.lua:2:   + 2026-11-16T08:04:30Z ticket 1: notify to=team-lead" \
+  "50-case.test.lua:2:   + 2026-11-16T08:04:30Z ticket 1: notify to=Owner, SLA Team Leads" \
   "$tmp/fail.out"
 check "failing case: ... and the writes" grep -q \
   "^50-case.test.lua:2:   2026-11-16T08:10:00Z ticket 1:   .*sla.first_response.state = met" \
@@ -88,16 +88,16 @@ check "failing case: the summary counts" grep -qx \
   'promptly test: rule tests: 1 of 2 failed' "$tmp/fail.err"
 
 # An action fired that the case does not list is a failure too: a P1 left
-# unanswered to 08:12 breaches (notify manager, raise_priority by 1).
+# unanswered to 08:12 breaches (notify the managers, raise_priority by 1).
 fresh extra 'test "breach" {
   create { at = "2026-11-16T07:42:00Z", subject = "The site is down" },
-  action { at = "2026-11-16T08:04:30Z", "notify", to = "team-lead" },
+  action { at = "2026-11-16T08:04:30Z", "notify", to = "Owner, SLA Team Leads" },
   expect { at = "2026-11-16T08:12:00Z", status = "breached", escalation = 2 },
 }'
 run_cli "$tmp/extra.out" "$tmp/extra.err" test "$tmp/extra"
 check "unlisted action: exit 1" test "$rc" -eq 1
 cat >"$tmp/extra.expected" <<'EOF'
-50-case.test.lua:1: test 'breach': expected no action 'notify to=manager' at 2026-11-16T08:12:00Z (ticket 1), got it
+50-case.test.lua:1: test 'breach': expected no action 'notify to=Owner, SLA Managers' at 2026-11-16T08:12:00Z (ticket 1), got it
 50-case.test.lua:1: test 'breach': expected no action 'raise_priority by=1' at 2026-11-16T08:12:00Z (ticket 1), got it
 EOF
 check "unlisted action: named, at the case's line" same "$tmp/extra.expected" \

@@ -76,7 +76,7 @@ scenario() {
 
 # Friday 17:00, P3 by default: 4 business hours from Monday 09:00, due
 # Monday 13:00; warning 12:00, breach 13:00 (priority raised to P2),
-# director at 15:00.  The other ticket is answered and resolved in time.
+# AdminCcs and managers at 15:00.  The other ticket is answered and resolved in time.
 scenario friday-p3 2026-11-23T16:00:00Z
 
 # 4 business hours used up at 17:00 sharp are due at the next opening,
@@ -371,7 +371,7 @@ while IFS= read -r line; do
   check "explain: '${line:0:60}...'" grep -qxF -- "$line" "$tmp/explain.out"
 done <<EOF
 2026-11-23T10:10:00Z  priority set to P4 by an agent
-2026-11-25T12:00:00Z  first_response 75% reached (cycle 1): notify (to=team-lead), key 40:first_response:1:75%:notify
+2026-11-25T12:00:00Z  first_response 75% reached (cycle 1): notify (to=Owner, SLA Team Leads), key 40:first_response:1:75%:notify
 ${at}as of 2026-11-25T12:10:00Z: priority P4 (set by an agent), status new
 ${at}policies matched: corporate-p1, corporate
 ${at}first_response: running (cycle 1, business time, policy corporate): 18h10m of 24h elapsed, 5h50m remaining, due 2026-11-26T10:00:00Z

@@ -101,6 +101,7 @@ e2e_start_rt() {
 
   note "fresh RT database $DB"
   write_site_config
+  install_ui 2>>"$WORK/setup-db.log"
   PROMPTLY_RT_DB=$DB "$RT_SETUP_DB" --action init --skip-create </dev/null \
     >"$WORK/setup-db.log" 2>&1 ||
     { cat "$WORK/setup-db.log"; die "rt-setup-database init failed"; }

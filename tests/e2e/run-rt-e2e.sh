@@ -65,9 +65,11 @@ e2e_on_exit() {
 
 # shellcheck source=rt-e2e-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
+# shellcheck source=rt-e2e-ui.sh
+. "$E2E_DIR/rt-e2e-ui.sh"
 trap e2e_cleanup EXIT
 
-e2e_prepare chromium
+e2e_prepare chromium chromium-driver python3-selenium
 e2e_start_rt
 e2e_let_requestors_reply
 cp "$E2E_DIR"/rules/*.lua "$RULES"/
@@ -307,9 +309,12 @@ if [[ $SLA_ON == 1 ]]; then
   KEYS_BEFORE=$(keys_of "$TS")
   MARK=$(max_txn)
   stop_daemon KILL
+  NREPLAY=$(replays)
   start_daemon
   LAST=$(max_txn)
-  sleep 1
+  # The cursor was at LAST already: wait for the new daemon's replay
+  # itself, or the next section's rule file meets a daemon still starting.
+  wait_for 30 replays_at_least $((NREPLAY + 1)) || true
   wait_for 30 cursor_at_least "$LAST" || true
   sleep 1
   # The restart replays the history under the rules of now: it may bring
@@ -494,6 +499,10 @@ if [[ $SLA_ON == 1 ]]; then
 else
   fail "SLA Status value on the ticket page: $SLA_MISSING"
 fi
+
+# --- 8. What agents see: SLA box, SLA column, quiet History (rt-e2e-ui.sh) ---
+
+ui_checks
 
 # --- Done ----------------------------------------------------------------
 
