@@ -2,7 +2,8 @@
 # Run promptly inside Request Tracker 5, on a fresh Debian 12, as root:
 # install the build dependencies, build and install promptly and its RT
 # binding under /usr/local, then install RT 5 with SQLite (if missing),
-# start it on 127.0.0.1 with rt-promptly, and print the URL and login.
+# start it on 127.0.0.1 with rt-promptly, and print the URL and login;
+# then make it a help desk to try (rt-promptly-setup demo).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bash "$top/tests/install-deps.sh" build
@@ -15,4 +16,11 @@ make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
 make -s install-rt >/dev/null
 ldconfig
-exec /usr/local/share/promptly/rt/rt-promptly-setup all
+setup=/usr/local/share/promptly/rt/rt-promptly-setup
+# RT 5 up with promptly; the shipped business calendar takes RT's
+# $Timezone (or PROMPTLY_TZ=Europe/Berlin bash examples/rt-demo.sh).
+"$setup" all
+# A help desk to try: requestors reply by mail, and one person in each
+# group the shipped escalation rules notify (teamlead, manager).
+"$setup" demo
+"$setup" status

@@ -1789,3 +1789,33 @@ pr_cal_is_open(pr_calendar *c, int64_t t_ms)
   size_t i = count_beg_le(c, t_ms);
   return i > 0 && t_ms < c->end[i - 1];
 }
+
+
+int
+pr_cal_local_day(pr_calendar *c, int64_t t_ms, int64_t *lo_ms, int64_t *hi_ms)
+{
+  if (t_ms < PR_CAL_MIN_MS || t_ms >= PR_CAL_MAX_MS) {
+    return PROMPTLY_ERANGE;
+  }
+  int rc = zone_ensure(c, t_ms - 3 * DAY_MS, t_ms + 3 * DAY_MS);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  int64_t d = floor_div(t_ms + c->seg[zone_find(c, t_ms)].off_ms, DAY_MS);
+  cal_pieces ps = {0};
+  rc = local_to_utc(c, d * DAY_MS, (d + 1) * DAY_MS, &ps);
+  if (rc == PROMPTLY_OK && ps.n == 0) {
+    rc = PROMPTLY_ERANGE; /* cannot be: t itself reads as day d */
+  }
+  if (rc == PROMPTLY_OK) {
+    int64_t lo = ps.p[0].beg, hi = ps.p[0].end;
+    for (size_t i = 1; i < ps.n; i++) {
+      lo = ps.p[i].beg < lo ? ps.p[i].beg : lo;
+      hi = ps.p[i].end > hi ? ps.p[i].end : hi;
+    }
+    *lo_ms = lo;
+    *hi_ms = hi;
+  }
+  free(ps.p);
+  return rc;
+}

@@ -120,4 +120,23 @@ int pr_cal_between(pr_calendar *c, int64_t a_ms, int64_t b_ms,
 /* Whether t_ms is business time (1) or not (0); ERANGE, ENOMEM. */
 int pr_cal_is_open(pr_calendar *c, int64_t t_ms);
 
+/* The UTC bounds [*lo_ms, *hi_ms) of the local date, midnight to
+** midnight on the calendar's zone, that holds instant t_ms (a day of 23
+** or 25 hours across a DST change).  ERANGE outside the range, ENOMEM. */
+int pr_cal_local_day(pr_calendar *c, int64_t t_ms, int64_t *lo_ms,
+                     int64_t *hi_ms);
+
+/* Business days (calendar_days.c).  A business day is a local date with
+** business time in it.  *dur_ms = the business time from start_ms to the
+** same point of the n-th business day after start's: the rest of start's
+** business day, the whole days between, and on the n-th day as much as
+** start's day had used (capped at that day's length: a longer day used
+** up at its close is due at the next opening).  A start outside its
+** day's business time (a weekend, after closing) counts from the next
+** business day's opening.  n in [1, PR_CAL_MAX_BDAYS]; ERANGE when fewer
+** than n + 1 business days follow within 100 years; EINVAL, ENOMEM. */
+#define PR_CAL_MAX_BDAYS 1000
+int pr_cal_bdays(pr_calendar *c, int64_t start_ms, uint32_t n,
+                 int64_t *dur_ms);
+
 #endif /* PR_CALENDAR_H */

@@ -73,6 +73,16 @@ struct promptly {
   pr_tickets tickets;
   pr_deadlines deadlines;
   pr_buf attrs_buf;     /* the attributes handed to a record being built */
+
+  /* Tickets merged (into > 0) or deleted (into = 0), sorted by id, so that
+  ** a later event for one is named for what it is. */
+  struct gone_ticket {
+    int64_t id;
+    int64_t into;
+    int64_t at_ms;
+  } *gone;
+  size_t n_gone;
+  size_t cap_gone;
 };
 
 static const char *const event_names[] = {
@@ -159,8 +169,9 @@ log_sink(void *ud, int level, const char *msg)
 static void
 problem_sink(void *ud, int level, const char *msg)
 {
-  (void)level;
-  log_sink(ud, PROMPTLY_LOG_ERROR, msg);
+  /* Errors, and the warnings of the problem list, as they are. */
+  log_sink(ud, level == PROMPTLY_LOG_WARN ? PROMPTLY_LOG_WARN
+                                          : PROMPTLY_LOG_ERROR, msg);
 }
 
 
@@ -337,10 +348,9 @@ trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
   const pr_sla_set *s = sla_set(p);
   pr_buf b;
   pr_buf_init(&b);
-  for (uint32_t i = 0; i < s->n_policies; i++) {
-    if (t->mask & ((uint64_t)1 << i)) {
-      pr_buf_printf(&b, "%s%s", b.len ? ", " : "", s->policies[i].name);
-    }
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    pr_buf_printf(&b, "%s%s", b.len ? ", " : "",
+                  s->policies[t->pick.v[i]].name);
   }
   trace(p, t, at_ms, "policies matched: %s",
         b.len ? pr_buf_cstr(&b) : "none (no SLA targets)");
@@ -350,19 +360,25 @@ trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
 
 /* Which policies match the ticket now; on a rule error the last good
 ** verdict stays. */
-static uint64_t
+static pr_sla_pick
 match_policies(promptly *p, const pr_ticket *t, const char *source)
 {
-  uint64_t mask = 0;
+  pr_sla_pick pick = {0};
+  size_t n = 0;
   char err[512];
-  int rc = pr_rules_policies(p->rules, t->id, t->attrs.kv, t->attrs.n, &mask,
-                             err, sizeof(err));
-  if (rc != PROMPTLY_OK) {
+  int rc = pr_rules_pick(p->rules, t->id, t->attrs.kv, t->attrs.n, &pick, &n,
+                         err, sizeof(err));
+  if (rc == PROMPTLY_ENOBUFS) {
+    core_log(p, PROMPTLY_LOG_WARN,
+             "%zu policies match ticket %lld%s%s: only the first %d "
+             "declared count", n, (long long)t->id, *source ? ", " : "",
+             source, PR_SLA_MAX_PICK);
+  } else if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
              (long long)t->id, *source ? ", " : "", source);
-    return t->mask;
+    return t->pick;
   }
-  return mask;
+  return pick;
 }
 
 
@@ -384,6 +400,29 @@ action_arg(const pr_sla_action *a, const char *name)
 static void
 apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 {
+  if (strcmp(a->name, "raise_priority") != 0 &&
+      strcmp(a->name, "set_priority") != 0) {
+    return;
+  }
+  /* A ladder step changes the priority once per ticket, whichever metric
+  ** reaches it first, unless the step names its metrics (then once per
+  ** metric and cycle, as its key says). */
+  const pr_sla_set *s = sla_set(p);
+  for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
+    if (strcmp(s->thresholds[j].label, a->threshold) != 0) {
+      continue;
+    }
+    if (s->thresholds[j].metrics == 0) {
+      if (t->raised & ((uint32_t)1 << j)) {
+        trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
+              "step already (steps count per ticket)", a->name,
+              a->threshold);
+        return;
+      }
+      t->raised |= (uint32_t)1 << j;
+    }
+    break;
+  }
   int level = -1;
   if (strcmp(a->name, "raise_priority") == 0) {
     const char *by = action_arg(a, "by");
@@ -561,8 +600,8 @@ retarget(promptly *p, pr_ticket *t, int64_t at_ms, pr_sla_actions *acts)
   if (t->sla == NULL) {
     return;
   }
-  int rc = pr_sla_retarget(t->sla, sla_set(p), sla_level(p, t), t->mask,
-                           at_ms, acts);
+  int rc = pr_sla_retarget_pick(t->sla, sla_set(p), sla_level(p, t),
+                                &t->pick, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "retarget");
   }
@@ -582,6 +621,24 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
   if (pr_rules_exceptions(p->rules, t->attrs.kv, t->attrs.n, exc,
                           PR_SLA_MAX_EXCEPTIONS, &n) != PROMPTLY_OK) {
     return;
+  }
+  /* Those applied whose condition no longer holds are undone first. */
+  uint32_t holds = 0;
+  for (size_t i = 0; i < n; i++) {
+    holds |= (uint32_t)1 << exc[i].index;
+  }
+  uint32_t applied = pr_sla_ticket_exceptions(t->sla);
+  for (uint32_t i = 0; i < s->n_exceptions; i++) {
+    uint32_t bit = (uint32_t)1 << i;
+    if ((applied & bit) && !(holds & bit)) {
+      int rc = pr_sla_unexcept(t->sla, s, i, at_ms, acts);
+      if (rc != PROMPTLY_OK) {
+        sla_failed(p, t, rc, "exception");
+      } else {
+        trace(p, t, at_ms, "exception %s no longer applies: undone",
+              s->exceptions[i].name);
+      }
+    }
   }
   for (size_t i = 0; i < n; i++) {
     int was_excluded = 0;
@@ -653,9 +710,14 @@ assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev,
                              &why, err, sizeof(err));
   if (rc != PROMPTLY_OK) {
     /* The rule's own file:line leads, as every rule error does. */
-    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
-             (long long)t->id, *ev->source ? ", " : "", ev->source);
-    return;
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
+             (long long)t->id, *ev->source ? ", " : "", ev->source,
+             rc == PROMPTLY_ERULE ? "; the rule does not match, the next "
+                                    "rules and the default decide"
+                                  : "");
+    if (rc != PROMPTLY_ERULE) {
+      return;
+    }
   }
   if (set_priority(t, pr_rules_level_id(p->rules, level)) != PROMPTLY_OK) {
     oom(p, t->id);
@@ -684,10 +746,11 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
   }
   trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
   assign_priority(p, t, ev, at_ms);
-  t->mask = match_policies(p, t, ev->source);
+  t->pick = match_policies(p, t, ev->source);
   trace_policies(p, t, at_ms);
-  int rc = pr_sla_open(sla_set(p), t->id, at_ms, sla_level(p, t), t->mask,
-                       pr_kvset_get(&t->attrs, "status"), acts, &t->sla);
+  int rc = pr_sla_open_pick(sla_set(p), t->id, at_ms, sla_level(p, t),
+                            &t->pick, pr_kvset_get(&t->attrs, "status"), acts,
+                            &t->sla);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
   }
@@ -701,9 +764,9 @@ static void
 rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
         pr_sla_actions *acts)
 {
-  uint64_t mask = match_policies(p, t, ev->source);
-  if (mask != t->mask) {
-    t->mask = mask;
+  pr_sla_pick pick = match_policies(p, t, ev->source);
+  if (!pr_sla_pick_equal(&pick, &t->pick)) {
+    t->pick = pick;
     trace_policies(p, t, at_ms);
     retarget(p, t, at_ms, acts);
   }
@@ -725,6 +788,79 @@ sla_event(promptly *p, pr_ticket *t, int32_t kind, const char *status,
 }
 
 
+static const struct gone_ticket *
+gone_find(const promptly *p, int64_t id)
+{
+  size_t lo = 0, hi = p->n_gone;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (p->gone[mid].id == id) {
+      return &p->gone[mid];
+    }
+    if (p->gone[mid].id < id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return NULL;
+}
+
+
+static void
+gone_add(promptly *p, int64_t id, int64_t into, int64_t at_ms)
+{
+  if (p->n_gone == p->cap_gone) {
+    size_t cap = p->cap_gone ? p->cap_gone * 2 : 16;
+    struct gone_ticket *v = realloc(p->gone, cap * sizeof(*v));
+    if (v == NULL) {
+      oom(p, id);
+      return;
+    }
+    p->gone = v;
+    p->cap_gone = cap;
+  }
+  size_t i = p->n_gone;
+  while (i > 0 && p->gone[i - 1].id > id) {
+    p->gone[i] = p->gone[i - 1];
+    i--;
+  }
+  p->gone[i] = (struct gone_ticket){id, into, at_ms};
+  p->n_gone++;
+}
+
+
+/* A merge names the ticket it goes into: a positive id, another ticket,
+** one that exists.  0 with *into set, or -1 after rejecting the event. */
+static int
+merge_target(promptly *p, const pr_qevent *ev, int64_t *into)
+{
+  const char *v = event_attr(ev, "into");
+  char *end = NULL;
+  long long id = v != NULL ? strtoll(v, &end, 10) : 0;
+  if (v == NULL || *v == '\0' || *end != '\0' || id <= 0) {
+    reject(p, ev, "a merge needs the attr 'into' with the id of the ticket "
+           "it goes into (got %s%s%s)", v ? "'" : "", v ? v : "none",
+           v ? "'" : "");
+    return -1;
+  }
+  if (id == ev->ticket) {
+    reject(p, ev, "a ticket cannot be merged into itself");
+    return -1;
+  }
+  if (pr_tickets_get(&p->tickets, id) == NULL) {
+    const struct gone_ticket *g = gone_find(p, id);
+    reject(p, ev, "'into' names ticket %lld, which %s", id,
+           g == NULL ? "is unknown (no create event seen)"
+           : g->into > 0 ? "was merged itself"
+                         : "was deleted");
+    return -1;
+  }
+  *into = id;
+  return 0;
+}
+
+
 static void
 handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
 {
@@ -737,7 +873,19 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   }
   pr_ticket *t = pr_tickets_get(&p->tickets, ev->ticket);
   if (t == NULL) {
-    reject(p, ev, "unknown ticket (no create event seen)");
+    const struct gone_ticket *g = gone_find(p, ev->ticket);
+    char iso[PR_ISO_LEN] = "";
+    if (g != NULL) {
+      pr_iso_format(g->at_ms, iso);
+    }
+    if (g != NULL && g->into > 0) {
+      reject(p, ev, "the ticket was merged into %lld at %s",
+             (long long)g->into, iso);
+    } else if (g != NULL) {
+      reject(p, ev, "the ticket was deleted at %s", iso);
+    } else {
+      reject(p, ev, "unknown ticket (no create event seen)");
+    }
     pr_sla_actions_free(&acts);
     return;
   }
@@ -808,17 +956,30 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     break;
   }
   case PROMPTLY_EV_MERGE:
-  case PROMPTLY_EV_DELETE:
-    /* Its clocks stop with it (their records go out); stale deadlines
-    ** find no ticket. */
-    trace(p, t, at_ms, "%s", pr_event_type_name(ev->type));
+  case PROMPTLY_EV_DELETE: {
+    /* Its clocks stop with it (their records go out), its final fields
+    ** are written (sla.status stopped, no dues), and a later event for
+    ** it is refused by name; stale deadlines find no ticket. */
+    int64_t into = 0;
+    if (ev->type == PROMPTLY_EV_MERGE && merge_target(p, ev, &into) != 0) {
+      break;
+    }
+    if (into > 0) {
+      trace(p, t, at_ms, "merged into ticket %lld: its clocks stop",
+            (long long)into);
+    } else {
+      trace(p, t, at_ms, "deleted: its clocks stop");
+    }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE
                                             : PR_SLA_EV_DELETE,
               NULL, at_ms, &acts);
     carry_out(p, t, &acts);
+    publish(p, t, at_ms);
+    gone_add(p, ev->ticket, into, at_ms);
     pr_tickets_remove(&p->tickets, ev->ticket);
     break;
+  }
   default:
     break;
   }
@@ -898,12 +1059,31 @@ pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
     return PROMPTLY_ESTATE;
   }
   pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  if (at_ms == 0) {
+    at_ms = now_ms(p);
+  }
+  const struct gone_ticket *g = t == NULL ? gone_find(p, ticket) : NULL;
+  if (g != NULL && p->host.trace != NULL) {
+    /* Its story was told as it happened; this is its end. */
+    char iso[PR_ISO_LEN], when[PR_ISO_LEN];
+    pr_iso_format(at_ms, iso);
+    pr_iso_format(g->at_ms, when);
+    char line[160];
+    if (g->into > 0) {
+      snprintf(line, sizeof(line), "as of %s: merged into ticket %lld at %s; "
+               "its clocks stopped (sla.status stopped)", iso,
+               (long long)g->into, when);
+    } else {
+      snprintf(line, sizeof(line), "as of %s: deleted at %s; its clocks "
+               "stopped (sla.status stopped)", iso, when);
+    }
+    p->host.trace(p->host.user_data, ticket, at_ms, line);
+    leave(p);
+    return PROMPTLY_OK;
+  }
   if (t == NULL) {
     leave(p);
     return PROMPTLY_EINVAL;
-  }
-  if (at_ms == 0) {
-    at_ms = now_ms(p);
   }
   char iso[PR_ISO_LEN];
   pr_iso_format(at_ms, iso);
@@ -1051,7 +1231,7 @@ rebind_one(pr_ticket *t, void *ud)
       t->sla = fresh;
     }
   }
-  t->mask = match_policies(p, t, "reload");
+  t->pick = match_policies(p, t, "reload");
   retarget(p, t, c->at_ms, &c->acts);
   settle(p, t, &c->acts, c->at_ms);
 }
@@ -1557,6 +1737,7 @@ static void
 free_instance(promptly *p)
 {
   pr_buf_free(&p->attrs_buf);
+  free(p->gone);
   free_list(p->qhead);
   pr_tickets_free(&p->tickets);
   pr_deadlines_free(&p->deadlines);
@@ -1566,9 +1747,10 @@ free_instance(promptly *p)
 }
 
 
-int
-pr_core_open(const promptly_host *host, size_t host_size,
-             const char *rules_dir, promptly **out, char *err, size_t errlen)
+static int
+open_instance(const promptly_host *host, size_t host_size,
+              const char *rules_dir, int watch, promptly **out, char *err,
+              size_t errlen)
 {
   promptly *p = calloc(1, sizeof(*p));
   if (p == NULL) {
@@ -1616,9 +1798,10 @@ pr_core_open(const promptly_host *host, size_t host_size,
 
   uv_fs_event_init(&p->loop, &p->watch);
   p->watch.data = p;
-  uv = uv_fs_event_start(&p->watch, on_rules_changed, rules_dir, 0);
+  uv = watch ? uv_fs_event_start(&p->watch, on_rules_changed, rules_dir, 0)
+             : 0;
   if (uv == 0) {
-    p->watching = 1;
+    p->watching = watch;
   } else {
     core_log(p, PROMPTLY_LOG_WARN,
              "cannot watch %s for changes (%s): hot reload is off",
@@ -1635,6 +1818,23 @@ fail_loop:
   uv_loop_close(&p->loop);
   free_instance(p);
   return pr_err(err, errlen, PROMPTLY_EIO, "libuv: %s", uv_strerror(uv));
+}
+
+
+int
+pr_core_open(const promptly_host *host, size_t host_size,
+             const char *rules_dir, promptly **out, char *err, size_t errlen)
+{
+  return open_instance(host, host_size, rules_dir, 1, out, err, errlen);
+}
+
+
+int
+pr_core_open_unwatched(const promptly_host *host, size_t host_size,
+                       const char *rules_dir, promptly **out, char *err,
+                       size_t errlen)
+{
+  return open_instance(host, host_size, rules_dir, 0, out, err, errlen);
 }
 
 
@@ -1664,13 +1864,6 @@ pr_core_close(promptly *p)
 }
 
 
-static void
-lint_sink(void *ud, const char *line)
-{
-  log_sink(ud, PROMPTLY_LOG_WARN, line);
-}
-
-
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1680,10 +1873,10 @@ pr_core_check(const promptly_host *host, size_t host_size,
   memcpy(&h, host, host_size < sizeof(h) ? host_size : sizeof(h));
   pr_rules_opts o;
   rules_opts(&h, &o);
+  o.lint = 1;  /* check also warns: rules_lint.c */
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
-    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

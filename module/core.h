@@ -20,6 +20,13 @@ int pr_core_open(const promptly_host *host, size_t host_size,
                  const char *rules_dir, promptly **out, char *err,
                  size_t errlen);
 
+/* The same without watching the folder (no hot reload): for short-lived
+** instances such as rule test cases (ruletest.c), where a watch would cost
+** an inotify instance each. */
+int pr_core_open_unwatched(const promptly_host *host, size_t host_size,
+                           const char *rules_dir, promptly **out, char *err,
+                           size_t errlen);
+
 /* Validate and copy an event, queue it, wake the loop.  Any thread. */
 int pr_core_submit(promptly *p, const promptly_event *ev, char *err,
                    size_t errlen);

@@ -388,29 +388,47 @@ pr_matcher_compile(pr_matcher *m)
     free(queue);
     return PROMPTLY_ENOMEM;
   }
-  /* Lay out each state's edges sorted by byte: a counting pass over the
-  ** 256 byte values keeps it linear. */
+  /* Lay out each state's edges sorted by byte: the root through a
+  ** 256-entry table, the others (few edges each) by insertion. */
   uint32_t at = 0;
   for (uint32_t s = 0; s < m->n_states; s++) {
-    uint32_t child[256];
     uint16_t n = 0;
-    memset(child, 0, sizeof(child));
-    for (uint32_t e = m->build_head[s]; e != 0; e = m->build_edges[e].next) {
-      child[m->build_edges[e].byte] = m->build_edges[e].target;
-      n++;
-    }
     m->states[s].first = at;
-    m->states[s].n_edges = n;
-    for (int b = 0; n > 0 && b < 256; b++) {
-      if (child[b] != 0) {
-        bytes[at] = (uint8_t)b;
-        targets[at] = child[b];
-        at++;
-      }
-    }
     if (s == 0) {
+      uint32_t child[256];
+      memset(child, 0, sizeof(child));
+      for (uint32_t e = m->build_head[s]; e != 0;
+           e = m->build_edges[e].next) {
+        child[m->build_edges[e].byte] = m->build_edges[e].target;
+        n++;
+      }
+      for (int b = 0; n > 0 && b < 256; b++) {
+        if (child[b] != 0) {
+          bytes[at] = (uint8_t)b;
+          targets[at] = child[b];
+          at++;
+        }
+      }
       memcpy(m->root, child, sizeof(m->root));
+    } else {
+      /* Most states have one edge or none: insertion sort by byte in
+      ** place (a state has at most 256 edges). */
+      for (uint32_t e = m->build_head[s]; e != 0;
+           e = m->build_edges[e].next) {
+        uint8_t b = m->build_edges[e].byte;
+        uint32_t j = at + n;
+        while (j > at && bytes[j - 1] > b) {
+          bytes[j] = bytes[j - 1];
+          targets[j] = targets[j - 1];
+          j--;
+        }
+        bytes[j] = b;
+        targets[j] = m->build_edges[e].target;
+        n++;
+      }
+      at += n;
     }
+    m->states[s].n_edges = n;
   }
   m->edge_byte = bytes;
   m->edge_target = targets;

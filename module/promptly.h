@@ -271,13 +271,13 @@ PROMPTLY_API int promptly_close(promptly *p);
 
 /* Load a rules folder without running it: each problem goes to host->log
 ** (PROMPTLY_LOG_ERROR, "file:line: message").  0 if clean, else ERULE or EIO
-** (a message in errbuf too).  A folder that loads is then looked over for
-** what can never happen or would fail on an unusual ticket (shadowed rules,
+** (a message in errbuf too).  The folder is also looked over for what can
+** never happen or would fail on an unusual ticket (shadowed rules,
 ** keywords listed twice, calendars never open in the coming year, policies
 ** without targets, *.LUA names, `when` functions that fail on a ticket
-** without attributes): each such warning goes to host->log at
-** PROMPTLY_LOG_WARN as "file:line: warning: message" (since 1.1); warnings
-** do not change the return value. */
+** without attributes): each such warning goes to host->log, in order among
+** the problems, at PROMPTLY_LOG_WARN as "file:line: warning: message"
+** (since 1.1); warnings do not change the return value. */
 PROMPTLY_API int promptly_check(const promptly_host *host,
                                 const char *rules_dir, char *errbuf,
                                 size_t errlen);

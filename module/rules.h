@@ -35,6 +35,7 @@ typedef struct pr_rules_opts {
   uint64_t time_call_ns; /* CPU time of one call; 0 = PR_SANDBOX_TIME_CALL */
   struct pr_problems *problems; /* if not NULL (initialised by the caller):
                       ** receives the load's problem list, as reported */
+  int lint;           /* also report pr_rules_lint's warnings (check) */
 } pr_rules_opts;
 
 #define PR_RULES_MEM_CAP ((size_t)64 << 20)
@@ -70,8 +71,10 @@ size_t pr_rules_default_level(const pr_rules *r);
 ** body, tier, type, channel, queue, status, anything else): the level of
 ** the first matching priority rule in file order, or the default level.
 ** *why is "file:line" of the rule that matched, or NULL for the default;
-** it lives as long as r.  ERULE, with "file:line: message" in err, when a
-** rule function failed: then *level is untouched. */
+** it lives as long as r.  A rule whose `when` function fails counts as not
+** matching: the ticket falls through to the next rules and the default,
+** *level and *why are set as for a match, and ERULE is returned with the
+** first failure as "file:line: message" in err. */
 int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                       size_t n_attrs, size_t *level, const char **why,
                       char *err, size_t errlen);
@@ -92,16 +95,16 @@ typedef void (*pr_rules_say_fn)(void *ud, const char *line);
 int pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
                  pr_rules_say_fn say, void *ud, char *err, size_t errlen);
 
-/* Warnings about a loaded rule set (rules_lint.c), each "file:line:
-** warning: message", sorted by file and line, each once: shadowed
-** priority rules, keywords listed twice or that never decide, calendars
-** never open in the year from now_ms and the policies that use them,
-** policies without any target, *.LUA-style names that do not load, a
-** folder where nothing loads, `when` functions that fail on a ticket
-** without attributes or with empty ones.  Runs `when` functions in the
-** sandbox (loop thread, like pr_rules_priority). */
-void pr_rules_lint(const pr_rules *r, int64_t now_ms, pr_rules_say_fn say,
-                   void *ud);
+/* Warnings about a rule set (rules_lint.c) into ps, at PR_SEV_WARNING,
+** each message starting "warning: ": shadowed priority rules, keywords
+** listed twice or that never decide, calendars never open in the year
+** from now and the policies that use them, policies without any target
+** (only when nothing failed), *.LUA-style names that do not load, a folder
+** where nothing loads, `when` functions that fail on a ticket without
+** attributes or with empty ones.  Runs `when` functions in the sandbox
+** (loop thread, like pr_rules_priority).  pr_rules_load calls it when
+** opts->lint is set, into the load's own list. */
+void pr_rules_lint(const pr_rules *r, struct pr_problems *ps);
 
 /* promptly_why: load dir (problems to host->log, as promptly_check), then
 ** pr_rules_why, each sentence to host->trace (ticket 0, at 0).  host is
@@ -134,6 +137,20 @@ const struct pr_sla_set *pr_rules_sla(const pr_rules *r);
 int pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                       size_t n_attrs, uint64_t *mask, char *err,
                       size_t errlen);
+
+/* The same for any number of policies: the matching ones in *pick, in
+** declaration order, the first PR_SLA_MAX_PICK of them; *n_matched (may
+** be NULL) is how many match.  Policies are looked up through an index of
+** their first attribute condition (else their keywords), so the cost
+** does not grow with policies filed under values the ticket lacks.  OK;
+** ENOBUFS when more than PR_SLA_MAX_PICK match (the first ones are in
+** *pick); ERULE, EINVAL, ENOMEM as above (then *pick is untouched).
+** pr_rules_policies gives the mask of the pick's policies below 64, and
+** ENOBUFS likewise. */
+struct pr_sla_pick;
+int pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                  size_t n_attrs, struct pr_sla_pick *pick, size_t *n_matched,
+                  char *err, size_t errlen);
 
 /* An approved exception that applies to a ticket. */
 typedef struct pr_rules_exception {

@@ -48,6 +48,7 @@ free_cal(rules_cal *c)
   free_strs(c->holidays, c->n_holidays);
   free_strs(c->ics, c->n_ics);
   pr_calendar_free(c->cal);
+  free_zone_cal(c);
 }
 
 static int
@@ -265,12 +266,7 @@ body_calendar(lua_State *L, pr_rules *r, long ci, int arg)
     const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
                                                      : NULL;
     if (key != NULL && strcmp(key, "tz") == 0) {
-      if (lua_type(L, val) != LUA_TSTRING) {
-        rules_problem(r, &c->site, "calendar '%s': tz must be a zone name "
-                      "such as \"Europe/Berlin\"", c->name);
-      } else if ((c->tz = pr_strdup(lua_tostring(L, val))) == NULL) {
-        rules_out_of_memory(r, &c->site, "calendar");
-      }
+      collect_tz(L, r, c, val);
     } else if (key != NULL && strcmp(key, "hours") == 0) {
       collect_hours(L, r, c, val);
     } else if (key != NULL && strcmp(key, "holidays") == 0) {
@@ -293,21 +289,19 @@ body_calendar(lua_State *L, pr_rules *r, long ci, int arg)
   }
 }
 
-static void
-compile_calendar(pr_rules *r, rules_cal *c)
+int
+build_calendar(pr_rules *r, rules_cal *c, const char *tz, int report,
+               pr_calendar **out)
 {
   char err[512];
   pr_cal_spec *spec = NULL;
-  if (!c->complete) {
-    rules_problem(r, &c->site,
-                  "calendar '%s': no table follows the name, as in "
-                  "calendar \"%s\" { ... }",
-                  c->name, c->name);
-    return;
-  }
-  if (pr_cal_spec_new(c->tz, &spec, err, sizeof(err)) != PROMPTLY_OK) {
-    rules_problem(r, &c->site, "calendar '%s': %s", c->name, err);
-    return;
+  int bad = 0;
+  *out = NULL;
+  if (pr_cal_spec_new(tz, &spec, err, sizeof(err)) != PROMPTLY_OK) {
+    if (report) {
+      rules_problem(r, &c->site, "calendar '%s': %s", c->name, err);
+    }
+    return PROMPTLY_EINVAL;
   }
   if (c->is_24x7) {
     pr_cal_spec_set_24x7(spec);
@@ -316,14 +310,20 @@ compile_calendar(pr_rules *r, rules_cal *c)
     if (pr_cal_spec_add_hours(spec, c->hours[i].wday, c->hours[i].open,
                               c->hours[i].close, err,
                               sizeof(err)) != PROMPTLY_OK) {
-      rules_problem(r, &c->site, "calendar '%s': hours: %s", c->name, err);
+      bad = 1;
+      if (report) {
+        rules_problem(r, &c->site, "calendar '%s': hours: %s", c->name, err);
+      }
     }
   }
   for (size_t i = 0; i < c->n_holidays; i++) {
     if (pr_cal_spec_add_holiday(spec, c->holidays[i], err, sizeof(err)) !=
         PROMPTLY_OK) {
-      rules_problem(r, &c->site, "calendar '%s': holidays: %s", c->name,
-                    err);
+      bad = 1;
+      if (report) {
+        rules_problem(r, &c->site, "calendar '%s': holidays: %s", c->name,
+                      err);
+      }
     }
   }
   for (size_t i = 0; i < c->n_ics; i++) {
@@ -331,14 +331,37 @@ compile_calendar(pr_rules *r, rules_cal *c)
     ** resolved, read without blocking. */
     if (pr_cal_spec_add_ics_in(spec, r->dir, c->ics[i], err, sizeof(err)) !=
         PROMPTLY_OK) {
-      rules_problem(r, &c->site, "calendar '%s': ics: %s", c->name, err);
+      bad = 1;
+      if (report) {
+        rules_problem(r, &c->site, "calendar '%s': ics: %s", c->name, err);
+      }
     }
   }
-  if (pr_cal_compile(spec, &c->cal, err, sizeof(err)) != PROMPTLY_OK) {
-    rules_problem(r, &c->site, "calendar '%s': %s", c->name, err);
-    c->cal = NULL;
+  if (pr_cal_compile(spec, out, err, sizeof(err)) != PROMPTLY_OK) {
+    if (report) {
+      rules_problem(r, &c->site, "calendar '%s': %s", c->name, err);
+    }
+    *out = NULL;
+    bad = 1;
   }
   pr_cal_spec_free(spec);
+  return bad && *out == NULL ? PROMPTLY_EINVAL : PROMPTLY_OK;
+}
+
+static void
+compile_calendar(pr_rules *r, rules_cal *c)
+{
+  if (!c->complete) {
+    rules_problem(r, &c->site,
+                  "calendar '%s': no table follows the name, as in "
+                  "calendar \"%s\" { ... }",
+                  c->name, c->name);
+    return;
+  }
+  build_calendar(r, c, c->tz, 1, &c->cal);
+  if (c->cal != NULL && c->tz_attr != NULL) {
+    compile_zone_calendar(r, c);
+  }
 }
 
 void

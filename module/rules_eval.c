@@ -33,10 +33,13 @@ typedef struct rules_eval {
   const pr_kv *attrs;
   size_t n_attrs;
   const uint64_t *hits;
+  uint32_t *hit_ids; /* the ids set in hits, ascending */
+  size_t n_hits;
   size_t next;     /* the rule or policy to look at next */
   long matched;    /* the rule that matched, or -1 */
-  uint64_t need;   /* policies whose `when` still has to run */
-  uint64_t mask;   /* policies that match */
+  uint32_t *cand;  /* policies left to decide, ascending; ~0u = no match */
+  size_t n_cand;
+  uint8_t *need;   /* [n_cand]: 1 = its `when` still has to run */
 } rules_eval;
 
 static const char *
@@ -51,14 +54,32 @@ attr_value(const pr_kv *attrs, size_t n_attrs, const char *name)
   return NULL;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* Whether the conditions of m that need no Lua hold. */
 static int
 match_holds(const rules_eval *ev, const rules_match *m)
 {
   if (m->n_words > 0) {
     int any = 0;
-    for (size_t w = 0; !any && ev->hits != NULL && w < m->n_words; w++) {
-      any = pr_matcher_hit(ev->hits, m->word_ids[w]);
+    if (ev->hits == NULL || ev->n_hits == 0) {
+      /* no text scanned, or no keyword in it */
+    } else if (ev->hit_ids != NULL && m->word_sorted != NULL &&
+               ev->n_hits < m->n_words / 8) {
+      /* Few hits, many words: look each hit up in the sorted ids. */
+      for (size_t h = 0; !any && h < ev->n_hits; h++) {
+        any = bsearch(&ev->hit_ids[h], m->word_sorted, m->n_words,
+                      sizeof(uint32_t), cmp_id) != NULL;
+      }
+    } else {
+      for (size_t w = 0; !any && w < m->n_words; w++) {
+        any = pr_matcher_hit(ev->hits, m->word_ids[w]);
+      }
     }
     if (!any) {
       return 0;
@@ -113,6 +134,25 @@ scan_words(pr_rules *r, const rules_eval *ev, uint64_t **hits, char *err,
   }
   *hits = h;
   return PROMPTLY_OK;
+}
+
+/* The ids set in hits, for match_holds; none (NULL) on no memory, which
+** only makes the lookups slower. */
+static void
+list_hits(rules_eval *ev, size_t n_kw)
+{
+  size_t n = 0;
+  for (size_t w = 0; w < PR_MATCHER_WORDS(n_kw); w++) {
+    n += (size_t)__builtin_popcountll(ev->hits[w]);
+  }
+  ev->n_hits = n;
+  ev->hit_ids = n > 0 ? malloc(n * sizeof(uint32_t)) : NULL;
+  for (size_t w = 0, k = 0; ev->hit_ids != NULL && w < PR_MATCHER_WORDS(n_kw);
+       w++) {
+    for (uint64_t bits = ev->hits[w]; bits != 0; bits &= bits - 1) {
+      ev->hit_ids[k++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+    }
+  }
 }
 
 /* In Lua: the read-only table `when` functions get, left on the stack. */
@@ -207,18 +247,33 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     return rc;
   }
   ev.hits = hits;
+  if (hits != NULL) {
+    list_hits(&ev, pr_matcher_count(r->matcher));
+  }
 
+  /* A `when` that fails counts as not matching: the ticket falls through
+  ** to the next rules and the default, and the first failure is reported
+  ** (ERULE, with *level set all the same). */
+  int failed = PROMPTLY_OK;
   for (; ev.next < r->n_prios; ev.next++) {
     const rules_prio *p = &r->prios[ev.next];
     if (p->m.when_ref != LUA_NOREF && match_holds(&ev, &p->m)) {
       /* From the first rule that needs Lua, go on inside Lua. */
       char msg[RULES_MSG_MAX];
       rc = pr_sandbox_run(r->sb, rules_eval_lua, &ev, msg, sizeof(msg));
-      if (rc != PROMPTLY_OK) {
-        const rules_prio *at = &r->prios[ev.next < r->n_prios ? ev.next : 0];
-        when_failed(r, rc, msg, &at->site, "priority", err, errlen);
+      if (rc == PROMPTLY_OK) {
+        break;
       }
-      break;
+      if (ev.next >= r->n_prios) {
+        break;
+      }
+      if (failed == PROMPTLY_OK) {
+        when_failed(r, rc, msg, &r->prios[ev.next].site, "priority", err,
+                    errlen);
+        failed = rc;
+      }
+      rc = PROMPTLY_OK;
+      continue;  /* ev.next++: the rule after the failing one. */
     }
     if (match_holds(&ev, &p->m)) {
       ev.matched = (long)ev.next;
@@ -226,6 +281,8 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     }
   }
   free(hits);
+  free(ev.hit_ids);
+  ev.hit_ids = NULL;
   if (rc != PROMPTLY_OK) {
     return rc;
   }
@@ -240,21 +297,21 @@ pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
       *why = NULL;
     }
   }
-  return PROMPTLY_OK;
+  return failed;
 }
 
-/* In Lua: the `when` functions of the policies in ev->need, in order. */
+/* In Lua: the `when` functions of the candidates marked in ev->need, in
+** order; a candidate whose `when` says no becomes ~0u. */
 static int
 rules_policies_lua(lua_State *L)
 {
   rules_eval *ev = lua_touserdata(L, 1);
   pr_rules *r = ev->r;
   int t = push_ticket(L, ev);
-  for (ev->next = 0; ev->next < r->n_policies; ev->next++) {
-    uint64_t bit = (uint64_t)1 << ev->next;
-    if ((ev->need & bit) &&
-        call_when(L, r->policies[ev->next].m.when_ref, t)) {
-      ev->mask |= bit;
+  for (ev->next = 0; ev->next < ev->n_cand; ev->next++) {
+    if (ev->need[ev->next] &&
+        !call_when(L, r->policies[ev->cand[ev->next]].m.when_ref, t)) {
+      ev->cand[ev->next] = ~0u;
     }
   }
   return 0;
@@ -267,57 +324,107 @@ pr_rules_sla(const pr_rules *r)
 }
 
 int
-pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
-                  size_t n_attrs, uint64_t *mask, char *err, size_t errlen)
+pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+              size_t n_attrs, pr_sla_pick *pick, size_t *n_matched,
+              char *err, size_t errlen)
 {
-  if (r == NULL || mask == NULL || (attrs == NULL && n_attrs > 0)) {
+  if (r == NULL || pick == NULL || (attrs == NULL && n_attrs > 0)) {
     return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
   }
   rules_eval ev = {
     .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
-    .hits = NULL, .next = 0, .matched = -1, .need = 0, .mask = 0,
+    .hits = NULL, .next = 0, .matched = -1,
   };
   /* The text is scanned only if a policy has words: most have none, and
   ** the scan is the costliest step of a verdict. */
   uint64_t *hits = NULL;
   int rc = PROMPTLY_OK;
-  for (size_t i = 0; i < r->n_policies; i++) {
-    if (r->policies[i].m.n_words > 0) {
-      rc = scan_words(r, &ev, &hits, err, errlen);
-      break;
-    }
+  if (rules_index_has_words(r)) {
+    rc = scan_words(r, &ev, &hits, err, errlen);
   }
   if (rc != PROMPTLY_OK) {
     return rc;
   }
   ev.hits = hits;
-  /* Policies are declared in set order, at most PR_SLA_MAX_POLICIES. */
-  for (size_t i = 0; i < r->n_policies; i++) {
-    const rules_policy *p = &r->policies[i];
+  if (hits != NULL) {
+    list_hits(&ev, pr_matcher_count(r->matcher));
+  }
+  /* Only the policies the index files under what the ticket has. */
+  rc = rules_index_candidates(r, attrs, n_attrs, hits, &ev.cand, &ev.n_cand);
+  ev.need = ev.n_cand ? calloc(ev.n_cand, 1) : NULL;
+  if (rc != PROMPTLY_OK || (ev.n_cand > 0 && ev.need == NULL)) {
+    free(hits);
+  free(ev.hit_ids);
+  ev.hit_ids = NULL;
+    free(ev.cand);
+    free(ev.need);
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  int any_when = 0;
+  for (size_t i = 0; i < ev.n_cand; i++) {
+    const rules_policy *p = &r->policies[ev.cand[i]];
     if (!match_holds(&ev, &p->m)) {
-      continue;
-    }
-    if (p->m.when_ref != LUA_NOREF) {
-      ev.need |= (uint64_t)1 << i;
-    } else {
-      ev.mask |= (uint64_t)1 << i;
+      ev.cand[i] = ~0u;
+    } else if (p->m.when_ref != LUA_NOREF) {
+      ev.need[i] = 1;
+      any_when = 1;
     }
   }
   free(hits);
+  free(ev.hit_ids);
+  ev.hit_ids = NULL;
   ev.hits = NULL;
-  if (ev.need != 0) {
+  if (any_when) {
     char msg[RULES_MSG_MAX];
     rc = pr_sandbox_run(r->sb, rules_policies_lua, &ev, msg, sizeof(msg));
     if (rc != PROMPTLY_OK) {
-      const rules_policy *at =
-        &r->policies[ev.next < r->n_policies ? ev.next : 0];
+      size_t at_i = ev.next < ev.n_cand ? ev.next : 0;
+      while (at_i < ev.n_cand && !ev.need[at_i]) {
+        at_i++;
+      }
+      const rules_policy *at = &r->policies[
+        at_i < ev.n_cand && ev.cand[at_i] != ~0u ? ev.cand[at_i] : 0];
       char what[96];
       snprintf(what, sizeof(what), "policy '%s'", at->name);
+      free(ev.cand);
+      free(ev.need);
       return when_failed(r, rc, msg, &at->site, what, err, errlen);
     }
   }
-  *mask = ev.mask;
-  return PROMPTLY_OK;
+  size_t found = 0;
+  pick->n = 0;
+  pick->zone = rules_ticket_zone(r, ticket, attrs, n_attrs);
+  for (size_t i = 0; i < ev.n_cand; i++) {
+    if (ev.cand[i] == ~0u) {
+      continue;
+    }
+    if (pick->n < PR_SLA_MAX_PICK) {
+      pick->v[pick->n++] = (uint16_t)ev.cand[i];
+    }
+    found++;
+  }
+  free(ev.cand);
+  free(ev.need);
+  if (n_matched != NULL) {
+    *n_matched = found;
+  }
+  return found > PR_SLA_MAX_PICK ? PROMPTLY_ENOBUFS : PROMPTLY_OK;
+}
+
+int
+pr_rules_policies(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                  size_t n_attrs, uint64_t *mask, char *err, size_t errlen)
+{
+  if (mask == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
+  }
+  pr_sla_pick pick;
+  int rc = pr_rules_pick(r, ticket, attrs, n_attrs, &pick, NULL, err, errlen);
+  if (rc != PROMPTLY_OK && rc != PROMPTLY_ENOBUFS) {
+    return rc;
+  }
+  *mask = pr_sla_pick_mask(&pick);
+  return rc;
 }
 
 int

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
 #include <lua.h>
 
 /* A rule file larger than this is refused. */
@@ -50,7 +51,8 @@ typedef struct rules_cond {
 /* The conditions of a priority rule or a policy; all must hold. */
 typedef struct rules_match {
   char **words;      /* as written */
-  uint32_t *word_ids;
+  uint32_t *word_ids; /* their matcher ids, in words order */
+  uint32_t *word_sorted; /* the same ids ascending, for lookups */
   size_t n_words;
   rules_cond *conds;
   size_t n_conds;
@@ -83,6 +85,11 @@ typedef struct rules_cal {
   char **ics;
   size_t n_ics;
   pr_calendar *cal;
+  /* tz = from("attr", "fallback"): the zone from the ticket (rules_zones.c) */
+  char *tz_attr;     /* NULL: the calendar's own tz only */
+  pr_rules *owner;
+  pr_calendar **zcal; /* by zone id, compiled on first use; [0] unused */
+  size_t n_zcal;
 } rules_cal;
 
 /* --- SLA declarations, as collected -------------------------------------- */
@@ -97,6 +104,11 @@ typedef struct rules_target {
   const char *bad_type; /* not a string or false: Lua's (static) type name */
 } rules_target;
 
+typedef struct rules_arg {
+  char *name;
+  char *value;
+} rules_arg;
+
 typedef struct rules_policy {
   rules_site site;
   char *name;
@@ -104,6 +116,8 @@ typedef struct rules_policy {
   char *calendar;    /* NULL: calendar time */
   rules_target *targets;
   size_t n_targets;
+  rules_arg *ooh;    /* out_of_hours = { metric = "+30m" }, as written */
+  size_t n_ooh;
   rules_match m;
 } rules_policy;
 
@@ -129,10 +143,6 @@ typedef struct rules_pause {
   int named[2];
 } rules_pause;
 
-typedef struct rules_arg {
-  char *name;
-  char *value;
-} rules_arg;
 
 typedef struct rules_action {
   char *name;
@@ -174,6 +184,18 @@ typedef struct rules_exc {
   char *reason_attr; /* attr + "_reason", made at compile time */
 } rules_exc;
 
+/* An accounts "attr" { ... } table, as collected (rules_accounts.c). */
+typedef struct rules_accts {
+  rules_site site;
+  char *attr;
+  char *calendar;    /* for every row that names none; NULL: none */
+  char *file;        /* a CSV file of the folder; NULL: none */
+  int complete;
+} rules_accts;
+
+/* The policies indexed by their conditions (rules_index.c). */
+typedef struct rules_pindex rules_pindex;
+
 struct pr_rules {
   pr_rules_opts opts;
   char *dir;
@@ -213,6 +235,9 @@ struct pr_rules {
   size_t n_pauses;
   int32_t at_risk;       /* per mille; 0 = not declared */
   rules_site at_risk_site;
+  char **at_risk_names;  /* at_risk { metric = "50%" }: metric names */
+  int32_t *at_risk_shares; /* their shares, per mille */
+  size_t n_at_risk;
   rules_at *ats;
   size_t n_ats;
   rules_wait *waits;
@@ -220,6 +245,15 @@ struct pr_rules {
   rules_exc *excs;
   size_t n_excs;
   pr_sla_set *sla;       /* sealed after a successful load */
+  rules_pindex *pindex;  /* built after the policies compiled */
+  char *zone_attr;       /* the ticket attribute that names its zone */
+  rules_site zone_site;
+  GHashTable *zone_ids;  /* zone name -> id (1..), 0 = unknown (reported) */
+  char **zone_names;     /* [id - 1] */
+  size_t n_zones;
+  rules_accts *accts;    /* each becomes policies, one per account */
+  size_t n_accts;
+  GHashTable *policy_names; /* name -> index + 1 of r->policies */
 
   int ticket_mt_ref;
 };
@@ -299,6 +333,8 @@ void compile_metrics(pr_rules *r);
 void free_policy(rules_policy *p);
 long open_policy(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
 void body_policy(lua_State *L, pr_rules *r, long pi, int arg);
+void collect_targets(lua_State *L, pr_rules *r, rules_policy *p,
+                     const char *what, const char *metric, int val);
 void compile_policies(pr_rules *r);
 void collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site, int arg);
@@ -310,6 +346,45 @@ long open_exception(lua_State *L, pr_rules *r, const rules_site *site, const cha
 void body_exception(lua_State *L, pr_rules *r, long ei, int arg);
 void compile_exceptions(pr_rules *r);
 void seal_sla(pr_rules *r);
+
+/* rules_accounts.c */
+long open_accounts(lua_State *L, pr_rules *r, const rules_site *site,
+                   const char *attr);
+void body_accounts(lua_State *L, pr_rules *r, long entry, int arg);
+void compile_accounts(pr_rules *r);
+void free_accounts(pr_rules *r);
+
+/* rules_zones.c */
+/* Lua: from("attr", "fallback"), a zone taken from the ticket. */
+int rules_lua_from(lua_State *L);
+/* tz = <value at val> of calendar c: a name, or from(...). */
+void collect_tz(lua_State *L, pr_rules *r, rules_cal *c, int val);
+/* After calendar c compiled with its fallback zone: check its attribute
+** against the folder's. */
+void compile_zone_calendar(pr_rules *r, rules_cal *c);
+/* The pr_sla_zone_fn of a zone-from-ticket calendar (ud = the rules_cal). */
+pr_calendar *rules_zone_cal(void *ud, uint32_t zone);
+/* The zone id of a ticket with these attributes (0: none or unknown; an
+** unknown zone is logged once per zone). */
+uint16_t rules_ticket_zone(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                           size_t n_attrs);
+void free_zones(pr_rules *r);
+void free_zone_cal(rules_cal *c);
+/* Build calendar c in zone tz (rules_calendar.c); report: problems go to
+** the rules (at load) or are silent (a variant built at run time). */
+int build_calendar(pr_rules *r, rules_cal *c, const char *tz, int report,
+                   pr_calendar **out);
+
+/* rules_index.c */
+void compile_policy_index(pr_rules *r);
+void rules_index_free(rules_pindex *x);
+/* The policies that may match a ticket with these attributes and keyword
+** hits (NULL: none), ascending, without repeats, in *out (free it). */
+int rules_index_candidates(const pr_rules *r, const pr_kv *attrs,
+                           size_t n_attrs, const uint64_t *hits,
+                           uint32_t **out, size_t *n);
+/* Whether some policy has keywords (the text must be scanned). */
+int rules_index_has_words(const pr_rules *r);
 
 /* rules_thresholds.c */
 void free_at(rules_at *a);

@@ -18,13 +18,18 @@
 **   synthetic tickets, one with no attributes and one whose attributes are
 **   all empty strings, in the sandbox under its budget: an error (a nil
 **   index, say) is reported with the function's own file:line.
-** Warnings come out sorted by file, then line, each once, as
-** "file:line: warning: message"; the folder's own ("DIR: warning: no
-** *.lua file") comes last.
+** Each warning goes into a problem list (problems.h) at PR_SEV_WARNING,
+** its message starting "warning: ", so that it reads "file:line: warning:
+** message" once formatted; the list sorts (by file, then line, then order
+** of report), collapses repeats and caps them with the load's errors.  The
+** folder's own warning ("no *.lua file") has no file.  Policies are looked
+** over only when the load had no error (their indices in the SLA set match
+** the declarations only then).
 */
 #include "config.h"
 
 #include "rules_internal.h"
+#include "problems.h"
 #include "promptly.h"
 #include "util.h"
 
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib.h>
 #include <lauxlib.h>
@@ -41,52 +47,21 @@
 #define LINT_LINE 1024
 #define LINT_YEAR_MS ((int64_t)366 * 24 * 3600 * 1000)
 
-typedef struct lint_list {
-  char **v;
-  size_t n, cap;
-} lint_list;
+typedef pr_problems lint_list;
 
 
-static void warn(lint_list *w, const char *where, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+static void warn(lint_list *w, const char *file, int line, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
 
 static void
-warn(lint_list *w, const char *where, const char *fmt, ...)
+warn(lint_list *w, const char *file, int line, const char *fmt, ...)
 {
   char msg[LINT_LINE];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  if (w->n == w->cap) {
-    size_t cap = w->cap ? w->cap * 2 : 16;
-    char **v = realloc(w->v, cap * sizeof(*v));
-    if (v == NULL) {
-      return;  /* a warning lost to memory: nothing else goes wrong */
-    }
-    w->v = v;
-    w->cap = cap;
-  }
-  char *line = g_strdup_printf("%s: warning: %s", where, msg);
-  w->v[w->n++] = line;
-}
-
-
-/* "file:line: ..." by file, then line as a number; "file: ..." first. */
-static int
-cmp_line(const void *a, const void *b)
-{
-  const char *x = *(char *const *)a, *y = *(char *const *)b;
-  size_t fx = strcspn(x, ":"), fy = strcspn(y, ":");
-  int c = strncmp(x, y, fx < fy ? fx : fy);
-  if (c != 0 || fx != fy) {
-    return c != 0 ? c : (fx < fy ? -1 : 1);
-  }
-  long lx = strtol(x + fx + 1, NULL, 10), ly = strtol(y + fy + 1, NULL, 10);
-  if (lx != ly) {
-    return lx < ly ? -1 : 1;
-  }
-  return strcmp(x, y);
+  pr_problems_add(w, file, line, PR_SEV_WARNING, "warning: %s", msg);
 }
 
 
@@ -152,8 +127,9 @@ lint_priorities(const pr_rules *r, lint_list *w)
     for (size_t a = 0; a < b; a++) {
       if (covers(&r->prios[a], pb)) {
         shadowed = 1;
-        warn(w, pb->site.where, "priority: shadowed, it can never match: "
-             "%s (%s) comes first and matches every ticket it does",
+        warn(w, pb->site.file, pb->site.line,
+             "priority: shadowed, it can never match: %s (%s) comes first "
+             "and matches every ticket it does",
              r->prios[a].site.where,
             pr_rules_level_id(r, r->prios[a].level));
         break;
@@ -169,8 +145,8 @@ lint_priorities(const pr_rules *r, lint_list *w)
         twice = pb->m.word_ids[x] == id;
       }
       if (twice) {
-        warn(w, pb->site.where, "priority: keyword '%s' is listed twice",
-             pb->m.words[k]);
+        warn(w, pb->site.file, pb->site.line,
+             "priority: keyword '%s' is listed twice", pb->m.words[k]);
         continue;
       }
       for (size_t a = 0; !shadowed && a < b; a++) {
@@ -182,8 +158,9 @@ lint_priorities(const pr_rules *r, lint_list *w)
           taken |= pa->m.word_ids[x] == id;
         }
         if (taken) {
-          warn(w, pb->site.where, "priority: keyword '%s' never decides "
-               "here: %s (%s) comes first and takes every ticket with it",
+          warn(w, pb->site.file, pb->site.line,
+               "priority: keyword '%s' never decides here: %s (%s) comes "
+               "first and takes every ticket with it",
                pb->m.words[k], pa->site.where,
                pr_rules_level_id(r, pa->level));
           break;
@@ -206,13 +183,15 @@ lint_calendars(const pr_rules *r, int64_t now_ms, lint_list *w)
         open > 0) {
       continue;
     }
-    warn(w, c->site.where, "calendar '%s': never open in the year from now: "
-         "clocks in it never come due", c->name);
+    warn(w, c->site.file, c->site.line,
+         "calendar '%s': never open in the year from now: clocks in it "
+         "never come due", c->name);
     for (size_t p = 0; p < r->n_policies; p++) {
       if (r->policies[p].calendar != NULL &&
           strcmp(r->policies[p].calendar, c->name) == 0) {
-        warn(w, r->policies[p].site.where, "policy '%s': its calendar '%s' "
-             "is never open in the year from now: its tickets get no due",
+        warn(w, r->policies[p].site.file, r->policies[p].site.line,
+             "policy '%s': its calendar '%s' is never open in the year "
+             "from now: its tickets get no due",
              r->policies[p].name, c->name);
       }
     }
@@ -231,36 +210,34 @@ lint_policies(const pr_rules *r, lint_list *w)
       any = s->policies[p].target_ms[k] != PR_SLA_NONE;
     }
     if (!any) {
-      warn(w, r->policies[p].site.where, "policy '%s': no target for any "
-           "level (all best effort): it never supplies one",
+      warn(w, r->policies[p].site.file, r->policies[p].site.line,
+           "policy '%s': no target for any level (all best effort): it "
+           "never supplies one",
            r->policies[p].name);
     }
   }
 }
 
 
-/* Files that look like rule files but do not load; *named of them. */
+/* Files that look like rule files but do not load. */
 static void
-lint_files(const pr_rules *r, lint_list *w, size_t *named)
+lint_files(const pr_rules *r, lint_list *w)
 {
   DIR *d = opendir(r->dir);
   if (d == NULL) {
     return;
   }
-  size_t others = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     size_t n = strlen(e->d_name);
     if (e->d_name[0] != '.' && n > 4 &&
         g_ascii_strcasecmp(e->d_name + n - 4, ".lua") == 0 &&
         strcmp(e->d_name + n - 4, ".lua") != 0) {
-      warn(w, e->d_name, "not loaded: rule files end in .lua, in lower "
+      warn(w, e->d_name, 0, "not loaded: rule files end in .lua, in lower "
            "case");
-      others++;
     }
   }
   closedir(d);
-  *named = others;
 }
 
 
@@ -311,14 +288,17 @@ exercise(const pr_rules *r, int ref, const rules_site *site, const char *what,
     if (colon != NULL) {
       size_t at = (size_t)(colon - msg) + 5;
       at += strspn(msg + at, "0123456789");
-      if (msg[at] == ':') {
-        char where[256];
-        snprintf(where, sizeof(where), "%.*s", (int)at, msg);
-        warn(w, where, "%s: when fails on %s:%s", what, with, msg + at + 1);
+      const char *num = colon + 5;
+      if (msg[at] == ':' && at > (size_t)(num - msg)) {
+        char file[256];
+        snprintf(file, sizeof(file), "%.*s", (int)(num - 1 - msg), msg);
+        warn(w, file, atoi(num), "%s: when fails on %s:%s", what, with,
+             msg + at + 1);
         continue;
       }
     }
-    warn(w, site->where, "%s: when fails on %s: %s", what, with, msg);
+    warn(w, site->file, site->line, "%s: when fails on %s: %s", what, with,
+         msg);
   }
 }
 
@@ -341,33 +321,21 @@ lint_whens(const pr_rules *r, lint_list *w)
 
 
 void
-pr_rules_lint(const pr_rules *r, int64_t now_ms, pr_rules_say_fn fn, void *ud)
+pr_rules_lint(const pr_rules *r, struct pr_problems *ps)
 {
-  lint_list w = {NULL, 0, 0};
-  size_t named = 0;
-  lint_files(r, &w, &named);
-  lint_priorities(r, &w);
-  lint_calendars(r, now_ms, &w);
-  lint_policies(r, &w);
-  lint_whens(r, &w);
-  if (w.n > 1) {
-    qsort(w.v, w.n, sizeof(*w.v), cmp_line);
-  }
-  for (size_t i = 0; i < w.n; i++) {
-    if (i == 0 || strcmp(w.v[i], w.v[i - 1]) != 0) {
-      fn(ud, w.v[i]);
-    }
-  }
-  for (size_t i = 0; i < w.n; i++) {
-    g_free(w.v[i]);
-  }
-  free(w.v);
-  /* The folder as a whole, after the files. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t now_ms = (int64_t)ts.tv_sec * 1000;
+  int clean = !pr_problems_failed(&r->problems) && !pr_problems_failed(ps);
+  lint_files(r, ps);
   if (r->n_files == 0) {
-    char *line = g_strdup_printf("%s: warning: no *.lua file: no rule loads "
-                                 "(the default levels only)%s", r->dir,
-                                 named ? "; see the files named above" : "");
-    fn(ud, line);
-    g_free(line);
+    warn(ps, NULL, 0, "no *.lua file in %s: no rule loads (the default "
+         "levels only)", r->dir);
   }
+  lint_priorities(r, ps);
+  lint_calendars(r, now_ms, ps);
+  if (clean) {
+    lint_policies(r, ps);
+  }
+  lint_whens(r, ps);
 }

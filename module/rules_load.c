@@ -13,6 +13,16 @@
 ** one matcher).  Any problem in either phase is reported as
 ** "file:line: message" and fails the load.
 **
+** Problems go into one pr_problems (problems.h: at most 100 kept, the
+** first by file and line, identical ones collapsed) and reach the caller
+** at the end of the load.  Limits: a folder makes at most
+** PR_RULES_DECLS_MAX declarations, each charged, by the size of what it
+** may copy into C, to the sandbox's memory account (one cap for Lua and
+** C); passing either limit stops the file and is reported once.  Strings
+** in declarations are valid UTF-8, rule files too; only regular files
+** inside the folder (after resolving links) are read, without blocking.
+** The whole load runs under one CPU time span of the sandbox.
+**
 ** This file: the registry of declarations, problems, the helpers that read
 ** declaration tables, the loader itself and the queries on a loaded set.
 ** Each kind of declaration lives in its own file (rules_priority.c,
@@ -41,6 +51,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,11 +153,21 @@ equal_folded(const char *a, const char *b)
 long
 push_elem(void **arr, size_t *n, size_t size)
 {
-  void *p = realloc(*arr, (*n + 1) * size);
-  if (p == NULL) {
-    return -1;
+  /* The capacity is *n rounded up to a power of two: the arrays start
+  ** empty and grow only here, so they double when *n is 0 or a power of
+  ** two (growing by one made 10000 declarations quadratic). */
+  if ((*n & (*n - 1)) == 0) {
+    size_t cap = *n == 0 ? 1 : *n * 2;
+    if (cap > (size_t)LONG_MAX / size) {
+      return -1;
+    }
+    void *p = realloc(*arr, cap * size);
+    if (p == NULL) {
+      return -1;
+    }
+    *arr = p;
   }
-  *arr = p;
+  void *p = *arr;
   memset((char *)p + *n * size, 0, size);
   return (long)(*n)++;
 }
@@ -368,6 +389,8 @@ static const rules_decl rules_decls[] = {
    compile_metrics},
   {"policy",           NULL,             open_policy,   body_policy,
    compile_policies},
+  {"accounts",         NULL,             open_accounts, body_accounts,
+   compile_accounts},
   {"pause_on",         collect_pause_on, NULL,          NULL,
    compile_pauses},
   {"customer_wait",    collect_customer_wait, NULL,     NULL,
@@ -579,6 +602,8 @@ rules_register(lua_State *L)
     lua_pushcclosure(L, l_rules_declare, 2);
     lua_setglobal(L, rules_decls[i].name);
   }
+  lua_pushcfunction(L, rules_lua_from);
+  lua_setglobal(L, "from");
   /* The metatable of the tables `when` functions get. */
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, l_rules_readonly);
@@ -795,8 +820,12 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
     }
   }
   compile_keywords(r);
+  compile_policy_index(r);
   seal_sla(r);
   pr_sandbox_span_end(r->sb);
+  if (r->opts.lint) {
+    pr_rules_lint(r, &r->problems);  /* warnings, rules_lint.c */
+  }
 
   report_problems(r, err, errlen);
   int failed = pr_problems_failed(&r->problems);
@@ -838,6 +867,14 @@ pr_rules_free(pr_rules *r)
     free_policy(&r->policies[i]);
   }
   free(r->policies);
+  rules_index_free(r->pindex);
+  free_accounts(r);
+  free_zones(r);
+  free_strs(r->at_risk_names, r->n_at_risk);
+  free(r->at_risk_shares);
+  if (r->policy_names != NULL) {
+    g_hash_table_destroy(r->policy_names);
+  }
   for (size_t i = 0; i < r->n_pauses; i++) {
     free(r->pauses[i].status);
   }

@@ -188,6 +188,7 @@ free_match(rules_match *m)
 {
   free_strs(m->words, m->n_words);
   free(m->word_ids);
+  free(m->word_sorted);
   for (size_t c = 0; c < m->n_conds; c++) {
     free_cond(&m->conds[c]);
   }
@@ -346,6 +347,13 @@ collect_match_key(lua_State *L, pr_rules *r, const rules_site *site,
   return 1;
 }
 
+static int
+cmp_word_id(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* Put the keywords of m into the one matcher of the rule set. */
 void
 match_add_words(pr_rules *r, const rules_site *site, const char *what,
@@ -370,6 +378,13 @@ match_add_words(pr_rules *r, const rules_site *site, const char *what,
                        sizeof(err)) != PROMPTLY_OK) {
       rules_problem(r, site, "%s: %s", what, err);
     }
+  }
+  /* A sorted copy, so that a verdict can look its few hits up in it;
+  ** without memory, verdicts walk word_ids instead. */
+  m->word_sorted = malloc(m->n_words * sizeof(uint32_t));
+  if (m->word_sorted != NULL) {
+    memcpy(m->word_sorted, m->word_ids, m->n_words * sizeof(uint32_t));
+    qsort(m->word_sorted, m->n_words, sizeof(uint32_t), cmp_word_id);
   }
 }
 

@@ -193,7 +193,7 @@ static const struct {
 static const char *const policy_keys[] = {
   "calendar", "first_response", "next_response", "periodic_update",
   "resolution", "words", "tier", "type", "channel", "queue", "status",
-  "attrs", "when", NULL
+  "attrs", "when", "out_of_hours", NULL
 };
 
 void
@@ -386,7 +386,44 @@ free_policy(rules_policy *p)
     free(p->targets[i].text);
   }
   free(p->targets);
+  for (size_t i = 0; i < p->n_ooh; i++) {
+    free(p->ooh[i].name);
+    free(p->ooh[i].value);
+  }
+  free(p->ooh);
   free_match(&p->m);
+}
+
+/* out_of_hours = { first_response = "+30m", ... } at val. */
+static void
+collect_out_of_hours(lua_State *L, pr_rules *r, rules_policy *p,
+                     const char *what, int val)
+{
+  if (lua_type(L, val) != LUA_TTABLE) {
+    rules_problem(r, &p->site, "%s: out_of_hours must be a table, as in "
+                  "out_of_hours = { first_response = \"+30m\" }, not a %s",
+                  what, luaL_typename(L, val));
+    return;
+  }
+  char where[128];
+  snprintf(where, sizeof(where), "%s: out_of_hours", what);
+  size_t n;
+  const char **keys = sorted_keys(L, r, &p->site, where, val, &n);
+  for (size_t i = 0; i < n; i++) {
+    raw_field(L, val, keys[i]);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, &p->site, "%s: %s: a duration such as \"+30m\", "
+                    "not a %s", where, keys[i], luaL_typename(L, -1));
+    } else {
+      long k = push_elem((void **)&p->ooh, &p->n_ooh, sizeof(rules_arg));
+      if (k < 0 || (p->ooh[k].name = pr_strdup(keys[i])) == NULL ||
+          (p->ooh[k].value = pr_strdup(lua_tostring(L, -1))) == NULL) {
+        rules_out_of_memory(r, &p->site, what);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 long
@@ -399,30 +436,48 @@ open_policy(lua_State *L, pr_rules *r, const rules_site *site,
                   PR_SLA_NAME_MAX - 1);
     return -1;
   }
-  for (size_t i = 0; i < r->n_policies; i++) {
-    if (strcmp(r->policies[i].name, name) == 0) {
-      rules_problem(r, site, "policy '%s': already declared at %s", name,
-                    r->policies[i].site.where);
-      return -1;
-    }
+  if (r->policy_names == NULL) {
+    r->policy_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            NULL);
+  }
+  size_t dup = GPOINTER_TO_SIZE(g_hash_table_lookup(r->policy_names, name));
+  if (dup > 0) {
+    rules_problem(r, site, "policy '%s': already declared at %s", name,
+                  r->policies[dup - 1].site.where);
+    return -1;
   }
   if (r->n_policies >= PR_SLA_MAX_POLICIES) {
     rules_problem(r, site, "policy '%s': too many policies (at most %d)",
                   name, PR_SLA_MAX_POLICIES);
     return -1;
   }
-  long i = push_elem((void **)&r->policies, &r->n_policies,
-                     sizeof(rules_policy));
-  if (i < 0) {
-    rules_out_of_memory(r, site, "policy");
-    return -1;
+  /* Grown by doubling (10,000 account policies): the array is a power of
+  ** two of entries from 8 on. */
+  size_t n = r->n_policies;
+  if (n >= 8 && (n & (n - 1)) == 0) {
+    rules_policy *v = realloc(r->policies, 2 * n * sizeof(rules_policy));
+    if (v == NULL) {
+      rules_out_of_memory(r, site, "policy");
+      return -1;
+    }
+    r->policies = v;
+  } else if (n == 0) {
+    r->policies = malloc(8 * sizeof(rules_policy));
+    if (r->policies == NULL) {
+      rules_out_of_memory(r, site, "policy");
+      return -1;
+    }
   }
+  long i = (long)r->n_policies++;
+  memset(&r->policies[i], 0, sizeof(rules_policy));
   r->policies[i].site = *site;
   r->policies[i].m.when_ref = LUA_NOREF;
   if ((r->policies[i].name = pr_strdup(name)) == NULL) {
     rules_out_of_memory(r, site, "policy");
     return -1;
   }
+  g_hash_table_insert(r->policy_names, g_strdup(name),
+                      GSIZE_TO_POINTER((size_t)i + 1));
   return i;
 }
 
@@ -452,7 +507,7 @@ add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
 }
 
 /* metric = "1h" | "best effort" | false | { P1 = "30m", ... } */
-static void
+void
 collect_targets(lua_State *L, pr_rules *r, rules_policy *p, const char *what,
                 const char *metric, int val)
 {
@@ -504,6 +559,8 @@ body_policy(lua_State *L, pr_rules *r, long pi, int arg)
       } else if ((p->calendar = pr_strdup(lua_tostring(L, val))) == NULL) {
         rules_out_of_memory(r, &p->site, what);
       }
+    } else if (strcmp(keys[i], "out_of_hours") == 0) {
+      collect_out_of_hours(L, r, p, what, val);
     } else if (!collect_match_key(L, r, &p->site, what, &p->m, keys[i],
                                   val)) {
       /* A built-in metric or one declared anywhere in the folder; checked
@@ -513,6 +570,36 @@ body_policy(lua_State *L, pr_rules *r, long pi, int arg)
     lua_settop(L, val - 1);
   }
   lua_pop(L, 1);
+}
+
+/* A target in business days, "3bd" or "3 bd": n > 0; -1 for 0 or more
+** than PR_CAL_MAX_BDAYS; 0 if the text is not of that form. */
+static int
+business_days(const char *text)
+{
+  const char *p = text;
+  long n = 0;
+  int digits = 0;
+  while (*p == ' ') {
+    p++;
+  }
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (n <= PR_CAL_MAX_BDAYS) {
+      n = n * 10 + (*p - '0');
+    }
+  }
+  while (*p == ' ') {
+    p++;
+  }
+  if (digits == 0 || p[0] != 'b' || p[1] != 'd') {
+    return 0;
+  }
+  for (p += 2; *p == ' '; p++) {
+  }
+  if (*p != '\0') {
+    return 0;
+  }
+  return n >= 1 && n <= PR_CAL_MAX_BDAYS ? (int)n : -1;
 }
 
 void
@@ -535,6 +622,7 @@ compile_policies(pr_rules *r)
       continue;
     }
     pr_calendar *cal = NULL;
+    rules_cal *zoned = NULL;
     if (p->calendar != NULL) {
       size_t c = 0;
       while (c < r->n_cals && strcmp(r->cals[c].name, p->calendar) != 0) {
@@ -545,6 +633,8 @@ compile_policies(pr_rules *r)
       ** will not load): one problem never hides the others. */
       if (c < r->n_cals) {
         cal = r->cals[c].cal;  /* NULL: the calendar's own problem */
+        zoned = r->cals[c].tz_attr != NULL && cal != NULL ? &r->cals[c]
+                                                           : NULL;
       } else if (strcmp(p->calendar, "24x7") != 0) {
         pr_buf names;
         pr_buf_init(&names);
@@ -562,9 +652,33 @@ compile_policies(pr_rules *r)
     if (pr_sla_set_add_policy(r->sla, p->name, cal, &index, err,
                               sizeof(err)) != PROMPTLY_OK ||
         pr_sla_set_policy_calendar(r->sla, index, p->calendar, err,
-                                   sizeof(err)) != PROMPTLY_OK) {
+                                   sizeof(err)) != PROMPTLY_OK ||
+        (zoned != NULL &&
+         pr_sla_set_policy_zones(r->sla, index, rules_zone_cal, zoned, err,
+                                 sizeof(err)) != PROMPTLY_OK)) {
       rules_problem(r, &p->site, "%s: %s", what, err);
       continue;
+    }
+    /* A broken calendar is reported already: no out_of_hours problem on
+    ** top of it. */
+    for (size_t k = 0; (cal != NULL || p->calendar == NULL) && k < p->n_ooh;
+         k++) {
+      const rules_arg *g = &p->ooh[k];
+      int m = pr_sla_set_metric_find(r->sla, g->name);
+      char where[128];
+      snprintf(where, sizeof(where), "out_of_hours: %s", g->name);
+      int64_t ms;
+      if (m < 0) {
+        rules_problem(r, &p->site, "%s: out_of_hours: unknown metric '%s' "
+                      "(first_response, next_response, periodic_update, "
+                      "resolution, or a declared metric)", what, g->name);
+      } else if (duration_or_problem(r, &p->site, what, where,
+                                     g->value + (g->value[0] == '+'), 0,
+                                     &ms) == 0 &&
+                 pr_sla_set_out_of_hours(r->sla, index, (uint32_t)m, ms, err,
+                                         sizeof(err)) != PROMPTLY_OK) {
+        rules_problem(r, &p->site, "%s: %s", what, err);
+      }
     }
     /* Which (metric, level) pairs a table gave, to find one given twice
     ** (by id and by name). */
@@ -579,7 +693,8 @@ compile_policies(pr_rules *r)
                         "%s: unknown key '%s' (known: calendar, "
                         "first_response, next_response, periodic_update, "
                         "resolution, words, tier, type, channel, queue, "
-                        "status, attrs, when, or the name of a metric)",
+                        "status, attrs, when, out_of_hours, or the name of a "
+                        "metric)",
                         what, tg->metric);
         }
         continue;
@@ -612,13 +727,25 @@ compile_policies(pr_rules *r)
                       what, where, tg->bad_type);
         continue;
       }
-      if (tg->text != NULL && g_ascii_strcasecmp(tg->text, "best effort") &&
-          duration_or_problem(r, &p->site, what, where, tg->text, 0, &ms)) {
+      int bd = tg->text != NULL ? business_days(tg->text) : 0;
+      if (bd < 0) {
+        rules_problem(r, &p->site, "%s: %s: '%s': business days are 1bd "
+                      "to %dbd", what, where, tg->text, PR_CAL_MAX_BDAYS);
+        continue;
+      }
+      if (bd == 0 && tg->text != NULL &&
+                 g_ascii_strcasecmp(tg->text, "best effort") &&
+                 duration_or_problem(r, &p->site, what, where, tg->text, 0,
+                                     &ms)) {
         continue;
       }
       for (size_t l = from; l < to; l++) {
-        if (pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
-                              err, sizeof(err)) != PROMPTLY_OK) {
+        int rc = bd > 0
+          ? pr_sla_set_target_bdays(r->sla, index, (uint32_t)l, (uint32_t)m,
+                                    (uint32_t)bd, err, sizeof(err))
+          : pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
+                              err, sizeof(err));
+        if (rc != PROMPTLY_OK) {
           rules_problem(r, &p->site, "%s", err);
           break;
         }
@@ -705,42 +832,131 @@ compile_pauses(pr_rules *r)
 
 /* --- at_risk "75%" ---------------------------------------------------------- */
 
-void
-collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+/* A share for at_risk: per mille, or 0 after a problem. */
+static int32_t
+at_risk_share(pr_rules *r, const rules_site *site, const char *what,
+              const char *text)
 {
   int32_t permille;
   int64_t offset;
-  if (r->at_risk != 0) {
+  int rc = parse_share(text, 0, &permille, &offset);
+  if (rc == -1) {
+    rules_problem(r, site, "%s: '%s' is not a share (write \"75%%\" "
+                  "or \"87.5%%\")", what, text);
+  } else if (rc == -2 || permille < 1 || permille > 1000) {
+    rules_problem(r, site, "%s: '%s' is out of range (more than 0%% "
+                  "and at most 100%%)", what, text);
+  } else {
+    return permille;
+  }
+  return 0;
+}
+
+/* at_risk "75%", or at_risk { "75%", first_response = "50%", ... }: the
+** share for every metric (the first entry, optional) and per metric. */
+void
+collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  /* A declaration with problems does not count as one. */
+  if (r->at_risk != 0 || r->n_at_risk > 0) {
     rules_problem(r, site, "at_risk: already declared at %s",
                   r->at_risk_site.where);
     return;
   }
-  if (lua_type(L, arg) != LUA_TSTRING) {
-    rules_problem(r, site, "at_risk: expects a share, as in at_risk \"75%%\"");
+  r->at_risk_site = *site;
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    r->at_risk = at_risk_share(r, site, "at_risk", lua_tostring(L, arg));
     return;
   }
-  const char *text = lua_tostring(L, arg);
-  int rc = parse_share(text, 0, &permille, &offset);
-  if (rc == -1) {
-    rules_problem(r, site, "at_risk: '%s' is not a share (write \"75%%\" "
-                  "or \"87.5%%\")", text);
-  } else if (rc == -2 || permille < 1 || permille > 1000) {
-    rules_problem(r, site, "at_risk: '%s' is out of range (more than 0%% "
-                  "and at most 100%%)", text);
-  } else {
-    r->at_risk = permille;
-    r->at_risk_site = *site;
+  size_t len;
+  if (lua_type(L, arg) != LUA_TTABLE || (len = (size_t)lua_rawlen(L, arg)) > 1) {
+    rules_problem(r, site, "at_risk: expects a share, as in at_risk "
+                  "\"75%%\", or a table, as in at_risk { \"75%%\", "
+                  "first_response = \"50%%\" }");
+    return;
   }
+  if (len == 1) {
+    lua_rawgeti(L, arg, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      r->at_risk = at_risk_share(r, site, "at_risk", lua_tostring(L, -1));
+    } else {
+      rules_problem(r, site, "at_risk: the share for every metric is a "
+                    "string such as \"75%%\", not a %s",
+                    luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  /* The named entries, without the list entry, for sorted_keys. */
+  lua_newtable(L);
+  int named = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, named);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  size_t n;
+  const char **keys = sorted_keys(L, r, site, "at_risk", named, &n);
+  for (size_t i = 0; i < n; i++) {
+    char what[96];
+    snprintf(what, sizeof(what), "at_risk: %s", keys[i]);
+    raw_field(L, named, keys[i]);
+    int32_t share = 0;
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, site, "%s: a share such as \"50%%\", not a %s",
+                    what, luaL_typename(L, -1));
+    } else {
+      share = at_risk_share(r, site, what, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    if (share == 0) {
+      continue;
+    }
+    int32_t *v = realloc(r->at_risk_shares,
+                         (r->n_at_risk + 1) * sizeof(int32_t));
+    if (v == NULL) {
+      rules_out_of_memory(r, site, "at_risk");
+      break;
+    }
+    r->at_risk_shares = v;
+    size_t k = r->n_at_risk;
+    if (push_str(&r->at_risk_names, &r->n_at_risk, keys[i]) != PROMPTLY_OK) {
+      rules_out_of_memory(r, site, "at_risk");
+      break;
+    }
+    r->at_risk_shares[k] = share;
+  }
+  lua_pop(L, 2); /* keys, named */
 }
 
 void
 compile_at_risk(pr_rules *r)
 {
   char err[512];
-  if (r->sla != NULL && r->at_risk != 0 &&
+  if (r->sla == NULL) {
+    return;
+  }
+  if (r->at_risk != 0 &&
       pr_sla_set_at_risk(r->sla, r->at_risk, err, sizeof(err)) !=
         PROMPTLY_OK) {
     rules_problem(r, &r->at_risk_site, "at_risk: %s", err);
+  }
+  for (size_t i = 0; i < r->n_at_risk; i++) {
+    int m = pr_sla_set_metric_find(r->sla, r->at_risk_names[i]);
+    if (m < 0) {
+      rules_problem(r, &r->at_risk_site,
+                    "at_risk: unknown metric '%s' (first_response, "
+                    "next_response, periodic_update, resolution, or a "
+                    "declared metric)", r->at_risk_names[i]);
+    } else if (pr_sla_set_metric_at_risk(r->sla, (uint32_t)m,
+                                         r->at_risk_shares[i], err,
+                                         sizeof(err)) != PROMPTLY_OK) {
+      rules_problem(r, &r->at_risk_site, "at_risk: %s", err);
+    }
   }
 }
 

@@ -298,13 +298,8 @@ open_at(lua_State *L, pr_rules *r, const rules_site *site, const char *text)
                   "most 1000%%, plus at most 10 years)", text);
     return -1;
   }
-  for (size_t i = 0; i < r->n_ats; i++) {
-    if (r->ats[i].permille == permille && r->ats[i].offset_ms == offset) {
-      rules_problem(r, site, "at '%s': already declared at %s", text,
-                    r->ats[i].site.where);
-      return -1;
-    }
-  }
+  /* The same share again is fine for other metrics: checked at compile
+  ** time, when the metrics are known. */
   long i = push_elem((void **)&r->ats, &r->n_ats, sizeof(rules_at));
   if (i < 0) {
     rules_out_of_memory(r, site, "at");
@@ -345,6 +340,11 @@ void
 compile_ats(pr_rules *r)
 {
   char err[512];
+  uint32_t *masks = r->n_ats ? calloc(r->n_ats, sizeof(uint32_t)) : NULL;
+  if (r->n_ats > 0 && masks == NULL) {
+    rules_out_of_memory(r, NULL, "at");
+    return;
+  }
   for (size_t i = 0; i < r->n_ats; i++) {
     const rules_at *a = &r->ats[i];
     char what[96];
@@ -357,10 +357,26 @@ compile_ats(pr_rules *r)
     if (r->sla == NULL) {
       continue;
     }
-    uint32_t mask = metric_mask(r, &a->site, what, a->metrics,
-                                a->n_metrics);
+    masks[i] = metric_mask(r, &a->site, what, a->metrics, a->n_metrics);
+    /* One share twice for one metric: which of them would it fire?  The
+    ** same share for other metrics is a per-metric warning. */
+    size_t dup = i;
+    for (size_t k = 0; k < i && dup == i; k++) {
+      const rules_at *b = &r->ats[k];
+      if (b->complete && b->permille == a->permille &&
+          b->offset_ms == a->offset_ms &&
+          (masks[k] == 0 || masks[i] == 0 || (masks[k] & masks[i]) != 0)) {
+        dup = k;
+      }
+    }
+    if (dup < i) {
+      rules_problem(r, &a->site, "%s: already declared at %s for the same "
+                    "metric (give each its own metrics = { ... })", what,
+                    r->ats[dup].site.where);
+      continue;
+    }
     uint32_t index;
-    if (pr_sla_set_add_threshold(r->sla, a->permille, a->offset_ms, mask,
+    if (pr_sla_set_add_threshold(r->sla, a->permille, a->offset_ms, masks[i],
                                  &index, err, sizeof(err)) != PROMPTLY_OK) {
       rules_problem(r, &a->site, "%s: %s", what, err);
       continue;
@@ -368,6 +384,7 @@ compile_ats(pr_rules *r)
     compile_actions(r, &a->site, what, a->actions, a->n_actions, index,
                     pr_sla_set_threshold_action);
   }
+  free(masks);
 }
 
 /* --- waiting "24h" { ... }, remind_customer_after, close_after ------------ */

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "rules_internal.h"
+#include "problems.h"
 #include "promptly.h"
 #include "util.h"
 
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 #include <lauxlib.h>
@@ -219,6 +219,10 @@ pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
       snprintf(tail, sizeof(tail), "none of its words is here");
     } else if (fails) {
       snprintf(tail, sizeof(tail), "but %s", why);
+    } else if (winner >= 0 && (long)i > winner &&
+               p->m.when_ref != LUA_NOREF) {
+      snprintf(tail, sizeof(tail), "its conditions hold (its when function "
+               "did not run), but %s comes first", by);
     } else if (winner >= 0 && (long)i > winner) {
       snprintf(tail, sizeof(tail), "it holds too, but %s comes first", by);
     } else if (p->m.when_ref != LUA_NOREF) {
@@ -237,9 +241,17 @@ pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
   if (h.oom) {
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
   }
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  pr_rules_lint(r, (int64_t)ts.tv_sec * 1000, fn, ud);
+  pr_problems ps;
+  pr_problems_init(&ps, 0);
+  pr_rules_lint(r, &ps);
+  char line[WHY_LINE];
+  for (size_t i = 0; i < pr_problems_count(&ps); i++) {
+    fn(ud, pr_problem_format(pr_problems_get(&ps, i), line, sizeof(line)));
+  }
+  if (pr_problems_format_more(&ps, line, sizeof(line)) != NULL) {
+    fn(ud, line);
+  }
+  pr_problems_clear(&ps);
   return PROMPTLY_OK;
 }
 
@@ -258,8 +270,8 @@ host_log(void *ud, int level, const char *msg)
 static void
 host_problem(void *ud, int level, const char *msg)
 {
-  (void)level;
-  host_log(ud, PROMPTLY_LOG_ERROR, msg);
+  host_log(ud, level == PROMPTLY_LOG_WARN ? PROMPTLY_LOG_WARN : PROMPTLY_LOG_ERROR,
+     msg);
 }
 
 static void

@@ -7,9 +7,11 @@
 ** action, ...) is checked and copied into C the moment it is called, with
 ** the file:line of the call; it returns a userdata handle that only
 ** `test` accepts, so a case holds its steps in the order they were written.
-** A case runs on an instance of its own (pr_core_open on the folder), fed
-** and advanced step by step; the instance's writes, actions, traces and
-** log lines are collected through its host callbacks and nothing reaches
+** A case runs on an instance of its own (pr_core_open_unwatched on the
+** folder), fed and advanced step by step; the instance's writes, actions,
+** traces, outcome records and log lines are collected through its host
+** callbacks (records_open asked for the cycles still open when a record
+** step finds no ended one), and nothing reaches
 ** the caller's host but the report.  Instants of the steps of a case never
 ** go back (checked when the case is declared), so every advance is valid.
 */
@@ -17,6 +19,7 @@
 
 #include "ruletest.h"
 #include "core.h"
+#include "problems.h"
 #include "rules.h"
 #include "sandbox.h"
 #include "sla.h"
@@ -38,8 +41,11 @@
 #define RT_MSG 1024
 #define RT_FILE_MAX ((size_t)1 << 20)
 #define RT_STEP_MT "promptly.test.step"
+/* Cases of one folder: each runs an instance, on the loop thread when a
+** reload runs them, so their number is bounded. */
+#define RT_MAX_CASES 1000
 
-enum { ST_EVENT, ST_EXPECT, ST_ACTION };
+enum { ST_EVENT, ST_EXPECT, ST_ACTION, ST_RECORD };
 
 /* Check names beyond plain fields. */
 #define CHK_RULE "@rule"
@@ -80,7 +86,8 @@ typedef struct rt_ctx {
   size_t n_cases, cap_cases;
   int on_reload;
   char on_reload_where[RT_WHERE];
-  uint32_t problems;
+  uint32_t problems;      /* problems of the test files, reported or not */
+  pr_problems found;      /* the same, sorted and collapsed (problems.h) */
   uint32_t failed;
 } rt_ctx;
 
@@ -108,6 +115,8 @@ say(const rt_ctx *c, int level, const char *fmt, ...)
 static void problem(rt_ctx *c, const char *where, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 
+/* A problem of a test file at where ("file:line"), into the list that is
+** reported, sorted, once every file has run. */
 static void
 problem(rt_ctx *c, const char *where, const char *fmt, ...)
 {
@@ -117,7 +126,32 @@ problem(rt_ctx *c, const char *where, const char *fmt, ...)
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   c->problems++;
-  say(c, c->level, "%s: %s", where, msg);
+  const char *colon = strrchr(where, ':');
+  char file[RT_WHERE];
+  int line = 0;
+  if (colon != NULL && colon[1] >= '0' && colon[1] <= '9') {
+    snprintf(file, sizeof(file), "%.*s", (int)(colon - where), where);
+    line = atoi(colon + 1);
+  } else {
+    snprintf(file, sizeof(file), "%s", where);
+  }
+  pr_problems_add(&c->found, file, line, PR_SEV_ERROR, "%s", msg);
+}
+
+
+/* Say the problems found so far, in order, then "and N more". */
+static void
+report_problems(rt_ctx *c)
+{
+  char line[RT_MSG];
+  for (size_t i = 0; i < pr_problems_count(&c->found); i++) {
+    say(c, c->level, "%s",
+        pr_problem_format(pr_problems_get(&c->found, i), line, sizeof(line)));
+  }
+  if (pr_problems_format_more(&c->found, line, sizeof(line)) != NULL) {
+    say(c, c->level, "%s", line);
+  }
+  pr_problems_clear(&c->found);
 }
 
 
@@ -560,6 +594,94 @@ l_action(lua_State *L)
 }
 
 
+/* The keys of an outcome record a record step may check (promptly.h,
+** "Outcome records"): the scalar ones, which come before attrs. */
+static const char *const record_keys[] = {
+  "outcome", "policy", "calendar", "priority_start", "priority_end",
+  "target_ms", "started", "stopped", "due", "breached_at", "breach_policy",
+  "breach_target_ms", "elapsed_ms", "paused_ms", "customer_wait_ms",
+  "outside_ms", NULL};
+
+/* record { at = ..., metric = "first_response", cycle = 1,
+**          outcome = "met", policy = "corporate", elapsed_ms = 600000 }:
+** the outcome record of that cycle, ended by the step's instant or still
+** open then, has these values (false: null). */
+static int
+l_record(lua_State *L)
+{
+  rt_ctx *c = ctx_of(L);
+  rt_step s;
+  memset(&s, 0, sizeof(s));
+  s.kind = ST_RECORD;
+  s.bad = (int)c->problems;
+  where_here(L, s.where);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  step_common(L, c, &s);
+  const pr_sla_set *set = pr_rules_sla(c->rules);
+  int have_metric = 0, have_cycle = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    char buf[32];
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                   : NULL;
+    const char *v = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)
+                      ? "null"
+                      : value_text(L, -1, buf);
+    int known = 0;
+    for (size_t i = 0; k != NULL && record_keys[i] != NULL; i++) {
+      known |= strcmp(k, record_keys[i]) == 0;
+    }
+    if (k != NULL && (strcmp(k, "at") == 0 || strcmp(k, "ticket") == 0)) {
+      /* step_common's */
+    } else if (k != NULL && strcmp(k, "metric") == 0) {
+      if (v == NULL || pr_sla_set_metric_find(set, v) < 0) {
+        pr_buf known_m;
+        pr_buf_init(&known_m);
+        for (uint32_t i = 0; i < set->n_metrics; i++) {
+          pr_buf_printf(&known_m, "%s%s", i ? ", " : "",
+                        set->metrics[i].name);
+        }
+        problem(c, s.where, "record: unknown metric '%s' (known: %s)",
+                v ? v : "?", pr_buf_cstr(&known_m));
+        pr_buf_free(&known_m);
+      } else {
+        kv_add(L, &s, "@metric", v);
+        have_metric = 1;
+      }
+    } else if (k != NULL && strcmp(k, "cycle") == 0) {
+      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0) {
+        problem(c, s.where, "record: cycle: a whole number above 0");
+      } else {
+        kv_add(L, &s, "@cycle", v);
+        have_cycle = 1;
+      }
+    } else if (!known) {
+      problem(c, s.where, "record: unknown key '%s' (known: at, ticket, "
+              "metric, cycle, outcome, policy, calendar, priority_start, "
+              "priority_end, target_ms, started, stopped, due, breached_at, "
+              "breach_policy, breach_target_ms, elapsed_ms, paused_ms, "
+              "customer_wait_ms, outside_ms)", k ? k : "?");
+    } else if (v == NULL) {
+      problem(c, s.where, "record: %s: a string, a whole number or false",
+              k);
+    } else {
+      kv_add(L, &s, k, v);
+    }
+    lua_pop(L, 1);
+  }
+  if (!have_metric && c->problems == (uint32_t)s.bad) {
+    problem(c, s.where, "record: metric = \"...\" is required");
+  }
+  if (!have_cycle) {
+    kv_add(L, &s, "@cycle", "1");
+  }
+  if (s.n_kv > 1) {
+    qsort(s.kv, s.n_kv, sizeof(pr_kv), cmp_kv);
+  }
+  return push_step(L, c, &s);
+}
+
+
 /* test "name" { ticket = 7, through = "...", step, step, ... } */
 static int
 l_test_body(lua_State *L)
@@ -656,6 +778,13 @@ l_test_body(lua_State *L)
               k.name);
   }
   k.bad |= c->problems != problems_before;
+  if (c->n_cases == RT_MAX_CASES) {
+    problem(c, k.where, "test '%s': more than %d cases in the folder", k.name,
+            RT_MAX_CASES);
+    free(k.steps);
+    free(k.name);
+    return 0;
+  }
   if (c->n_cases == c->cap_cases) {
     size_t cap = c->cap_cases ? c->cap_cases * 2 : 8;
     rt_case *nc = realloc(c->cases, cap * sizeof(*nc));
@@ -737,6 +866,7 @@ register_fns(lua_State *L)
     const char *name;
     lua_CFunction fn;
   } fns[] = {{"expect", l_expect},
+             {"record", l_record},
              {"action", l_action},
              {"test", l_test},
              {"on_reload", l_on_reload}};
@@ -851,11 +981,7 @@ load_test_file(rt_ctx *c, pr_sandbox *sb, const char *name)
     if (pr_sandbox_exec(sb, name, src, len, msg, sizeof(msg)) !=
         PROMPTLY_OK) {
       c->problems++;
-      if (strncmp(msg, name, strlen(name)) == 0) {
-        say(c, c->level, "%s", msg);
-      } else {
-        say(c, c->level, "%s: %s", name, msg);
-      }
+      pr_problems_add_text(&c->found, name, PR_SEV_ERROR, msg);
     }
   }
   g_free(src);
@@ -891,6 +1017,11 @@ typedef struct rt_run {
   pr_buf timeline;   /* "iso ticket N: ..." lines, \n-separated */
   int capture;       /* explain lines go to captured, not the timeline */
   pr_buf captured;
+  rt_field *records; /* outcome records: ticket, name "metric cycle", json */
+  size_t n_records, cap_records;
+  int open_records;  /* records_open is running: into opened */
+  rt_field *opened;
+  size_t n_opened, cap_opened;
   int oom;
 } rt_run;
 
@@ -1120,6 +1251,121 @@ on_trace(void *ud, int64_t ticket, int64_t at_ms, const char *line)
 }
 
 
+/* A record's "metric cycle" key, from its JSON (module-made, the keys in
+** the order of promptly.h). */
+static int
+record_key(const char *json, char *out, size_t len)
+{
+  const char *m = strstr(json, "\"metric\": \"");
+  const char *c = strstr(json, "\"cycle\": ");
+  if (m == NULL || c == NULL) {
+    return -1;
+  }
+  m += 11;
+  size_t n = strcspn(m, "\"");
+  snprintf(out, len, "%.*s %ld", (int)n, m, strtol(c + 9, NULL, 10));
+  return 0;
+}
+
+
+/* The text of a scalar top-level value of a module-made record: a
+** string's content, a number's digits, or "null". */
+static void
+record_value(const char *json, const char *key, char *out, size_t len)
+{
+  char pat[64];
+  snprintf(pat, sizeof(pat), "\"%s\": ", key);
+  const char *v = strstr(json, pat);
+  snprintf(out, len, "(missing)");
+  if (v == NULL) {
+    return;
+  }
+  v += strlen(pat);
+  if (*v == '"') {
+    size_t o = 0;
+    for (v++; *v != '\0' && *v != '"' && o + 1 < len; v++) {
+      if (*v == '\\' && v[1] != '\0') {
+        v++;
+      }
+      out[o++] = *v;
+    }
+    out[o] = '\0';
+  } else {
+    size_t n = strcspn(v, ",}");
+    snprintf(out, len, "%.*s", (int)n, v);
+  }
+}
+
+
+static void
+on_record(void *ud, int64_t ticket, int64_t at_ms, const char *json)
+{
+  rt_run *r = ud;
+  char key[PR_SLA_NAME_MAX + 32];
+  if (record_key(json, key, sizeof(key)) != 0) {
+    return;
+  }
+  if (r->open_records) {
+    if (set_kv(&r->opened, &r->n_opened, &r->cap_opened, ticket, key,
+               json) != 0) {
+      r->oom = 1;
+    }
+    return;
+  }
+  /* A later record of the same cycle (a reopen) supersedes it. */
+  if (set_kv(&r->records, &r->n_records, &r->cap_records, ticket, key,
+             json) != 0) {
+    r->oom = 1;
+  }
+  char outcome[32];
+  record_value(json, "outcome", outcome, sizeof(outcome));
+  timeline_line(r, at_ms, ticket, "  record %s: %s", key, outcome);
+}
+
+
+static void
+check_record(rt_run *r, promptly *p, const rt_step *s, int64_t at_ms)
+{
+  int64_t ticket = s->has_ticket ? s->ticket : r->k->ticket;
+  const char *metric = "?", *cycle = "1";
+  for (size_t i = 0; i < s->n_kv; i++) {
+    if (strcmp(s->kv[i].name, "@metric") == 0) {
+      metric = s->kv[i].value;
+    } else if (strcmp(s->kv[i].name, "@cycle") == 0) {
+      cycle = s->kv[i].value;
+    }
+  }
+  char key[PR_SLA_NAME_MAX + 32];
+  snprintf(key, sizeof(key), "%s %s", metric, cycle);
+  const char *json = get_kv(r->records, r->n_records, ticket, key);
+  if (json == NULL) {
+    free_kvs(r->opened, r->n_opened);
+    r->opened = NULL;
+    r->n_opened = r->cap_opened = 0;
+    r->open_records = 1;
+    pr_core_records_open(p, at_ms);
+    r->open_records = 0;
+    json = get_kv(r->opened, r->n_opened, ticket, key);
+  }
+  if (json == NULL) {
+    fail(r, s->where, "expected a record of %s cycle %s, got none", metric,
+         cycle);
+    return;
+  }
+  for (size_t i = 0; i < s->n_kv; i++) {
+    if (s->kv[i].name[0] == '@') {
+      continue;
+    }
+    char got[256];
+    record_value(json, s->kv[i].name, got, sizeof(got));
+    if (strcmp(got, s->kv[i].value) != 0) {
+      fail(r, s->where, "expected record %s cycle %s %s %s, got %s", metric,
+           cycle, s->kv[i].name, s->kv[i].value, got);
+    }
+  }
+}
+
+
 /* The policy explain names for metric m, from captured explain lines
 ** ("<m>: running (cycle 1, business time, policy corporate): ..."). */
 static void
@@ -1298,9 +1544,10 @@ run_case(rt_ctx *c, const rt_case *k)
   h.write_fields = on_write;
   h.do_action = on_action;
   h.trace = on_trace;
+  h.record = on_record;
   promptly *p = NULL;
   char err[RT_MSG];
-  if (pr_core_open(&h, sizeof(h), c->dir, &p, err, sizeof(err)) !=
+  if (pr_core_open_unwatched(&h, sizeof(h), c->dir, &p, err, sizeof(err)) !=
       PROMPTLY_OK) {
     fail(&r, k->where, "cannot load the rules: %s", err);
     goto done;
@@ -1330,6 +1577,10 @@ run_case(rt_ctx *c, const rt_case *k)
     now = at;
     if (s->kind == ST_EXPECT) {
       check_expect(&r, p, s, at);
+      continue;
+    }
+    if (s->kind == ST_RECORD) {
+      check_record(&r, p, s, at);
       continue;
     }
     promptly_event ev;
@@ -1383,6 +1634,8 @@ done:
   free(r.acts);
   free_kvs(r.fields, r.n_fields);
   free_kvs(r.rules, r.n_rules);
+  free_kvs(r.records, r.n_records);
+  free_kvs(r.opened, r.n_opened);
   pr_buf_free(&r.timeline);
   pr_buf_free(&r.captured);
 }
@@ -1419,6 +1672,7 @@ run_all(const promptly_host *host, const char *dir, pr_rules *rules,
   c.dir = dir;
   c.rules = rules;
   c.on_reload = PR_RULETEST_REFUSE;
+  pr_problems_init(&c.found, 0);
 
   char **files = NULL;
   size_t n_files = 0;
@@ -1445,6 +1699,7 @@ run_all(const promptly_host *host, const char *dir, pr_rules *rules,
     if (gate && c.on_reload == PR_RULETEST_WARN) {
       c.level = PROMPTLY_LOG_WARN;
     }
+    report_problems(&c);
     if (!(gate && c.on_reload == PR_RULETEST_OFF)) {
       for (size_t i = 0; i < c.n_cases; i++) {
         if (!c.cases[i].bad) {  /* else its problems are reported */
@@ -1465,6 +1720,7 @@ run_all(const promptly_host *host, const char *dir, pr_rules *rules,
                   (unsigned)c.failed, (unsigned)res->cases, extra);
     }
   }
+  pr_problems_clear(&c.found);
   pr_sandbox_free(sb);
   for (size_t i = 0; i < n_files; i++) {
     free(files[i]);
@@ -1522,8 +1778,8 @@ folder_log(void *ud, int level, const char *msg)
 static void
 folder_problem(void *ud, int level, const char *msg)
 {
-  (void)level;
-  folder_log(ud, PROMPTLY_LOG_ERROR, msg);
+  folder_log(ud, level == PROMPTLY_LOG_WARN ? PROMPTLY_LOG_WARN : PROMPTLY_LOG_ERROR,
+     msg);
 }
 
 

@@ -2,15 +2,17 @@
 **
 ** A test file declares cases (test "name" { steps }), each a short ticket
 ** history (events) with expectations at instants (priority and the rule
-** that chose it, policy per metric, dues, states, any field) and the
-** actions it must fire.  The files run in a sandbox with the limits of the
-** rule files; each case then runs on a fresh instance of the folder's
+** that chose it, policy per metric, dues, states, any field, the outcome
+** records of cycles) and the actions it must fire.  The files run in a
+** sandbox with the limits of the rule files; each case then runs on a fresh instance of the folder's
 ** rules in virtual time, and what the instance wrote and did is compared
 ** with what the case expects.  Format: rules/README.md, "Rule tests".
 **
 ** Every problem of a test file, and every failed expectation, goes to the
 ** host's log as "file:line: message" (ERROR, or WARN where the caller says
-** failures only warn); the timeline of a failed case follows at INFO, one
+** failures only warn): the problems of the files first, through a problem
+** list (problems.h: sorted, collapsed, capped), then the failures of each
+** case as it runs; the timeline of a failed case follows at INFO, one
 ** line each, actions marked "-" (expected, missing) or "+" (fired, not
 ** expected).  Loop thread of no instance: it opens its own.
 */

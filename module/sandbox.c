@@ -1,10 +1,17 @@
 /* sandbox.c - a sandboxed Lua 5.4 state for rule files.
 **
 ** Invariants.  mem_used never exceeds mem_cap (the allocator refuses the
-** growth that would).  The count hook is installed only inside
-** pr_sandbox_call/run; once the budget is spent it re-arms itself with
-** count 1 and raises at every instruction until the call returns.  No
-** function here calls a raising Lua API function outside a protected call.
+** growth that would); it counts the state's blocks and what was reserved
+** for the rules' C data (pr_sandbox_reserve).  No block rule code makes
+** exceeds PR_SANDBOX_BLOCK_MAX (host_values is off whenever rule code
+** runs).  The count hook is installed only inside pr_sandbox_call/run;
+** once the budget (instructions, or CPU time) is spent it re-arms itself
+** with count 1 and raises at every instruction until the call returns.
+** Within a call, used only grows: the hook, the library wrappers and the
+** allocator add to it, none takes back.  The thread CPU clock is read
+** only after 1000 instructions or a large charge, then only when the
+** coarse wall clock says the limit may have been reached.  No function
+** here calls a raising Lua API function outside a protected call.
 */
 #include "config.h"
 
@@ -54,14 +61,17 @@ struct pr_sandbox {
   char mem_where[160]; /* "file:line: " of the last refused allocation */
   size_t mem_block;    /* its size, when over PR_SANDBOX_BLOCK_MAX, else 0 */
   /* CPU time.  The thread's CPU time cannot run ahead of the wall clock,
-  ** so the cheap coarse monotonic clock tells when the thread CPU clock
-  ** (a system call) is worth reading: at wall_check and later. */
+  ** so after a first reading of the thread CPU clock (a system call),
+  ** the cheap coarse monotonic clock tells when the next one is worth
+  ** making: at wall_check and later.  Before the first reading, the wall
+  ** time since the start counts as CPU time. */
   uint64_t time_call_ns;  /* limit of one call outside a span */
   uint64_t time_limit_ns; /* limit of the running call (or span) */
   int in_span;
   int time_spent;
-  uint64_t wall_start;    /* coarse monotonic ns at the start */
-  uint64_t wall_check;    /* coarse ns after which to read the CPU clock */
+  uint64_t wall_start;    /* monotonic ns at the start */
+  uint64_t wall_check;    /* coarse ns after which to read the CPU clock;
+                          ** UINT64_MAX: PR_SANDBOX_TIME_OFF */
   int cpu_marked;
   uint64_t cpu_mark;      /* thread CPU ns at the first precise reading */
   uint64_t cpu_before;    /* an upper bound of CPU ns used before it */
@@ -180,17 +190,19 @@ time_start(pr_sandbox *sb, uint64_t limit_ns)
     sb->wall_check = UINT64_MAX;
     return;
   }
-  sb->wall_start = clock_ns(CLOCK_MONOTONIC_COARSE);
-  /* The first precise reading comes after one coarse tick at most, so
-  ** that a long call is measured on the CPU clock and not on the wall. */
-  sb->wall_check = sb->wall_start + 1;
+  sb->wall_start = clock_ns(CLOCK_MONOTONIC);
+  sb->wall_check = 0;
   sb->cpu_marked = 0;
   sb->time_used_ns = 0;
 }
 
 
-/* Whether the running call (or span) has used up its CPU time.  Cheap
-** until the wall clock says it may have. */
+/* Whether the running call (or span) has used up its CPU time.  The
+** first time, the thread's CPU clock is read and everything since the
+** start is taken as CPU time (callers come here only after 1000
+** instructions or a large charge, so calls shorter than that never make
+** the system call); after that the CPU clock is read again only when the
+** coarse wall clock says the limit may have been reached. */
 static int
 time_over(pr_sandbox *sb)
 {
@@ -201,15 +213,15 @@ time_over(pr_sandbox *sb)
     return 0; /* PR_SANDBOX_TIME_OFF */
   }
   uint64_t wall = clock_ns(CLOCK_MONOTONIC_COARSE);
-  if (wall < sb->wall_check) {
+  if (sb->cpu_marked && wall < sb->wall_check) {
     return 0;
   }
   uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   if (!sb->cpu_marked) {
-    /* All the wall time so far may have been CPU time. */
+    uint64_t mono = clock_ns(CLOCK_MONOTONIC);
     sb->cpu_marked = 1;
     sb->cpu_mark = cpu;
-    sb->cpu_before = wall - sb->wall_start;
+    sb->cpu_before = mono > sb->wall_start ? mono - sb->wall_start : 0;
   }
   uint64_t used = sb->cpu_before + (cpu - sb->cpu_mark);
   sb->time_used_ns = used;
@@ -323,7 +335,7 @@ pr_sandbox_charge(lua_State *L, uint64_t n)
   pr_sandbox *sb = pr_sandbox_of(L);
 
   if (sb->spent || sb->used >= sb->budget || n >= sb->budget - sb->used ||
-      time_over(sb)) {
+      ((n >= SANDBOX_HOOK_EVERY || sb->cpu_marked) && time_over(sb))) {
     sb->used = sb->budget;
     luaL_where(L, 1);
     sandbox_spent(L, sb, lua_tostring(L, -1));
@@ -414,8 +426,8 @@ pr_sandbox_call(pr_sandbox *sb, int nargs, int nresults, char *err,
   sb->host_values = 0;
   sb->hook_every = SANDBOX_HOOK_EVERY < sb->budget ? SANDBOX_HOOK_EVERY
                                                    : (int)sb->budget;
-  sb->hook_wall = sb->in_span ? clock_ns(CLOCK_MONOTONIC_COARSE)
-                              : sb->wall_start;
+  sb->hook_wall = sb->wall_check == UINT64_MAX
+                   ? 0 : clock_ns(CLOCK_MONOTONIC_COARSE);
   lua_sethook(L, sandbox_hook, LUA_MASKCOUNT,
               sb->used >= sb->budget ? 1 : sb->hook_every);
   int status = lua_pcall(L, nargs, nresults, base);
@@ -498,12 +510,14 @@ pr_sandbox_span_end(pr_sandbox *sb)
 uint64_t
 pr_sandbox_time_used(pr_sandbox *sb)
 {
-  uint64_t wall = clock_ns(CLOCK_MONOTONIC_COARSE);
-  uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  if (!sb->cpu_marked) {
-    return wall - sb->wall_start;
+  if (sb->wall_check == UINT64_MAX) {
+    return 0; /* PR_SANDBOX_TIME_OFF: not measured */
   }
-  return sb->cpu_before + (cpu - sb->cpu_mark);
+  if (!sb->cpu_marked) {
+    uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+    return mono > sb->wall_start ? mono - sb->wall_start : 0;
+  }
+  return sb->cpu_before + (clock_ns(CLOCK_THREAD_CPUTIME_ID) - sb->cpu_mark);
 }
 
 
@@ -847,7 +861,7 @@ pattern_guard(lua_State *L, const char *fname, int anchor_ok, int plain)
   }
   pr_sandbox *sb = pr_sandbox_of(L);
   double instr = cost / SANDBOX_STEPS_PER_INSTR;
-  if (time_over(sb)) {
+  if ((instr >= SANDBOX_HOOK_EVERY || sb->cpu_marked) && time_over(sb)) {
     pr_sandbox_charge(L, 0);
   }
   if (sb->spent || sb->used >= sb->budget ||
@@ -1248,9 +1262,9 @@ l_sandbox_setmetatable(lua_State *L)
 /* --- promptly.log, promptly.warn ----------------------------------------- */
 
 /* One line of at most PR_SANDBOX_LOG_BYTES, escaped (pr_text_line), with
-** the caller's file:line; at most PR_SANDBOX_LOGS_CALL lines a call and
-** PR_SANDBOX_LOGS_SPAN a span, the first line over either limit saying
-** so.  Nothing is built in Lua, so a huge argument costs nothing. */
+** the caller's file:line; at most PR_SANDBOX_LOGS_CALL lines a call, or
+** PR_SANDBOX_LOGS_SPAN in a span (a load), the first line over the limit
+** saying so.  Nothing is built in Lua, so a huge argument costs nothing. */
 static int
 sandbox_log(lua_State *L, int level)
 {
@@ -1262,11 +1276,12 @@ sandbox_log(lua_State *L, int level)
   }
   sb->logs_call++;
   sb->logs_span++;
-  int over_call = sb->logs_call > PR_SANDBOX_LOGS_CALL;
+  /* In a span (a load) its own limit applies, else the call's. */
+  int over_call = !sb->in_span && sb->logs_call > PR_SANDBOX_LOGS_CALL;
   int over_span = sb->in_span && sb->logs_span > PR_SANDBOX_LOGS_SPAN;
   if (over_call || over_span) {
-    if (sb->logs_call == PR_SANDBOX_LOGS_CALL + 1 ||
-        (sb->in_span && sb->logs_span == PR_SANDBOX_LOGS_SPAN + 1)) {
+    if ((over_call && sb->logs_call == PR_SANDBOX_LOGS_CALL + 1) ||
+        (over_span && sb->logs_span == PR_SANDBOX_LOGS_SPAN + 1)) {
       luaL_where(L, 1);
       char line[256];
       snprintf(line, sizeof(line),

@@ -69,7 +69,8 @@ typedef void (*pr_sandbox_log_fn)(void *ud, int level, const char *msg);
 #define PR_SANDBOX_TIME_CALL ((uint64_t)50 * 1000000)    /* 50 ms */
 #define PR_SANDBOX_TIME_LOAD ((uint64_t)2000 * 1000000)  /* 2 s */
 
-/* promptly.log/warn lines: per call, per span, and bytes of one line. */
+/* promptly.log/warn lines: per call (outside a span), per span, and bytes
+** of one line. */
 #define PR_SANDBOX_LOGS_CALL 20
 #define PR_SANDBOX_LOGS_SPAN 200
 #define PR_SANDBOX_LOG_BYTES ((size_t)1024)

@@ -169,7 +169,10 @@ cond_match(const pr_sla_metric *m, int role, int32_t kind, const char *status)
 }
 
 
-/* A custom metric's own conditions; one role per event, stop first. */
+/* A custom metric's own conditions; one role per event, in the order
+** stop, pause, resume, start.  An event that is both resume and start
+** resumes a clock paused by its own events and starts one that is not
+** running a cycle (the shipped OLA example does this). */
 static void
 custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
              const char *status, int64_t at)
@@ -177,11 +180,13 @@ custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   for (uint32_t m = PR_SLA_BUILTIN; m < t->n_clocks; m++) {
     const pr_sla_metric *def = &s->metrics[m];
     sla_clock *c = &t->clocks[m];
+    int resume = cond_match(def, PR_SLA_ON_RESUME, kind, status);
     if (cond_match(def, PR_SLA_ON_STOP, kind, status)) {
       sla_meet(t, s, m, at);
     } else if (cond_match(def, PR_SLA_ON_PAUSE, kind, status)) {
       sla_pause_clock(s, c, at, CLK_PAUSE_OWN);
-    } else if (cond_match(def, PR_SLA_ON_RESUME, kind, status)) {
+    } else if (resume && (c->state == CLK_ACTIVE ||
+                          !cond_match(def, PR_SLA_ON_START, kind, status))) {
       sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
     } else if (cond_match(def, PR_SLA_ON_START, kind, status)) {
       if (c->state != CLK_ACTIVE) {
@@ -214,13 +219,53 @@ sla_check_set(const pr_sla_set *s)
 }
 
 
+/* A pick is ascending and names policies of s. */
+static int
+pick_valid(const pr_sla_set *s, const pr_sla_pick *pick)
+{
+  if (pick == NULL || pick->n > PR_SLA_MAX_PICK) {
+    return 0;
+  }
+  for (uint32_t i = 0; i < pick->n; i++) {
+    if (pick->v[i] >= s->n_policies || (i > 0 && pick->v[i] <= pick->v[i - 1])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+
+/* A mask for the mask forms: only bits of policies the set has, at most
+** PR_SLA_MAX_PICK of them. */
+static int
+mask_valid(const pr_sla_set *s, uint64_t policies)
+{
+  return (s->n_policies >= 64 || (policies >> s->n_policies) == 0) &&
+         __builtin_popcountll(policies) <= PR_SLA_MAX_PICK;
+}
+
+
 int
 pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
             uint32_t level, uint64_t policies, const char *status,
             pr_sla_actions *out, pr_sla_ticket **tp)
 {
+  if (!sla_check_set(s) || !mask_valid(s, policies)) {
+    return PROMPTLY_EINVAL;
+  }
+  pr_sla_pick pick;
+  pr_sla_pick_from_mask(policies, &pick);
+  return pr_sla_open_pick(s, ticket, at_ms, level, &pick, status, out, tp);
+}
+
+
+int
+pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
+                 uint32_t level, const pr_sla_pick *pick, const char *status,
+                 pr_sla_actions *out, pr_sla_ticket **tp)
+{
   if (!sla_check_set(s) || out == NULL || tp == NULL || level >= s->n_levels ||
-      (s->n_policies < 64 && (policies >> s->n_policies) != 0)) {
+      !pick_valid(s, pick)) {
     return PROMPTLY_EINVAL;
   }
   pr_sla_ticket *t =
@@ -231,10 +276,11 @@ pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
   t->id = ticket;
   t->last_at_ms = at_ms;
   t->level = (uint8_t)level;
-  t->policies = policies;
+  t->pick = *pick;
   t->n_clocks = (uint8_t)s->n_metrics;
   for (uint32_t m = 0; m < t->n_clocks; m++) {
     t->clocks[m].policy = NO_POLICY;
+    t->clocks[m].zone = pick->zone;
     sla_choose_policy(t, s, m);
   }
   if (status != NULL) {
@@ -343,9 +389,23 @@ int
 pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
                 uint64_t policies, int64_t at_ms, pr_sla_actions *out)
 {
+  if (!sla_check_set(s) || !mask_valid(s, policies)) {
+    return PROMPTLY_EINVAL;
+  }
+  pr_sla_pick pick;
+  pr_sla_pick_from_mask(policies, &pick);
+  return pr_sla_retarget_pick(t, s, level, &pick, at_ms, out);
+}
+
+
+int
+pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
+                     const pr_sla_pick *pick, int64_t at_ms,
+                     pr_sla_actions *out)
+{
   if (t == NULL || !sla_check_set(s) || out == NULL ||
       t->n_clocks != s->n_metrics || level >= s->n_levels ||
-      (s->n_policies < 64 && (policies >> s->n_policies) != 0)) {
+      !pick_valid(s, pick)) {
     return PROMPTLY_EINVAL;
   }
   if (t->flags & T_DEAD) {
@@ -357,7 +417,21 @@ pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
     sla_fold(s, &t->clocks[m], at);
   }
   t->level = (uint8_t)level;
-  t->policies = policies;
+  t->pick = *pick;
+  /* A new zone: a running cycle's business time is recomputed over the
+  ** whole cycle in the new zone's hours, as for any change of calendar. */
+  for (uint32_t m = 0; m < t->n_clocks; m++) {
+    sla_clock *c = &t->clocks[m];
+    if (c->zone == pick->zone) {
+      continue;
+    }
+    c->zone = pick->zone;
+    if (c->state == CLK_ACTIVE && c->policy != NO_POLICY) {
+      sla_hist h;
+      sla_history_elapsed(t, m, sla_clock_cal(s, c), c->since_at_ms, &h);
+      c->elapsed_ms = h.business_ms;
+    }
+  }
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -415,6 +489,65 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
     rc2 = PROMPTLY_ENOMEM;
   }
   return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
+int
+pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                int64_t at_ms, pr_sla_actions *out)
+{
+  if (t == NULL || !sla_check_set(s) || out == NULL ||
+      t->n_clocks != s->n_metrics || exception >= s->n_exceptions) {
+    return PROMPTLY_EINVAL;
+  }
+  if (t->flags & T_DEAD) {
+    return PROMPTLY_ESTATE;
+  }
+  if ((t->exceptions & ((uint32_t)1 << exception)) == 0) {
+    return PROMPTLY_OK;
+  }
+  int64_t at = sla_clamp_at(t, at_ms);
+  int rc = sla_fire_due(t, s, at - 1, out);
+  t->exceptions &= ~((uint32_t)1 << exception);
+  if (t->ext != NULL && t->ext->reasons != NULL) {
+    free(t->ext->reasons[exception]);
+    t->ext->reasons[exception] = NULL;
+  }
+  /* The last reason shown is that of an exception still applied. */
+  if (t->ext != NULL) {
+    free(t->ext->exc_reason);
+    t->ext->exc_reason = NULL;
+    for (uint32_t i = s->n_exceptions; i-- > 0;) {
+      if ((t->exceptions & ((uint32_t)1 << i)) && t->ext->reasons != NULL &&
+          t->ext->reasons[i] != NULL) {
+        t->ext->exc_reason = pr_strdup(t->ext->reasons[i]);
+        break;
+      }
+    }
+  }
+  int excluded = 0;
+  for (uint32_t i = 0; i < s->n_exceptions; i++) {
+    if ((t->exceptions & ((uint32_t)1 << i)) &&
+        s->exceptions[i].kind == PR_SLA_EXC_EXCLUDE) {
+      excluded = 1;
+    }
+  }
+  if (!excluded) {
+    t->flags &= (uint8_t)~T_EXCLUDED;
+  }
+  sla_settle(t, s, at);
+  int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
+  return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
+uint32_t
+pr_sla_ticket_exceptions(const pr_sla_ticket *t)
+{
+  return t->exceptions;
 }
 
 
@@ -483,7 +616,7 @@ move_ext(pr_sla_ticket *t, pr_sla_ticket *nt, const pr_sla_set *old_s,
     if (map[m] >= 0 && e->facts != NULL) {
       facts[map[m]] = e->facts[m];
       facts[map[m]].policy =
-        (uint8_t)map_policy(old_s, new_s, e->facts[m].policy);
+        (uint16_t)map_policy(old_s, new_s, e->facts[m].policy);
     }
     if (map[m] >= 0 && e->frozen != NULL) {
       frozen[map[m]] = e->frozen[m];
@@ -527,11 +660,22 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
   nt->n_clocks = (uint8_t)new_s->n_metrics;
   int level = pr_sla_set_level_find(new_s, old_s->levels[t->level]);
   nt->level = (uint8_t)(level < 0 ? 0 : level);
-  for (uint32_t p = 0; p < old_s->n_policies; p++) {
-    uint32_t q = map_policy(old_s, new_s, p);
-    if ((t->policies & ((uint64_t)1 << p)) && q != NO_POLICY) {
-      nt->policies |= (uint64_t)1 << q;
+  /* Zone ids belong to a rule set: the zone is the calendars' own until
+  ** the retarget that follows a reload gives the ticket's again. */
+  nt->pick.zone = 0;
+  /* The policies still present, in the new set's order. */
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    uint32_t q = map_policy(old_s, new_s, t->pick.v[i]);
+    if (q == NO_POLICY) {
+      continue;
     }
+    uint32_t j = nt->pick.n;
+    while (j > 0 && nt->pick.v[j - 1] > q) {
+      nt->pick.v[j] = nt->pick.v[j - 1];
+      j--;
+    }
+    nt->pick.v[j] = (uint16_t)q;
+    nt->pick.n++;
   }
   for (uint32_t e = 0; e < old_s->n_exceptions; e++) {
     int f = pr_sla_set_exception_find(new_s, old_s->exceptions[e].name);
@@ -556,7 +700,12 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
     const sla_clock *oc = &t->clocks[om];
     *c = *oc;
-    c->policy = (uint8_t)map_policy(old_s, new_s, oc->policy);
+    c->policy = (uint16_t)map_policy(old_s, new_s, oc->policy);
+    c->zone = 0;
+    int l0 = oc->level0 < old_s->n_levels
+               ? pr_sla_set_level_find(new_s, old_s->levels[oc->level0])
+               : -1;
+    c->level0 = (uint8_t)(l0 < 0 ? 0 : l0);
     c->fired = 0;
     for (uint32_t j = 0; j < old_s->n_thresholds; j++) {
       if ((oc->fired & ((uint32_t)1 << j)) == 0) {
@@ -564,7 +713,8 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
       }
       for (uint32_t k = 0; k < new_s->n_thresholds; k++) {
         if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
-            0) {
+              0 &&
+            sla_applies(new_s->thresholds[k].metrics, m)) {
           c->fired |= (uint32_t)1 << k;
         }
       }
@@ -626,7 +776,48 @@ pr_sla_ticket_level(const pr_sla_ticket *t)
 uint64_t
 pr_sla_ticket_policies(const pr_sla_ticket *t)
 {
-  return t->policies;
+  return pr_sla_pick_mask(&t->pick);
+}
+
+
+const pr_sla_pick *
+pr_sla_ticket_pick(const pr_sla_ticket *t)
+{
+  return &t->pick;
+}
+
+
+void
+pr_sla_pick_from_mask(uint64_t mask, pr_sla_pick *out)
+{
+  out->n = 0;
+  out->zone = 0;
+  for (uint32_t i = 0; i < 64 && out->n < PR_SLA_MAX_PICK; i++) {
+    if (mask & ((uint64_t)1 << i)) {
+      out->v[out->n++] = (uint16_t)i;
+    }
+  }
+}
+
+
+int
+pr_sla_pick_equal(const pr_sla_pick *a, const pr_sla_pick *b)
+{
+  return a->n == b->n && a->zone == b->zone &&
+         memcmp(a->v, b->v, (size_t)a->n * sizeof(a->v[0])) == 0;
+}
+
+
+uint64_t
+pr_sla_pick_mask(const pr_sla_pick *p)
+{
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < p->n; i++) {
+    if (p->v[i] < 64) {
+      mask |= (uint64_t)1 << p->v[i];
+    }
+  }
+  return mask;
 }
 
 

@@ -109,7 +109,8 @@
 
 /* Limits, chosen so that ledgers are bit masks. */
 #define PR_SLA_MAX_METRICS    16  /* built-in + custom */
-#define PR_SLA_MAX_POLICIES   64
+#define PR_SLA_MAX_POLICIES   65535 /* indices fit a uint16_t, 0xffff = none */
+#define PR_SLA_MAX_PICK       15  /* policies matching one ticket */
 #define PR_SLA_MAX_THRESHOLDS 32
 #define PR_SLA_MAX_WAITS      8
 #define PR_SLA_MAX_EXCEPTIONS 32
@@ -118,6 +119,14 @@
 
 /* A target of "best effort": no due, no thresholds. */
 #define PR_SLA_NONE (-1)
+
+/* A target of n business days ("3bd", calendar_days.c): stored as a
+** negative code, turned into business ms at each cycle's start (the
+** cycle's start and the policy's calendar give it; calendar time: n x
+** 24 h).  n in [1, PR_CAL_MAX_BDAYS]. */
+#define PR_SLA_BDAYS(n)      (-1 - (int64_t)(n))
+#define PR_SLA_IS_BDAYS(v)   ((v) < -1)
+#define PR_SLA_BDAYS_N(v)    ((uint32_t)(-1 - (v)))
 
 /* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
 #define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
@@ -175,11 +184,21 @@ typedef struct pr_sla_wait {
   uint32_t n_actions;
 } pr_sla_wait;
 
+/* The variant of a policy's calendar in time zone zone (an id the rules
+** hand out, pr_sla_pick.zone), compiled once per zone by the owner of the
+** calendar; NULL: use the calendar itself. */
+typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+
 typedef struct pr_sla_policy {
   char *name;
   char *cal_name;            /* the calendar's name in the rules, or NULL */
   pr_calendar *cal;          /* borrowed; NULL = calendar time */
+  pr_sla_zone_fn zone_fn;    /* NULL: cal whatever the ticket's zone */
+  void *zone_ud;
   int64_t *target_ms;        /* [level * n_metrics + metric]; PR_SLA_NONE */
+  int64_t *grace_ms;         /* out-of-hours grace [PR_SLA_MAX_METRICS]:
+                                added to a target whose cycle starts
+                                outside cal's open hours; NULL = none */
 } pr_sla_policy;
 
 typedef struct pr_sla_pause {
@@ -210,6 +229,25 @@ typedef struct pr_sla_exception {
   uint32_t metrics;          /* bit per metric; 0 = every metric */
 } pr_sla_exception;
 
+/* The policies that match one ticket: indices into the set's policies,
+** strictly ascending (declaration order, so that ties go to the policy
+** declared first), at most PR_SLA_MAX_PICK.  A plain value: copy and
+** compare it with pr_sla_pick_equal. */
+typedef struct pr_sla_pick {
+  uint16_t n;
+  uint16_t v[PR_SLA_MAX_PICK];
+  uint16_t zone;   /* the ticket's time zone for zone-from-ticket
+                      calendars (pr_sla_zone_fn); 0 = their own zone */
+} pr_sla_pick;
+
+/* The pick of the policies of mask (bit i = policy i < 64); the first
+** PR_SLA_MAX_PICK bits only. */
+void pr_sla_pick_from_mask(uint64_t mask, pr_sla_pick *out);
+/* Whether two picks name the same policies. */
+int pr_sla_pick_equal(const pr_sla_pick *a, const pr_sla_pick *b);
+/* The mask of the policies with an index below 64 in p. */
+uint64_t pr_sla_pick_mask(const pr_sla_pick *p);
+
 typedef struct pr_sla_set {
   char **levels;             /* priority level ids, most urgent first */
   uint32_t n_levels;
@@ -226,7 +264,15 @@ typedef struct pr_sla_set {
   pr_sla_exception *exceptions;
   uint32_t n_exceptions;
   int32_t at_risk_permille;      /* default 750 */
+  int32_t at_risk_metric[PR_SLA_MAX_METRICS]; /* per metric; 0 = the above */
+  uint8_t step[PR_SLA_MAX_THRESHOLDS]; /* escalation step of each ladder
+                                    entry: rank of its (share, offset)
+                                    among the distinct ones, 1.. (seal) */
   int32_t sealed;
+  uint32_t *policy_slots;        /* open addressing by name: index + 1, 0
+                                    = empty; policy_cap slots, a power of
+                                    two at least twice n_policies */
+  uint32_t policy_cap;
 } pr_sla_set;
 
 /* The builders below share one contract.  Strings and arrays are copied;
@@ -264,10 +310,25 @@ int pr_sla_set_policy_calendar(pr_sla_set *s, uint32_t policy,
                                const char *name, char *err, size_t errlen);
 
 /* Set a policy's target for one level and metric: ms in [0, PR_SLA_MAX_MS],
-** or PR_SLA_NONE for best effort.  ERANGE for an absurd target. */
+** or PR_SLA_NONE for best effort.  ERANGE for an absurd target.
+** pr_sla_set_target_bdays sets n business days (1..PR_CAL_MAX_BDAYS). */
 int pr_sla_set_target(pr_sla_set *s, uint32_t policy, uint32_t level,
                       uint32_t metric, int64_t target_ms, char *err,
                       size_t errlen);
+/* Out-of-hours grace (RT's OutOfHours): grace_ms (0 to PR_SLA_MAX_MS) is
+** added to the policy's targets for metric when the metric's cycle starts
+** outside the open hours of the policy's calendar (never for a
+** calendar-time policy).  EINVAL without a calendar. */
+int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
+                            int64_t grace_ms, char *err, size_t errlen);
+/* The policy's calendar follows the ticket's zone (pr_sla_pick.zone):
+** a clock counts in fn(ud, zone) of the zone its ticket had when the
+** clock's cycle started. */
+int pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
+                            void *ud, char *err, size_t errlen);
+int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
+                            uint32_t metric, uint32_t n, char *err,
+                            size_t errlen);
 
 /* A status that pauses the clocks; customer_wait 1 if time spent in it is
 ** customer wait time ("pending customer"), 0 otherwise ("on hold"). */
@@ -278,10 +339,18 @@ int pr_sla_set_add_pause(pr_sla_set *s, const char *status,
 ** 1..1000; default 750). */
 int pr_sla_set_at_risk(pr_sla_set *s, int32_t permille, char *err,
                        size_t errlen);
+/* The same for one metric (index), over the set-wide share. */
+int pr_sla_set_metric_at_risk(pr_sla_set *s, uint32_t metric,
+                              int32_t permille, char *err, size_t errlen);
+/* The at-risk share of metric m. */
+int32_t pr_sla_at_risk(const pr_sla_set *s, uint32_t m);
 
 /* A threshold: permille in [1, 10000], offset_ms in [0, PR_SLA_MAX_MS],
 ** metrics a mask of metric bits (0 = all).  The same (permille, offset)
-** twice is EINVAL.  Its index (valid until seal) goes to *index. */
+** twice is allowed for metrics that do not overlap (per-metric warnings:
+** 75% of first_response to the team lead, 75% of resolution to the
+** manager), EINVAL when one metric would have both.  Its index (valid
+** until seal) goes to *index. */
 int pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille,
                              int64_t offset_ms, uint32_t metrics,
                              uint32_t *index, char *err, size_t errlen);
@@ -411,6 +480,13 @@ int pr_sla_json_str(pr_buf *b, const char *s);
 int pr_sla_open(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
                 uint32_t level, uint64_t policies, const char *status,
                 pr_sla_actions *out, pr_sla_ticket **tp);
+/* The same with the matching policies as a pick (any number of policies
+** in the set); EINVAL for a pick that is not ascending or names a policy
+** the set does not have. */
+int pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
+                     uint32_t level, const pr_sla_pick *pick,
+                     const char *status, pr_sla_actions *out,
+                     pr_sla_ticket **tp);
 void pr_sla_ticket_free(pr_sla_ticket *t);
 
 /* Apply a ticket event (PR_SLA_EV_REPLY_AGENT .. PR_SLA_EV_DELETE); status
@@ -424,11 +500,23 @@ int pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
 ** elapsed time. */
 int pr_sla_retarget(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
                     uint64_t policies, int64_t at_ms, pr_sla_actions *out);
+int pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s,
+                         uint32_t level, const pr_sla_pick *pick,
+                         int64_t at_ms, pr_sla_actions *out);
 
 /* Apply exception index of s (once; again is a no-op returning OK).
 ** reason (copied; NULL = the declared one) is recorded. */
 int pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
                   const char *reason, int64_t at_ms, pr_sla_actions *out);
+
+/* Undo exception index of s (its condition no longer holds): its targets
+** or exclusion go, the clocks re-choose as at any transition.  Not applied:
+** a no-op returning OK. */
+int pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                    int64_t at_ms, pr_sla_actions *out);
+
+/* The applied exceptions, bit per index of s->exceptions. */
+uint32_t pr_sla_ticket_exceptions(const pr_sla_ticket *t);
 
 /* Fire everything due at or before at_ms (deadlines popped by the core). */
 int pr_sla_fire(pr_sla_ticket *t, const pr_sla_set *s, int64_t at_ms,
@@ -455,7 +543,9 @@ int pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
 /* Accessors. */
 int64_t pr_sla_ticket_id(const pr_sla_ticket *t);
 uint32_t pr_sla_ticket_level(const pr_sla_ticket *t);
+/* The matching policies with an index below 64, as a mask. */
 uint64_t pr_sla_ticket_policies(const pr_sla_ticket *t);
+const pr_sla_pick *pr_sla_ticket_pick(const pr_sla_ticket *t);
 /* The recorded exception reason, or NULL; excluded 1 if excluded. */
 const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
 /* Bytes the state of a ticket uses (heap included). */
@@ -479,12 +569,12 @@ int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
 
 /* --- Fields ------------------------------------------------------------ */
 
-#define PR_SLA_MAX_FIELDS (6 + 3 * PR_SLA_MAX_METRICS)
+#define PR_SLA_MAX_FIELDS (7 + 3 * PR_SLA_MAX_METRICS)
 
 /* A ticket's fields at an instant: pairs in a fixed order (priority,
 ** sla.policy, sla.status, sla.due, per metric .due, .state and
-** .breached_at, sla.escalation, sla.customer_wait).  Values point into
-** buf. */
+** .breached_at, sla.escalation, sla.customer_wait, sla.exception).
+** Values point into buf. */
 typedef struct pr_sla_fieldset {
   pr_kv kv[PR_SLA_MAX_FIELDS];
   uint32_t n;
@@ -493,7 +583,7 @@ typedef struct pr_sla_fieldset {
 
 /* Fill out with the full field set of t at now_ms (an instant before the
 ** last one the ticket saw is taken as that one).  Only metrics with a
-** target count; merged, deleted and excluded tickets show "none" and "".
+** target count; see the end for merged, deleted and excluded tickets.
 ** - sla.status: over the clocks not yet met, the first that holds of
 **   breached (one is past its target), at_risk (one running clock passed
 **   the at-risk share), on_track (one runs), paused; when every clock is
@@ -513,6 +603,11 @@ typedef struct pr_sla_fieldset {
 ** - sla.escalation: the level reached (see the top), "0" for none.
 ** - sla.customer_wait: whole seconds of customer wait, the current period
 **   included.
+** - sla.exception: each applied exception as "name: reason", joined by
+**   "; " in declaration order; "" when none.
+** - A merged or deleted ticket shows sla.status "stopped", every due ""
+**   and every metric state "none" (its final write); an excluded one
+**   shows "none" and "".
 ** Pure: changes nothing; out is caller-owned and self-contained. */
 void pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s,
                    int64_t now_ms, pr_sla_fieldset *out);

@@ -23,7 +23,22 @@
 pr_calendar *
 sla_clock_cal(const pr_sla_set *s, const sla_clock *c)
 {
-  return c->policy == NO_POLICY ? NULL : s->policies[c->policy].cal;
+  return c->policy == NO_POLICY ? NULL
+                                 : sla_policy_cal(s, c->policy, c->zone);
+}
+
+
+pr_calendar *
+sla_policy_cal(const pr_sla_set *s, uint32_t p, uint32_t zone)
+{
+  const pr_sla_policy *pol = &s->policies[p];
+  if (zone != 0 && pol->zone_fn != NULL) {
+    pr_calendar *z = pol->zone_fn(pol->zone_ud, zone);
+    if (z != NULL) {
+      return z;
+    }
+  }
+  return pol->cal;
 }
 
 
@@ -97,7 +112,28 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
     return PR_SLA_NONE;
   }
   int64_t v = s->policies[policy].target_ms[t->level * s->n_metrics + m];
-  return v == PR_SLA_NONE ? PR_SLA_NONE : v + sla_extension(t, s, m);
+  /* The cycle's start (a clock not started yet: as if it started now). */
+  const sla_clock *c = &t->clocks[m];
+  int64_t start = c->state == CLK_IDLE ? t->last_at_ms : c->start_at_ms;
+  pr_calendar *cal = sla_policy_cal(s, policy, c->zone);
+  if (PR_SLA_IS_BDAYS(v)) {
+    /* Business days from the cycle's start. */
+    uint32_t n = PR_SLA_BDAYS_N(v);
+    if (cal == NULL) {
+      v = (int64_t)n * INT64_C(86400000);
+    } else if (pr_cal_bdays(cal, start, n, &v) != PROMPTLY_OK) {
+      return PR_SLA_NONE; /* no such business days: never due */
+    }
+  }
+  if (v == PR_SLA_NONE) {
+    return PR_SLA_NONE;
+  }
+  const int64_t *grace = s->policies[policy].grace_ms;
+  if (grace != NULL && grace[m] > 0 && cal != NULL &&
+      pr_cal_is_open(cal, start) == 0) {
+    v += grace[m]; /* arrived out of hours */
+  }
+  return v + sla_extension(t, s, m);
 }
 
 
@@ -197,10 +233,8 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
   uint32_t best = NO_POLICY, first = NO_POLICY;
   int best_class = 3;
   int64_t best_key = 0;
-  for (uint32_t p = 0; p < s->n_policies; p++) {
-    if ((t->policies & ((uint64_t)1 << p)) == 0) {
-      continue;
-    }
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    uint32_t p = t->pick.v[i];
     if (first == NO_POLICY) {
       first = p;
     }
@@ -215,7 +249,7 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
       cls = 0;
       key = rem;
     } else {
-      key = sla_cal_add(s->policies[p].cal, c->since_at_ms, rem);
+      key = sla_cal_add(sla_policy_cal(s, p, c->zone), c->since_at_ms, rem);
       cls = key == NEVER ? 2 : 1;
     }
     if (cls < best_class || (cls == best_class && key < best_key)) {
@@ -224,7 +258,7 @@ sla_choose_policy(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
       best_key = key;
     }
   }
-  c->policy = (uint8_t)(best != NO_POLICY ? best : first);
+  c->policy = (uint16_t)(best != NO_POLICY ? best : first);
 }
 
 
@@ -256,10 +290,8 @@ rechoose(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
   sla_clock *c = &t->clocks[m];
   uint32_t best = NO_POLICY, first = NO_POLICY, only = NO_POLICY;
   uint32_t n = 0;
-  for (uint32_t p = 0; p < s->n_policies; p++) {
-    if ((t->policies & ((uint64_t)1 << p)) == 0) {
-      continue;
-    }
+  for (uint32_t i = 0; i < t->pick.n; i++) {
+    uint32_t p = t->pick.v[i];
     if (first == NO_POLICY) {
       first = p;
     }
@@ -275,13 +307,13 @@ rechoose(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
   } else {
     int best_class = 3;
     int64_t best_key = 0;
-    for (uint32_t p = only; p < s->n_policies; p++) {
+    for (uint32_t i = 0; i < t->pick.n; i++) {
+      uint32_t p = t->pick.v[i];
       int64_t tg;
-      if ((t->policies & ((uint64_t)1 << p)) == 0 ||
-          (tg = sla_target_of(t, s, m, p)) == PR_SLA_NONE) {
+      if (p < only || (tg = sla_target_of(t, s, m, p)) == PR_SLA_NONE) {
         continue;
       }
-      pr_calendar *cal = s->policies[p].cal;
+      pr_calendar *cal = sla_policy_cal(s, p, c->zone);
       int64_t rem = tg - elapsed_in(t, s, m, cal);
       int cls;
       int64_t key;
@@ -301,11 +333,11 @@ rechoose(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m)
   }
   uint32_t chosen = best != NO_POLICY ? best : first;
   pr_calendar *now_cal =
-    chosen == NO_POLICY ? NULL : s->policies[chosen].cal;
+    chosen == NO_POLICY ? NULL : sla_policy_cal(s, chosen, c->zone);
   if (now_cal != sla_clock_cal(s, c)) {
     c->elapsed_ms = elapsed_in(t, s, m, now_cal);
   }
-  c->policy = (uint8_t)chosen;
+  c->policy = (uint16_t)chosen;
 }
 
 
@@ -349,6 +381,7 @@ sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   c->fired = 0;
   c->flags = (t->flags & T_PAUSED) ? CLK_PAUSE_STATUS : 0;
   c->level0 = t->level;
+  c->zone = t->pick.zone;
   c->gen = 1;
   sla_history_cycle(t, m);
   sla_choose_policy(t, s, m);

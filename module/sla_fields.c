@@ -145,7 +145,7 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
     }
     if (sla_clock_running(c)) {
       running = 1;
-      if (sla_reached(s, c, tg * s->at_risk_permille / 1000, now)) {
+      if (sla_reached(s, c, tg * pr_sla_at_risk(s, m) / 1000, now)) {
         at_risk = 1;
       }
       if (c->due_at_ms != 0 && (due == 0 || c->due_at_ms < due)) {
@@ -166,6 +166,9 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
                        : was_breached ? "breached"
                        : met          ? "met"
                                       : "none";
+  if (t->flags & T_DEAD) {
+    status = "stopped";  /* Merged or deleted: the clocks stopped for good. */
+  }
   put(out, &off, "sla.status", status);
   put_instant(out, &off, "sla.due", due);
 
@@ -185,12 +188,13 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
     put_instant(out, &off, s->metrics[m].breached_field, broke);
   }
 
+  /* The highest step reached by any metric in its current cycle: entries
+  ** of one share for different metrics are one step. */
   int level = 0;
   for (uint32_t m = 0; m < t->n_clocks; m++) {
-    for (int j = PR_SLA_MAX_THRESHOLDS - 1; j >= level; j--) {
-      if (t->clocks[m].fired & ((uint32_t)1 << j)) {
-        level = j + 1;
-        break;
+    for (uint32_t j = 0; j < s->n_thresholds; j++) {
+      if ((t->clocks[m].fired & ((uint32_t)1 << j)) && s->step[j] > level) {
+        level = s->step[j];
       }
     }
   }
@@ -203,5 +207,21 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
   }
   snprintf(num, sizeof(num), "%lld", (long long)(wait / 1000));
   put(out, &off, "sla.customer_wait", num);
+
+  char exc[1024] = "";
+  size_t len = 0;
+  for (uint32_t i = 0; i < s->n_exceptions && len < sizeof(exc); i++) {
+    if ((t->exceptions & ((uint32_t)1 << i)) == 0 || (t->flags & T_DEAD)) {
+      continue;
+    }
+    const char *why = t->ext != NULL && t->ext->reasons != NULL &&
+                          t->ext->reasons[i] != NULL
+                        ? t->ext->reasons[i]
+                        : s->exceptions[i].reason;
+    int w = snprintf(exc + len, sizeof(exc) - len, "%s%s: %s",
+                     len ? "; " : "", s->exceptions[i].name, why);
+    len += w > 0 ? (size_t)w : 0;
+  }
+  put(out, &off, "sla.exception", exc);
 }
 

@@ -271,7 +271,7 @@ pr_sla_next_deadline(const pr_sla_ticket *t, const pr_sla_set *s,
     if ((c->flags & CLK_BREACHED) == 0) {
       consider(sla_instant_of(s, c, tg), at_ms, &best);
     }
-    consider(sla_instant_of(s, c, tg * s->at_risk_permille / 1000), at_ms, &best);
+    consider(sla_instant_of(s, c, tg * pr_sla_at_risk(s, m) / 1000), at_ms, &best);
   }
   if (t->flags & T_WAITING) {
     for (uint32_t w = 0; w < s->n_waits; w++) {

@@ -45,7 +45,7 @@
 #define T_EXCLUDED 0x10  /* an exclusion exception applies */
 #define T_REPLIED  0x20  /* an agent replied publicly at least once */
 
-#define NO_POLICY 0xff
+#define NO_POLICY 0xffff
 #define NEVER     INT64_MAX
 
 typedef struct sla_clock {
@@ -57,7 +57,8 @@ typedef struct sla_clock {
   uint32_t cycle;       /* 1.. for each start; 0 = never started */
   uint8_t state;        /* CLK_* */
   uint8_t flags;        /* CLK_PAUSE_*, CLK_BREACHED */
-  uint8_t policy;       /* whose calendar and target; NO_POLICY = none */
+  uint16_t policy;      /* whose calendar and target; NO_POLICY = none */
+  uint16_t zone;        /* the ticket's zone at the cycle's start */
   uint8_t level0;       /* the ticket's level when the cycle started */
   uint8_t gen;          /* target generation of the cycle, 1.. (keys) */
 } sla_clock;
@@ -98,7 +99,7 @@ typedef struct sla_frozen {
 typedef struct sla_fact {
   int64_t at_ms;
   int64_t target_ms;
-  uint8_t policy;
+  uint16_t policy;
 } sla_fact;
 
 /* Ladder entries that fired under an earlier target generation, for the
@@ -134,7 +135,7 @@ typedef struct sla_hist {
 struct pr_sla_ticket {
   int64_t id;
   int64_t last_at_ms;        /* the latest instant the ticket saw */
-  uint64_t policies;         /* matching policies, bit per index */
+  pr_sla_pick pick;          /* matching policies */
   int64_t wait_ms;           /* customer wait before wait_since_at_ms */
   int64_t wait_since_at_ms;  /* start of the current wait period */
   sla_ext *ext;              /* NULL until needed */
@@ -156,6 +157,8 @@ void sla_format_duration(int64_t ms, char *out, size_t len);
 
 /* sla_clock.c */
 pr_calendar *sla_clock_cal(const pr_sla_set *s, const sla_clock *c);
+/* Policy p's calendar in zone (its variant, or its own). */
+pr_calendar *sla_policy_cal(const pr_sla_set *s, uint32_t p, uint32_t zone);
 int64_t sla_cal_add(pr_calendar *cal, int64_t start, int64_t dur);
 int64_t sla_cal_between(pr_calendar *cal, int64_t a, int64_t b);
 int sla_clock_running(const sla_clock *c);

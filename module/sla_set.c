@@ -139,6 +139,51 @@ grow(void *v, uint32_t n, size_t sz)
 }
 
 
+/* --- Policy names: open addressing, so that 10,000 policies are added
+** and found in constant time each ---------------------------------------- */
+
+static uint32_t
+name_hash(const char *name)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    h = (h ^ *p) * 16777619u;
+  }
+  return h;
+}
+
+static void
+slot_put(uint32_t *slots, uint32_t cap, const char *name, uint32_t index)
+{
+  uint32_t i = name_hash(name) & (cap - 1);
+  while (slots[i] != 0) {
+    i = (i + 1) & (cap - 1);
+  }
+  slots[i] = index + 1;
+}
+
+/* Room for one more policy name; ENOMEM leaves the table as it was. */
+static int
+policy_slots_reserve(pr_sla_set *s)
+{
+  if ((s->n_policies + 1) * 2 <= s->policy_cap) {
+    return PROMPTLY_OK;
+  }
+  uint32_t cap = s->policy_cap ? s->policy_cap * 2 : 16;
+  uint32_t *slots = calloc(cap, sizeof(uint32_t));
+  if (slots == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  for (uint32_t i = 0; i < s->n_policies; i++) {
+    slot_put(slots, cap, s->policies[i].name, i);
+  }
+  free(s->policy_slots);
+  s->policy_slots = slots;
+  s->policy_cap = cap;
+  return PROMPTLY_OK;
+}
+
+
 /* --- Building a set ------------------------------------------------------ */
 
 static int
@@ -243,8 +288,10 @@ pr_sla_set_free(pr_sla_set *s)
     free(s->policies[i].name);
     free(s->policies[i].cal_name);
     free(s->policies[i].target_ms);
+    free(s->policies[i].grace_ms);
   }
   free(s->policies);
+  free(s->policy_slots);
   for (uint32_t i = 0; i < s->n_pauses; i++) {
     free(s->pauses[i].status);
   }
@@ -417,11 +464,17 @@ pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
   p.cal = cal;
   p.name = pr_strdup(name);
   p.target_ms = malloc(sizeof(int64_t) * s->n_levels * s->n_metrics);
-  pr_sla_policy *v = grow(s->policies, s->n_policies, sizeof(*v));
-  if (v != NULL) {
-    s->policies = v;
+  /* Grown by doubling: the array's size is a power of two from 8 on. */
+  pr_sla_policy *v = s->policies;
+  uint32_t n = s->n_policies;
+  if (n < 8 || (n & (n - 1)) == 0) {
+    v = realloc(s->policies, (n < 8 ? 8 : 2 * (size_t)n) * sizeof(*v));
+    if (v != NULL) {
+      s->policies = v;
+    }
   }
-  if (p.name == NULL || p.target_ms == NULL || v == NULL) {
+  if (p.name == NULL || p.target_ms == NULL || v == NULL ||
+      policy_slots_reserve(s) != PROMPTLY_OK) {
     free(p.name);
     free(p.target_ms);
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
@@ -432,6 +485,7 @@ pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
   if (index != NULL) {
     *index = s->n_policies;
   }
+  slot_put(s->policy_slots, s->policy_cap, p.name, s->n_policies);
   s->policies[s->n_policies++] = p;
   return PROMPTLY_OK;
 }
@@ -563,9 +617,11 @@ pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
   th.metrics = metrics;
   format_share(permille, offset_ms, th.label, sizeof(th.label));
   for (uint32_t i = 0; i < s->n_thresholds; i++) {
-    if (strcmp(s->thresholds[i].label, th.label) == 0) {
+    uint32_t other = s->thresholds[i].metrics;
+    if (strcmp(s->thresholds[i].label, th.label) == 0 &&
+        (other == 0 || metrics == 0 || (other & metrics) != 0)) {
       return pr_err(err, errlen, PROMPTLY_EINVAL,
-                    "threshold %s declared twice", th.label);
+                    "threshold %s declared twice for one metric", th.label);
     }
   }
   pr_sla_threshold *v = grow(s->thresholds, s->n_thresholds, sizeof(*v));
@@ -578,6 +634,99 @@ pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
   }
   v[s->n_thresholds++] = th;
   return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
+                        int64_t grace_ms, char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (policy >= s->n_policies || metric >= s->n_metrics) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no such policy or metric");
+  }
+  pr_sla_policy *p = &s->policies[policy];
+  if (p->cal == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "out_of_hours needs a calendar (a calendar-time policy "
+                  "has no hours to be out of)");
+  }
+  if (grace_ms < 0 || grace_ms > PR_SLA_MAX_MS) {
+    return pr_err(err, errlen, PROMPTLY_ERANGE,
+                  "out_of_hours grace out of range (0 to 10 years)");
+  }
+  if (p->grace_ms == NULL &&
+      (p->grace_ms = calloc(PR_SLA_MAX_METRICS, sizeof(int64_t))) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  p->grace_ms[metric] = grace_ms;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
+                        void *ud, char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (policy >= s->n_policies || s->policies[policy].cal == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "no such policy, or one without a calendar");
+  }
+  s->policies[policy].zone_fn = fn;
+  s->policies[policy].zone_ud = ud;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
+                        uint32_t metric, uint32_t n, char *err, size_t errlen)
+{
+  if (n < 1 || n > PR_CAL_MAX_BDAYS) {
+    return pr_err(err, errlen, PROMPTLY_ERANGE,
+                  "%u business days out of range (1 to %d)", (unsigned)n,
+                  PR_CAL_MAX_BDAYS);
+  }
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] =
+      PR_SLA_BDAYS(n);
+  }
+  return rc;
+}
+
+
+int
+pr_sla_set_metric_at_risk(pr_sla_set *s, uint32_t metric, int32_t permille,
+                          char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (metric >= s->n_metrics || permille < 1 || permille > 1000) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "at-risk share %d for metric %u out of range",
+                  (int)permille, (unsigned)metric);
+  }
+  s->at_risk_metric[metric] = permille;
+  return PROMPTLY_OK;
+}
+
+
+int32_t
+pr_sla_at_risk(const pr_sla_set *s, uint32_t m)
+{
+  return m < PR_SLA_MAX_METRICS && s->at_risk_metric[m] != 0
+           ? s->at_risk_metric[m]
+           : s->at_risk_permille;
 }
 
 
@@ -821,6 +970,14 @@ pr_sla_set_seal(pr_sla_set *s, char *err, size_t errlen)
     qsort(s->thresholds, s->n_thresholds, sizeof(*s->thresholds),
           cmp_threshold);
   }
+  /* Entries of one (share, offset) for different metrics are one step. */
+  for (uint32_t i = 0, step = 0; i < s->n_thresholds; i++) {
+    if (i == 0 || strcmp(s->thresholds[i].label,
+                         s->thresholds[i - 1].label) != 0) {
+      step++;
+    }
+    s->step[i] = (uint8_t)step;
+  }
   if (s->n_waits > 1) {
     qsort(s->waits, s->n_waits, sizeof(*s->waits), cmp_wait);
   }
@@ -856,9 +1013,14 @@ pr_sla_set_metric_find(const pr_sla_set *s, const char *name)
 int
 pr_sla_set_policy_find(const pr_sla_set *s, const char *name)
 {
-  for (uint32_t i = 0; name != NULL && i < s->n_policies; i++) {
-    if (strcmp(s->policies[i].name, name) == 0) {
-      return (int)i;
+  if (name == NULL || s->policy_cap == 0) {
+    return -1;
+  }
+  for (uint32_t i = name_hash(name) & (s->policy_cap - 1);
+       s->policy_slots[i] != 0; i = (i + 1) & (s->policy_cap - 1)) {
+    uint32_t p = s->policy_slots[i] - 1;
+    if (strcmp(s->policies[p].name, name) == 0) {
+      return (int)p;
     }
   }
   return -1;

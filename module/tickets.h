@@ -9,6 +9,7 @@
 #ifndef PR_TICKETS_H
 #define PR_TICKETS_H
 
+#include "sla.h"
 #include "util.h"
 
 #include <stddef.h>
@@ -58,7 +59,9 @@ typedef struct pr_ticket {
   pr_kvset written;  /* field name -> value the host last accepted */
   char *priority;    /* level id ("P1"), NULL before any */
   int32_t manual;    /* 1 once an agent set the priority by hand */
-  uint64_t mask;     /* the policies that matched, bit per policy */
+  uint32_t raised;   /* ladder steps (bit per entry) whose raise_priority
+                        or set_priority changed the priority already */
+  pr_sla_pick pick;  /* the policies that matched */
   uint64_t gen;      /* tag of the ticket's live deadline entry */
   struct pr_sla_ticket *sla;  /* its clocks; NULL if they could not open */
 } pr_ticket;

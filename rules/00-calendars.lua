@@ -15,6 +15,9 @@ calendar "24x7" { hours = "24x7" }
 --   holidays = { "*-01-01", "*-12-25", "2026-04-03" },
 -- or an iCalendar file kept in this folder:
 --   ics = "holidays.ics",
+-- The shipped test cases (10-priority.test.lua, 30-escalation.test.lua)
+-- expect these hours in UTC: when you change them, "promptly test" names
+-- the dues to update, and until then a hot reload keeps the old rules.
 calendar "business" {
   hours = { mon_fri = { "09:00-17:00" } },
 }

@@ -5,7 +5,8 @@
 -- A case is a ticket's history (create, reply_agent, status, ... with
 -- their instants, UTC) and what must hold: expect { ... } checks the
 -- ticket as of the step before it; action { ... } is an action that must
--- fire at that instant.  A case lists every action fired up to its last
+-- fire at that instant; record { ... } checks the outcome record of a
+-- metric's cycle.  A case lists every action fired up to its last
 -- step (or its "through" instant).
 
 -- 2026-11-16 is a Monday; "business" is Monday to Friday 09:00-17:00 UTC.
@@ -18,9 +19,15 @@ test "an outage is P1, answered within 30 minutes round the clock" {
            due = { first_response = "2026-11-16T08:12:00Z",
                    resolution = "2026-11-16T11:42:00Z" } },
   -- 75% of 30 minutes: the team lead hears of it at 08:04:30.
-  action { at = "2026-11-16T08:04:30Z", "notify", to = "team-lead" },
+  action { at = "2026-11-16T08:04:30Z", "notify", to = "Owner, SLA Team Leads" },
   reply_agent { at = "2026-11-16T08:10:00Z" },
   expect { state = { first_response = "met" }, due = "2026-11-16T11:42:00Z" },
+  -- The outcome records: 28 minutes of 30 used, met; resolution still open.
+  record { metric = "first_response", outcome = "met", policy = "corporate-p1",
+           calendar = "24x7", elapsed_ms = 1680000, target_ms = 1800000,
+           stopped = "2026-11-16T08:10:00Z", breached_at = false },
+  record { metric = "resolution", outcome = "active", stopped = false,
+           due = "2026-11-16T11:42:00Z" },
 }
 
 test "no keyword: the default P3, four business hours from Friday 16:00" {
@@ -32,7 +39,7 @@ test "no keyword: the default P3, four business hours from Friday 16:00" {
            due = { first_response = "2026-11-23T12:00:00Z",
                    resolution = "2026-11-25T16:00:00Z" } },
   -- 75% of 4 business hours is 3: Friday 1 + Monday 2 = Monday 11:00.
-  action { at = "2026-11-23T11:00:00Z", "notify", to = "team-lead" },
+  action { at = "2026-11-23T11:00:00Z", "notify", to = "Owner, SLA Team Leads" },
 }
 
 test "an enterprise customer's broken checkout: P2, the tier's 4h resolution" {

@@ -10,9 +10,13 @@
 -- default).
 at_risk "75%"
 
-at "75%"       { notify = "team-lead" }
-at "100%"      { notify = "manager", raise_priority = 1 }
-at "100% + 2h" { notify = "director" }
+-- Whom to notify is the host's business.  In Request Tracker these are
+-- RT names: the ticket's roles Owner and AdminCc (with the queue's
+-- AdminCc), and the groups "SLA Team Leads" and "SLA Managers", which
+-- rt-promptly-setup creates (add their members in Admin > Groups).
+at "75%"       { notify = "Owner, SLA Team Leads" }
+at "100%"      { notify = "Owner, SLA Managers", raise_priority = 1 }
+at "100% + 2h" { notify = "AdminCc, SLA Managers" }
 
 -- While the ticket waits for the customer ("pending customer", see
 -- customer_wait in 20-policies.lua): remind them after 24 and 48 hours

@@ -6,13 +6,17 @@ test "an unanswered P1: the team lead at 75%, the manager at the breach" {
   through = "2026-11-16T08:12:00Z",
   -- P1 by 10-priority.lua: 30 minutes to respond, round the clock.
   create { at = "2026-11-16T07:42:00Z", subject = "Checkout is down" },
-  action { at = "2026-11-16T08:04:30Z", "notify", to = "team-lead" },
+  action { at = "2026-11-16T08:04:30Z", "notify", to = "Owner, SLA Team Leads" },
   expect { at = "2026-11-16T08:04:30Z", status = "at_risk", escalation = 1 },
-  action { at = "2026-11-16T08:12:00Z", "notify", to = "manager" },
+  action { at = "2026-11-16T08:12:00Z", "notify", to = "Owner, SLA Managers" },
   action { at = "2026-11-16T08:12:00Z", "raise_priority", by = "1" },
   -- P1 is the most urgent level already.
   expect { at = "2026-11-16T08:12:00Z", status = "breached", escalation = 2,
            priority = "P1", state = { first_response = "breached" } },
+  -- Still open (nobody answered), breached at 08:12 against 30 minutes.
+  record { metric = "first_response", outcome = "active",
+           breached_at = "2026-11-16T08:12:00Z", breach_policy = "corporate-p1",
+           breach_target_ms = 1800000 },
 }
 
 test "waiting on the customer: reminders after 24 and 48 hours, closed after 7 days" {

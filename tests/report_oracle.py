@@ -10,7 +10,8 @@ groups, for test_report.sh.
 
 Written from the definitions of promptly(1), not from the C code:
 compliance met / (met + breached), nearest rank ceil(p n / 100), weeks
-named by their Monday in the zone, open cycles by their start."""
+named by their Monday in the zone, open cycles by their start, a later
+record of a ticket, metric and cycle superseding an earlier one."""
 import datetime as dt
 import json
 import math
@@ -68,6 +69,18 @@ def gen(n, seed, path):
             f.write(json.dumps(rec) + "\n")
 
 
+def load(path):
+    """The records of a file, a later one of the same ticket, metric and
+    cycle replacing an earlier one."""
+    recs = {}
+    for line in open(path):
+        if line.strip():
+            r = json.loads(line)
+            recs.pop((r["ticket"], r["metric"], r["cycle"]), None)
+            recs[(r["ticket"], r["metric"], r["cycle"])] = r
+    return list(recs.values())
+
+
 def rank(values, p):
     if not values:
         return None
@@ -99,7 +112,7 @@ def numbers(recs):
 def groups(path, tz, frm, to):
     zone = ZoneInfo(tz)
     frm, to = parse(frm), parse(to)
-    recs = [json.loads(line) for line in open(path) if line.strip()]
+    recs = load(path)
     sel = []
     for r in recs:
         if r["outcome"] in ("active", "paused"):
@@ -132,8 +145,7 @@ def calibrate(path, frm, to, buffer):
     the share at or below it; >= 95% could tighten, < 80% unrealistic."""
     frm, to = parse(frm), parse(to)
     by = {}
-    for line in open(path):
-        r = json.loads(line)
+    for r in load(path):
         if r["outcome"] not in ("met", "breached"):
             continue
         if not frm <= parse(r["stopped"]) < to:

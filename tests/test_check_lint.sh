@@ -37,20 +37,29 @@ cat >"$tmp/mask.expected" <<'EOF'
 20-policies.lua:4: policy 'corporate': first_response: unknown level 'P9'
 20-policies.lua:4: policy 'corporate': resolution: '99999d' is out of range (at most 10 years)
 20-policies.lua:4: policy 'corporate': unknown calendar 'office' (declared: 'c')
-20-policies.lua:4: policy 'corporate': unknown key 'colour' (known: calendar, first_response, next_response, periodic_update, resolution, words, tier, type, channel, queue, status, attrs, when, or the name of a metric)
+20-policies.lua:4: policy 'corporate': unknown key 'colour' (known: calendar, first_response, next_response, periodic_update, resolution, words, tier, type, channel, queue, status, attrs, when, out_of_hours, or the name of a metric)
 EOF
 check "masking: every problem of every declaration" same \
-  "$tmp/mask.expected" <(LC_ALL=C sort -u "$tmp/mask.out")
+  "$tmp/mask.expected" <(grep -v ': warning: ' "$tmp/mask.out" | LC_ALL=C sort -u)
+check "masking: sorted by file and line, each once" same \
+  <(sort -t: -k1,1 -k2,2n -s "$tmp/mask.out" | uniq) "$tmp/mask.out"
+# Warnings come with the errors, in the same order: calendar 'c' has no
+# valid opening (line 3), and policy 'broken-calendar' uses it (line 10).
+check "masking: warnings among the errors" same \
+  <(printf '%s\n' "20-policies.lua:3: warning: calendar 'c': never open in the year from now: clocks in it never come due" \
+    "20-policies.lua:10: warning: policy 'broken-calendar': its calendar 'c' is never open in the year from now: its tickets get no due") \
+  <(grep ': warning: ' "$tmp/mask.out")
 
-# Warnings, sorted by file and line (then text), each once; exit 0.
+# Warnings, sorted by file and line (then in the order found), each once;
+# exit 0.
 run_cli "$tmp/lint.out" "$tmp/lint.err" check "$fx/lint"
 check "lint: warnings alone exit 0" test "$rc" -eq 0
 cat >"$tmp/lint.expected" <<'EOF'
 10-lint.lua:2: warning: calendar 'frozen': never open in the year from now: clocks in it never come due
 10-lint.lua:4: warning: policy 'thaw': its calendar 'frozen' is never open in the year from now: its tickets get no due
 10-lint.lua:5: warning: policy 'hope': no target for any level (all best effort): it never supplies one
-10-lint.lua:7: warning: priority: when fails on a ticket whose attributes are all "": attempt to index a nil value (field 'customer')
 10-lint.lua:7: warning: priority: when fails on a ticket without attributes: attempt to index a nil value (field 'customer')
+10-lint.lua:7: warning: priority: when fails on a ticket whose attributes are all "": attempt to index a nil value (field 'customer')
 10-lint.lua:9: warning: priority: when fails on a ticket without attributes: attempt to index a nil value (field 'subject')
 10-lint.lua:10: warning: policy 'vip': when fails on a ticket without attributes: attempt to get length of a nil value (field 'tier')
 20-extra.LUA: warning: not loaded: rule files end in .lua, in lower case
@@ -60,12 +69,13 @@ check "lint: each warning with its file:line" same "$tmp/lint.expected" \
 check "lint: nothing on stderr" same /dev/null "$tmp/lint.err"
 check "lint: the README's example is one of them" grep -qxF \
   "    $(sed -n 6p "$tmp/lint.expected")" "$PROMPTLY_SRCDIR/rules/README.md"
+check "json: a warning without a file" bash -c "cli() { ${PROMPTLY_WRAP:-} \"\$PROMPTLY_BIN\" \"\$@\"; }; cli check --format json '$fx/lint-upper' | grep -qxF '{\"file\":null,\"line\":null,\"severity\":\"warning\",\"message\":\"no *.lua file in $fx/lint-upper: no rule loads (the default levels only)\"}'"
 
 run_cli "$tmp/up.out" "$tmp/up.err" check "$fx/lint-upper"
 check "only a .LUA file: exit 0 (it is a warning)" test "$rc" -eq 0
 cat >"$tmp/up.expected" <<EOF
+warning: no *.lua file in $fx/lint-upper: no rule loads (the default levels only)
 10-prio.LUA: warning: not loaded: rule files end in .lua, in lower case
-$fx/lint-upper: warning: no *.lua file: no rule loads (the default levels only); see the files named above
 EOF
 check "only a .LUA file: named, and the folder loads nothing" same \
   "$tmp/up.expected" "$tmp/up.out"

@@ -16,7 +16,8 @@
 #     resolved at 04:00: a breach then met is breached; exception outage)
 #   resolution P3 (24h): 105 met 13h, 106 stopped (merged)
 #
-# Environment (set by "make check"): PROMPTLY_BIN, PROMPTLY_SRCDIR;
+# Environment (set by "make check"): PROMPTLY_BIN, PROMPTLY_SRCDIR,
+# PROMPTLY_MODULE and PROMPTLY_RULES (for the replays);
 # PROMPTLY_WRAP, if set, runs the CLI ("valgrind -q --error-exitcode=9");
 # PROMPTLY_TEST_SCALE=N makes the random cases N times smaller.
 set -eu
@@ -133,6 +134,24 @@ for seed in 1 2 3; do
     same "$tmp/cal$seed.expected" "$tmp/cal$seed.out"
 done
 
+# A later record of the same ticket, metric and cycle supersedes an earlier
+# one (reopened, resolved again): 700's cycle 1 met, then breached; its
+# cycle 2 and ticket 701 stay.  3 cycles: 700/1 breached, 700/2 met, 701 met.
+r1=$(head -n 1 "$fx/basic.jsonl")
+{
+  jq -c '.ticket = 700 | .outcome = "met"' <<<"$r1"
+  jq -c '.ticket = 701 | .outcome = "met"' <<<"$r1"
+  jq -c '.ticket = 700 | .cycle = 2 | .outcome = "met"' <<<"$r1"
+  jq -c '.ticket = 700 | .outcome = "breached" | .elapsed_ms = 3600000 |
+    .stopped = "2026-11-05T10:00:00Z" | .breached_at = "2026-11-02T10:30:00Z"' <<<"$r1"
+} >"$tmp/reopen.jsonl"
+run_cli "$tmp/reopen.json" "$tmp/reopen.err" report --records \
+  "$tmp/reopen.jsonl" --breaches --format json
+jqeq "a later record of a cycle supersedes the earlier one" \
+  "$tmp/reopen.json" \
+  '[.total.count, .total.met, .total.breached, (.breaches[] | [.ticket, .cycle, .stopped, .overrun_ms])]' \
+  "[3,2,1,[700,1,\"2026-11-05T10:00:00Z\",$((30 * M))]]"
+
 # --- The breach list --------------------------------------------------------
 
 jqeq "breaches: sorted by time by default" "$tmp/basic.json" \
@@ -167,8 +186,8 @@ rc=0
 cli report --records - --format json --breaches <"$fx/basic.jsonl" \
   >"$tmp/stdin.json" 2>"$tmp/stdin.err" || rc=$?
 check "--records - reads stdin: the same report" test "$rc" -eq 0 -a \
-  "$(jq -c 'del(.records)' "$tmp/stdin.json")" = \
-  "$(jq -c 'del(.records)' "$tmp/basic.json")"
+  "$(jq -c 'del(.source)' "$tmp/stdin.json")" = \
+  "$(jq -c 'del(.source)' "$tmp/basic.json")"
 run_cli "$tmp/br.txt" "$tmp/br.err" report \
   --records "$fx/basic.jsonl" --breaches --sort overrun
 check "text breach list: 105 with its cause" grep -Eq \
@@ -318,6 +337,124 @@ check "html: target and p80 marked on the histogram" grep -q \
 check "html: the breach list" grep -q \
   '<td>priority raised\|priority raised from P3 to P1' "$tmp/r.html"
 
+# --- A report over a replay, and what-if -----------------------------------
+
+# history.jsonl under the shipped rules (business hours Mon-Fri 09-17 UTC):
+#  300 P3 Mon 09:00, pending customer 10:00-12:00, reply 13:00: first
+#    response met after 2h (paused 2h, customer wait 2h)
+#  301 P3 Mon 09:00, reply 14:00: breached at 13:00 (4h), 5h, over by 1h;
+#    the host raises it to P2 at 13:01 (as RT would carry out the
+#    breach's raise_priority): counted under P3, its start priority
+#  302 P1 "Server down" Mon 10:00 (24x7), reply 10:30: met at the 30m
+#    target exactly; resolved 13:00: met in 3h
+#  303 P3 Mon 15:00, reply Tue 11:00: 2h Monday + 2h Tuesday = 4h, met at
+#    the target; 16h outside business hours
+#  304 P1 "Database outage" Tue 10:00, reply 10:10: met in 10m; resolved
+#    15:00: breached at 14:00 (4h), then resolved: breached, over by 1h
+#  Open at the end (Tue 15:00): the resolutions of 300, 301, 303; the
+#  periodic updates (no target) start at the first reply: stopped by the
+#  resolutions of 302 and 304, active for 300, 303 (P3) and 301 (P2 by
+#  then).
+: "${PROMPTLY_MODULE:?}" "${PROMPTLY_RULES:?}"
+export PROMPTLY_MODULE
+h="$fx/history.jsonl"
+cat >"$tmp/replay.expected" <<END
+metric,priority,count,met,breached,cancelled,stopped,active,paused,compliance,p50_ms,p80_ms,p90_ms,p95_ms,overrun_median_ms,overrun_max_ms
+first_response,P1,2,2,0,0,0,0,0,1.000000,$((10 * M)),$((30 * M)),$((30 * M)),$((30 * M)),,
+first_response,P3,3,2,1,0,0,0,0,0.666667,$((4 * H)),$((5 * H)),$((5 * H)),$((5 * H)),$H,$H
+periodic_update,P1,2,0,0,0,2,0,0,,,,,,,
+periodic_update,P2,1,0,0,0,0,1,0,,,,,,,
+periodic_update,P3,2,0,0,0,0,2,0,,,,,,,
+resolution,P1,2,1,1,0,0,0,0,0.500000,$((3 * H)),$((5 * H)),$((5 * H)),$((5 * H)),$H,$H
+resolution,P3,3,0,0,0,0,3,0,,,,,,,
+END
+run_cli "$tmp/replay.csv" "$tmp/replay.err" report --rules "$PROMPTLY_RULES" \
+  --events "$h" --by metric,priority --format csv
+check "replay: exits 0" test "$rc" -eq 0
+tr -d '\r' <"$tmp/replay.csv" >"$tmp/replay.out"
+check "replay: the hand-derived groups" same "$tmp/replay.expected" \
+  "$tmp/replay.out"
+run_cli "$tmp/replay.json" "$tmp/replay.err" report \
+  --rules "$PROMPTLY_RULES" --events "$h" --by metric,priority \
+  --breaches --format json
+jqeq "replay: the breaches, with the raise in words" "$tmp/replay.json" \
+  '[.breaches[] | [.ticket, .metric, .priority_start, .target_ms, .overrun_ms, .cause]]' \
+  "[[301,\"first_response\",\"P3\",$((4 * H)),$H,\"no agent reply within 4h (over by 1h); priority raised from P3 to P2\"],[304,\"resolution\",\"P1\",$((4 * H)),$H,\"not resolved within 4h (over by 1h)\"]]"
+jqeq "replay: the source says which rules" "$tmp/replay.json" '.source' \
+  "\"rules $PROMPTLY_RULES\""
+
+# The report over a replay is the report over the records of that replay.
+run_cli "$tmp/h.out" "$tmp/h.err" run --rules "$PROMPTLY_RULES" \
+  --events "$h" --records "$tmp/h.rec"
+run_cli "$tmp/fromrec.json" "$tmp/fromrec.err" report --records "$tmp/h.rec" \
+  --by metric,priority --breaches --format json
+check "report over the records = report over the replay" test \
+  "$(jq -c 'del(.source)' "$tmp/fromrec.json")" = \
+  "$(jq -c 'del(.source)' "$tmp/replay.json")"
+
+# What-if of a folder against itself: no change anywhere.
+run_cli "$tmp/self.json" "$tmp/self.err" report --rules "$PROMPTLY_RULES" \
+  --events "$h" --compare "$PROMPTLY_RULES" --by metric,priority \
+  --format json
+check "compare with itself: exits 0" test "$rc" -eq 0
+jqeq "compare with itself: no flip, no change" "$tmp/self.json" \
+  '[.flips, ([.groups[].change, .total.change] | map(.compliance // 0, .breached, .p80_ms // 0) | unique)]' \
+  '[[],[0]]'
+jqeq "compare with itself: both sides are the replay's numbers" \
+  "$tmp/self.json" '[.groups[] | .a == .b] | unique' '[true]'
+
+# A tighter folder: P3 first response in 3h instead of 4h.  300 (2h) is
+# still met, 301 still breached (due Mon 12:00 instead of 13:00), 303
+# (4h) now breached: due Tue 10:00 (2h Monday + 1h) instead of 11:00.
+mkdir "$tmp/tight"
+cp "$PROMPTLY_RULES"/*.lua "$tmp/tight/"
+sed -i 's/P3 = "4h",/P3 = "3h",/' "$tmp/tight/20-policies.lua"
+check "the tighter folder differs in one target" test \
+  "$(diff "$PROMPTLY_RULES/20-policies.lua" "$tmp/tight/20-policies.lua" |
+    grep -c '^>')" -eq 1
+run_cli "$tmp/tight.json" "$tmp/tight.err" report --rules "$PROMPTLY_RULES" \
+  --events "$h" --compare "$tmp/tight" --by metric,priority --format json
+check "compare: exits 0" test "$rc" -eq 0
+jqeq "compare: the one flip, with its two dues" "$tmp/tight.json" \
+  '[.flips[] | [.ticket, .metric, .cycle, .a.outcome, .a.due, .b.outcome, .b.due]]' \
+  '[[303,"first_response",1,"met","2026-11-24T11:00:00Z","breached","2026-11-24T10:00:00Z"]]'
+jqeq "compare: first response P3 from 2/3 to 1/3, one more breach" \
+  "$tmp/tight.json" \
+  '.groups[] | select(.key == {"metric": "first_response", "priority": "P3"}) | [.a.met, .a.breached, .b.met, .b.breached, .change.compliance, .change.breached, .change.p80_ms]' \
+  '[2,1,1,2,-0.333333,1,0]'
+run_cli "$tmp/tight.txt" "$tmp/tight.err" report --rules "$PROMPTLY_RULES" \
+  --events "$h" --compare "$tmp/tight" --by metric,priority
+check "compare in text: the group and the flip" test \
+  "$(grep -Ec '^(first_response +P3 +66.7% +33.3% +-33.3 pts +1 +2 +\+1 +5h +5h +0|303 +first_response +1 +met +2026-11-24T11:00:00Z +breached +2026-11-24T10:00:00Z)$' \
+    "$tmp/tight.txt")" -eq 2
+# Deterministic: the same comparison twice is the same.
+run_cli "$tmp/tight2.txt" "$tmp/tight2.err" report --rules "$PROMPTLY_RULES" \
+  --events "$h" --compare "$tmp/tight" --by metric,priority
+check "compare: the same output twice" same "$tmp/tight.txt" "$tmp/tight2.txt"
+
+# The what-if example of promptly(1), as written, in a folder that has
+# those files.
+mkdir "$tmp/ex3"
+cp -r "$PROMPTLY_RULES" "$tmp/ex3/rules"
+cp -r "$tmp/tight" "$tmp/ex3/rules-tighter"
+cp "$h" "$tmp/ex3/history.jsonl"
+rc=0
+(cd "$tmp/ex3" && cli report --rules ./rules --events history.jsonl \
+    --compare ./rules-tighter --by metric,priority) >"$tmp/ex3.out" || rc=$?
+check "doc example: what-if" test "$rc" -eq 0 -a \
+  "$(grep -c '^303 ' "$tmp/ex3.out")" -eq 1
+
+# A replay that fails says so and reports nothing.
+printf '{"ticket": 1, "at": "yesterday", "type": "create"}\n' \
+  >"$tmp/badev.jsonl"
+run_cli "$tmp/badev.out" "$tmp/badev.err" report --rules "$PROMPTLY_RULES" \
+  --events "$tmp/badev.jsonl"
+check "replay of bad events: exit 2, nothing on stdout" test "$rc" -eq 2 -a \
+  ! -s "$tmp/badev.out"
+check "replay of bad events: says which line, and that nothing is reported" \
+  test -n "$(grep 'line 1' "$tmp/badev.err")" -a \
+  -n "$(grep 'nothing is reported' "$tmp/badev.err")"
+
 # --- Bad input --------------------------------------------------------------
 
 printf '%s\n' "$(head -n 2 "$fx/basic.jsonl")" '{"ticket": 1, "metric":' \
@@ -365,9 +502,15 @@ check "unknown zone: exit 2" test "$rc" -eq 2
 run_cli "$tmp/fmt.out" "$tmp/fmt.err" report --records "$fx/basic.jsonl" \
   --format pdf
 check "unknown format: exit 2" test "$rc" -eq 2
-run_cli "$tmp/rep.out" "$tmp/rep.err" report --rules "$tmp" --events "$tmp/x"
-check "replay without module records: exit 2, says so" test "$rc" -eq 2 -a \
-  -n "$(grep 'outcome records' "$tmp/rep.err")"
+run_cli "$tmp/rep.out" "$tmp/rep.err" report --rules "$tmp"
+check "--rules without --events: exit 2" test "$rc" -eq 2 -a \
+  -n "$(grep 'go together' "$tmp/rep.err")"
+run_cli "$tmp/rep.out" "$tmp/rep.err" report --records "$fx/basic.jsonl" \
+  --rules "$tmp" --events "$tmp/x"
+check "--records and --rules: exit 2" test "$rc" -eq 2
+run_cli "$tmp/rep.out" "$tmp/rep.err" report --rules "$tmp" \
+  --events "$tmp/x" --compare "$tmp" --calibrate
+check "--compare with --calibrate: exit 2" test "$rc" -eq 2
 run_cli "$tmp/nf.out" "$tmp/nf.err" report --records "$tmp/absent.jsonl"
 check "missing records file: exit 2" test "$rc" -eq 2
 

@@ -376,7 +376,8 @@ test_rules_problem_list_is_structured_and_sorted(void **state)
 
 /* A 6 MiB body reaches `when` (the host's values may be larger than the
 ** 4 MiB blocks rule code may make); a rule that copies a large value
-** fails with file:line, and the next verdict is fine again. */
+** fails with file:line (and does not match), and the next verdict is fine
+** again. */
 static void
 test_rules_large_attribute_values(void **state)
 {
@@ -398,7 +399,8 @@ test_rules_large_attribute_values(void **state)
                                      sizeof(err)),
                    PROMPTLY_ERULE);
   assert_non_null(strstr(err, "10-big.lua:3: "));
-  assert_int_equal(level, 99);
+  /* The failing rule does not match: the default decides (issue 11). */
+  assert_int_equal(level, pr_rules_default_level(r));
   pr_kv small[] = {{"subject", "hi"}, {"body", "x"}};
   assert_string_equal(verdict_id(r, 3, small, 2, NULL), "P2");
   free(body);
@@ -440,18 +442,29 @@ test_rules_when_errors(void **state)
   size_t level = 77;
   const char *why = "unchanged";
   char err[512];
+  /* A failing `when` does not match: the ticket falls through to the
+  ** later rules (none matches "boom") and the default (issue 11). */
   pr_kv boom[] = {{"subject", "boom"}};
   assert_int_equal(pr_rules_priority(r, 1, boom, 1, &level, &why, err,
                                      sizeof(err)),
                    PROMPTLY_ERULE);
-  assert_int_equal(level, 77);
+  assert_int_equal(level, pr_rules_default_level(r));
+  assert_null(why);
   assert_non_null(strstr(err, "10-when.lua:2: attempt to index a nil value "
                               "(field 'customer')"));
+  /* ... and to a later rule that matches. */
+  pr_kv boom_fine[] = {{"subject", "boom, all fine"}};
+  assert_int_equal(pr_rules_priority(r, 4, boom_fine, 1, &level, &why, err,
+                                     sizeof(err)),
+                   PROMPTLY_ERULE);
+  assert_string_equal(pr_rules_level_id(r, level), "P4");
+  assert_string_equal(why, "10-when.lua:11");
   pr_kv spin[] = {{"subject", "spin"}};
+  level = 77;
   assert_int_equal(pr_rules_priority(r, 2, spin, 1, &level, &why, err,
                                      sizeof(err)),
                    PROMPTLY_ERULE);
-  assert_int_equal(level, 77);
+  assert_int_equal(level, pr_rules_default_level(r));
   /* Whichever budget runs out first: instructions or CPU time. */
   assert_non_null(strstr(err, "10-when.lua:5: "));
   assert_non_null(strstr(err, " budget exceeded ("));
@@ -1042,17 +1055,137 @@ test_rules_sla_problems(void **state)
 }
 
 
+/* Index of the policy called name in the set, for the expectations. */
+static uint16_t
+policy_index(const pr_sla_set *s, const char *name)
+{
+  int i = pr_sla_set_policy_find(s, name);
+  if (i < 0) {
+    fail_msg("no policy '%s'", name);
+  }
+  return (uint16_t)i;
+}
+
 static void
-test_rules_sla_too_many_policies(void **state)
+pick_of(pr_rules *r, const pr_kv *attrs, size_t n, pr_sla_pick *pick,
+        int want_rc, size_t want_n)
+{
+  char err[512];
+  size_t matched = 99;
+  int rc = pr_rules_pick(r, 1, attrs, n, pick, &matched, err, sizeof(err));
+  if (rc != want_rc) {
+    fail_msg("pick: %d %s", rc, err);
+  }
+  assert_int_equal(matched, want_n);
+}
+
+/* More than 64 policies (the old bit-mask limit): 10,000 account policies
+** (one accounts table) and a few others, matched through the index. */
+static void
+test_rules_sla_many_policies(void **state)
 {
   (void)state;
-  pr_rules *r;
-  char err[1024];
-  assert_int_equal(load("sla-too-many", &r, err, sizeof(err)),
-                   PROMPTLY_ERULE);
-  assert_string_equal(err, "20-many.lua:2: policy 'p65': too many policies "
-                           "(at most 64)");
-  assert_int_equal(n_problems, 1);
+  pr_rules *r = load_ok("sla-many");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_policies, 10003);
+  /* Row order is index order: c1 is 0, c10000 is 9999. */
+  assert_int_equal(policy_index(s, "c1"), 0);
+  assert_int_equal(policy_index(s, "c10000"), 9999);
+  pr_sla_pick pick;
+  /* Case-insensitive attribute name and value, as for any condition. */
+  pr_kv one[] = {{"Customer", "C7777"}};
+  pick_of(r, one, N(one), &pick, PROMPTLY_OK, 1);
+  assert_int_equal(pick.n, 1);
+  assert_int_equal(pick.v[0], 7776);
+  /* Every condition still holds in full: vip also needs tier gold. */
+  pr_kv c42[] = {{"customer", "c42"}};
+  pick_of(r, c42, N(c42), &pick, PROMPTLY_OK, 1);
+  assert_int_equal(pick.v[0], 41);
+  pr_kv c43g[] = {{"customer", "c43"}, {"tier", "Gold"},
+                  {"subject", "payment failed again"}};
+  pick_of(r, c43g, N(c43g), &pick, PROMPTLY_OK, 3);
+  /* Ascending: acct43, payment (10000), vip (10001). */
+  assert_int_equal(pick.n, 3);
+  assert_int_equal(pick.v[0], 42);
+  assert_int_equal(pick.v[1], policy_index(s, "payment"));
+  assert_int_equal(pick.v[2], policy_index(s, "vip"));
+  /* A `when` runs only for the candidates filed under the ticket. */
+  pr_kv night[] = {{"customer", "c9999"}, {"shift", "night"}};
+  pick_of(r, night, N(night), &pick, PROMPTLY_OK, 2);
+  assert_int_equal(pick.v[0], 9998);
+  assert_int_equal(pick.v[1], policy_index(s, "night"));
+  pr_kv day[] = {{"customer", "c9999"}, {"shift", "day"}};
+  pick_of(r, day, N(day), &pick, PROMPTLY_OK, 1);
+  /* No account: nothing; an unknown one: nothing. */
+  pick_of(r, NULL, 0, &pick, PROMPTLY_OK, 0);
+  assert_int_equal(pick.n, 0);
+  pr_kv none[] = {{"customer", "c10001"}};
+  pick_of(r, none, N(none), &pick, PROMPTLY_OK, 0);
+  /* The mask form keeps answering for the policies below 64. */
+  uint64_t mask = 0;
+  char err[512];
+  assert_int_equal(pr_rules_policies(r, 1, c42, N(c42), &mask, err,
+                                     sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(mask, (uint64_t)1 << 41);
+  pr_rules_free(r);
+}
+
+/* Zones from the ticket: one id per distinct zone, shared; an unknown
+** zone is 0 (the fallback) and logged once; a calendar variant per zone
+** is built once and kept. */
+static void
+test_rules_zone_from_ticket(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("zones");
+  const pr_sla_set *s = pr_rules_sla(r);
+  pr_sla_pick a, b, c, u1, u2, none;
+  pr_kv ny[] = {{"customer_tz", "America/New_York"}};
+  pr_kv tk[] = {{"Customer_TZ", "Asia/Tokyo"}};
+  pr_kv mars[] = {{"customer_tz", "Mars/Olympus"}};
+  pick_of(r, ny, N(ny), &a, PROMPTLY_OK, 1);
+  pick_of(r, tk, N(tk), &b, PROMPTLY_OK, 1);
+  pick_of(r, ny, N(ny), &c, PROMPTLY_OK, 1);
+  assert_int_equal(a.zone, 1);
+  assert_int_equal(b.zone, 2);
+  assert_int_equal(c.zone, a.zone);
+  assert_string_equal(last_log, "");
+  pick_of(r, mars, N(mars), &u1, PROMPTLY_OK, 1);
+  assert_int_equal(u1.zone, 0);
+  assert_non_null(strstr(last_log, "ticket 1: customer_tz 'Mars/Olympus' "
+                                   "is not a known time zone"));
+  last_log[0] = '\0';
+  pick_of(r, mars, N(mars), &u2, PROMPTLY_OK, 1);
+  assert_int_equal(u2.zone, 0);
+  assert_string_equal(last_log, ""); /* once per zone */
+  pick_of(r, NULL, 0, &none, PROMPTLY_OK, 1);
+  assert_int_equal(none.zone, 0);
+  /* The policy's calendar per zone: built once, then the same. */
+  const pr_sla_policy *p = &s->policies[0];
+  assert_non_null(p->zone_fn);
+  pr_calendar *z1 = p->zone_fn(p->zone_ud, a.zone);
+  assert_non_null(z1);
+  assert_ptr_equal(p->zone_fn(p->zone_ud, a.zone), z1);
+  assert_ptr_not_equal(p->zone_fn(p->zone_ud, b.zone), z1);
+  assert_string_equal(pr_calendar_tz(z1), "America/New_York");
+  assert_null(p->zone_fn(p->zone_ud, 0));
+  assert_null(p->zone_fn(p->zone_ud, 99));
+  pr_rules_free(r);
+}
+
+/* More matching policies than a ticket keeps: the first ones, ENOBUFS. */
+static void
+test_rules_sla_pick_overflow(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-overflow");
+  pr_sla_pick pick;
+  pick_of(r, NULL, 0, &pick, PROMPTLY_ENOBUFS, 20);
+  assert_int_equal(pick.n, PR_SLA_MAX_PICK);
+  for (uint16_t i = 0; i < PR_SLA_MAX_PICK; i++) {
+    assert_int_equal(pick.v[i], i);
+  }
+  pr_rules_free(r);
 }
 
 
@@ -1136,15 +1269,16 @@ test_rules_shipped_sla(void **state)
   const pr_sla_threshold *t = s->thresholds;
   assert_string_equal(t[0].label, "75%");
   assert_action(t[0].actions, t[0].n_actions, 0, "notify", 1,
-                "to=team-lead");
+                "to=Owner, SLA Team Leads");
   assert_string_equal(t[1].label, "100%");
   assert_int_equal(t[1].n_actions, 2);
-  assert_action(t[1].actions, t[1].n_actions, 0, "notify", 1, "to=manager");
+  assert_action(t[1].actions, t[1].n_actions, 0, "notify", 1,
+                "to=Owner, SLA Managers");
   assert_action(t[1].actions, t[1].n_actions, 1, "raise_priority", 1,
                 "by=1");
   assert_string_equal(t[2].label, "100%+2h");
   assert_action(t[2].actions, t[2].n_actions, 0, "notify", 1,
-                "to=director");
+                "to=AdminCc, SLA Managers");
   assert_int_equal(s->n_waits, 3);
   assert_string_equal(s->waits[0].label, "1d");
   assert_action(s->waits[0].actions, s->waits[0].n_actions, 0,
@@ -1255,7 +1389,9 @@ main(void)
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),
     cmocka_unit_test(test_rules_sla_problems),
-    cmocka_unit_test(test_rules_sla_too_many_policies),
+    cmocka_unit_test(test_rules_sla_many_policies),
+    cmocka_unit_test(test_rules_sla_pick_overflow),
+    cmocka_unit_test(test_rules_zone_from_ticket),
     cmocka_unit_test(test_rules_shipped_sla),
     cmocka_unit_test(test_rules_shipped_check_reports_nothing),
     cmocka_unit_test(test_rules_examples_load),

@@ -68,7 +68,7 @@ cat >"$tmp/fail.expected" <<'EOF'
 50-case.test.lua:4: test 'outage': expected priority P2, got P1
 50-case.test.lua:5: test 'outage': expected first_response policy corporate, got corporate-p1
 50-case.test.lua:5: test 'outage': expected sla.first_response.due 2026-11-16T08:42:00Z, got 2026-11-16T08:12:00Z
-50-case.test.lua:7: test 'outage': expected action 'notify to=manager' at 2026-11-16T08:04:30Z (ticket 1), got 'notify to=team-lead'
+50-case.test.lua:7: test 'outage': expected action 'notify to=manager' at 2026-11-16T08:04:30Z (ticket 1), got 'notify to=Owner, SLA Team Leads'
 50-case.test.lua:8: test 'outage': expected action 'note text=late' at 2026-11-16T08:09:00Z (ticket 1), got none
 EOF
 check "failing case: each failed check as file:line: expected X, got Y" \
@@ -77,7 +77,7 @@ check "failing case: the timeline follows, with the action diff" grep -qx \
   "50-case.test.lua:2:   - 2026-11-16T08:04:30Z ticket 1: notify to=manager" \
   "$tmp/fail.out"
 check "failing case: ... the fired action marked +" grep -qx \
-  "50-case.test.lua:2:   + 2026-11-16T08:04:30Z ticket 1: notify to=team-lead" \
+  "50-case.test.lua:2:   + 2026-11-16T08:04:30Z ticket 1: notify to=Owner, SLA Team Leads" \
   "$tmp/fail.out"
 check "failing case: ... and the writes" grep -q \
   "^50-case.test.lua:2:   2026-11-16T08:10:00Z ticket 1:   .*sla.first_response.state = met" \
@@ -88,20 +88,37 @@ check "failing case: the summary counts" grep -qx \
   'promptly test: rule tests: 1 of 2 failed' "$tmp/fail.err"
 
 # An action fired that the case does not list is a failure too: a P1 left
-# unanswered to 08:12 breaches (notify manager, raise_priority by 1).
+# unanswered to 08:12 breaches (notify the managers, raise_priority by 1).
 fresh extra 'test "breach" {
   create { at = "2026-11-16T07:42:00Z", subject = "The site is down" },
-  action { at = "2026-11-16T08:04:30Z", "notify", to = "team-lead" },
+  action { at = "2026-11-16T08:04:30Z", "notify", to = "Owner, SLA Team Leads" },
   expect { at = "2026-11-16T08:12:00Z", status = "breached", escalation = 2 },
 }'
 run_cli "$tmp/extra.out" "$tmp/extra.err" test "$tmp/extra"
 check "unlisted action: exit 1" test "$rc" -eq 1
 cat >"$tmp/extra.expected" <<'EOF'
-50-case.test.lua:1: test 'breach': expected no action 'notify to=manager' at 2026-11-16T08:12:00Z (ticket 1), got it
+50-case.test.lua:1: test 'breach': expected no action 'notify to=Owner, SLA Managers' at 2026-11-16T08:12:00Z (ticket 1), got it
 50-case.test.lua:1: test 'breach': expected no action 'raise_priority by=1' at 2026-11-16T08:12:00Z (ticket 1), got it
 EOF
 check "unlisted action: named, at the case's line" same "$tmp/extra.expected" \
   <(grep ": expected" "$tmp/extra.out")
+
+# Outcome records: first response met at 08:00 after 18 minutes of the
+# 30 (corporate-p1, round the clock); no next_response cycle ever started.
+fresh records 'test "records" {
+  create { at = "2026-11-16T07:42:00Z", subject = "The site is down" },
+  reply_agent { at = "2026-11-16T08:00:00Z" },
+  record { metric = "first_response", outcome = "breached", elapsed_ms = 1080000 },
+  record { metric = "next_response" },
+}'
+run_cli "$tmp/rec.out" "$tmp/rec.err" test "$tmp/records"
+check "records: exit 1" test "$rc" -eq 1
+cat >"$tmp/rec.expected" <<'EOF'
+50-case.test.lua:4: test 'records': expected record first_response cycle 1 outcome breached, got met
+50-case.test.lua:5: test 'records': expected a record of next_response cycle 1, got none
+EOF
+check "records: each wrong value, and the missing record" same \
+  "$tmp/rec.expected" <(grep ': expected' "$tmp/rec.out")
 
 # --- Bad test files: file:line, nothing run as if it were fine -----------------
 
@@ -124,6 +141,16 @@ bad key "50-case.test.lua:3: expect: unknown key 'prio' (known: at, ticket, prio
 'test "x" {
   create { at = "2026-11-16T07:42:00Z", subject = "x" },
   expect { prio = "P1" },
+}'
+bad recmetric "50-case.test.lua:3: record: unknown metric 'resolve' (known: first_response, next_response, periodic_update, resolution)" \
+'test "x" {
+  create { at = "2026-11-16T07:42:00Z", subject = "x" },
+  record { metric = "resolve", outcome = "met" },
+}'
+bad reckey "50-case.test.lua:3: record: unknown key 'result' (known: at, ticket, metric, cycle, outcome, policy, calendar, priority_start, priority_end, target_ms, started, stopped, due, breached_at, breach_policy, breach_target_ms, elapsed_ms, paused_ms, customer_wait_ms, outside_ms)" \
+'test "x" {
+  create { at = "2026-11-16T07:42:00Z", subject = "x" },
+  record { metric = "resolution", result = "met" },
 }'
 bad level "50-case.test.lua:3: expect: priority: unknown level 'P9'" \
 'test "x" {
@@ -156,6 +183,31 @@ bad reload "50-case.test.lua:1: on_reload: 'sometimes' (write \"refuse\", \"warn
 'on_reload "sometimes"'
 bad sandbox "50-case.test.lua:1: attempt to index a nil value (global 'io')" \
 'io.open("/etc/passwd")'
+
+# Problems come sorted by line, whatever order the file ran in: the
+# step on line 2 runs before the case it is in (line 1) is declared.
+bad sorted "50-case.test.lua:1: test: unknown key 'foo' (known: ticket, through, then the steps)
+50-case.test.lua:2: at: 'bad' is not an instant (write \"2026-11-16T07:42:00Z\", UTC)" \
+'test "x" { foo = 1,
+  create { at = "bad" },
+}'
+
+# At most 1000 cases a folder (each runs an instance): the rest refused.
+# 100 files of 10 cases, then case 1001 alone (each file well within its
+# time budget, also under valgrind).
+mkdir "$tmp/many"
+echo 'priority { "P1", words = { "x" } }' >"$tmp/many/10-p.lua"
+for f in $(seq 1 101); do
+  last=$(( f * 10 ))
+  [ "$f" -lt 101 ] || last=1001
+  printf 'for i = %d, %d do\n  test ("case " .. i) { create { at = "2026-11-16T09:00:00Z" } }\nend\n' \
+    $(( (f - 1) * 10 + 1 )) "$last" >"$tmp/many/6$(printf %03d "$f").test.lua"
+done
+run_cli "$tmp/many.out" "$tmp/many.err" test "$tmp/many"
+check "1001 cases: exit 1" test "$rc" -eq 1
+check "1001 cases: the one over named" same \
+  <(echo "6101.test.lua:2: test 'case 1001': more than 1000 cases in the folder") \
+  "$tmp/many.out"
 
 # A test file over the rule files' budget is stopped, as a rule file is:
 # by the instruction budget or by the CPU time budget of a call (50 ms),

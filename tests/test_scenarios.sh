@@ -53,8 +53,9 @@ wait_for() {
 scenario() {
   local name=$1 until=$2
   local d="$sc/$name"
-  local rules="$rules"
-  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules).
+  local rules="${3:-$rules}"
+  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules)
+  # or name a folder (a third argument).
   if [ -d "$d/rules" ]; then
     rules="$d/rules"
   fi
@@ -75,7 +76,7 @@ scenario() {
 
 # Friday 17:00, P3 by default: 4 business hours from Monday 09:00, due
 # Monday 13:00; warning 12:00, breach 13:00 (priority raised to P2),
-# director at 15:00.  The other ticket is answered and resolved in time.
+# AdminCcs and managers at 15:00.  The other ticket is answered and resolved in time.
 scenario friday-p3 2026-11-23T16:00:00Z
 
 # 4 business hours used up at 17:00 sharp are due at the next opening,
@@ -143,8 +144,57 @@ scenario earliest-wins 2026-11-23T22:00:00Z
 # under a new target generation (key cycle "1.2").
 scenario breach-is-a-fact 2026-11-24T10:00:00Z
 
+# Issue 11, defect 9: ladder steps count per ticket: first response and
+# resolution both reach 25% and 50%, the priority goes up two levels.
+scenario ladder-per-ticket 2026-11-23T13:30:00Z
+
+# Issue 11, defect 5: the shipped OLA example starts and resumes its metric
+# on the same status: the clock starts, pauses for the vendor, resumes.
+scenario ola-start-resume 2026-11-23T12:00:00Z \
+  "$PROMPTLY_SRCDIR/examples/policies/ola"
+
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
+
+# Issue 11, defect 8: a merge needs a valid "into" (missing, itself, unknown:
+# each refused by line, nothing changes); a merged or deleted ticket gets
+# its final write (sla.status stopped, no dues), its cycles end stopped,
+# and a later event for it is refused by name.
+md="$sc/merge-delete"
+run_cli "$tmp/md.out" "$tmp/md.err" run --rules "$rules" \
+  --events "$md/events.jsonl" --until 2026-11-23T11:30:00Z \
+  --records "$tmp/md.rec"
+check "merge-delete: refused lines make the exit status 2" test "$rc" -eq 2
+check "merge-delete: the expected writes" same "$md/expected.jsonl" \
+  "$tmp/md.out"
+check "merge-delete: each refusal named by line" same "$md/expected.err" \
+  "$tmp/md.err"
+check "merge-delete: four cycles ended stopped (tickets 400 and 402)" test \
+  "$(grep -cE '"ticket": 40[02], .*"outcome": "stopped"' "$tmp/md.rec")" -eq 4
+run_cli "$tmp/md-explain.out" "$tmp/md-explain.err" explain --rules \
+  "$rules" --events "$md/events.jsonl" --ticket 400 \
+  --at 2026-11-23T11:30:00Z
+check "merge-delete: explain tells the merged ticket's story to its end" \
+  grep -qxF "2026-11-23T11:30:00Z  as of 2026-11-23T11:30:00Z: merged into \
+ticket 401 at 2026-11-23T10:00:00Z; its clocks stopped (sla.status stopped)" \
+  "$tmp/md-explain.out"
+check "merge-delete: explain shows the merge itself" grep -qF \
+  "2026-11-23T10:00:00Z  merged into ticket 401: its clocks stop" \
+  "$tmp/md-explain.out"
+
+# Issue 11, defect 7: a failing `when` is reported as file:line with the
+# ticket and the event's line; the ticket falls through to the next rule
+# (P2 here, not no priority at all), and the run fails (exit 1).
+wf="$sc/when-falls-through"
+run_cli "$tmp/wf.out" "$tmp/wf.err" run --rules "$wf/rules" \
+  --events "$wf/events.jsonl" --until 2026-11-23T10:00:00Z
+check "when-falls-through: a rule error fails the run" test "$rc" -eq 1
+check "when-falls-through: the next rule decides (P2)" same \
+  "$wf/expected.jsonl" "$tmp/wf.out"
+check "when-falls-through: reported as file:line, ticket and event line" \
+  grep -qF "promptly: error: 10-rules.lua:5: attempt to index a nil value \
+(field 'customer') (ticket 700, line 2); the rule does not match" \
+  "$tmp/wf.err"
 
 # --- Outcome records (--records) ---------------------------------------------
 
@@ -171,6 +221,15 @@ records() {
 }
 records tie-reply-at-due 2026-11-23T16:00:00Z
 records policy-switch 2026-11-23T15:00:00Z
+
+# p1-to-p4: the agent's P4 at 10:10 leaves the resolution without a target
+# (P4 is best effort): its cycle ends cancelled after 10 minutes of 24x7.
+run_cli "$tmp/p14.out" "$tmp/p14.err" run --rules "$rules" \
+  --events "$sc/p1-to-p4/events.jsonl" --until 2026-11-27T00:00:00Z \
+  --records "$tmp/p14.rec"
+check "p1-to-p4 --records: the resolution is cancelled at 10:10" grep -qxF \
+  '{"ticket": 40, "metric": "resolution", "cycle": 1, "policy": null, "calendar": null, "priority_start": "P1", "priority_end": "P4", "target_ms": null, "started": "2026-11-23T10:00:00Z", "stopped": "2026-11-23T10:10:00Z", "due": null, "outcome": "cancelled", "breached_at": null, "breach_policy": null, "breach_target_ms": null, "elapsed_ms": 600000, "paused_ms": 0, "customer_wait_ms": 0, "outside_ms": 0, "attrs": {"status": "new"}, "exceptions": [], "keys": []}' \
+  "$tmp/p14.rec"
 
 run_cli "$tmp/recbad.out" "$tmp/recbad.err" run --rules "$rules" \
   --events "$sc/friday-p3/events.jsonl" --records "$tmp/no-dir/records"
@@ -312,7 +371,7 @@ while IFS= read -r line; do
   check "explain: '${line:0:60}...'" grep -qxF -- "$line" "$tmp/explain.out"
 done <<EOF
 2026-11-23T10:10:00Z  priority set to P4 by an agent
-2026-11-25T12:00:00Z  first_response 75% reached (cycle 1): notify (to=team-lead), key 40:first_response:1:75%:notify
+2026-11-25T12:00:00Z  first_response 75% reached (cycle 1): notify (to=Owner, SLA Team Leads), key 40:first_response:1:75%:notify
 ${at}as of 2026-11-25T12:10:00Z: priority P4 (set by an agent), status new
 ${at}policies matched: corporate-p1, corporate
 ${at}first_response: running (cycle 1, business time, policy corporate): 18h10m of 24h elapsed, 5h50m remaining, due 2026-11-26T10:00:00Z

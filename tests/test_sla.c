@@ -628,6 +628,41 @@ test_sla_target_used_up_at_closing(void **state)
 }
 
 
+/* One share for metrics that do not overlap: accepted, one escalation
+** step; for one metric twice: refused.  Per-metric at-risk shares. */
+static void
+test_sla_per_metric_thresholds(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  char err[256];
+  uint32_t fr = 1u << PR_SLA_FIRST_RESPONSE, res = 1u << PR_SLA_RESOLUTION;
+  assert_int_equal(pr_sla_set_add_threshold(s, 1000, 0, 0, NULL, err,
+                                            sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, fr, NULL, err,
+                                            sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, res, NULL, err,
+                                            sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, res | fr, NULL, err,
+                                            sizeof(err)), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_add_threshold(s, 750, 0, 0, NULL, err,
+                                            sizeof(err)), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_set_metric_at_risk(s, PR_SLA_FIRST_RESPONSE, 500,
+                                             err, sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_at_risk(s, PR_SLA_RESOLUTION, 0, err,
+                                             sizeof(err)), PROMPTLY_EINVAL);
+  seal(s);
+  /* Sorted: 75% (fr), 75% (res), 100%: steps 1, 1, 2. */
+  assert_int_equal(s->n_thresholds, 3);
+  assert_int_equal(s->step[0], 1);
+  assert_int_equal(s->step[1], 1);
+  assert_int_equal(s->step[2], 2);
+  assert_int_equal(pr_sla_at_risk(s, PR_SLA_FIRST_RESPONSE), 500);
+  assert_int_equal(pr_sla_at_risk(s, PR_SLA_RESOLUTION), 750);
+  pr_sla_set_free(s);
+}
+
+
 static pr_sla_set *
 p1_ladder_set(void)
 {
@@ -1424,7 +1459,8 @@ test_sla_merge_and_delete_stop_everything(void **state)
     ev(t, s, kinds[i], NULL, t0 + 10 * MIN, &a);
     pr_sla_fieldset f;
     pr_sla_fields(t, s, t0 + DAY, &f);
-    assert_string_equal(field(&f, "sla.status"), "none");
+    /* The final state (issue 11): stopped, no dues. */
+    assert_string_equal(field(&f, "sla.status"), "stopped");
     assert_string_equal(field(&f, "sla.due"), "");
     assert_string_equal(field(&f, "sla.policy"), "");
     for (uint32_t m = 0; m < PR_SLA_BUILTIN; m++) {
@@ -1940,6 +1976,54 @@ test_sla_reload_loosened_target_breaches_again(void **state)
   pr_sla_set_free(s2);
 }
 
+
+/* Issue 11, defect 6: an exception limited to the resolution leaves the
+** first response alone, shows in sla.exception, and is undone when its
+** condition goes. */
+static void
+test_sla_exception_scoped_shown_and_undone(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", office);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, 4 * HOUR);
+  target_all(s, p, PR_SLA_RESOLUTION, 8 * HOUR);
+  uint32_t outage;
+  assert_int_equal(pr_sla_set_add_exception(
+                     s, "outage", "provider outage", PR_SLA_EXC_EXTEND,
+                     2 * HOUR, 1u << PR_SLA_RESOLUTION, &outage, NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);  /* Monday */
+  pr_sla_ticket *t = open_ticket(s, 96, t0, 2, 1, &a);
+  assert_string_equal(fld(t, s, t0, "sla.exception"), "");
+  /* Applied at 10:00: the first response keeps 13:00; the resolution's
+  ** 8h + 2h from 09:00 in business hours: Mon 8h + Tue 2h = Tue 11:00. */
+  assert_int_equal(pr_sla_except(t, s, outage, "carrier down", t0 + HOUR, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + HOUR, "sla.first_response.due"),
+                      "2026-11-16T13:00:00Z");
+  assert_string_equal(fld(t, s, t0 + HOUR, "sla.resolution.due"),
+                      "2026-11-17T11:00:00Z");
+  assert_string_equal(fld(t, s, t0 + HOUR, "sla.exception"),
+                      "outage: carrier down");
+  /* Undone at 11:00: back to 8h, Mon 17:00 sharp: Tue 09:00. */
+  assert_int_equal(pr_sla_unexcept(t, s, outage, t0 + 2 * HOUR, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.resolution.due"),
+                      "2026-11-17T09:00:00Z");
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.due"),
+                      "2026-11-16T13:00:00Z");
+  assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.exception"), "");
+  assert_int_equal(pr_sla_ticket_exceptions(t), 0);
+  assert_null(pr_sla_ticket_exception(t, NULL));
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
 int
 main(void)
 {
@@ -1970,11 +2054,13 @@ main(void)
     cmocka_unit_test(test_sla_merge_and_delete_stop_everything),
     cmocka_unit_test(test_sla_exceptions_exclude_or_extend),
     cmocka_unit_test(test_sla_set_rejects_bad_input),
+    cmocka_unit_test(test_sla_per_metric_thresholds),
     cmocka_unit_test(test_sla_threshold_labels_and_duplicate_actions),
     cmocka_unit_test(test_sla_state_is_compact),
     cmocka_unit_test(test_sla_property_elapsed_over_intervals),
     cmocka_unit_test(test_sla_thousand_pauses_stay_bounded),
     cmocka_unit_test(test_sla_reload_loosened_target_breaches_again),
+    cmocka_unit_test(test_sla_exception_scoped_shown_and_undone),
   };
   return cmocka_run_group_tests(tests, setup_calendars, teardown_calendars);
 }

@@ -22,10 +22,10 @@ trap 'rm -rf "$tmp"' EXIT
 # The fixture's warnings, the same for every ticket: rule 3 and rule 4
 # only have words rule 2 has (rule 2 has no other condition); rule 3 lists
 # 'error' twice; rule 6's 'suggestion' is rule 5's, which has nothing else.
-# (Sorted by file and line, then by text.)
+# (Sorted by file and line, then in the order found.)
 cat >"$tmp/lint" <<'EOF'
-10-why.lua:3: warning: priority: keyword 'error' is listed twice
 10-why.lua:3: warning: priority: shadowed, it can never match: 10-why.lua:2 (P2) comes first and matches every ticket it does
+10-why.lua:3: warning: priority: keyword 'error' is listed twice
 10-why.lua:4: warning: priority: shadowed, it can never match: 10-why.lua:2 (P2) comes first and matches every ticket it does
 10-why.lua:6: warning: priority: keyword 'suggestion' never decides here: 10-why.lua:5 (P4) comes first and takes every ticket with it
 EOF
@@ -75,6 +75,29 @@ run_cli "$tmp/c.out" "$tmp/c.err" why --rules "$fx" \
 } >"$tmp/c.expected"
 check "why: the default" same "$tmp/c.expected" \
   <(sed '/^if created at/,$d' "$tmp/c.out")
+
+# `when` functions: why runs none but the verdict's own.  In
+# tests/fixtures/why-when, rule 1 (P2, "down") wins "all down"; rules 2
+# and 3 would be next, their when functions never run; for "nothing",
+# rule 3's when ran (tier gold holds) and said no.  Rule 2 has rule 1's
+# words and more: shadowed.
+ww="$PROMPTLY_SRCDIR/tests/fixtures/why-when"
+lint_w="10-w.lua:2: warning: priority: shadowed, it can never match: 10-w.lua:1 (P2) comes first and matches every ticket it does"
+run_cli "$tmp/w.out" "$tmp/w.err" why --rules "$ww" --at 2026-11-16T07:42:00Z \
+  "all down" tier=gold
+check "why, when: rules after the winner, their when not run" same \
+  <(printf '%s\n' "levels: P1, P2, P3, P4 (default P3)" \
+    "priority P2 by 10-w.lua:1, at 'down' at subject:5" \
+    "near miss: 10-w.lua:2 (P1): 'down' at subject:5; its conditions hold (its when function did not run), but 10-w.lua:1 comes first" \
+    "near miss: 10-w.lua:3 (P1); its conditions hold (its when function did not run), but 10-w.lua:1 comes first" \
+    "$lint_w") <(sed '/^if created at/,$d' "$tmp/w.out")
+run_cli "$tmp/w2.out" "$tmp/w2.err" why --rules "$ww" --at 2026-11-16T07:42:00Z \
+  "nothing" tier=gold
+check "why, when: a rule whose when said no" same \
+  <(printf '%s\n' "levels: P1, P2, P3, P4 (default P3)" \
+    "priority P3: the default, no priority rule matched" \
+    "near miss: 10-w.lua:3 (P1); but its when function returned false" \
+    "$lint_w") <(sed '/^if created at/,$d' "$tmp/w2.out")
 
 # The shipped rules: an outage at 07:42 Monday is P1; corporate-p1 gives
 # 30 minutes round the clock (08:12) and 4 hours to resolve (11:42).

@@ -1,6 +1,8 @@
 /* bench_report.c - time and peak memory of "promptly report" over 100,000
-** and 1,000,000 outcome records (BENCH_REPORT_SIZES="N,N..." to change).
-** Printed, never asserted.
+** and 1,000,000 outcome records (BENCH_REPORT_SIZES="N,N..." to change),
+** and over the replay of the history of 100,000 and 1,000,000 tickets
+** under the shipped rules (BENCH_REPLAY_TICKETS="N,N...").  Printed,
+** never asserted.
 **
 ** The records are generated here, deterministically (a fixed-seed
 ** xorshift), in a temporary file: tickets of four priorities and four
@@ -110,6 +112,48 @@ generate(const char *path, long n)
   return 0;
 }
 
+/* The history of n tickets, one created a minute: a reply 30 minutes
+** later, resolved 2 hours after creation (every fifth ticket 6 hours);
+** every seventh is a P1 ("Server down").  Written in time order. */
+static int
+generate_events(const char *path, long n)
+{
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    fprintf(stderr, "bench_report: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  int64_t t0 = 1767225600000;  /* 2026-01-01T00:00:00Z */
+  for (long k = 0; k < n + 360; k++) {
+    char at[32];
+    iso(t0 + (int64_t)k * 60000, at, sizeof(at));
+    long shortr = k - 120, longr = k - 360, reply = k - 30;
+    if (shortr >= 0 && shortr < n && shortr % 5 != 0) {
+      fprintf(f, "{\"ticket\": %ld, \"at\": \"%s\", \"type\": \"status\", "
+              "\"attrs\": {\"status\": \"resolved\"}}\n", shortr + 1, at);
+    }
+    if (longr >= 0 && longr < n && longr % 5 == 0) {
+      fprintf(f, "{\"ticket\": %ld, \"at\": \"%s\", \"type\": \"status\", "
+              "\"attrs\": {\"status\": \"resolved\"}}\n", longr + 1, at);
+    }
+    if (reply >= 0 && reply < n) {
+      fprintf(f, "{\"ticket\": %ld, \"at\": \"%s\", \"type\": "
+              "\"reply_agent\"}\n", reply + 1, at);
+    }
+    if (k < n) {
+      fprintf(f, "{\"ticket\": %ld, \"at\": \"%s\", \"type\": \"create\", "
+              "\"attrs\": {\"subject\": \"%s\", \"status\": \"new\", "
+              "\"channel\": \"email\"}}\n", k + 1, at,
+              k % 7 == 0 ? "Server down" : "Question about invoices");
+    }
+  }
+  if (fclose(f) != 0) {
+    fprintf(stderr, "bench_report: %s: write error\n", path);
+    return -1;
+  }
+  return 0;
+}
+
 static int
 run(const char *bin, char *const argv[], const char *what, long n)
 {
@@ -140,9 +184,11 @@ run(const char *bin, char *const argv[], const char *what, long n)
     fprintf(stderr, "bench_report: %s failed (status %d)\n", what, status);
     return -1;
   }
-  printf("report %-10s %8ld records: %7.2f s, %8.0f records/s, peak RSS "
+  printf("report %-10s %8ld %s: %7.2f s, %8.0f a second, peak RSS "
          "%ld MiB\n",
-         what, n, s, (double)n / s, ru.ru_maxrss / 1024);
+         what, n, strcmp(what, "replay") == 0 ? "tickets" : "records", s,
+         (double)n / s, ru.ru_maxrss / 1024);
+  fflush(stdout);  /* each figure as soon as it is known */
   return 0;
 }
 
@@ -189,6 +235,38 @@ main(void)
     }
   }
   unlink(path);
+
+  /* The replay: the report process and its "promptly run" child (wait4
+  ** folds the child's peak into the report's). */
+  const char *rules = getenv("PROMPTLY_RULES");
+  const char *tickets = getenv("BENCH_REPLAY_TICKETS");
+  if (tickets == NULL) {
+    tickets = "100000,1000000";
+  }
+  char events[64];
+  snprintf(events, sizeof(events), "%s/events.jsonl", dir);
+  for (const char *p = tickets; rc == 0 && rules != NULL && *p != '\0';) {
+    char *end;
+    long n = strtol(p, &end, 10);
+    if (end == p || n <= 0) {
+      fprintf(stderr, "bench_report: bad BENCH_REPLAY_TICKETS '%s'\n",
+              tickets);
+      rc = 2;
+      break;
+    }
+    p = *end == ',' ? end + 1 : end;
+    if (generate_events(events, n) != 0) {
+      rc = 1;
+      break;
+    }
+    char *replay[] = {(char *)bin, "report", "--rules", (char *)rules,
+                      "--events", events, "--by", "metric,priority",
+                      "--format", "json", NULL};
+    if (run(bin, replay, "replay", n) != 0) {
+      rc = 1;
+    }
+  }
+  unlink(events);
   rmdir(dir);
   return rc;
 }

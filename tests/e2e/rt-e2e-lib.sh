@@ -128,6 +128,7 @@ e2e_start_rt() {
       install -g www-data -m 0640 "$f" "$RT_SITE_CONFIG_DIR/"
   done
   write_site_config
+  install_ui 2>>"$WORK/setup-db.log"
   local init=(--action init --skip-create)
   case $E2E_DB in
     pg)    init=(--action init --dba postgres --dba-password unused) ;;

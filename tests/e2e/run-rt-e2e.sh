@@ -69,9 +69,11 @@ e2e_on_exit() {
 
 # shellcheck source=rt-e2e-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
+# shellcheck source=rt-e2e-ui.sh
+. "$E2E_DIR/rt-e2e-ui.sh"
 trap e2e_cleanup EXIT
 
-e2e_prepare chromium
+e2e_prepare chromium chromium-driver python3-selenium
 e2e_start_rt
 e2e_let_requestors_reply
 cp "$E2E_DIR"/rules/*.lua "$RULES"/
@@ -155,6 +157,24 @@ if [[ $LC_RC -ne 0 && "$LC_OUT" == *'has no status "pending customer"'* ]]; then
   pass "an admin's own lifecycle 'support' without 'pending customer': setup refuses to switch queues ($(grep -o 'the lifecycle.*rename it)' <<<"$LC_OUT" | head -1))"
 else
   fail "setup with an admin's own lifecycle 'support': status $LC_RC, '$LC_OUT'"
+fi
+
+# --- 0c. The shipped business calendar takes the site's zone --------------
+# (rt-promptly-setup, as the demo runs it).  The shipped rule tests work
+# in UTC: they are renamed, so that hot reloads are not refused for them,
+# and the rules still check and test clean.
+CLI=$(dirname "$(dirname "$(dirname "$PROMPTLY_SO")")")/promptly
+mkdir -p "$WORK/zone-rules"
+cp "$SRCDIR"/rules/*.lua "$WORK/zone-rules/"
+(PROMPTLY_RULES_DIR=$WORK/zone-rules PROMPTLY_TZ=Europe/Berlin set_business_zone) \
+  >"$WORK/zone.log" 2>&1 || true
+if grep -q '^  tz = "Europe/Berlin",' "$WORK/zone-rules/00-calendars.lua" &&
+   [[ -f $WORK/zone-rules/10-priority.test.lua.utc ]] &&
+   "$CLI" --module "$PROMPTLY_SO" check "$WORK/zone-rules" >>"$WORK/zone.log" 2>&1 &&
+   "$CLI" --module "$PROMPTLY_SO" test "$WORK/zone-rules" >>"$WORK/zone.log" 2>&1; then
+  pass "setup puts the shipped business calendar in the site's zone (Europe/Berlin); the UTC rule tests set aside, the rules check and test clean"
+else
+  fail "setup's business zone: $(tail -5 "$WORK/zone.log")"
 fi
 
 # --- 1. Keyword priority on creation -------------------------------------------
@@ -318,7 +338,6 @@ if [[ $SLA_ON == 1 ]]; then
   wait_for 30 replays_at_least $((R0 + 1)) || true
   wait_for 30 cursor_at_least "$LAST" || true
   sleep 1
-  sleep 1
   # The restart replays the history under the rules of now: it may bring
   # fields up to date, but it must not redo an action or rewrite a value.
   REW=$(rewrites_since "$MARK")
@@ -356,6 +375,38 @@ else
   fail "after the broken file: #$T3 Priority $(priority_of "$T3"), want 100"
 fi
 rm -f "$RULES/50-broken.lua"
+
+# --- 4b. A rule edit whose rule tests fail never reaches a ticket ----------
+# A guard test (outages are P1) is added and loads; then an edit that
+# would make "mail" P4 ahead of it: its reload runs the tests, one fails,
+# the edit is refused, and an outage still gets P1.
+cat >"$RULES/50-guard.test.lua" <<'EOF'
+test "an outage stays P1" {
+  create { at = "2026-11-16T09:00:00Z", subject = "Outage: mail is down" },
+  expect { priority = "P1" },
+}
+EOF
+chown www-data "$RULES/50-guard.test.lua" 2>/dev/null || true
+REFUSED0=$(grep -c 'not reloaded' "$DLOG" || true)
+sleep 1.5   # the guard test's own reload (it passes)
+cat >"$RULES/05-mail.lua" <<'EOF'
+priority { "P4", words = { "mail" } }
+EOF
+chown www-data "$RULES/05-mail.lua" 2>/dev/null || true
+edit_refused() { [[ $(grep -c 'not reloaded' "$DLOG" || true) -gt $REFUSED0 ]]; }
+if wait_for 5 edit_refused &&
+   grep 'not reloaded' "$DLOG" | tail -1 | grep -q '50-guard\.test\.lua:[0-9]'; then
+  TG=$(create_ticket "Outage: mail is down again" "Nobody gets mail.")
+  if wait_for 3 priority_is "$TG" 100; then
+    pass "an edit whose rule test fails is refused ($(grep 'not reloaded' "$DLOG" | tail -1 | grep -o '50-guard\.test\.lua:[0-9][^;]*' | head -1 | cut -c1-110)); #$TG still got P1"
+  else
+    fail "refused edit: #$TG Priority $(priority_of "$TG"), want 100 (the old rules)"
+  fi
+else
+  fail "the edit 05-mail.lua was not refused by the failing rule test within 5 s: $(grep -E 'reload|50-guard' "$DLOG" | tail -3)"
+fi
+rm -f "$RULES/05-mail.lua" "$RULES/50-guard.test.lua"
+sleep 1.5   # the reload back to the e2e's rules
 
 # --- 5. The database locked: wait, back off, retry, lose nothing -------------
 
@@ -538,6 +589,10 @@ if [[ $SLA_ON == 1 ]]; then
 else
   fail "SLA Status value on the ticket page: $SLA_MISSING"
 fi
+
+# --- 8. What agents see: SLA box, SLA column, quiet History (rt-e2e-ui.sh) ---
+
+ui_checks
 
 # --- Done ----------------------------------------------------------------
 

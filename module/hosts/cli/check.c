@@ -31,7 +31,8 @@ print_json(const char *msg, const char *severity)
   json_t *o = json_object();
   json_t *file = json_null(), *line = json_null();
   const char *text = msg;
-  if (sep != NULL && memchr(msg, ' ', (size_t)(sep - msg)) == NULL) {
+  if (sep != NULL && memchr(msg, ' ', (size_t)(sep - msg)) == NULL &&
+      strncmp(msg, "warning: ", 9) != 0) {
     const char *colon = memchr(msg, ':', (size_t)(sep - msg));
     size_t flen = colon != NULL ? (size_t)(colon - msg) : (size_t)(sep - msg);
     if (colon != NULL) {
@@ -47,7 +48,7 @@ print_json(const char *msg, const char *severity)
     text = sep + 2;
   }
   if (strcmp(severity, "warning") == 0 && strncmp(text, "warning: ", 9) == 0) {
-    text += 9;
+    text += 9;  /* "warning: no *.lua file in ...": no file */
   }
   json_object_set_new(o, "file", file);
   json_object_set_new(o, "line", line);
@@ -78,8 +79,9 @@ on_check_log(void *ud, int32_t level, const char *msg)
     return;
   }
   const char *sep = strstr(msg, ": warning: ");
-  if (level == PROMPTLY_LOG_WARN && sep != NULL &&
-      memchr(msg, ' ', (size_t)(sep - msg)) == NULL) {
+  if (level == PROMPTLY_LOG_WARN &&
+      ((sep != NULL && memchr(msg, ' ', (size_t)(sep - msg)) == NULL) ||
+       strncmp(msg, "warning: ", 9) == 0)) {
     if (c->json) {
       print_json(msg, "warning");
     } else {

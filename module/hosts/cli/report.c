@@ -9,8 +9,9 @@
 ** (active, paused) when it started before --to.  compliance is
 ** met / (met + breached), never counting open, cancelled or stopped
 ** cycles; percentiles are by nearest rank over met and breached cycles.
-** Everything is deterministic: groups, breaches and calibration lines are
-** sorted on keys that tell every two of them apart.
+** A later record of a ticket, metric and cycle supersedes an earlier
+** one.  Everything is deterministic: groups, breaches and calibration
+** lines are sorted on keys that tell every two of them apart.
 */
 #include "config.h"
 
@@ -22,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -625,6 +627,65 @@ parse_record(reader *rd, json_t *o, rep_record *rec)
 }
 
 
+static gint
+cmp_rec_ptr_id(gconstpointer a, gconstpointer b)
+{
+  const rep_record *x = *(rep_record *const *)a;
+  const rep_record *y = *(rep_record *const *)b;
+  if (x->ticket != y->ticket) {
+    return x->ticket < y->ticket ? -1 : 1;
+  }
+  int c = strcmp(x->metric, y->metric);
+  if (c != 0) {
+    return c;
+  }
+  if (x->cycle != y->cycle) {
+    return x->cycle < y->cycle ? -1 : 1;
+  }
+  return (x->line > y->line) - (x->line < y->line);
+}
+
+
+/* A later record of the same ticket, metric and cycle supersedes an
+** earlier one (a reopened ticket's resolution cycle ends again): keep the
+** last of each, in file order. */
+static void
+drop_superseded(report *r)
+{
+  GArray *recs = r->records;
+  GPtrArray *order = g_ptr_array_sized_new(recs->len);
+  for (guint i = 0; i < recs->len; i++) {
+    g_ptr_array_add(order, &g_array_index(recs, rep_record, i));
+  }
+  g_ptr_array_sort(order, cmp_rec_ptr_id);
+  guint dropped = 0;
+  for (guint i = 0; i + 1 < order->len; i++) {
+    rep_record *x = g_ptr_array_index(order, i);
+    const rep_record *y = g_ptr_array_index(order, i + 1);
+    if (x->ticket == y->ticket && x->cycle == y->cycle &&
+        strcmp(x->metric, y->metric) == 0) {
+      x->line = -1;
+      dropped++;
+    }
+  }
+  g_ptr_array_free(order, TRUE);
+  if (dropped == 0) {
+    return;
+  }
+  guint k = 0;
+  for (guint i = 0; i < recs->len; i++) {
+    const rep_record *rec = &g_array_index(recs, rep_record, i);
+    if (rec->line >= 0) {
+      if (k != i) {
+        g_array_index(recs, rep_record, k) = *rec;
+      }
+      k++;
+    }
+  }
+  g_array_set_size(recs, k);
+}
+
+
 static int
 read_records(report *r)
 {
@@ -678,18 +739,19 @@ read_records(report *r)
   if (f != stdin) {
     fclose(f);
   }
+  if (rc == 0) {
+    drop_superseded(r);
+  }
   return rc;
 }
 
 
 /* --- Aggregation -------------------------------------------------------- */
 
-static gint
-cmp_group(gconstpointer a, gconstpointer b, gpointer ud)
+int
+rep_group_cmp(const report *r, const rep_group *x, const rep_group *y)
 {
-  const rep_group *x = *(rep_group *const *)a, *y = *(rep_group *const *)b;
-  int nby = *(const int *)ud;
-  for (int i = 0; i < nby; i++) {
+  for (int i = 0; i < r->nby; i++) {
     const char *p = x->key[i], *q = y->key[i];
     if (p == q) {
       continue;
@@ -706,6 +768,13 @@ cmp_group(gconstpointer a, gconstpointer b, gpointer ud)
     }
   }
   return 0;
+}
+
+
+static gint
+cmp_group(gconstpointer a, gconstpointer b, gpointer ud)
+{
+  return rep_group_cmp(ud, *(rep_group *const *)a, *(rep_group *const *)b);
 }
 
 
@@ -801,7 +870,7 @@ aggregate(report *r)
     rep_stats_finish(&((rep_group *)g_ptr_array_index(r->groups, i))->st);
   }
   rep_stats_finish(&r->total);
-  g_ptr_array_sort_with_data(r->groups, cmp_group, &r->nby);
+  g_ptr_array_sort_with_data(r->groups, cmp_group, r);
   g_ptr_array_sort_with_data(r->breaches, cmp_breach, &r->sort);
 }
 
@@ -1089,6 +1158,8 @@ static void
 report_usage(FILE *f)
 {
   fputs("usage: promptly report --records FILE|- [--from WHEN] [--to WHEN]\n"
+        "       promptly report --rules DIR --events FILE [--until ISO8601]\n"
+        "         [--compare DIR2] [--from WHEN] [--to WHEN]\n"
         "         [--by KEY,...] [--tz ZONE] [--breaches] "
         "[--sort time|overrun|ticket]\n"
         "         [--calibrate] [--buffer PCT] [--goal PCT] "
@@ -1135,6 +1206,90 @@ report_free(report *r)
 }
 
 
+/* Read r's records, take the period (own_window: the calibration's 90
+** days when asked), group and compute.  0, or -1 (message printed). */
+static int
+report_data(report *r, int own_window)
+{
+  if (read_records(r) != 0) {
+    return -1;
+  }
+  /* Calibration follows the seed's advice: 90 days of history, unless
+  ** --from says otherwise. */
+  if (own_window && r->calibrate && r->from == REP_NONE) {
+    int64_t end = r->to;
+    if (end == REP_NONE) {
+      /* The midnight (in the zone) after the last cycle's end. */
+      int64_t last = REP_NONE;
+      for (guint i = 0; i < r->records->len; i++) {
+        const rep_record *rec = &g_array_index(r->records, rep_record, i);
+        if (rec->stopped != REP_NONE && (last == REP_NONE ||
+                                          rec->stopped > last)) {
+          last = rec->stopped;
+        }
+      }
+      if (last != REP_NONE) {
+        end = next_midnight(r, last);
+      }
+    }
+    if (end != REP_NONE) {
+      r->from = days_before(r, end, 90);
+    }
+  }
+
+  r->selected = g_ptr_array_new();
+  for (guint i = 0; i < r->records->len; i++) {
+    rep_record *rec = &g_array_index(r->records, rep_record, i);
+    int in;
+    if (is_open(rec)) {
+      in = r->to == REP_NONE || rec->started < r->to;
+    } else {
+      in = (r->from == REP_NONE || rec->stopped >= r->from) &&
+           (r->to == REP_NONE || rec->stopped < r->to);
+    }
+    if (in) {
+      g_ptr_array_add(r->selected, rec);
+    }
+  }
+  aggregate(r);
+  if (r->calibrate) {
+    calibrate(r);
+  }
+  if (r->contracts != NULL && rep_credits_compute(r) != 0) {
+    return -1;
+  }
+  return 0;
+}
+
+
+static void
+report_init_data(report *r)
+{
+  r->pool = g_string_chunk_new(64 * 1024);
+  r->interned = g_hash_table_new(g_str_hash, g_str_equal);
+  r->records = g_array_new(FALSE, FALSE, sizeof(rep_record));
+}
+
+
+/* A second report with a's options and period, no data yet. */
+static void
+report_init_like(report *b, const report *a)
+{
+  memset(b, 0, sizeof(*b));
+  b->from = a->from;
+  b->to = a->to;
+  memcpy(b->by, a->by, sizeof(b->by));
+  b->nby = a->nby;
+  b->tz = g_time_zone_ref(a->tz);
+  b->tz_name = a->tz_name;
+  b->format = a->format;
+  b->sort = a->sort;
+  b->buffer = a->buffer;
+  b->goal = a->goal;
+  report_init_data(b);
+}
+
+
 int
 cli_report(int argc, char **argv)
 {
@@ -1147,8 +1302,12 @@ cli_report(int argc, char **argv)
   r->sort = REP_SORT_TIME;
   const char *from = NULL, *to = NULL, *by = "metric", *tz = "UTC";
   const char *format = "text", *sort = NULL, *buffer = NULL, *goal = NULL;
-  const char *rules = NULL, *events = NULL, *compare = NULL;
+  const char *rules = NULL, *events = NULL, *compare = NULL, *until = NULL;
   int rc = CLI_EXIT_INPUT;
+  char *tmpdir = NULL, *path_a = NULL, *path_b = NULL;
+  char *source_a = NULL, *source_b = NULL;
+  report rb;
+  int b_used = 0;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -1167,7 +1326,8 @@ cli_report(int argc, char **argv)
                              &r->contracts_path)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--rules", &rules)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--events", &events)) != 0 ||
-        (got = cli_opt_value(argc, argv, &i, "--compare", &compare)) != 0) {
+        (got = cli_opt_value(argc, argv, &i, "--compare", &compare)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
       }
@@ -1186,22 +1346,42 @@ cli_report(int argc, char **argv)
       return CLI_EXIT_INPUT;
     }
   }
-  if (rules != NULL || events != NULL || compare != NULL) {
-    fprintf(stderr,
-            "promptly report: --rules, --events and --compare (replay) need "
-            "the module to hand out outcome records, which this module does "
-            "not do yet; report over stored records with --records\n");
+  if (r->records_path != NULL && (rules != NULL || events != NULL)) {
+    fprintf(stderr, "promptly report: give --records FILE, or --rules DIR "
+            "with --events FILE, not both\n");
     return CLI_EXIT_INPUT;
   }
-  if (r->records_path == NULL) {
-    fprintf(stderr, "promptly report: --records FILE is required\n");
+  if ((rules != NULL) != (events != NULL)) {
+    fprintf(stderr, "promptly report: --rules DIR and --events FILE go "
+            "together\n");
+    return CLI_EXIT_INPUT;
+  }
+  if (until != NULL && rules == NULL) {
+    fprintf(stderr, "promptly report: --until is for a replay (--rules DIR "
+            "--events FILE)\n");
+    return CLI_EXIT_INPUT;
+  }
+  if (compare != NULL && rules == NULL) {
+    fprintf(stderr, "promptly report: --compare DIR2 needs --rules DIR and "
+            "--events FILE\n");
+    return CLI_EXIT_INPUT;
+  }
+  if (compare != NULL &&
+      (r->want_breaches || r->calibrate || r->contracts_path != NULL)) {
+    fprintf(stderr, "promptly report: --compare shows the groups side by "
+            "side and the flips; --breaches, --calibrate and --contracts go "
+            "without it\n");
+    return CLI_EXIT_INPUT;
+  }
+  if (r->records_path == NULL && rules == NULL) {
+    fprintf(stderr, "promptly report: --records FILE (or --rules DIR "
+            "--events FILE) is required\n");
     report_usage(stderr);
     return CLI_EXIT_INPUT;
   }
+  r->source = r->records_path;
 
-  r->pool = g_string_chunk_new(64 * 1024);
-  r->interned = g_hash_table_new(g_str_hash, g_str_equal);
-  r->records = g_array_new(FALSE, FALSE, sizeof(rep_record));
+  report_init_data(r);
   r->tz_name = tz;
   r->tz = g_time_zone_new_identifier(tz);
   if (r->tz == NULL) {
@@ -1249,55 +1429,48 @@ cli_report(int argc, char **argv)
       rep_contracts_load(r, r->contracts_path) != 0) {
     goto out;
   }
-  if (read_records(r) != 0) {
+  if (rules != NULL) {
+    tmpdir = g_dir_make_tmp("promptly-report-XXXXXX", NULL);
+    if (tmpdir == NULL) {
+      fprintf(stderr, "promptly report: cannot make a temporary folder\n");
+      rc = CLI_EXIT_FAIL;
+      goto out;
+    }
+    path_a = g_build_filename(tmpdir, "a.jsonl", NULL);
+    path_b = g_build_filename(tmpdir, "b.jsonl", NULL);
+    source_a = g_strdup_printf("rules %s", rules);
+    if ((rc = rep_replay(rules, events, until, path_a)) != CLI_EXIT_OK) {
+      goto out;
+    }
+    rc = CLI_EXIT_INPUT;
+    r->records_path = path_a;
+    r->source = source_a;
+  }
+  if (report_data(r, 1) != 0) {
     goto out;
   }
-
-  /* Calibration follows the seed's advice: 90 days of history, unless
-  ** --from says otherwise. */
-  if (r->calibrate && r->from == REP_NONE) {
-    int64_t end = r->to;
-    if (end == REP_NONE) {
-      /* The midnight (in the zone) after the last cycle's end. */
-      int64_t last = REP_NONE;
-      for (guint i = 0; i < r->records->len; i++) {
-        const rep_record *rec = &g_array_index(r->records, rep_record, i);
-        if (rec->stopped != REP_NONE && (last == REP_NONE ||
-                                          rec->stopped > last)) {
-          last = rec->stopped;
-        }
-      }
-      if (last != REP_NONE) {
-        end = next_midnight(r, last);
-      }
+  if (compare != NULL) {
+    if ((rc = rep_replay(compare, events, until, path_b)) != CLI_EXIT_OK) {
+      goto out;
     }
-    if (end != REP_NONE) {
-      r->from = days_before(r, end, 90);
+    rc = CLI_EXIT_INPUT;
+    b_used = 1;
+    report_init_like(&rb, r);
+    source_b = g_strdup_printf("rules %s", compare);
+    rb.records_path = path_b;
+    rb.source = source_b;
+    if (report_data(&rb, 0) != 0) {
+      goto out;
     }
-  }
-
-  r->selected = g_ptr_array_new();
-  for (guint i = 0; i < r->records->len; i++) {
-    rep_record *rec = &g_array_index(r->records, rep_record, i);
-    int in;
-    if (is_open(rec)) {
-      in = r->to == REP_NONE || rec->started < r->to;
-    } else {
-      in = (r->from == REP_NONE || rec->stopped >= r->from) &&
-           (r->to == REP_NONE || rec->stopped < r->to);
+    GPtrArray *flips = rep_flips(r, &rb);
+    int wrc = rep_output_compare(r, &rb, flips, stdout);
+    g_ptr_array_free(flips, TRUE);
+    if (wrc != 0 || fflush(stdout) != 0) {
+      fprintf(stderr, "promptly: stdout: write error\n");
+      rc = CLI_EXIT_FAIL;
+      goto out;
     }
-    if (in) {
-      g_ptr_array_add(r->selected, rec);
-    }
-  }
-  aggregate(r);
-  if (r->calibrate) {
-    calibrate(r);
-  }
-  if (r->contracts != NULL && rep_credits_compute(r) != 0) {
-    goto out;
-  }
-  if (rep_output(r, stdout) != 0 || fflush(stdout) != 0) {
+  } else if (rep_output(r, stdout) != 0 || fflush(stdout) != 0) {
     fprintf(stderr, "promptly: stdout: write error\n");
     rc = CLI_EXIT_FAIL;
     goto out;
@@ -1305,5 +1478,18 @@ cli_report(int argc, char **argv)
   rc = CLI_EXIT_OK;
 out:
   report_free(r);
+  if (b_used) {
+    report_free(&rb);
+  }
+  if (tmpdir != NULL) {
+    unlink(path_a);
+    unlink(path_b);
+    rmdir(tmpdir);
+  }
+  g_free(path_a);
+  g_free(path_b);
+  g_free(source_a);
+  g_free(source_b);
+  g_free(tmpdir);
   return rc;
 }

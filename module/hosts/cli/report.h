@@ -119,6 +119,14 @@ typedef struct rep_credit {
   GPtrArray *breaches; /* rep_record *, the breaches behind it */
 } rep_credit;
 
+/* A cycle whose outcome differs between two replays (--compare); a or b
+** NULL when the cycle is in one of them only. */
+typedef struct rep_flip {
+  int64_t ticket, cycle;
+  const char *metric;
+  const rep_record *a, *b;
+} rep_flip;
+
 typedef enum rep_format {
   REP_FMT_TEXT,
   REP_FMT_JSON,
@@ -134,7 +142,8 @@ typedef enum rep_sort {
 
 typedef struct report {
   /* Options. */
-  const char *records_path;
+  const char *records_path;  /* read from */
+  const char *source;        /* shown: the records file, or "rules DIR" */
   int64_t from, to;          /* REP_NONE: open */
   rep_key by[REP_MAX_BY];
   int nby;
@@ -187,8 +196,24 @@ void rep_cause(const rep_record *rec, char *out, size_t len);
 extern const char *const rep_cause_names[REP_CAUSES];
 unsigned rep_cause_tags(const rep_record *rec);  /* bit i: rep_cause_names[i] */
 
+/* Order of two groups of the same --by keys (NULL keys last). */
+int rep_group_cmp(const report *r, const rep_group *a, const rep_group *b);
+
 /* report_out.c: the report on f in r->format.  0, or -1 on a write error. */
 int rep_output(report *r, FILE *f);
+/* The comparison of a (--rules) and b (--compare) on f, groups side by
+** side and the flips, in a->format. */
+int rep_output_compare(report *a, report *b, const GPtrArray *flips,
+                       FILE *f);
+
+/* replay.c */
+/* Replay events under rules with "promptly run --records out" of this
+** executable; a CLI exit status (messages printed). */
+int rep_replay(const char *rules, const char *events, const char *until,
+               const char *out);
+/* The cycles of a->selected and b->selected whose outcome differs (or
+** which are in one only), sorted; rep_flip *, freed with the array. */
+GPtrArray *rep_flips(const report *a, const report *b);
 
 /* credits.c */
 /* Load the contracts file into r->contracts; on error print

@@ -343,7 +343,7 @@ static void
 header_text(const report *r, FILE *f)
 {
   char *a = iso(r->from), *b = iso(r->to);
-  fprintf(f, "promptly report: %s, %u cycles in the period", r->records_path,
+  fprintf(f, "promptly report: %s, %u cycles in the period", r->source,
           r->selected->len);
   if (r->from == REP_NONE && r->to == REP_NONE) {
     fprintf(f, " (all)");
@@ -521,7 +521,7 @@ static int
 out_json(report *r, FILE *f)
 {
   json_t *doc = json_object();
-  json_object_set_new(doc, "records", json_string(r->records_path));
+  json_object_set_new(doc, "source", json_string(r->source));
   json_object_set_new(doc, "from", j_iso(r->from));
   json_object_set_new(doc, "to", j_iso(r->to));
   json_object_set_new(doc, "tz", json_string(r->tz_name));
@@ -1055,7 +1055,7 @@ out_html(report *r, FILE *f)
         "svg{font-size:12px;background:#fafafa}\n"
         "</style></head><body>\n<h1>SLA report</h1>\n<p>", f);
   char *a = iso(r->from), *b = iso(r->to);
-  html_esc(f, r->records_path);
+  html_esc(f, r->source);
   fprintf(f, ": %u cycles in the period [%s, %s), zone ", r->selected->len,
           r->from == REP_NONE ? "start" : a, r->to == REP_NONE ? "end" : b);
   g_free(a);
@@ -1124,6 +1124,294 @@ out_html(report *r, FILE *f)
   }
   fputs("</body></html>\n", f);
   return ferror(f) ? -1 : 0;
+}
+
+
+/* --- Comparison (--compare) --------------------------------------------- */
+
+typedef struct pair {
+  const rep_group *a, *b;  /* NULL: the group is on one side only */
+} pair;
+
+/* The groups of a and b side by side, in key order. */
+static GArray *
+pair_groups(const report *a, const report *b)
+{
+  GArray *out = g_array_new(FALSE, FALSE, sizeof(pair));
+  guint i = 0, j = 0;
+  while (i < a->groups->len || j < b->groups->len) {
+    const rep_group *x = i < a->groups->len ? g_ptr_array_index(a->groups, i)
+                                            : NULL;
+    const rep_group *y = j < b->groups->len ? g_ptr_array_index(b->groups, j)
+                                            : NULL;
+    int c = x == NULL ? 1 : y == NULL ? -1 : rep_group_cmp(a, x, y);
+    pair p = {c <= 0 ? x : NULL, c >= 0 ? y : NULL};
+    i += c <= 0;
+    j += c >= 0;
+    g_array_append_val(out, p);
+  }
+  return out;
+}
+
+/* The numbers of a group a side does not have. */
+static const rep_stats empty_stats = {
+  .pct = {REP_NONE, REP_NONE, REP_NONE, REP_NONE},
+  .overrun_median = REP_NONE,
+  .overrun_max = REP_NONE,
+};
+
+static char *
+pts_diff(double a, double b)
+{
+  if (a < 0 || b < 0) {
+    return g_strdup("-");
+  }
+  double d = round((b - a) * 1000.0) / 10.0;
+  return g_strdup_printf("%+.1f pts", d == 0 ? 0.0 : d);
+}
+
+static char *
+dur_diff(int64_t a, int64_t b)
+{
+  if (a == REP_NONE || b == REP_NONE) {
+    return g_strdup("-");
+  }
+  if (a == b) {
+    return g_strdup("0");
+  }
+  char buf[64];
+  rep_rule_duration(b > a ? b - a : a - b, buf, sizeof(buf));
+  return g_strdup_printf("%c%s", b > a ? '+' : '-', buf);
+}
+
+static void
+compare_cells(const rep_stats *a, const rep_stats *b, char **c)
+{
+  double ca = rep_compliance(a), cb = rep_compliance(b);
+  c[0] = pct_str(ca);
+  c[1] = pct_str(cb);
+  c[2] = pts_diff(ca, cb);
+  c[3] = i64(a->n[REP_BREACHED]);
+  c[4] = i64(b->n[REP_BREACHED]);
+  c[5] = g_strdup_printf("%+" PRId64, b->n[REP_BREACHED] - a->n[REP_BREACHED]);
+  c[6] = dur(a->pct[1]);
+  c[7] = dur(b->pct[1]);
+  c[8] = dur_diff(a->pct[1], b->pct[1]);
+}
+
+static table *
+compare_table(const report *a, const report *b, const GArray *pairs)
+{
+  static const char *const head[] = {
+    "compliance A", "compliance B", "change", "breached A", "breached B",
+    "change", "p80 A", "p80 B", "change",
+  };
+  int nk = a->nby;
+  table *t = table_new(nk + 9);
+  char *cells[REP_MAX_BY + 9];
+  for (int k = 0; k < nk; k++) {
+    cells[k] = g_strdup(rep_key_names[a->by[k]]);
+  }
+  for (int i = 0; i < 9; i++) {
+    cells[nk + i] = g_strdup(head[i]);
+  }
+  table_row(t, cells);
+  for (guint i = 0; i < pairs->len; i++) {
+    const pair *p = &g_array_index(pairs, pair, i);
+    const rep_group *g = p->a != NULL ? p->a : p->b;
+    for (int k = 0; k < nk; k++) {
+      cells[k] = g_strdup(or_none(g->key[k]));
+    }
+    compare_cells(p->a != NULL ? &p->a->st : &empty_stats,
+                  p->b != NULL ? &p->b->st : &empty_stats, cells + nk);
+    table_row(t, cells);
+  }
+  for (int k = 0; k < nk; k++) {
+    cells[k] = g_strdup(k == 0 ? "(all)" : "");
+  }
+  compare_cells(&a->total, &b->total, cells + nk);
+  table_row(t, cells);
+  (void)b;
+  return t;
+}
+
+static table *
+flips_table(const GPtrArray *flips)
+{
+  table *t = table_new(7);
+  char *h[] = {g_strdup("ticket"), g_strdup("metric"), g_strdup("cycle"),
+               g_strdup("outcome A"), g_strdup("due A"),
+               g_strdup("outcome B"), g_strdup("due B")};
+  table_row(t, h);
+  for (guint i = 0; i < flips->len; i++) {
+    const rep_flip *fl = g_ptr_array_index(flips, i);
+    char *row[] = {
+      i64(fl->ticket), g_strdup(fl->metric), i64(fl->cycle),
+      g_strdup(fl->a != NULL ? rep_outcome_names[fl->a->outcome] : "(none)"),
+      fl->a != NULL ? iso(fl->a->due) : g_strdup("-"),
+      g_strdup(fl->b != NULL ? rep_outcome_names[fl->b->outcome] : "(none)"),
+      fl->b != NULL ? iso(fl->b->due) : g_strdup("-"),
+    };
+    table_row(t, row);
+  }
+  return t;
+}
+
+static json_t *
+j_side(const rep_record *rec)
+{
+  if (rec == NULL) {
+    return json_null();
+  }
+  json_t *o = json_object();
+  json_object_set_new(o, "outcome", json_string(rep_outcome_names[rec->outcome]));
+  json_object_set_new(o, "due", j_iso(rec->due));
+  json_object_set_new(o, "policy", j_str(rec->policy));
+  json_object_set_new(o, "elapsed_ms", json_integer(rec->elapsed_ms));
+  return o;
+}
+
+static json_t *
+j_compare(const rep_stats *a, const rep_stats *b)
+{
+  json_t *o = json_object(), *ja = json_object(), *jb = json_object();
+  j_stats(ja, a);
+  j_stats(jb, b);
+  json_object_set_new(o, "a", ja);
+  json_object_set_new(o, "b", jb);
+  double ca = rep_compliance(a), cb = rep_compliance(b);
+  json_t *d = json_object();
+  json_object_set_new(d, "compliance",
+                      ca < 0 || cb < 0 ? json_null()
+                                       : json_real(round((cb - ca) * 1e6) / 1e6));
+  json_object_set_new(d, "breached",
+                      json_integer(b->n[REP_BREACHED] - a->n[REP_BREACHED]));
+  json_object_set_new(d, "p80_ms",
+                      a->pct[1] == REP_NONE || b->pct[1] == REP_NONE
+                        ? json_null()
+                        : json_integer(b->pct[1] - a->pct[1]));
+  json_object_set_new(o, "change", d);
+  return o;
+}
+
+static int
+compare_json(report *a, report *b, const GArray *pairs,
+             const GPtrArray *flips, FILE *f)
+{
+  json_t *doc = json_object();
+  json_object_set_new(doc, "a", json_string(a->source));
+  json_object_set_new(doc, "b", json_string(b->source));
+  json_object_set_new(doc, "from", j_iso(a->from));
+  json_object_set_new(doc, "to", j_iso(a->to));
+  json_object_set_new(doc, "tz", json_string(a->tz_name));
+  json_t *by = json_array();
+  for (int k = 0; k < a->nby; k++) {
+    json_array_append_new(by, json_string(rep_key_names[a->by[k]]));
+  }
+  json_object_set_new(doc, "by", by);
+  json_object_set_new(doc, "definitions", json_string(DEFINITIONS));
+  json_t *groups = json_array();
+  for (guint i = 0; i < pairs->len; i++) {
+    const pair *p = &g_array_index(pairs, pair, i);
+    const rep_group *g = p->a != NULL ? p->a : p->b;
+    json_t *key = json_object();
+    for (int k = 0; k < a->nby; k++) {
+      json_object_set_new(key, rep_key_names[a->by[k]], j_str(g->key[k]));
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "key", key);
+    json_t *cmp = j_compare(p->a != NULL ? &p->a->st : &empty_stats,
+                            p->b != NULL ? &p->b->st : &empty_stats);
+    json_object_update(o, cmp);
+    json_decref(cmp);
+    json_array_append_new(groups, o);
+  }
+  json_object_set_new(doc, "groups", groups);
+  json_object_set_new(doc, "total", j_compare(&a->total, &b->total));
+  json_t *fl = json_array();
+  for (guint i = 0; i < flips->len; i++) {
+    const rep_flip *x = g_ptr_array_index(flips, i);
+    json_t *o = json_object();
+    json_object_set_new(o, "ticket", json_integer(x->ticket));
+    json_object_set_new(o, "metric", json_string(x->metric));
+    json_object_set_new(o, "cycle", json_integer(x->cycle));
+    json_object_set_new(o, "a", j_side(x->a));
+    json_object_set_new(o, "b", j_side(x->b));
+    json_array_append_new(fl, o);
+  }
+  json_object_set_new(doc, "flips", fl);
+  int rc = json_dumpf(doc, f, JSON_FLAGS);
+  json_decref(doc);
+  fputc('\n', f);
+  return rc != 0 || ferror(f) ? -1 : 0;
+}
+
+int
+rep_output_compare(report *a, report *b, const GPtrArray *flips, FILE *f)
+{
+  GArray *pairs = pair_groups(a, b);
+  int rc = 0;
+  if (a->format == REP_FMT_JSON) {
+    rc = compare_json(a, b, pairs, flips, f);
+  } else if (a->format == REP_FMT_CSV) {
+    table *t = compare_table(a, b, pairs);
+    /* Every row but the (all) line. */
+    for (guint i = 0; i + 1 < t->rows->len; i++) {
+      char **row = g_ptr_array_index(t->rows, i);
+      for (int c = 0; c < t->ncol; c++) {
+        csv_cell(f, row[c], c == t->ncol - 1);
+      }
+    }
+    table_free(t);
+  } else {
+    int html = a->format == REP_FMT_HTML;
+    char *from = iso(a->from), *to = iso(a->to);
+    if (html) {
+      fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>promptly what-if</title>\n<style>\n"
+            "body{font-family:sans-serif;margin:2em;color:#222}\n"
+            "table{border-collapse:collapse;margin:.5em 0;font-size:13px}\n"
+            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}\n"
+            "th{background:#eee}\n</style></head><body>\n"
+            "<h1>What-if</h1>\n<p>A = ", f);
+      html_esc(f, a->source);
+      fputs(", B = ", f);
+      html_esc(f, b->source);
+      fprintf(f, ", the same events; period [%s, %s).</p>\n<p>"
+              DEFINITIONS ".</p>\n", a->from == REP_NONE ? "start" : from,
+              a->to == REP_NONE ? "end" : to);
+    } else {
+      fprintf(f, "promptly report: A = %s, B = %s, the same events; period "
+              "[%s, %s), zone %s\n%s.\n\n", a->source, b->source,
+              a->from == REP_NONE ? "start" : from,
+              a->to == REP_NONE ? "end" : to, a->tz_name, DEFINITIONS);
+    }
+    g_free(from);
+    g_free(to);
+    table *t = compare_table(a, b, pairs);
+    if (html) {
+      table_html(f, t);
+    } else {
+      table_text(f, t);
+    }
+    table_free(t);
+    if (html) {
+      fprintf(f, "<h2>Outcomes that change (%u)</h2>\n", flips->len);
+    } else {
+      fprintf(f, "\nOutcomes that change (%u):\n", flips->len);
+    }
+    t = flips_table(flips);
+    if (html) {
+      table_html(f, t);
+      fputs("</body></html>\n", f);
+    } else {
+      table_text(f, t);
+    }
+    table_free(t);
+    rc = ferror(f) ? -1 : 0;
+  }
+  g_array_free(pairs, TRUE);
+  return rc;
 }
 
 

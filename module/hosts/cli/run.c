@@ -414,6 +414,11 @@ on_log(void *ud, int32_t level, const char *msg)
   if (level == PROMPTLY_LOG_WARN && names_input_line(msg)) {
     count_bad(r);
   }
+  /* An error while running (a rule that failed on a ticket, out of
+  ** memory) fails the run, after it went on as the module could. */
+  if (level == PROMPTLY_LOG_ERROR && !r->opening) {
+    atomic_store(&r->failed, 1);
+  }
 }
 
 

@@ -1,0 +1,342 @@
+# rt-e2e-ui.sh - what agents see of promptly in RT 5 (issue 14), checked
+# in headless Chromium (python3-selenium, rt-e2e-browser.py) and through
+# REST 2 and RT's database.  Sourced by run-rt-e2e.sh, which calls
+# ui_checks once its own checks ran (RT, rt-promptly and the short SLA
+# rules of rules-sla/ are up; pass/fail, rest, sql, cf_of... are its).
+#
+# Checks: the SLA box on the ticket page (per metric a badge with the
+# state class sla-on_track/sla-breached/sla-paused/sla-met, "due in" /
+# "overdue by" / "paused, N left" / "met", data-due equal to the due
+# promptly wrote, the exact instant in the agent's own time zone as the
+# hover title, the countdown ticking in the page); the SLA column
+# (SLAStatus) in a search sorted by next due with paused tickets after
+# running ones, offered by the query builder, plain text in Results.tsv;
+# a quiet History (no custom-field transaction by promptly, one readable
+# row per SLA event, the count per ticket printed); an agent's edit of an
+# SLA field refused by RT (REST 2), their edit of an input field taken,
+# and no SLA field on their Modify page; notifications: the demo's people
+# in the groups the shipped rules name get the mail through RT's mail path
+# (its mbox files), an unknown target is shown on the ticket once and
+# logged; the saved searches "SLA: ..." and the home-page portlet; the
+# admin page (Admin > Tools > promptly) with a broken rule file as
+# file:line, the daemon running, cursor and lag.  Screenshots go to
+# $ART/ui-*.png.
+
+UI_PY=/usr/bin/python3
+
+# browse NAME=PATH...: JSON lines, one per page (rt-e2e-browser.py).
+browse() {
+  "$UI_PY" "$E2E_DIR/rt-e2e-browser.py" "$B" root "$ROOT_PASS" "$ART" "$@" \
+    2>>"$WORK/selenium.log"
+}
+# page_json FILE NAME: that page's JSON object.
+page_json() { jq -c --arg n "$2" 'select(.name == $n)' "$1"; }
+epoch_of() { date -u -d "$1" +%s 2>/dev/null || echo 0; }
+# The badge of metric M on page P of FILE: {class,text,title,due,state}.
+badge_of() {  # FILE PAGE INDEX
+  page_json "$1" "$2" | jq -c --argjson i "$3" '.badges[$i] // {}'
+}
+
+ui_checks() {
+  note "UI checks (issue 14): SLA box, SLA column, quiet History"
+  local zone=America/New_York
+  # The agent (root) reads times in their own zone.
+  PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    my $u = RT::User->new(RT->SystemUser); $u->Load("root");
+    my ($ok, $m) = $u->SetTimezone($ARGV[0]); die "$m\n" unless $ok;' "$zone" \
+    2>>"$WORK/setup-db.log"
+
+  local TU1 TU2 TU3 T0
+  T0=$(max_txn)
+  # Ids in creation order (the column's order check relies on it).
+  TU1=$(create_ticket "UI check: the printer on floor 3 jams" "Paper jam again.")
+  TU2=$(create_ticket "UI check: waiting on the customer" "Send us the logs.")
+  TU3=$(create_ticket "UI check: answered quickly" "A quick question.")
+  ui_sla() { [[ -n "$(cf_of "$1" "SLA First Response Due")" ]]; }
+  wait_for 5 ui_sla "$TU2" && wait_for 5 ui_sla "$TU3" || true
+  rest PUT "/ticket/$TU2" '{"Status":"stalled"}' >/dev/null
+  rest POST "/ticket/$TU3/correspond" '{"Content":"Here is the answer.","ContentType":"text/plain"}' >/dev/null
+  ui_paused() { [[ "$(cf_of "$TU2" "SLA Status")" == paused ]]; }
+  ui_met() { [[ "$(cf_of "$TU3" "SLA First Response State")" == met ]]; }
+  wait_for 5 ui_paused || true
+  wait_for 5 ui_met || true
+  wait_for 5 ui_sla "$TU1" || true
+  local LAST; LAST=$(max_txn)
+  wait_for 5 cursor_at_least "$LAST" || true
+
+  # --- 1. The SLA box ---------------------------------------------------
+  local OUT=$WORK/ui-pages.jsonl
+  browse "ui-ticket-running=/Ticket/Display.html?id=$TU1" \
+         "ui-ticket-paused=/Ticket/Display.html?id=$TU2" \
+         "ui-ticket-met=/Ticket/Display.html?id=$TU3" \
+         "ui-ticket-breached=/Ticket/Display.html?id=$TS" \
+         "ui-history=/Ticket/History.html?id=$TU2" >"$OUT" || true
+  cp "$OUT" "$ART/" 2>/dev/null || true
+  if [[ ! -s "$OUT" ]]; then
+    fail "headless Chromium (selenium) loaded no page: $(tail -3 "$WORK/selenium.log" | tr '\n' ' ')"
+    return 0
+  fi
+  # Running: first response due in <= 12 s, the due promptly wrote; on a
+  # slow machine the page may come after that due: then it must say
+  # "overdue by" in red.  Either way text and class agree.
+  local b due want_due title want_title
+  b=$(badge_of "$OUT" ui-ticket-running 1)
+  due=$(jq -r .due <<<"$b")
+  want_due=$(epoch_of "$(cf_of "$TU1" "SLA First Response Due")")
+  want_title="$(TZ=$zone date -d "@$want_due" '+%a %b %d %H:%M:%S %Y') ($zone)"
+  title=$(jq -r .title <<<"$b")
+  local cls txt
+  cls=$(jq -r .class <<<"$b"); txt=$(jq -r .text <<<"$b")
+  if { [[ ( "$cls" == *sla-on_track* || "$cls" == *sla-at_risk* ) && "$txt" =~ ^due\ in\ [0-9]+s$ ]] ||
+       [[ "$cls" == *sla-breached* && "$txt" =~ ^overdue\ by\ [0-9]+s$ ]]; } &&
+     [[ "$due" == "$want_due" && "$title" == "$want_title" ]]; then
+    pass "ticket page #$TU1: SLA box badge '$(jq -r .text <<<"$b")' ($(jq -r .class <<<"$b")), data-due = promptly's First Response Due ($want_due), hover '$title' in the agent's zone"
+  else
+    fail "ticket page #$TU1: badge $b, want on_track 'due in Ns', due $want_due, title '$want_title'"
+  fi
+  # The countdown ticks in the page (2.2 s later the text differs).
+  local first later
+  first=$(page_json "$OUT" ui-ticket-running | jq -r '.badges[1].text')
+  later=$(page_json "$OUT" ui-ticket-running | jq -r '.ticks[1]')
+  local n1 n2
+  n1=$(grep -o '[0-9]*' <<<"$first" | head -1); n2=$(grep -o '[0-9]*' <<<"$later" | head -1)
+  if [[ "$first" != "$later" && -n "$n1" && -n "$n2" ]] &&
+     { [[ "$later" == due* && $((n1 - n2)) -ge 1 && $((n1 - n2)) -le 4 ]] || [[ "$later" == overdue* ]]; }; then
+    pass "the countdown ticks in the page: '$first' then '$later' 2.2 s later"
+  else
+    fail "countdown: '$first' then '$later', want it to count down by 1-4 s"
+  fi
+  # Paused: "paused, N left", N = target - (pause - creation), from RT's
+  # own transaction times.
+  local created paused_at want_left
+  created=$(sql "SELECT Created FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU2 AND Type = 'Create'")
+  paused_at=$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU2 AND Type = 'Status' AND NewValue = 'stalled'")
+  want_left=$((12 - ($(epoch_of "$paused_at UTC") - $(epoch_of "$created UTC"))))
+  b=$(badge_of "$OUT" ui-ticket-paused 1)
+  local got_left
+  got_left=$(jq -r .text <<<"$b" | sed -n 's/^paused, \([0-9]*\)s left$/\1/p')
+  if [[ "$(jq -r .class <<<"$b")" == *sla-paused* && -n "$got_left" &&
+        $((got_left - want_left)) -le 1 && $((want_left - got_left)) -le 1 ]] &&
+     [[ "$(badge_of "$OUT" ui-ticket-paused 2 | jq -r .text)" =~ ^paused,\ 59m\ left$|^paused,\ 1h\ left$ ]]; then
+    pass "ticket page #$TU2 (stalled): '$(jq -r .text <<<"$b")' (want ${want_left}s from its transactions), resolution '$(badge_of "$OUT" ui-ticket-paused 2 | jq -r .text)', class sla-paused"
+  else
+    fail "ticket page #$TU2 (stalled): badges $(page_json "$OUT" ui-ticket-paused | jq -c .badges), want 'paused, ${want_left}s left'"
+  fi
+  b=$(badge_of "$OUT" ui-ticket-met 1)
+  if [[ "$(jq -r .class <<<"$b")" == *sla-met* && "$(jq -r .text <<<"$b")" == met ]]; then
+    pass "ticket page #$TU3 after the agent's reply: first response badge 'met' (sla-met)"
+  else
+    fail "ticket page #$TU3: badge $b, want sla-met 'met'"
+  fi
+  if [[ $SLA_ON == 1 ]]; then
+    b=$(badge_of "$OUT" ui-ticket-breached 1)
+    if [[ "$(jq -r .class <<<"$b")" == *sla-breached* && "$(jq -r .text <<<"$b")" =~ ^overdue\ by\ [0-9] ]] &&
+       page_json "$OUT" ui-ticket-breached | jq -r .text | grep -q "^Policy:$" &&
+       page_json "$OUT" ui-ticket-breached | jq -r .text | grep -qx 'level [1-9]'; then
+      pass "ticket page #$TS: '$(jq -r .text <<<"$b")' (sla-breached), policy $(cf_of "$TS" "SLA Policy"), escalation '$(page_json "$OUT" ui-ticket-breached | jq -r .text | grep -x 'level [1-9]')'"
+    else
+      fail "ticket page #$TS: badge $b, want sla-breached 'overdue by', the policy and the escalation level"
+    fi
+  fi
+  local errs
+  errs=$(jq -r '.errors[]?' "$OUT" | grep -v favicon | head -3 || true)
+  if [[ -z "$errs" ]]; then
+    pass "no JavaScript errors on the ticket pages"
+  else
+    fail "JavaScript errors: $errs"
+  fi
+
+  # --- 2. The SLA column ----------------------------------------------------
+  local q fmt
+  q=$(jq -rn --arg q "id >= $TU1 AND id <= $TU3" \
+        --arg f "'__id__',__Subject__,__SLAStatus__" \
+        '"Query=\($q|@uri)&Format=\($f|@uri)&OrderBy=\("CF.{SLA Order}"|@uri)&Order=ASC&RowsPerPage=50"')
+  browse "ui-search=/Search/Results.html?$q" "ui-builder=/Search/Build.html" >"$WORK/ui-search.jsonl" || true
+  cp "$WORK/ui-search.jsonl" "$ART/" 2>/dev/null || true
+  # Sorted by next due: #TU1 runs (due soonest), then the paused #TU2;
+  # #TU3 runs on its resolution (1 h) and sorts between them.
+  local rows
+  rows=$(page_json "$WORK/ui-search.jsonl" ui-search | jq -r '.text' |
+         { grep -xE "$TU1|$TU2|$TU3" || true; } | tr '\n' ' ')
+  local classes
+  classes=$(page_json "$WORK/ui-search.jsonl" ui-search | jq -r '[.badges[].class | capture("sla-(?<s>[a-z_]+)").s] | join(" ")')
+  if [[ "$rows" == "$TU1 $TU3 $TU2 " && "$classes" =~ ^(on_track|at_risk|breached)\ on_track\ paused$ ]]; then
+    pass "search results: the SLA column sorts by next due, the paused ticket last (#$rows; badges $classes)"
+  else
+    fail "search results: rows '$rows' (want '$TU1 $TU3 $TU2'), badges '$classes' (want running running paused)"
+  fi
+  if page_json "$WORK/ui-search.jsonl" ui-builder | jq -r .text | grep -q 'SLAStatus' ||
+     curl -s -b "$COOKIE" "$B/Search/Build.html" | grep -q 'value="SLAStatus"'; then
+    pass "the query builder offers the column SLAStatus"
+  else
+    fail "the query builder does not offer SLAStatus"
+  fi
+  local tsv
+  tsv=$(curl -s -b "$COOKIE" -H "Referer: $B/" "$B/Search/Results.tsv?$q")
+  cp /dev/null "$ART/ui-results.tsv" 2>/dev/null; printf '%s\n' "$tsv" >"$ART/ui-results.tsv"
+  if [[ "$(head -1 <<<"$tsv")" == $'id\tSubject\tSLAStatus' ]] &&
+     grep -qP "^$TU2\t.*\tpaused: paused, [0-9]+s left \(First response\)$" <<<"$tsv" &&
+     ! grep -q '<' <<<"$tsv"; then
+    pass "Results.tsv: the SLA column as plain text ($(grep -P "^$TU2\t" <<<"$tsv" | cut -f3))"
+  else
+    fail "Results.tsv: '$(tr '\t\n' '|;' <<<"$tsv" | cut -c1-300)'"
+  fi
+
+  # --- 3. A quiet History -----------------------------------------------------
+  local cfw
+  cfw=$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectType = 'RT::Ticket'
+             AND Creator = $PROMPTLY_UID AND Type = 'CustomField' AND id > $T0")
+  local created_rows
+  created_rows=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
+                      WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU1
+                      AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
+  if [[ $cfw == 0 && "$created_rows" == "Set:50;SLA:SLA applied: policy e2e;"* ]]; then
+    pass "quiet History: no custom-field transaction by promptly; at creation #$TU1 got its priority and one row 'SLA applied: policy e2e'"
+  else
+    fail "History: $cfw custom-field transactions by promptly since $T0; #$TU1: $created_rows"
+  fi
+  local prow
+  prow=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TU2 AND Type = 'SLA' ORDER BY id" | tail -1)
+  if [[ "$prow" =~ ^SLA\ first\ response\ paused,\ [0-9]+s\ left\;\ resolution\ paused ]] &&
+     page_json "$OUT" ui-history | jq -r .text | grep -qF "$prow"; then
+    pass "History of #$TU2 reads '$prow' (one row for the pause, shown on the History page)"
+  else
+    fail "History of #$TU2: last SLA row '$prow', or not on the History page"
+  fi
+  # --- 4. SLA fields are read-only for people ---------------------------------
+  # An agent as an admin would make one: staff (Privileged, whose rights
+  # on the custom fields the initialdata set), with global rights to see
+  # and change tickets.  RT must refuse their edit of an SLA field and take
+  # their edit of an input field.
+  PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    my $u = RT::User->new(RT->SystemUser);
+    my ($ok, $m) = $u->Create(Name => "agent1", EmailAddress => "agent1\@example.com",
+                              Privileged => 1, Password => $ARGV[0]);
+    die "$m\n" unless $ok;
+    for my $r (qw(ShowTicket SeeQueue ModifyTicket ShowTicketComments)) {
+      ($ok, $m) = $u->PrincipalObj->GrantRight(Right => $r, Object => RT->System);
+      die "$m\n" unless $ok;
+    }' "agent-pass-1" 2>>"$WORK/setup-db.log"
+  local before resp
+  before=$(cf_of "$TU1" "SLA Status")
+  resp=$(curl -s -u agent1:agent-pass-1 -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"CustomFields":{"SLA Status":"met","Tier":"gold"}}' \
+    "$B/REST/2.0/ticket/$TU1")
+  if [[ "$(cf_of "$TU1" "SLA Status")" == "$before" && "$before" != met &&
+        "$(cf_of "$TU1" "Tier")" == gold ]] && grep -qi 'permission denied' <<<"$resp"; then
+    pass "an agent's edit of SLA Status is refused by RT ($(jq -c . <<<"$resp" | cut -c1-140)); their Tier edit is taken"
+  else
+    fail "agent's edit: SLA Status '$(cf_of "$TU1" "SLA Status")' (was '$before'), Tier '$(cf_of "$TU1" "Tier")', RT said: $resp"
+  fi
+  "$UI_PY" "$E2E_DIR/rt-e2e-browser.py" "$B" agent1 agent-pass-1 "$ART" \
+    "ui-agent-modify=/Ticket/Modify.html?id=$TU1" >"$WORK/ui-agent.jsonl" 2>>"$WORK/selenium.log" || true
+  local mtext
+  mtext=$(page_json "$WORK/ui-agent.jsonl" ui-agent-modify | jq -r .text)
+  if grep -q '^Tier' <<<"$mtext" && ! grep -q '^SLA Status' <<<"$mtext"; then
+    pass "the agent's Modify page of #$TU1 offers Tier but no SLA field (screenshot ui-agent-modify.png)"
+  else
+    fail "the agent's Modify page of #$TU1: $(grep -E '^(Tier|SLA )' <<<"$mtext" | tr '\n' ' ')"
+  fi
+
+  # --- 5. Notifications reach people ------------------------------------------
+  # The demo's people (rt-promptly-setup demo: one user per group the
+  # shipped escalation rules name), a rule notifying the owner and the
+  # group "SLA Team Leads", and one naming a target RT does not have.
+  local demo_out
+  demo_out=$(rt_demo 2>&1) || true
+  cat >"$RULES/60-ui-notify.lua" <<'LUA'
+-- rt-e2e-ui.sh: whom the shipped escalation rules name, and a target
+-- that is no RT user, group or role.
+at "40%" { notify = "Owner, SLA Team Leads" }
+at "60%" { notify = "no-such-team" }
+LUA
+  chown www-data "$RULES/60-ui-notify.lua" 2>/dev/null || true
+  ui_reloaded() { [[ $(grep -c 'rules reloaded from' "$DLOG") -gt $1 ]]; }
+  wait_for 5 ui_reloaded "$(grep -c 'rules reloaded from' "$DLOG" || true)" || sleep 1.5
+  local mark=$WORK/ui-mail.mark TN
+  touch "$mark"
+  TN=$(create_ticket "UI check: tell the team leads" "Who hears of this?")
+  ui_notified() {
+    [[ $(sql "SELECT COUNT(*) FROM Attributes WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TN AND Name = 'promptly-action'
+              AND Description LIKE '%:notify'") -ge 2 ]]
+  }
+  wait_for 15 ui_notified || true
+  local mails
+  mails=$(find /var/lib/request-tracker5 -maxdepth 1 -name '*.mbox' -newer "$mark" -print0 |
+          xargs -0 -r cat | awk -v k="X-RT-Promptly-Key: $TN:first_response:1:40%:notify" '
+            /^From / { if (m && hit) print m; m = ""; hit = 0 }
+            { m = m $0 "\n"; if (index($0, k) == 1) hit = 1 }
+            END { if (hit) print m }')
+  if grep -q "^To: .*teamlead@example.com" <<<"$mails"; then
+    pass "the 40% notify of #$TN went out through RT's mail path to the group SLA Team Leads ($(grep '^To:' <<<"$mails" | head -1)); demo: $(tr '\n' ' ' <<<"$demo_out" | cut -c1-120)"
+  else
+    fail "no mail to teamlead@example.com for #$TN's 40% notify in RT's mbox files (demo said: $demo_out)"
+  fi
+  local unk
+  unk=$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectType = 'RT::Ticket'
+             AND ObjectId = $TN AND Type = 'SLA' AND NewValue LIKE '%notify failed%no-such-team%'")
+  if [[ $unk == 1 ]] && grep -q "notify: \"no-such-team\" is no address, user, group or role" "$DLOG"; then
+    pass "a notify to the unknown target 'no-such-team' is shown on #$TN once ($(sql "SELECT NewValue FROM Transactions WHERE ObjectId = $TN AND Type = 'SLA' AND NewValue LIKE '%notify failed%'" | cut -c1-110)) and logged"
+  else
+    fail "unknown notify target on #$TN: $unk History rows (want 1); log: $(grep -c 'no-such-team' "$DLOG" || true) lines"
+  fi
+  rm -f "$RULES/60-ui-notify.lua"
+
+  # --- 6. Saved searches, the home-page portlet, the admin page -----------------
+  local searches
+  searches=$(sql "SELECT Description FROM Attributes WHERE Name = 'SavedSearch'
+                  AND ObjectType = 'RT::System' AND Description LIKE 'SLA: %' ORDER BY id" | tr '\n' ';')
+  # A broken rule file: the admin page must show it as file:line.
+  printf -- '-- rt-e2e-ui.sh: broken on line 3\npriority { "P2", words = { "x" } }\npriority { "P2", words = \n' \
+    >"$RULES/70-ui-broken.lua"
+  chown www-data "$RULES/70-ui-broken.lua" 2>/dev/null || true
+  # The module reports it at its next reload (a log line); rt-promptly's
+  # status for the page follows within 5 s.
+  wait_for 10 grep -q '70-ui-broken.lua:[0-9]' "$DLOG" || true
+  sleep 6
+  # The saved search "SLA: next to breach" as RT stores it, run in the
+  # browser as its portlet's title link runs it.
+  local saved_q
+  saved_q=$(PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -MURI::Escape=uri_escape_utf8 -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    my ($a) = grep { $_->Description eq "SLA: next to breach" }
+              RT->System->Attributes->Named("SavedSearch");
+    my $c = $a->Content;
+    print join("&", map { "$_=" . uri_escape_utf8($c->{$_}) } qw(Query Format OrderBy Order));' \
+    2>>"$WORK/setup-db.log") || true
+  browse "ui-home=/" "ui-admin=/Admin/Tools/Promptly.html" \
+    "ui-saved=/Search/Results.html?$saved_q" >"$WORK/ui-admin.jsonl" || true
+  cp "$WORK/ui-admin.jsonl" "$ART/" 2>/dev/null || true
+  rm -f "$RULES/70-ui-broken.lua"
+  local home admin saved
+  home=$(page_json "$WORK/ui-admin.jsonl" ui-home | jq -r .text)
+  admin=$(page_json "$WORK/ui-admin.jsonl" ui-admin | jq -r .text)
+  saved=$(page_json "$WORK/ui-admin.jsonl" ui-saved | jq -r .text)
+  if [[ "$searches" == "SLA: breached;SLA: at risk;SLA: next to breach;" ]] &&
+     grep -q "^SLA: next to breach" <<<"$home" &&
+     [[ "$(page_json "$WORK/ui-admin.jsonl" ui-home | jq '[.badges[]] | length')" -ge 1 ]] &&
+     grep -qx "$TU3" <<<"$saved" && ! grep -qx "$TU2" <<<"$saved"; then
+    pass "saved searches $searches; the home page shows the portlet 'SLA: next to breach' with $(page_json "$WORK/ui-admin.jsonl" ui-home | jq '[.badges[]] | length') badges; the saved search lists the running #$TU3, not the paused #$TU2"
+  else
+    fail "saved searches '$searches'; home page portlet: $(grep -c 'SLA: next to breach' <<<"$home"); saved search rows: $(grep -xE '[0-9]+' <<<"$saved" | tr '\n' ' ')"
+  fi
+  if grep -q '70-ui-broken.lua:[0-9]*:' <<<"$admin" && grep -q '^State:' <<<"$admin" &&
+     grep -q 'running (last report' <<<"$admin" && ! grep -q 'not running' <<<"$admin" &&
+     grep -qE 'promptly [^ ]+ \(ABI 1\.[0-9]+\)' <<<"$admin" && grep -qE '^Cursor:' <<<"$admin" &&
+     grep -q 'transactions behind' <<<"$admin" && grep -q "$RULES" <<<"$admin" &&
+     grep -q '20-sla.lua' <<<"$admin"; then
+    pass "Admin > Tools > promptly shows the rules folder, the files, the problem $(grep -o '70-ui-broken.lua:[0-9]*:[^"]*' <<<"$admin" | head -1 | cut -c1-70), the daemon $(grep -o -m1 'running (last report[^,]*' <<<"$admin"), cursor and lag, $(grep -m1 -o 'promptly [^ ]* (ABI [0-9.]*)' <<<"$admin")"
+  else
+    fail "admin page: $(tr '\n' '|' <<<"$admin" | grep -o 'promptly|.*' | cut -c1-400)"
+  fi
+
+  note "promptly's History rows per ticket (ticket: rows; of them SLA rows):"
+  sql "SELECT ObjectId, COUNT(*), SUM(Type = 'SLA'), SUM(Type = 'CustomField')
+         FROM Transactions WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
+        GROUP BY ObjectId ORDER BY ObjectId" |
+    awk -F'|' '{ printf "     #%s: %s rows, %s SLA, %s custom-field\n", $1, $2, $3, $4 }'
+}

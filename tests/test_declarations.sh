@@ -1,0 +1,123 @@
+#!/bin/bash
+# test_declarations.sh - the declarations of issue 12 end to end: every
+# example of rules/README.md marked "<!-- example: DIR/FILE -->" is the
+# file examples/policies/DIR/FILE, each of its lines is in
+# promptly-rules(5), the folder passes "promptly check", and replaying
+# tests/fixtures/more/<case>/events.jsonl through it prints exactly
+# expected.jsonl (derived by hand: the reasoning is in the comments of the
+# events file).  Bad declarations are reported as file:line, each once.
+#
+# Environment (set by "make check"): PROMPTLY_BIN, PROMPTLY_MODULE,
+# PROMPTLY_SRCDIR; PROMPTLY_WRAP as in tap.sh.
+set -eu
+
+: "${PROMPTLY_BIN:?}" "${PROMPTLY_MODULE:?}" "${PROMPTLY_SRCDIR:?}"
+export PROMPTLY_MODULE
+src="$PROMPTLY_SRCDIR"
+fx="$src/tests/fixtures/more"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_declarations.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# shellcheck source=tap.sh
+. "$src/tests/tap.sh"
+
+# --- The examples of the documentation ------------------------------------
+
+# The indented block after each marker, unindented, into $tmp/doc/DIR/FILE
+# (blank lines inside a block are dropped).
+mkdir -p "$tmp/doc"
+while IFS= read -r name; do
+  mkdir -p "$tmp/doc/$(dirname "$name")"
+done < <(sed -nE 's/^<!-- example: ([^ ]+) -->$/\1/p' "$src/rules/README.md")
+awk -v out="$tmp/doc" '
+  /^<!-- example: [^ ]+ -->$/ { name = $3; want = 1; inblock = 0; next }
+  want && /^    / { inblock = 1; sub(/^    /, ""); print > (out "/" name); next }
+  want && inblock && /^$/ { blank[name]++; next }
+  want && inblock { want = 0; close(out "/" name) }
+' "$src/rules/README.md"
+# roff escapes of the man page, undone.
+sed -e 's/\\-/-/g' -e 's/\\e/\\/g' "$src/rules/promptly-rules.5" >"$tmp/man.txt"
+n_examples=0
+while IFS= read -r name; do
+  n_examples=$((n_examples + 1))
+  # The awk above drops blank lines inside a block: compare without them.
+  check "README example $name is examples/policies/$name" same \
+    <(grep -v '^$' "$src/examples/policies/$name") "$tmp/doc/$name"
+  missing=0
+  while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    grep -qF -- "$line" "$tmp/man.txt" || { echo "not in promptly-rules(5): $line" >&2; missing=1; }
+  done <"$tmp/doc/$name"
+  check "README example $name is in promptly-rules(5)" test "$missing" -eq 0
+done < <(sed -nE 's/^<!-- example: ([^ ]+) -->$/\1/p' "$src/rules/README.md")
+check "the README has examples to run" test "$n_examples" -ge 1
+
+# --- Scenarios through the example folders --------------------------------
+
+# scenario CASE FOLDER UNTIL: check FOLDER, replay CASE's events up to
+# UNTIL: exit 0, nothing on stderr, exactly the expected lines, and a
+# second replay byte-identical.
+scenario() {
+  local name=$1 rules=$2 until=$3
+  local d="$fx/$name"
+  run_cli "$tmp/$name.check" "$tmp/$name.check.err" check "$rules"
+  check "$name: check passes" test "$rc" -eq 0
+  run_cli "$tmp/$name.out" "$tmp/$name.err" run --rules "$rules" \
+    --events "$d/events.jsonl" --until "$until"
+  check "$name: exits 0" test "$rc" -eq 0
+  check "$name: nothing on stderr" same /dev/null "$tmp/$name.err"
+  check "$name: the expected writes and actions" same "$d/expected.jsonl" \
+    "$tmp/$name.out"
+  rc=0
+  cli run --rules "$rules" --events - --until "$until" \
+    <"$d/events.jsonl" >"$tmp/$name.2.out" 2>/dev/null || rc=$?
+  check "$name: a second replay gives a byte-identical output" \
+    cmp "$tmp/$name.out" "$tmp/$name.2.out"
+}
+
+# expect_problems FOLDER: "promptly check" exits 1 and prints exactly the
+# lines of FOLDER/expected-problems (one problem each, file:line first).
+expect_problems() {
+  local dir=$1 name
+  name=$(basename "$dir")
+  run_cli "$tmp/$name.out" "$tmp/$name.err" check "$dir"
+  check "$name: check exits 1" test "$rc" -eq 1
+  check "$name: every problem at its file:line, once" same \
+    "$dir/expected-problems" "$tmp/$name.out"
+}
+
+# item 9: per-account targets, from the table and from a CSV file.
+scenario accounts "$src/examples/policies/accounts" 2026-11-19T00:00:00Z
+expect_problems "$fx/accounts-bad"
+# item 3: business days.
+scenario business-days "$src/examples/policies/business-days" \
+  2026-11-26T12:00:00Z
+expect_problems "$fx/business-days-bad"
+# item 6: per-metric warnings and at_risk.
+scenario warnings "$src/examples/policies/warnings" 2026-11-19T00:00:00Z
+expect_problems "$fx/warnings-bad"
+# item 4: out-of-hours grace.
+scenario out-of-hours "$src/examples/policies/out-of-hours" \
+  2026-11-23T10:00:00Z
+expect_problems "$fx/out-of-hours-bad"
+# item 1: the calendar's zone from the ticket, with a fallback.
+scenario customer-zone "$src/examples/policies/customer-zone" \
+  2026-11-17T06:00:00Z
+d="$fx/customer-zone-unknown"
+run_cli "$tmp/unknown.out" "$tmp/unknown.err" run \
+  --rules "$src/examples/policies/customer-zone" --events "$d/events.jsonl" \
+  --until 2026-11-16T12:30:00Z
+check "customer-zone-unknown: exits 0" test "$rc" -eq 0
+check "customer-zone-unknown: the fallback zone, and a zone change" same \
+  "$d/expected.jsonl" "$tmp/unknown.out"
+check "customer-zone-unknown: the unknown zone reported once, with the ticket" \
+  test "$(grep -c . "$tmp/unknown.err")" -eq 1 -a \
+  "$(grep -c "ticket 5: customer_tz 'Mars/Olympus' is not a known time zone" \
+     "$tmp/unknown.err")" -eq 1
+expect_problems "$fx/customer-zone-bad"
+
+echo "1..$count"
+echo "$((count - failed)) passed, $failed failed"
+if [ "$failed" -ne 0 ]; then
+  exit 1
+fi
