@@ -10,7 +10,8 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libuv1-dev liblua5.4-dev libglib2.0-dev libical-dev libjansson-dev
       libcmocka-dev tzdata)
 if [ "$what" = test ]; then
-  pkgs+=(clang valgrind binutils libbusiness-hours-perl perl systemd)
+  pkgs+=(clang valgrind binutils libbusiness-hours-perl perl systemd
+         postgresql libdbd-pg-perl mariadb-server mariadb-client libdbd-mysql-perl)
 fi
 
 missing=()
