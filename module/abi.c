@@ -4,6 +4,8 @@
 
 #include "promptly.h"
 #include "core.h"
+#include "ruletest.h"
+#include "rules.h"
 #include "util.h"
 
 #include <stddef.h>
@@ -159,6 +161,16 @@ promptly_explain(promptly *p, int64_t ticket, int64_t at_ms)
 
 
 PROMPTLY_API int
+promptly_records_open(promptly *p, int64_t at_ms)
+{
+  if (p == NULL || at_ms < 0) {
+    return PROMPTLY_EINVAL;
+  }
+  return pr_core_records_open(p, at_ms);
+}
+
+
+PROMPTLY_API int
 promptly_close(promptly *p)
 {
   if (p == NULL) {
@@ -180,4 +192,48 @@ promptly_check(const promptly_host *host, const char *rules_dir,
     return pr_err(errbuf, errlen, PROMPTLY_EINVAL, "rules folder: not given");
   }
   return pr_core_check(host, host->struct_size, rules_dir, errbuf, errlen);
+}
+
+
+PROMPTLY_API int
+promptly_test(const promptly_host *host, const char *rules_dir,
+              uint32_t *cases, uint32_t *failed, char *errbuf, size_t errlen)
+{
+  int rc = check_host(host, errbuf, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (rules_dir == NULL || rules_dir[0] == '\0') {
+    return pr_err(errbuf, errlen, PROMPTLY_EINVAL, "rules folder: not given");
+  }
+  return pr_ruletest_folder(host, host->struct_size, rules_dir, cases, failed,
+                            errbuf, errlen);
+}
+
+
+PROMPTLY_API int
+promptly_why(const promptly_host *host, const char *rules_dir,
+             const promptly_attr *attrs, uint32_t n_attrs, char *errbuf,
+             size_t errlen)
+{
+  int rc = check_host(host, errbuf, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (rules_dir == NULL || rules_dir[0] == '\0') {
+    return pr_err(errbuf, errlen, PROMPTLY_EINVAL, "rules folder: not given");
+  }
+  if (attrs == NULL && n_attrs > 0) {
+    return pr_err(errbuf, errlen, PROMPTLY_EINVAL, "attrs: NULL");
+  }
+  for (uint32_t i = 0; i < n_attrs; i++) {
+    if (attrs[i].name == NULL || attrs[i].value == NULL) {
+      return pr_err(errbuf, errlen, PROMPTLY_EINVAL,
+                    "attrs[%u]: NULL name or value", (unsigned)i);
+    }
+  }
+  _Static_assert(sizeof(pr_kv) == sizeof(promptly_attr), "same layout");
+  return pr_rules_why_folder(host, host->struct_size, rules_dir,
+                             (const pr_kv *)(const void *)attrs, n_attrs,
+                             errbuf, errlen);
 }

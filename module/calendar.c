@@ -23,10 +23,13 @@
 #include "calendar.h"
 
 #include "promptly.h"
+#include "tzrule.h"
 #include "util.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +45,10 @@
 
 /* Never due: nothing opens within this span after a start (100 years). */
 #define CAL_NEVER_MS (INT64_C(36525) * DAY_MS)
+
+/* The Gregorian calendar repeats itself, weekdays included, every 400
+** years: this many days, exactly 20871 weeks. */
+#define CAL_CYCLE_DAYS INT64_C(146097)
 
 /* The interval cache grows by at least this many days at a time. */
 #define CAL_GROW_DAYS 183
@@ -72,6 +79,8 @@ typedef struct cal_event {
 typedef struct cal_rules {
   char *tz_name;
   GTimeZone *tz;
+  pr_tzrule rule;    /* the zone after its file's last transition */
+  int has_rule;      /* 0: GLib's answer throughout */
   cal_span *hours[7];
   size_t n_hours[7];
   size_t cap_hours[7];
@@ -99,6 +108,7 @@ typedef struct cal_expand {
   size_t n;
   size_t cap;
   int done;
+  size_t src;    /* past libical's horizon: occ[src] + CAL_CYCLE_DAYS next */
 } cal_expand;
 
 struct pr_cal_spec {
@@ -233,6 +243,8 @@ rules_copy(const cal_rules *src, cal_rules *dst)
     goto fail;
   }
   dst->tz = g_time_zone_ref(src->tz);
+  dst->rule = src->rule;
+  dst->has_rule = src->has_rule;
   dst->all_week = src->all_week;
   memcpy(dst->yearly, src->yearly, sizeof(dst->yearly));
   for (int w = 0; w < 7; w++) {
@@ -341,16 +353,83 @@ rules_merge_ranges(cal_rules *r)
 
 /* --- Spec --------------------------------------------------------------- */
 
+/* The footer rule of the zone's TZif file, read where GLib reads it
+** ($TZDIR or /usr/share/zoneinfo); without one GLib answers throughout. */
+static void
+zone_rule(const char *name, cal_rules *r)
+{
+  const char *dir = g_getenv("TZDIR");
+  char *path = g_build_filename(dir != NULL && dir[0] != '\0' ? dir :
+                                "/usr/share/zoneinfo", name, NULL);
+  r->has_rule = pr_tzrule_load(path, &r->rule) == 0;
+  g_free(path);
+}
+
+
+int
+pr_cal_zone_name_ok(const char *name)
+{
+  size_t n = strlen(name);
+  if (n == 0 || n > PR_CAL_ZONE_NAME_MAX) {
+    return 0;
+  }
+  /* Components of letters, digits and "_-+", separated by single '/';
+  ** a component starts with a letter or digit ("Etc/GMT+5",
+  ** "America/Argentina/Buenos_Aires", "EST5EDT"), so never "." or "..". */
+  int start = 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c >= '0' && c <= '9');
+    if (c == '/') {
+      if (start) {
+        return 0;
+      }
+      start = 1;
+      continue;
+    }
+    if (start ? !alnum : !(alnum || c == '_' || c == '-' || c == '+')) {
+      return 0;
+    }
+    start = 0;
+  }
+  return !start;
+}
+
+
+/* Whether the zone file GLib would read, if there is one, is a regular
+** file (a FIFO there would block the loop for ever). */
+static int
+zone_file_ok(const char *name)
+{
+  if (strcmp(name, "UTC") == 0) {
+    return 1; /* GLib makes UTC without a file */
+  }
+  const char *dir = getenv("TZDIR");
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s",
+           dir != NULL && dir[0] != '\0' ? dir : "/usr/share/zoneinfo",
+           name);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    return 1; /* none there: GLib will say whether it knows the name */
+  }
+  return S_ISREG(st.st_mode);
+}
+
 int
 pr_cal_spec_new(const char *tz, pr_cal_spec **out, char *err, size_t errlen)
 {
   *out = NULL;
   const char *name = (tz == NULL || tz[0] == '\0') ? "UTC" : tz;
-  /* GLib reads an identifier as a path under the zoneinfo folder (or as a
-  ** POSIX TZ rule); refuse anything that would leave that folder. */
-  if (name[0] == '/' || strstr(name, "..") != NULL) {
+  /* GLib reads an identifier as a path under the zoneinfo folder, a path
+  ** after ':', or a POSIX TZ rule: only a name of IANA syntax that is a
+  ** regular file there gets that far. */
+  if (!pr_cal_zone_name_ok(name) || !zone_file_ok(name)) {
+    char shown[96];
+    pr_text_line(name, strlen(name), shown, sizeof(shown));
     return pr_err(err, errlen, PROMPTLY_EINVAL, "unknown time zone '%s'",
-                  name);
+                  shown);
   }
   GTimeZone *gtz = g_time_zone_new_identifier(name);
   if (gtz == NULL) {
@@ -363,6 +442,7 @@ pr_cal_spec_new(const char *tz, pr_cal_spec **out, char *err, size_t errlen)
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
   }
   s->r.tz = gtz;
+  zone_rule(name, &s->r);
   s->r.tz_name = pr_strdup(name);
   if (s->r.tz_name == NULL) {
     pr_cal_spec_free(s);
@@ -610,42 +690,17 @@ ical_date(int y, int m, int d)
 }
 
 
-/* Read a whole file into a NUL-terminated buffer. */
+/* Read a whole .ics file (pr_read_file: regular, bounded, no blocking). */
 static int
 read_file(const char *path, char **out, char *err, size_t errlen)
 {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", path,
-                  strerror(errno));
+  char why[256];
+  size_t len;
+  int rc = pr_read_file(path, PR_CAL_ICS_MAX, out, &len, why, sizeof(why));
+  if (rc != PROMPTLY_OK) {
+    return pr_err(err, errlen, rc, "'%s': %s", path, why);
   }
-  pr_buf b;
-  pr_buf_init(&b);
-  char chunk[8192];
-  size_t got;
-  int rc = PROMPTLY_OK;
-  while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-    if (pr_buf_append(&b, chunk, got) != PROMPTLY_OK) {
-      rc = pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-      goto done;
-    }
-  }
-  if (ferror(f)) {
-    rc = pr_err(err, errlen, PROMPTLY_EIO, "'%s': read error", path);
-    goto done;
-  }
-  if (pr_buf_append(&b, "", 0) != PROMPTLY_OK) {
-    rc = pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
-    goto done;
-  }
-  *out = b.data;
-  b.data = NULL;
-
-done:
-  pr_buf_free(&b);
-  fclose(f);
-  return rc;
+  return PROMPTLY_OK;
 }
 
 
@@ -801,6 +856,51 @@ pin_libical(void)
     /* The handle is deliberately kept: the library is pinned anyway. */
     (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
   }
+}
+
+
+int
+pr_cal_spec_add_ics_in(pr_cal_spec *s, const char *root, const char *name,
+                       char *err, size_t errlen)
+{
+  if (root == NULL || name == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "missing .ics path");
+  }
+  char real_root[PATH_MAX], real[PATH_MAX], joined[PATH_MAX];
+  if (realpath(root, real_root) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", root,
+                  strerror(errno));
+  }
+  if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", real_root, name) >=
+      sizeof(joined)) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "'%s': path too long", name);
+  }
+  if (realpath(joined, real) == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EIO, "'%s': %s", name,
+                  strerror(errno));
+  }
+  size_t rl = strlen(real_root);
+  int inside = strncmp(real, real_root, rl) == 0 &&
+               (real[rl] == '/' || (rl == 1 && real_root[0] == '/'));
+  if (!inside) {
+    return pr_err(err, errlen, PROMPTLY_EIO,
+                  "'%s': leads outside the rules folder (to '%s')", name,
+                  real);
+  }
+  int rc = pr_cal_spec_add_ics(s, real, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    /* Name the file as the rules did, not by its resolved path. */
+    char why[512];
+    snprintf(why, sizeof(why), "%s", err != NULL ? err : "");
+    const char *rest = why;
+    size_t ql = strlen(real) + 2;
+    if (why[0] == '\'' && strncmp(why + 1, real, ql - 2) == 0 &&
+        why[ql - 1] == '\'') {
+      rest = why + ql;
+    }
+    pr_err(err, errlen, rc, "'%s'%s", name, rest);
+  }
+  return rc;
 }
 
 
@@ -988,8 +1088,8 @@ zone_next_change(GTimeZone *tz, int64_t t, int idx, int64_t hi)
 /* Append the segments of [lo_s, hi_s) seconds to *segs (n, cap); the
 ** first starts at lo_s.  Consecutive segments with one offset are joined. */
 static int
-zone_scan(GTimeZone *tz, int64_t lo_s, int64_t hi_s, cal_seg **segs,
-          size_t *n, size_t *cap)
+zone_scan_glib(GTimeZone *tz, int64_t lo_s, int64_t hi_s, cal_seg **segs,
+               size_t *n, size_t *cap)
 {
   int64_t t = lo_s;
   int idx = g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, t);
@@ -1015,6 +1115,59 @@ zone_scan(GTimeZone *tz, int64_t lo_s, int64_t hi_s, cal_seg **segs,
 }
 
 
+/* Append one segment at t with offset o, unless the last has o. */
+static int
+seg_push(cal_seg **segs, size_t *n, size_t *cap, int64_t t, int32_t o)
+{
+  if (*n > 0 && (*segs)[*n - 1].off_ms == o) {
+    return PROMPTLY_OK;
+  }
+  if (grow((void **)segs, cap, *n + 1, sizeof(cal_seg)) != PROMPTLY_OK) {
+    return PROMPTLY_ENOMEM;
+  }
+  (*segs)[*n].at = t * 1000;
+  (*segs)[*n].off_ms = o;
+  (*n)++;
+  return PROMPTLY_OK;
+}
+
+
+/* zone_scan for the stretch the footer rule governs. */
+static int
+zone_scan_rule(const pr_tzrule *rule, int64_t lo_s, int64_t hi_s,
+               cal_seg **segs, size_t *n, size_t *cap)
+{
+  for (int64_t t = lo_s; t < hi_s; t = pr_tzrule_next(rule, t)) {
+    if (seg_push(segs, n, cap, t, pr_tzrule_offset(rule, t) * 1000) !=
+        PROMPTLY_OK) {
+      return PROMPTLY_ENOMEM;
+    }
+  }
+  return PROMPTLY_OK;
+}
+
+
+/* Append the segments of [lo_s, hi_s): GLib's up to the last transition
+** of the zone's file, the footer rule's after it (tzrule.h says why). */
+static int
+zone_scan(const cal_rules *r, int64_t lo_s, int64_t hi_s, cal_seg **segs,
+          size_t *n, size_t *cap)
+{
+  int64_t cut = r->has_rule ? r->rule.after_s : INT64_MAX;
+  if (cut < lo_s) {
+    cut = lo_s;
+  }
+  if (cut > lo_s) {
+    int rc = zone_scan_glib(r->tz, lo_s, cut < hi_s ? cut : hi_s, segs, n,
+                            cap);
+    if (rc != PROMPTLY_OK || cut >= hi_s) {
+      return rc;
+    }
+  }
+  return zone_scan_rule(&r->rule, cut, hi_s, segs, n, cap);
+}
+
+
 /* Make the segment table cover [lo_ms, hi_ms). */
 static int
 zone_ensure(pr_calendar *c, int64_t lo_ms, int64_t hi_ms)
@@ -1023,7 +1176,7 @@ zone_ensure(pr_calendar *c, int64_t lo_ms, int64_t hi_ms)
   int64_t hi_s = floor_div(hi_ms + 999, 1000);
   int rc;
   if (c->n_seg == 0) {
-    rc = zone_scan(c->r.tz, lo_s, hi_s, &c->seg, &c->n_seg, &c->cap_seg);
+    rc = zone_scan(&c->r, lo_s, hi_s, &c->seg, &c->n_seg, &c->cap_seg);
     if (rc != PROMPTLY_OK) {
       return rc;
     }
@@ -1032,7 +1185,7 @@ zone_ensure(pr_calendar *c, int64_t lo_ms, int64_t hi_ms)
     return PROMPTLY_OK;
   }
   if (hi_s * 1000 > c->seg_hi) {
-    rc = zone_scan(c->r.tz, c->seg_hi / 1000, hi_s, &c->seg, &c->n_seg,
+    rc = zone_scan(&c->r, c->seg_hi / 1000, hi_s, &c->seg, &c->n_seg,
                    &c->cap_seg);
     if (rc != PROMPTLY_OK) {
       return rc;
@@ -1042,7 +1195,7 @@ zone_ensure(pr_calendar *c, int64_t lo_ms, int64_t hi_ms)
   if (lo_s * 1000 < c->seg_lo) {
     cal_seg *segs = NULL;
     size_t n = 0, cap = 0;
-    rc = zone_scan(c->r.tz, lo_s, c->seg_lo / 1000, &segs, &n, &cap);
+    rc = zone_scan(&c->r, lo_s, c->seg_lo / 1000, &segs, &n, &cap);
     if (rc != PROMPTLY_OK) {
       free(segs);
       return rc;
@@ -1148,6 +1301,60 @@ event_excluded(const cal_event *e, int64_t occ)
 }
 
 
+/* Whether e's occurrences repeat every CAL_CYCLE_DAYS: no COUNT, and an
+** INTERVAL that divides the frequency's units in 400 years. */
+static int
+event_cyclic(const cal_event *e)
+{
+  int64_t units;
+  switch (e->rule.freq) {
+  case ICAL_YEARLY_RECURRENCE:   units = 400; break;
+  case ICAL_MONTHLY_RECURRENCE:  units = 4800; break;
+  case ICAL_WEEKLY_RECURRENCE:   units = CAL_CYCLE_DAYS / 7; break;
+  case ICAL_DAILY_RECURRENCE:    units = CAL_CYCLE_DAYS; break;
+  case ICAL_HOURLY_RECURRENCE:   units = CAL_CYCLE_DAYS * 24; break;
+  case ICAL_MINUTELY_RECURRENCE: units = CAL_CYCLE_DAYS * 1440; break;
+  case ICAL_SECONDLY_RECURRENCE: units = CAL_CYCLE_DAYS * 86400; break;
+  default: return 0;
+  }
+  int64_t k = e->rule.interval > 0 ? e->rule.interval : 1;
+  return e->rule.count == 0 && units % k == 0;
+}
+
+
+/* The next occurrence after libical's iterator ran out, or -1 at the end.
+** libical stops at its own horizon (the year 2582 here), well before the
+** calendars' 2900, whatever the rule says.  A rule that repeats every 400
+** years (event_cyclic) goes on as its occurrences 400 years earlier, once
+** the expansion has a whole cycle of them; UNTIL still ends it. */
+static int64_t
+cycle_next(const cal_event *e, cal_expand *x)
+{
+  if (x->n == 0 || !event_cyclic(e) ||
+      x->occ[x->n - 1] - x->occ[0] < CAL_CYCLE_DAYS) {
+    return -1;
+  }
+  if (x->src == 0) {
+    size_t lo = 0, hi = x->n;  /* the first occ[j] + cycle past the last */
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (x->occ[mid] + CAL_CYCLE_DAYS <= x->occ[x->n - 1]) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    x->src = lo;
+  }
+  int64_t occ = x->occ[x->src++] + CAL_CYCLE_DAYS;
+  if (!icaltime_is_null_time(e->rule.until) &&
+      occ > ical_day(e->rule.until)) {
+    return -1;
+  }
+  return occ > CAL_MAX_DAY ? -1 : occ;
+}
+
+
 /* Expand an event's occurrences (first days) up to at least day b.  The
 ** iterator starts at DTSTART and is kept, so each occurrence is computed
 ** once and COUNT or BYSETPOS rules need no special care. */
@@ -1157,7 +1364,7 @@ expand_event(const cal_event *e, cal_expand *x, int64_t b)
   if (x->done || (x->n > 0 && x->occ[x->n - 1] >= b)) {
     return PROMPTLY_OK;
   }
-  if (x->it == NULL) {
+  if (x->it == NULL && x->src == 0) {
     x->it = icalrecur_iterator_new(e->rule, e->dtstart);
     if (x->it == NULL) {
       x->done = 1;
@@ -1165,12 +1372,22 @@ expand_event(const cal_event *e, cal_expand *x, int64_t b)
     }
   }
   for (;;) {
-    struct icaltimetype t = icalrecur_iterator_next(x->it);
-    if (icaltime_is_null_time(t)) {
-      x->done = 1;
-      break;
+    int64_t occ;
+    if (x->it != NULL) {
+      struct icaltimetype t = icalrecur_iterator_next(x->it);
+      if (icaltime_is_null_time(t)) {
+        icalrecur_iterator_free(x->it);
+        x->it = NULL;
+        continue;
+      }
+      occ = ical_day(t);
+    } else {
+      occ = cycle_next(e, x);
+      if (occ < 0) {
+        x->done = 1;
+        break;
+      }
     }
-    int64_t occ = ical_day(t);
     if (x->n > 0 && occ <= x->occ[x->n - 1]) {
       continue;  /* the iterator only goes forward; be safe */
     }
@@ -1182,10 +1399,6 @@ expand_event(const cal_event *e, cal_expand *x, int64_t b)
     if (occ >= b) {
       break;
     }
-  }
-  if (x->done) {
-    icalrecur_iterator_free(x->it);
-    x->it = NULL;
   }
   return PROMPTLY_OK;
 }

@@ -37,6 +37,16 @@ typedef struct pr_calendar pr_calendar;  /* a compiled calendar */
 #define PR_CAL_MIN_MS INT64_C(-5364662400000)
 #define PR_CAL_MAX_MS INT64_C(29348006400000)
 
+/* The longest zone name accepted; the largest .ics file read. */
+#define PR_CAL_ZONE_NAME_MAX 64
+#define PR_CAL_ICS_MAX ((size_t)4 << 20)
+
+/* Whether name has the syntax of an IANA zone name: components of ASCII
+** letters, digits, '_', '-' and '+', each starting with a letter or digit,
+** joined by '/'; at most PR_CAL_ZONE_NAME_MAX bytes.  Never a path, never
+** ':', never a POSIX TZ rule.  Pure. */
+int pr_cal_zone_name_ok(const char *name);
+
 /* A new spec in zone tz (IANA name; NULL or "" means UTC, never the
 ** process's local zone).  The caller owns *out (pr_cal_spec_free).  Any
 ** thread.  EINVAL with "unknown time zone 'X'" if the zone is not known,
@@ -70,10 +80,19 @@ int pr_cal_spec_add_holiday(pr_cal_spec *s, const char *text, char *err,
 ** all-day event from DTSTART to the exclusive DTEND (one day if none), a
 ** timed one the dates it touches on its own wall clock; RRULEs (DAILY or
 ** less often), RDATE and EXDATE are honoured; CANCELLED events are
-** skipped.  On error nothing is added.  EIO if unreadable, EINVAL if not
-** iCalendar or an event cannot be used; the message names the path. */
+** skipped.  On error nothing is added.  Only a regular file of at most
+** PR_CAL_ICS_MAX bytes is read, opened without blocking (a FIFO or a
+** device is refused, never waited on).  EIO if unreadable, not a regular
+** file or too large, EINVAL if not iCalendar or an event cannot be used;
+** the message names the path. */
 int pr_cal_spec_add_ics(pr_cal_spec *s, const char *path, char *err,
                         size_t errlen);
+
+/* pr_cal_spec_add_ics of the file name inside the folder root, which it
+** must stay inside once every symbolic link is resolved ("'x.ics': leads
+** outside the rules folder"); messages name it by name.  EIO, EINVAL. */
+int pr_cal_spec_add_ics_in(pr_cal_spec *s, const char *root,
+                           const char *name, char *err, size_t errlen);
 
 /* Compile a spec into a calendar.  The spec may be freed afterwards; the
 ** caller owns *out (pr_calendar_free).  The compiled intervals are built

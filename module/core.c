@@ -14,6 +14,7 @@
 #include "core.h"
 #include "deadlines.h"
 #include "rules.h"
+#include "ruletest.h"
 #include "sla.h"
 #include "tickets.h"
 #include "util.h"
@@ -71,6 +72,7 @@ struct promptly {
 
   pr_tickets tickets;
   pr_deadlines deadlines;
+  pr_buf attrs_buf;     /* the attributes handed to a record being built */
 };
 
 static const char *const event_names[] = {
@@ -107,6 +109,18 @@ pr_event_type_find(const char *name)
 
 /* --- Logging and host callbacks ------------------------------------------ */
 
+/* Every line the host gets is one line of valid UTF-8: attribute values
+** (a customer's mail) and rule strings quoted in a message cannot start
+** a forged second line nor hand the host bytes that are not text. */
+static void
+log_line(const promptly_host *host, int level, const char *msg)
+{
+  char line[2048];
+  pr_text_line(msg, strlen(msg), line, sizeof(line));
+  host->log(host->user_data, level, line);
+}
+
+
 static void
 vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
 {
@@ -115,7 +129,7 @@ vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
   }
   char msg[1024];
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  host->log(host->user_data, level, msg);
+  log_line(host, level, msg);
 }
 
 
@@ -137,7 +151,7 @@ log_sink(void *ud, int level, const char *msg)
 {
   const promptly_host *host = ud;
   if (host->log != NULL) {
-    host->log(host->user_data, level, msg);
+    log_line(host, level, msg);
   }
 }
 
@@ -209,6 +223,84 @@ oom(promptly *p, int64_t ticket)
 {
   core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
            (long long)ticket);
+}
+
+
+/* The ticket's attributes as a JSON object, subject and body left out:
+** the "attrs" of outcome records. */
+static void
+attrs_json(const pr_ticket *t, pr_buf *b)
+{
+  b->len = 0;
+  pr_buf_append(b, "{", 1);
+  int first = 1;
+  for (uint32_t i = 0; i < t->attrs.n; i++) {
+    const pr_kv *kv = &t->attrs.kv[i];
+    if (strcmp(kv->name, "subject") == 0 || strcmp(kv->name, "body") == 0) {
+      continue;
+    }
+    if (!first) {
+      pr_buf_append(b, ", ", 2);
+    }
+    first = 0;
+    pr_sla_json_str(b, kv->name);
+    pr_buf_append(b, ": ", 2);
+    pr_sla_json_str(b, kv->value);
+  }
+  pr_buf_append(b, "}", 1);
+}
+
+
+/* pr_sla_attrs_fn: the attributes a ticket had at at_ms. */
+static const char *
+attrs_at(void *ud, int64_t ticket, int64_t at_ms)
+{
+  promptly *p = ud;
+  const pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  if (t == NULL) {
+    return "{}";
+  }
+  const char *snap = pr_ticket_snap_at(t, at_ms);
+  if (snap != NULL) {
+    return snap;
+  }
+  attrs_json(t, &p->attrs_buf);
+  return pr_buf_cstr(&p->attrs_buf);
+}
+
+
+/* Before an event changes attributes: keep the old ones for the records
+** of the cycles that began before it. */
+static void
+snap_attrs(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms)
+{
+  if (t->sla == NULL || (p->host.record == NULL && p->host.trace == NULL)) {
+    return;
+  }
+  int64_t oldest = pr_sla_ticket_oldest_cycle(t->sla);
+  if (oldest >= at_ms) {
+    return;
+  }
+  int changes = 0;
+  for (uint32_t i = 0; i < ev->n && !changes; i++) {
+    const char *was = pr_kvset_get(&t->attrs, ev->attrs[i].name);
+    changes = was == NULL || strcmp(was, ev->attrs[i].value) != 0;
+  }
+  if (!changes) {
+    return;
+  }
+  attrs_json(t, &p->attrs_buf);
+  pr_ticket_snap(t, at_ms, oldest, pr_strdup(pr_buf_cstr(&p->attrs_buf)));
+}
+
+
+static void
+acts_init(promptly *p, pr_sla_actions *a)
+{
+  pr_sla_actions_init(a);
+  a->want_records = p->host.record != NULL || p->host.trace != NULL;
+  a->attrs = attrs_at;
+  a->attrs_ud = p;
 }
 
 
@@ -311,6 +403,30 @@ apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 }
 
 
+/* Hand the outcome records of the cycles that ended to the host (and to
+** explanations). */
+static void
+hand_records(promptly *p, const pr_ticket *t, pr_sla_actions *acts)
+{
+  const pr_sla_set *s = sla_set(p);
+  for (uint32_t i = 0; i < acts->n_recs; i++) {
+    const pr_sla_record *r = &acts->recs[i];
+    trace(p, t, r->at_ms, "%s cycle %u %s: %s",
+          r->metric < s->n_metrics ? s->metrics[r->metric].name : "?",
+          (unsigned)r->cycle,
+          strcmp(r->outcome, "active") == 0 ||
+              strcmp(r->outcome, "paused") == 0
+            ? "open"
+            : "ended",
+          r->json);
+    if (p->host.record != NULL) {
+      p->host.record(p->host.user_data, t->id, r->at_ms, r->json);
+    }
+  }
+  pr_sla_records_clear(acts);
+}
+
+
 /* Hand the actions that became due to the host, in order. */
 static void
 carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
@@ -342,6 +458,7 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
     }
   }
   pr_sla_actions_clear(acts);
+  hand_records(p, t, acts);
 }
 
 
@@ -565,7 +682,6 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
     oom(p, ev->ticket);
     return;
   }
-  t->created_at_ms = at_ms;
   trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
   assign_priority(p, t, ev, at_ms);
   t->mask = match_policies(p, t, ev->source);
@@ -613,7 +729,7 @@ static void
 handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
 {
   pr_sla_actions acts;
-  pr_sla_actions_init(&acts);
+  acts_init(p, &acts);
   if (ev->type == PROMPTLY_EV_CREATE) {
     handle_create(p, ev, at_ms, &acts);
     pr_sla_actions_free(&acts);
@@ -649,6 +765,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     break;
   }
   case PROMPTLY_EV_UPDATE:
+    snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK) {
       oom(p, t->id);
       break;
@@ -659,6 +776,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   case PROMPTLY_EV_STATUS:
   case PROMPTLY_EV_REOPEN: {
     const char *status = event_attr(ev, "status");
+    snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK ||
         (status == NULL &&
          pr_kvset_set(&t->attrs, "status", "open") != PROMPTLY_OK)) {
@@ -691,7 +809,14 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   }
   case PROMPTLY_EV_MERGE:
   case PROMPTLY_EV_DELETE:
-    /* Its clocks stop with it; stale deadlines find no ticket. */
+    /* Its clocks stop with it (their records go out); stale deadlines
+    ** find no ticket. */
+    trace(p, t, at_ms, "%s", pr_event_type_name(ev->type));
+    sla_event(p, t,
+              ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE
+                                            : PR_SLA_EV_DELETE,
+              NULL, at_ms, &acts);
+    carry_out(p, t, &acts);
     pr_tickets_remove(&p->tickets, ev->ticket);
     break;
   default:
@@ -811,8 +936,90 @@ pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
   if (why != NULL) {
     trace(p, t, at_ms, "exception: %s%s", why, excluded ? " (excluded)" : "");
   }
+  /* Every cycle: the ended ones were told as they ended; the open ones
+  ** now, as records. */
+  pr_sla_actions acts;
+  acts_init(p, &acts);
+  pr_sla_records_open(t->sla, s, at_ms, &acts);
+  for (uint32_t i = 0; i < acts.n_recs; i++) {
+    acts.recs[i].at_ms = at_ms;
+  }
+  if (p->host.record != NULL) {
+    /* Explanations do not hand records out twice. */
+    pr_sla_records_clear(&acts);
+  }
+  hand_records(p, t, &acts);
+  pr_sla_actions_free(&acts);
   leave(p);
   return PROMPTLY_OK;
+}
+
+
+/* --- Open cycles at the end of a replay ---------------------------------- */
+
+typedef struct open_ctx {
+  promptly *p;
+  int64_t at_ms;
+  int rc;
+  pr_ticket **v;  /* the tickets, sorted by id: a replay's order */
+  size_t n;
+} open_ctx;
+
+static void
+collect_one(pr_ticket *t, void *ud)
+{
+  open_ctx *c = ud;
+  c->v[c->n++] = t;
+}
+
+
+static int
+cmp_ticket_id(const void *a, const void *b)
+{
+  int64_t x = (*(pr_ticket *const *)a)->id, y = (*(pr_ticket *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
+
+int
+pr_core_records_open(promptly *p, int64_t at_ms)
+{
+  if (p->host.record == NULL && p->host.trace == NULL) {
+    return PROMPTLY_ENOTSUP;
+  }
+  if (enter(p) != PROMPTLY_OK) {
+    return PROMPTLY_ESTATE;
+  }
+  if (at_ms == 0) {
+    at_ms = now_ms(p);
+  }
+  open_ctx c = {p, at_ms, PROMPTLY_OK, NULL, 0};
+  if (p->tickets.n > 0) {
+    c.v = malloc(p->tickets.n * sizeof(*c.v));
+    if (c.v == NULL) {
+      leave(p);
+      return PROMPTLY_ENOMEM;
+    }
+    pr_tickets_each(&p->tickets, collect_one, &c);
+    qsort(c.v, c.n, sizeof(*c.v), cmp_ticket_id);
+  }
+  pr_sla_actions acts;
+  acts_init(p, &acts);
+  for (size_t i = 0; i < c.n; i++) {
+    pr_ticket *t = c.v[i];
+    if (t->sla == NULL) {
+      continue;
+    }
+    if (pr_sla_records_open(t->sla, sla_set(p), at_ms, &acts) ==
+        PROMPTLY_ENOMEM) {
+      c.rc = PROMPTLY_ENOMEM;
+    }
+    hand_records(p, t, &acts);
+  }
+  pr_sla_actions_free(&acts);
+  free(c.v);
+  leave(p);
+  return c.rc;
 }
 
 
@@ -873,6 +1080,11 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   char first[512] = "";
   pr_rules *fresh = NULL;
   int rc = pr_rules_load(p->rules_dir, &o, &fresh, first, sizeof(first));
+  if (rc == PROMPTLY_OK &&
+      (rc = pr_ruletest_gate(&p->host, p->rules_dir, fresh, first,
+                             sizeof(first))) != PROMPTLY_OK) {
+    pr_rules_free(fresh);  /* Its tests failed (*.test.lua, on_reload). */
+  }
   if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR,
              "rules in %s not reloaded, the previous rules stay in force: %s",
@@ -885,7 +1097,7 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   pr_rules *old = p->rules;
   p->rules = fresh;
   rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
-  pr_sla_actions_init(&c.acts);
+  acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);
   pr_rules_free(old);
@@ -930,7 +1142,7 @@ fire(promptly *p, const pr_deadline *d)
     return;  /* Stale: the ticket went away or was rescheduled since. */
   }
   pr_sla_actions acts;
-  pr_sla_actions_init(&acts);
+  acts_init(p, &acts);
   int rc = pr_sla_fire(t->sla, sla_set(p), d->at_ms, &acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "deadline");
@@ -1292,8 +1504,9 @@ pr_core_advance(promptly *p, int64_t t_ms)
     leave(p);
     return PROMPTLY_ERANGE;
   }
-  /* Events and deadlines up to t, in time order; a deadline due at the
-  ** instant of an event fires first.  Events not yet due wait. */
+  /* Events and deadlines up to t, in time order; the events at an instant
+  ** come before the deadlines at that instant (a reply at the due itself
+  ** is in time).  Events not yet due wait. */
   pr_qevent *list = queue_take_all(p);
   for (;;) {
     const pr_deadline *d = pr_deadlines_peek(&p->deadlines);
@@ -1302,7 +1515,7 @@ pr_core_advance(promptly *p, int64_t t_ms)
       ev_at = list->at_ms != 0 ? list->at_ms
                                : (p->vnow_ms > 0 ? p->vnow_ms : t_ms);
     }
-    if (list != NULL && ev_at <= t_ms && (d == NULL || d->at_ms > ev_at)) {
+    if (list != NULL && ev_at <= t_ms && (d == NULL || d->at_ms >= ev_at)) {
       pr_qevent *ev = list;
       list = ev->next;
       if (ev_at > p->vnow_ms) {
@@ -1343,6 +1556,7 @@ close_one(uv_handle_t *h, void *arg)
 static void
 free_instance(promptly *p)
 {
+  pr_buf_free(&p->attrs_buf);
   free_list(p->qhead);
   pr_tickets_free(&p->tickets);
   pr_deadlines_free(&p->deadlines);
@@ -1450,6 +1664,13 @@ pr_core_close(promptly *p)
 }
 
 
+static void
+lint_sink(void *ud, const char *line)
+{
+  log_sink(ud, PROMPTLY_LOG_WARN, line);
+}
+
+
 int
 pr_core_check(const promptly_host *host, size_t host_size,
               const char *rules_dir, char *err, size_t errlen)
@@ -1462,6 +1683,7 @@ pr_core_check(const promptly_host *host, size_t host_size,
   pr_rules *r = NULL;
   int rc = pr_rules_load(rules_dir, &o, &r, err, errlen);
   if (rc == PROMPTLY_OK) {
+    pr_rules_lint(r, real_now_ms(), lint_sink, &h);  /* rules_lint.c */
     pr_rules_free(r);
   }
   return rc;

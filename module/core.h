@@ -33,6 +33,10 @@ int pr_core_close(promptly *p);
 /* Tell the ticket's clocks at at_ms (0 = now) through host->trace. */
 int pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms);
 
+/* The records of every cycle still open at at_ms (0 = now) to
+** host->record (and trace), tickets in id order. */
+int pr_core_records_open(promptly *p, int64_t at_ms);
+
 /* Load a rules folder once, reporting each problem through host->log. */
 int pr_core_check(const promptly_host *host, size_t host_size,
                   const char *rules_dir, char *err, size_t errlen);

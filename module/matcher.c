@@ -529,3 +529,90 @@ pr_matcher_scan(const pr_matcher *m, const char *text, size_t len,
   g_free(f);
   return PROMPTLY_OK;
 }
+
+
+/* --- Matches with their places -------------------------------------------- */
+
+int
+pr_matcher_scan_each(const pr_matcher *m, const char *text, size_t len,
+                     pr_matcher_each_fn cb, void *ud)
+{
+  if (!m->compiled) {
+    return PROMPTLY_ESTATE;
+  }
+  if (m->n_kw == 0 || len == 0 || !g_utf8_validate_len(text, len, NULL)) {
+    return PROMPTLY_OK;
+  }
+  /* The folded text, and for each of its bytes the original span of the
+  ** character (with its marks) it came from. */
+  size_t cap = len * 4 + 16, flen = 0;
+  char *f = malloc(cap);
+  size_t *from = malloc(cap * sizeof(size_t));
+  size_t *to = malloc(cap * sizeof(size_t));
+  int rc = f && from && to ? PROMPTLY_OK : PROMPTLY_ENOMEM;
+  for (size_t i = 0; rc == PROMPTLY_OK && i < len;) {
+    size_t j = (size_t)(g_utf8_next_char(text + i) - text);
+    while (j < len && g_unichar_ismark(g_utf8_get_char(text + j))) {
+      j = (size_t)(g_utf8_next_char(text + j) - text);
+    }
+    size_t n = 0;
+    char *piece = fold(text + i, j - i, 0, &n);
+    if (piece == NULL) {
+      rc = PROMPTLY_ENOMEM;
+      break;
+    }
+    if (n == 1 && piece[0] == ' ' && flen > 0 && f[flen - 1] == ' ') {
+      to[flen - 1] = j;  /* a run of white space is one space */
+      n = 0;
+    }
+    if (flen + n > cap) {
+      size_t nc = (flen + n) * 2;
+      char *nf = realloc(f, nc);
+      if (nf != NULL) {
+        f = nf;
+      }
+      size_t *nfr = nf ? realloc(from, nc * sizeof(size_t)) : NULL;
+      if (nfr != NULL) {
+        from = nfr;
+      }
+      size_t *nt = nfr ? realloc(to, nc * sizeof(size_t)) : NULL;
+      if (nt == NULL) {
+        g_free(piece);
+        rc = PROMPTLY_ENOMEM;
+        break;
+      }
+      to = nt;
+      cap = nc;
+    }
+    for (size_t k = 0; k < n; k++) {
+      f[flen] = piece[k];
+      from[flen] = i;
+      to[flen] = j;
+      flen++;
+    }
+    g_free(piece);
+    i = j;
+  }
+  uint32_t s = 0;
+  for (size_t i = 0; rc == PROMPTLY_OK && i < flen; i++) {
+    s = advance(m, s, (uint8_t)f[i]);
+    uint32_t o = m->states[s].out != 0 ? s : m->states[s].dict;
+    for (; o != 0; o = m->states[o].dict) {
+      uint32_t id = m->states[o].out - 1;
+      size_t end = i + 1, start = end - m->kw_len[id];
+      /* The boundary rules of pr_matcher_scan, on the folded text. */
+      if (start > 0 &&
+          is_word_char(g_utf8_get_char(g_utf8_prev_char(f + start)))) {
+        continue;
+      }
+      if (end < flen && is_word_char(g_utf8_get_char(f + end))) {
+        continue;
+      }
+      cb(ud, id, from[start], to[end - 1]);
+    }
+  }
+  free(f);
+  free(from);
+  free(to);
+  return rc;
+}

@@ -61,6 +61,19 @@ size_t pr_matcher_memory(const pr_matcher *m);
 int pr_matcher_scan(const pr_matcher *m, const char *text, size_t len,
                     uint64_t *hits, size_t *found);
 
+/* Every whole-word match in text (len bytes), for explanations: cb gets
+** the keyword id and where the match stands in text itself, [start, end)
+** in bytes, in order of the match's end.  The text is folded one
+** character (with its combining marks) at a time, so that each folded
+** byte maps back to the original; in the rare text where folding a whole
+** string differs from that (compositions across characters), a match
+** pr_matcher_scan reports may be missing here.  Invalid UTF-8 yields
+** nothing.  OK; ESTATE if not compiled; ENOMEM. */
+typedef void (*pr_matcher_each_fn)(void *ud, uint32_t id, size_t start,
+                                   size_t end);
+int pr_matcher_scan_each(const pr_matcher *m, const char *text, size_t len,
+                         pr_matcher_each_fn cb, void *ud);
+
 /* Whether bit id is set in a hit bitset. */
 static inline int
 pr_matcher_hit(const uint64_t *hits, uint32_t id)

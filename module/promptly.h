@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define PROMPTLY_ABI_MAJOR 1
-#define PROMPTLY_ABI_MINOR 0
+#define PROMPTLY_ABI_MINOR 1
 #define PROMPTLY_ABI_VERSION \
   ((uint32_t)((PROMPTLY_ABI_MAJOR << 16) | PROMPTLY_ABI_MINOR))
 
@@ -139,8 +139,69 @@ typedef struct promptly_host {
   ** thresholds and actions.  The module builds these only when set. */
   void (*trace)(void *user_data, int64_t ticket, int64_t at_ms,
                 const char *line);
-  /* ABI 1.0 ends here.  Append new members below this line. */
+  /* ABI 1.0 ends here. */
+
+  /* ABI 1.1.  Loop thread, optional (a struct_size that ends before it,
+  ** or NULL, means none).  The outcome record of an SLA cycle that ended
+  ** (at_ms: when it ended), or, through promptly_records_open, of one
+  ** still open: one JSON object on one line, without a newline, in the
+  ** schema below ("Outcome records").  The module builds records only
+  ** when this is set. */
+  void (*record)(void *user_data, int64_t ticket, int64_t at_ms,
+                 const char *json);
+  /* ABI 1.1 ends here.  Append new members below this line. */
 } promptly_host;
+
+/* Outcome records (ABI 1.1).  One per metric cycle: when it ends (met,
+** breached then met, cancelled, stopped) and, on request, for the cycles
+** still open.  A JSON object with these keys, in this order:
+**   ticket            integer
+**   metric            "first_response" | "next_response" |
+**                     "periodic_update" | "resolution" | a custom metric
+**   cycle             integer, 1-based, per ticket and metric
+**   policy            the policy supplying the target in force at the end,
+**                     or null (no matching policy)
+**   calendar          that policy's calendar name as the rules give it, or
+**                     null (calendar time)
+**   priority_start    the ticket's level id when the cycle started ("P3")
+**   priority_end      its level id at the end
+**   target_ms         business ms of the target in force at the end, or
+**                     null (best effort)
+**   started           "2026-11-16T07:42:00Z" (UTC; ".123" only when the
+**                     milliseconds are not zero)
+**   stopped           same form; null while open
+**   due               the due in force at the end (a met cycle: the due
+**                     it was met against), null if none (a paused open
+**                     cycle has none)
+**   outcome           "met" | "breached" | "cancelled" | "stopped" for an
+**                     ended cycle; "active" | "paused" for an open one.
+**                     breached: the cycle was past a target in force at
+**                     some point, whatever ended it; cancelled: the metric
+**                     stopped applying (no matching policy has a target
+**                     any more) without breach; stopped: ended by merge,
+**                     delete or a resolve that is not its own stop event,
+**                     without breach; met: ended by its own stop event.
+**   breached_at       the first instant the cycle was found past the
+**                     target then in force (a change of target that puts
+**                     it past at once breaches at that change), or null
+**   breach_policy     the policy whose target that was, or null
+**   breach_target_ms  that target, or null
+**   elapsed_ms        business ms over the cycle's running intervals, in
+**                     the final policy's calendar
+**   paused_ms         wall ms not running: pauses, and for a reopened
+**                     resolution the time it was resolved
+**   customer_wait_ms  wall ms of customer wait inside the cycle
+**   outside_ms        wall ms of running time outside the calendar's open
+**                     hours (0 for calendar time)
+**   attrs             object: the ticket's attributes at the cycle's
+**                     start, subject and body left out
+**   exceptions        [{"name": ..., "reason": ...}, ...]: the exceptions
+**                     applied to the ticket that touch the metric
+**   keys              the idempotency keys of the threshold actions fired
+**                     in the cycle, in order, every target generation
+** A reopen resumes the resolution cycle: when it ends again its new record
+** (same ticket, metric, cycle) supersedes the earlier one.  Replaying the
+** same events under the same rules gives the same records. */
 
 /* The ABI version the module was built with (PROMPTLY_ABI_VERSION). */
 PROMPTLY_API uint32_t promptly_abi_version(void);
@@ -198,15 +259,55 @@ PROMPTLY_API int promptly_reload(promptly *p, char *errbuf, size_t errlen);
 ** ENOTSUP without a trace callback, EINVAL for an unknown ticket. */
 PROMPTLY_API int promptly_explain(promptly *p, int64_t ticket, int64_t at_ms);
 
+/* ABI 1.1.  Hand the record of every cycle still open at at_ms (0 = now)
+** to host->record, tickets in id order, outcome "active" or "paused",
+** stopped null: for a replay that ends with tickets still open.  Changes
+** nothing.  Loop thread, like promptly_advance.  ENOTSUP without a record
+** (or trace) callback. */
+PROMPTLY_API int promptly_records_open(promptly *p, int64_t at_ms);
+
 /* Free the instance.  ESTATE from inside a callback or while the loop runs. */
 PROMPTLY_API int promptly_close(promptly *p);
 
 /* Load a rules folder without running it: each problem goes to host->log
 ** (PROMPTLY_LOG_ERROR, "file:line: message").  0 if clean, else ERULE or EIO
-** (a message in errbuf too). */
+** (a message in errbuf too).  A folder that loads is then looked over for
+** what can never happen or would fail on an unusual ticket (shadowed rules,
+** keywords listed twice, calendars never open in the coming year, policies
+** without targets, *.LUA names, `when` functions that fail on a ticket
+** without attributes): each such warning goes to host->log at
+** PROMPTLY_LOG_WARN as "file:line: warning: message" (since 1.1); warnings
+** do not change the return value. */
 PROMPTLY_API int promptly_check(const promptly_host *host,
                                 const char *rules_dir, char *errbuf,
                                 size_t errlen);
+
+/* ABI 1.1.  Run the rule tests of a rules folder: its *.test.lua files
+** (promptly-rules(5), "Rule tests"), each case on a fresh instance of the
+** folder's rules in virtual time.  Problems of the rules or of a test file,
+** and each failed expectation, go to host->log (PROMPTLY_LOG_ERROR,
+** "file:line: message"); the timeline of a failed case follows at
+** PROMPTLY_LOG_INFO; a passing case is one line at PROMPTLY_LOG_DEBUG.
+** *cases and *failed (may be NULL) get the number of cases run and failed.
+** 0 when all passed (or there is none), else ERULE (a summary in errbuf),
+** EIO for a folder that cannot be read. */
+PROMPTLY_API int promptly_test(const promptly_host *host,
+                               const char *rules_dir, uint32_t *cases,
+                               uint32_t *failed, char *errbuf, size_t errlen);
+
+/* ABI 1.1.  How the rules of rules_dir judge a ticket with these
+** attributes (subject, body, tier, ...), without an instance: sentences
+** through host->trace (ticket 0, at_ms 0) - the levels, most urgent
+** first ("levels: P1, P2, P3, P4 (default P3)"), the priority rule that
+** matched and at which words ("at 'down' at subject:13", columns in
+** characters from 1), near misses (other rules with words in the text, or
+** whose conditions hold, and why they did not win), then warnings about
+** the rules ("file:line: priority: shadowed, ..."). Problems of the rules
+** go to host->log as with promptly_check.  ENOTSUP without trace; ERULE
+** when the rules do not load or a `when` function fails. */
+PROMPTLY_API int promptly_why(const promptly_host *host, const char *rules_dir,
+                              const promptly_attr *attrs, uint32_t n_attrs,
+                              char *errbuf, size_t errlen);
 
 /* --- Business calendars (pure arithmetic, no instance needed) --- */
 

@@ -17,6 +17,7 @@
 
 typedef struct pr_rules pr_rules;
 struct pr_calendar;
+struct pr_problems;
 struct pr_sla_set;
 
 /* A sink for messages: level is PROMPTLY_LOG_*. */
@@ -27,16 +28,29 @@ typedef struct pr_rules_opts {
   void *log_ud;
   pr_log_fn problem;  /* each load problem, "file:line: message"; may be NULL */
   void *problem_ud;
-  size_t mem_cap;     /* bytes for the Lua state; 0 = PR_RULES_MEM_CAP */
+  size_t mem_cap;     /* bytes for the Lua state and what declarations hold
+                      ** in C; 0 = PR_RULES_MEM_CAP */
   uint64_t budget;    /* VM instructions per call; 0 = PR_RULES_BUDGET */
+  uint64_t time_load_ns; /* CPU time of a whole load; 0 = PR_SANDBOX_TIME_LOAD */
+  uint64_t time_call_ns; /* CPU time of one call; 0 = PR_SANDBOX_TIME_CALL */
+  struct pr_problems *problems; /* if not NULL (initialised by the caller):
+                      ** receives the load's problem list, as reported */
 } pr_rules_opts;
 
 #define PR_RULES_MEM_CAP ((size_t)64 << 20)
 #define PR_RULES_BUDGET  ((uint64_t)10000000)
+/* Declarations one load may make, and the longest keyword (bytes). */
+#define PR_RULES_DECLS_MAX 10000
+#define PR_RULES_WORD_MAX  256
 
 /* Load every *.lua in dir.  OK; EIO if dir cannot be read (the path and
-** the reason in err); ERULE if any file failed: each problem goes to
-** opts->problem and the first one to err.  *out is set only on OK. */
+** the reason in err); ERULE if any file failed.  The problems (errors and
+** warnings) are collected in a pr_problems (problems.h: at most
+** PR_PROBLEMS_MAX, sorted by file and line, identical ones collapsed) and
+** go to opts->problem at the end of the load, one line each, then "and N
+** more problems" if some were left out; the first error leads err.  Only
+** regular files inside dir (after resolving links) of at most 4 MiB,
+** valid UTF-8, are loaded.  *out is set only on OK. */
 int pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
                   char *err, size_t errlen);
 void pr_rules_free(pr_rules *r);
@@ -61,6 +75,41 @@ size_t pr_rules_default_level(const pr_rules *r);
 int pr_rules_priority(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                       size_t n_attrs, size_t *level, const char **why,
                       char *err, size_t errlen);
+
+/* --- Explanations (rules_why.c) ------------------------------------------ */
+
+/* One sentence for a person. */
+typedef void (*pr_rules_say_fn)(void *ud, const char *line);
+
+/* How the priority rules judge a ticket with these attributes, in
+** sentences: "levels: P1, P2, P3, P4 (default P3)", then
+** "priority P1 by 10-priority.lua:26, at 'down' at subject:13"
+** (or the default), then "near miss: FILE:LINE (LEVEL): 'word' at
+** FIELD:COLUMN, ...; why it did not win" for every other rule that has
+** keywords in the text or whose attribute conditions hold, then the
+** warnings of pr_rules_lint.  Columns count characters from 1.  ERULE
+** when a `when` function fails (as pr_rules_priority), ENOMEM. */
+int pr_rules_why(pr_rules *r, const pr_kv *attrs, size_t n_attrs,
+                 pr_rules_say_fn say, void *ud, char *err, size_t errlen);
+
+/* Warnings about a loaded rule set (rules_lint.c), each "file:line:
+** warning: message", sorted by file and line, each once: shadowed
+** priority rules, keywords listed twice or that never decide, calendars
+** never open in the year from now_ms and the policies that use them,
+** policies without any target, *.LUA-style names that do not load, a
+** folder where nothing loads, `when` functions that fail on a ticket
+** without attributes or with empty ones.  Runs `when` functions in the
+** sandbox (loop thread, like pr_rules_priority). */
+void pr_rules_lint(const pr_rules *r, int64_t now_ms, pr_rules_say_fn say,
+                   void *ud);
+
+/* promptly_why: load dir (problems to host->log, as promptly_check), then
+** pr_rules_why, each sentence to host->trace (ticket 0, at 0).  host is
+** struct_size bytes, version-checked; ENOTSUP without trace. */
+struct promptly_host;
+int pr_rules_why_folder(const struct promptly_host *host, size_t host_size,
+                        const char *dir, const pr_kv *attrs, size_t n_attrs,
+                        char *err, size_t errlen);
 
 /* A calendar the rules declared, by name; NULL if none. */
 struct pr_calendar *pr_rules_calendar(const pr_rules *r, const char *name);

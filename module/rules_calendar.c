@@ -327,11 +327,12 @@ compile_calendar(pr_rules *r, rules_cal *c)
     }
   }
   for (size_t i = 0; i < c->n_ics; i++) {
-    char *path = g_build_filename(r->dir, c->ics[i], NULL);
-    if (pr_cal_spec_add_ics(spec, path, err, sizeof(err)) != PROMPTLY_OK) {
+    /* Only a regular file that stays inside the folder once links are
+    ** resolved, read without blocking. */
+    if (pr_cal_spec_add_ics_in(spec, r->dir, c->ics[i], err, sizeof(err)) !=
+        PROMPTLY_OK) {
       rules_problem(r, &c->site, "calendar '%s': ics: %s", c->name, err);
     }
-    g_free(path);
   }
   if (pr_cal_compile(spec, &c->cal, err, sizeof(err)) != PROMPTLY_OK) {
     rules_problem(r, &c->site, "calendar '%s': %s", c->name, err);

@@ -120,12 +120,16 @@ static int
 push_ticket(lua_State *L, const rules_eval *ev)
 {
   lua_createtable(L, 0, (int)ev->n_attrs + 1);
+  /* An attribute may be larger than the strings rules may make (a raise
+  ** here leaves it on: the next call resets it before rule code runs). */
+  pr_sandbox_host_values(ev->r->sb, 1);
   for (size_t i = 0; i < ev->n_attrs; i++) {
     if (ev->attrs[i].name != NULL && ev->attrs[i].value != NULL) {
       lua_pushstring(L, ev->attrs[i].value);
       lua_setfield(L, -2, ev->attrs[i].name);
     }
   }
+  pr_sandbox_host_values(ev->r->sb, 0);
   lua_pushinteger(L, ev->ticket);
   lua_setfield(L, -2, "id");
   lua_rawgeti(L, LUA_REGISTRYINDEX, ev->r->ticket_mt_ref);

@@ -11,6 +11,7 @@
 #include "rules.h"
 #include "calendar.h"
 #include "matcher.h"
+#include "problems.h"
 #include "sandbox.h"
 #include "sla.h"
 
@@ -31,6 +32,8 @@
 
 typedef struct rules_site {
   char where[128]; /* "file:line" */
+  char file[64];   /* the file alone (Lua's short name of the chunk) */
+  int line;        /* 0: the whole file */
 } rules_site;
 
 typedef struct rules_level {
@@ -176,8 +179,12 @@ struct pr_rules {
   char *dir;
   pr_sandbox *sb;
   int loading;
-  size_t n_problems;
-  char *first_problem;   /* for the caller's err */
+  size_t n_problems;     /* errors reported so far */
+  pr_problems problems;  /* what the load found: sorted, bounded */
+  const char *cur_file;  /* the file running, for messages without a site */
+  size_t n_decls;        /* declarations made */
+  size_t decl_bytes;     /* bytes of C memory declarations hold (estimate) */
+  int decl_limit_hit;    /* the count or memory limit was reported */
   char **files;
   size_t n_files;
 
@@ -242,6 +249,11 @@ typedef struct rules_decl {
 
 
 /* rules_load.c */
+/* A load problem: an error fails the load, a warning is only reported.
+** With a site, the problem is at its file:line; without one, the message
+** may start with "file:line: " or "file: " of the running file. */
+void rules_warning(pr_rules *r, const rules_site *site, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
 void rules_problem(pr_rules *r, const rules_site *site, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 char *fold_value(const char *s);

@@ -35,6 +35,7 @@
 #include "config.h"
 
 #include "rules_internal.h"
+#include "ruletest.h"
 #include "promptly.h"
 #include "util.h"
 
@@ -54,29 +55,43 @@
 
 static int cmp_names(const void *a, const void *b);
 
+static void
+rules_report(pr_rules *r, const rules_site *site, int severity,
+             const char *fmt, va_list ap)
+{
+  char msg[RULES_MSG_MAX];
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  if (severity == PR_SEV_ERROR) {
+    r->n_problems++;
+  }
+  if (site != NULL) {
+    pr_problems_add(&r->problems, site->file, site->line, severity, "%s",
+                    msg);
+  } else {
+    pr_problems_add_text(&r->problems, r->cur_file, severity, msg);
+  }
+}
+
+
 void
 rules_problem(pr_rules *r, const rules_site *site, const char *fmt, ...)
 {
-  char msg[RULES_MSG_MAX];
-  size_t off = 0;
-  if (site != NULL) {
-    off = (size_t)snprintf(msg, sizeof(msg), "%s: ", site->where);
-    if (off >= sizeof(msg)) {
-      off = sizeof(msg) - 1;
-    }
-  }
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg + off, sizeof(msg) - off, fmt, ap);
+  rules_report(r, site, PR_SEV_ERROR, fmt, ap);
   va_end(ap);
-  r->n_problems++;
-  if (r->first_problem == NULL) {
-    r->first_problem = pr_strdup(msg);
-  }
-  if (r->opts.problem != NULL) {
-    r->opts.problem(r->opts.problem_ud, PROMPTLY_LOG_ERROR, msg);
-  }
 }
+
+
+void
+rules_warning(pr_rules *r, const rules_site *site, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  rules_report(r, site, PR_SEV_WARNING, fmt, ap);
+  va_end(ap);
+}
+
 
 /* The file:line of the Lua code that called the running C function. */
 static void
@@ -84,11 +99,16 @@ site_here(lua_State *L, rules_site *site)
 {
   lua_Debug ar;
   snprintf(site->where, sizeof(site->where), "?");
+  site->file[0] = '\0';
+  site->line = 0;
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
     snprintf(site->where, sizeof(site->where), "%s:%d", ar.short_src,
              ar.currentline);
+    snprintf(site->file, sizeof(site->file), "%s", ar.short_src);
+    site->line = ar.currentline > 0 ? ar.currentline : 0;
   }
 }
+
 
 /* Unicode case folding for comparisons; g_free the result, NULL if s is
 ** not UTF-8. */
@@ -386,12 +406,124 @@ l_rules_noop(lua_State *L)
   return 0;
 }
 
+/* --- What declarations may hold ------------------------------------------ */
+
+/* Bytes of C memory the value at idx may become once collected (strings
+** are copied, some also case-folded: twice their length), walked to a
+** bounded depth; *steps counts the values seen, *bad is set for a string
+** that is not UTF-8.  Raw access only: no metamethod runs. */
+static size_t
+decl_value_bytes(lua_State *L, int idx, int depth, uint64_t *steps, int *bad)
+{
+  (*steps)++;
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (!pr_utf8_valid(s, len, NULL)) {
+      *bad = 1;
+    }
+    return 2 * len + 32;
+  }
+  case LUA_TTABLE: {
+    size_t total = 64;
+    if (depth >= 16 || *steps > ((uint64_t)1 << 22)) {
+      return total;
+    }
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 4, "declaration nested too deeply");
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+      total += decl_value_bytes(L, -2, depth + 1, steps, bad);
+      total += decl_value_bytes(L, -1, depth + 1, steps, bad);
+      lua_pop(L, 1);
+    }
+    return total;
+  }
+  default:
+    return 32;
+  }
+}
+
+
+/* Raise the limit error, the same message each time, reported once. */
+static int
+decl_refuse(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+decl_refuse(lua_State *L, pr_rules *r, const rules_site *site,
+            const char *fmt, ...)
+{
+  char msg[RULES_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (!r->decl_limit_hit) {
+    r->decl_limit_hit = 1;
+    rules_problem(r, site, "%s", msg);
+  }
+  /* Stop the file: every further declaration would be refused too.  The
+  ** loader knows this message and does not report it a second time. */
+  lua_pushfstring(L, "%s: %s", site->where, msg);
+  return lua_error(L);
+}
+
+
+/* Whether a declaration (its arguments from index 1 on) may be collected:
+** within the count of declarations, within the memory cap together with
+** everything the rule set holds, and made of valid UTF-8 (its strings
+** reach the host as fields and actions).  Charges the walk to the
+** budget; raises when a limit is passed; reports and answers 0 for a
+** string that is not UTF-8.  counts: this call is a declaration of its
+** own (the table of name "x" { ... } is the same declaration as its
+** name). */
+static int
+decl_admit(lua_State *L, pr_rules *r, const rules_site *site,
+           const char *what, int counts)
+{
+  if (r->decl_limit_hit) {
+    return decl_refuse(L, r, site, "too many declarations or too much "
+                       "declared: the rules stop here");
+  }
+  if (counts && ++r->n_decls > PR_RULES_DECLS_MAX) {
+    return decl_refuse(L, r, site,
+                       "%s: more than %d declarations in the rules folder",
+                       what, PR_RULES_DECLS_MAX);
+  }
+  uint64_t steps = 0;
+  int bad = 0;
+  size_t bytes = 256;
+  for (int i = 1, n = lua_gettop(L); i <= n; i++) {
+    bytes += decl_value_bytes(L, i, 0, &steps, &bad);
+  }
+  pr_sandbox_charge(L, steps);
+  if (pr_sandbox_reserve(r->sb, bytes) != PROMPTLY_OK) {
+    return decl_refuse(L, r, site,
+                       "%s: the declarations hold more than the rules' "
+                       "memory cap of %zu bytes", what, r->opts.mem_cap);
+  }
+  r->decl_bytes += bytes;
+  if (bad) {
+    rules_problem(r, site, "%s: a string in it is not valid UTF-8", what);
+    return 0;
+  }
+  return 1;
+}
+
+
 /* name "x" { ... }: the second call. */
 static int
 l_rules_body(lua_State *L)
 {
   const rules_decl *d;
   pr_rules *r = rules_of_upvalue(L, &d);
+  rules_site site;
+  site_here(L, &site);
+  if (!decl_admit(L, r, &site, d->name, 0)) {
+    return 0;
+  }
   d->body(L, r, (long)lua_tointeger(L, lua_upvalueindex(3)), 1);
   return 0;
 }
@@ -403,12 +535,17 @@ l_rules_declare(lua_State *L)
   pr_rules *r = rules_of_upvalue(L, &d);
   rules_site site;
   site_here(L, &site);
+  int admitted = decl_admit(L, r, &site, d->name, 1);
   if (d->collect != NULL) {
-    d->collect(L, r, &site, 1);
+    if (admitted) {
+      d->collect(L, r, &site, 1);
+    }
     return 0;
   }
   long entry = -1;
-  if (lua_type(L, 1) != LUA_TSTRING) {
+  if (!admitted) {
+    entry = -1;
+  } else if (lua_type(L, 1) != LUA_TSTRING) {
     rules_problem(r, &site, "%s: expects a name, as in %s \"name\" { ... }",
                   d->name, d->name);
   } else {
@@ -460,7 +597,8 @@ cmp_names(const void *a, const void *b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The *.lua files of dir (regular files, no dot files), in byte order. */
+/* The *.lua files of dir (regular files, no dot files, no *.test.lua),
+** in byte order. */
 static int
 list_files(pr_rules *r, char *err, size_t errlen)
 {
@@ -474,8 +612,9 @@ list_files(pr_rules *r, char *err, size_t errlen)
   while ((e = readdir(d)) != NULL) {
     size_t n = strlen(e->d_name);
     if (e->d_name[0] == '.' || n < 5 ||
-        strcmp(e->d_name + n - 4, ".lua") != 0) {
-      continue;
+        strcmp(e->d_name + n - 4, ".lua") != 0 ||
+        pr_ruletest_is_test_file(e->d_name)) {
+      continue;  /* Not a rule file; *.test.lua are tests (ruletest.c). */
     }
     char *path = g_build_filename(r->dir, e->d_name, NULL);
     struct stat st;
@@ -493,42 +632,111 @@ list_files(pr_rules *r, char *err, size_t errlen)
   return rc;
 }
 
+/* Whether path, once every link is resolved, is inside the folder
+** real_dir (itself resolved). */
+static int
+inside_folder(const char *real_dir, const char *path)
+{
+  char *real = realpath(path, NULL);
+  if (real == NULL) {
+    return 0;
+  }
+  size_t n = strlen(real_dir);
+  int in = strncmp(real, real_dir, n) == 0 &&
+           (real[n] == '/' || (n == 1 && real_dir[0] == '/'));
+  free(real);
+  return in;
+}
+
+
+/* The 1-based line of byte offset off in src. */
+static int
+line_of(const char *src, size_t off)
+{
+  int line = 1;
+  for (size_t i = 0; i < off; i++) {
+    line += src[i] == '\n';
+  }
+  return line;
+}
+
+
 static void
-load_file(pr_rules *r, const char *name)
+load_file(pr_rules *r, const char *real_dir, const char *name)
 {
   char *path = g_build_filename(r->dir, name, NULL);
   char *src = NULL;
-  size_t len = 0;
-  GError *gerr = NULL;
-  rules_site site;
-  snprintf(site.where, sizeof(site.where), "%s", name);
+  size_t len = 0, bad;
+  char why[256];
+  r->cur_file = name;
 
-  struct stat st;
-  if (stat(path, &st) == 0 && (size_t)st.st_size > RULES_FILE_MAX) {
-    /* Refused before reading it in. */
-    rules_problem(r, NULL, "%s: too large (%lld bytes, at most %zu)", name,
-                  (long long)st.st_size, RULES_FILE_MAX);
-  } else if (!g_file_get_contents(path, &src, &len, &gerr)) {
-    rules_problem(r, NULL, "%s: cannot read: %s", name, gerr->message);
-    g_error_free(gerr);
-  } else if (len > RULES_FILE_MAX) {
-    rules_problem(r, NULL, "%s: too large (%zu bytes, at most %zu)", name,
-                  len, RULES_FILE_MAX);
+  if (real_dir != NULL && !inside_folder(real_dir, path)) {
+    rules_problem(r, NULL, "%s: leads outside the rules folder (a symbolic "
+                  "link?): not loaded", name);
+  } else if (pr_read_file(path, RULES_FILE_MAX, &src, &len, why,
+                          sizeof(why)) != PROMPTLY_OK) {
+    rules_problem(r, NULL, "%s: cannot read: %s", name, why);
+  } else if (!pr_utf8_valid(src, len, &bad)) {
+    /* Rule strings reach the host; promptly.h promises UTF-8. */
+    pr_problems_add(&r->problems, name, line_of(src, bad), PR_SEV_ERROR,
+                    "invalid UTF-8 (byte 0x%02x): rule files are UTF-8 "
+                    "text", (unsigned char)src[bad]);
+    r->n_problems++;
   } else {
     char msg[RULES_MSG_MAX];
     if (pr_sandbox_exec(r->sb, name, src, len, msg, sizeof(msg)) !=
-        PROMPTLY_OK) {
-      /* Lua's message has file:line, except for a memory error. */
-      if (strncmp(msg, name, strlen(name)) == 0) {
-        rules_problem(r, NULL, "%s", msg);
-      } else {
-        rules_problem(r, NULL, "%s: %s", name, msg);
-      }
+        PROMPTLY_OK && !(r->decl_limit_hit && strstr(msg, "declar"))) {
+      /* Lua's message has file:line (the sandbox adds it to memory
+      ** errors); a declaration limit was reported where it was hit. */
+      rules_problem(r, NULL, "%s", msg);
     }
   }
-  g_free(src);
+  r->cur_file = NULL;
+  free(src);
   g_free(path);
 }
+
+
+/* Hand the problems to opts.problem, one line each, then the count of
+** those left out; the first error into err. */
+static void
+report_problems(pr_rules *r, char *err, size_t errlen)
+{
+  const pr_problems *ps = &r->problems;
+  char line[RULES_MSG_MAX];
+  for (size_t i = 0; i < pr_problems_count(ps); i++) {
+    const pr_problem *p = pr_problems_get(ps, i);
+    if (r->opts.problem != NULL) {
+      r->opts.problem(r->opts.problem_ud,
+                      p->severity == PR_SEV_ERROR ? PROMPTLY_LOG_ERROR
+                                                  : PROMPTLY_LOG_WARN,
+                      pr_problem_format(p, line, sizeof(line)));
+    }
+  }
+  if (pr_problems_format_more(ps, line, sizeof(line)) != NULL &&
+      r->opts.problem != NULL) {
+    r->opts.problem(r->opts.problem_ud,
+                    pr_problems_failed(ps) ? PROMPTLY_LOG_ERROR
+                                           : PROMPTLY_LOG_WARN,
+                    line);
+  }
+  if (!pr_problems_failed(ps)) {
+    return;
+  }
+  const pr_problem *first = pr_problems_first_error(ps);
+  size_t others = pr_problems_count(ps) - 1 + pr_problems_more(ps);
+  if (first == NULL) {
+    pr_err(err, errlen, PROMPTLY_ERULE, "%zu problems", others + 1);
+  } else if (others == 0) {
+    pr_err(err, errlen, PROMPTLY_ERULE, "%s",
+           pr_problem_format(first, line, sizeof(line)));
+  } else {
+    pr_err(err, errlen, PROMPTLY_ERULE, "%s (and %zu more problem%s)",
+           pr_problem_format(first, line, sizeof(line)), others,
+           others == 1 ? "" : "s");
+  }
+}
+
 
 int
 pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
@@ -550,6 +758,7 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
     r->opts.budget = PR_RULES_BUDGET;
   }
   r->ticket_mt_ref = LUA_NOREF;
+  pr_problems_init(&r->problems, 0);
 
   int rc = list_files(r, err, errlen);
   if (rc != PROMPTLY_OK) {
@@ -562,6 +771,7 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
     pr_rules_free(r);
     return rc;
   }
+  pr_sandbox_set_time(r->sb, r->opts.time_call_ns);
   char why[RULES_MSG_MAX];
   if (pr_sandbox_run(r->sb, rules_register, r, why, sizeof(why)) !=
       PROMPTLY_OK) {
@@ -569,11 +779,16 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
     return pr_err(err, errlen, PROMPTLY_ENOMEM, "rules: %s", why);
   }
 
+  /* One CPU time budget for the whole load: every file and the compile
+  ** steps that call into Lua. */
+  pr_sandbox_span_begin(r->sb, r->opts.time_load_ns);
+  char *real_dir = realpath(r->dir, NULL);
   r->loading = 1;
   for (size_t i = 0; i < r->n_files; i++) {
-    load_file(r, r->files[i]);
+    load_file(r, real_dir, r->files[i]);
   }
   r->loading = 0;
+  free(real_dir);
   for (const rules_decl *d = rules_decls; d->name != NULL; d++) {
     if (d->compile != NULL) {
       d->compile(r);
@@ -581,21 +796,25 @@ pr_rules_load(const char *dir, const pr_rules_opts *opts, pr_rules **out,
   }
   compile_keywords(r);
   seal_sla(r);
+  pr_sandbox_span_end(r->sb);
 
-  if (r->n_problems > 0) {
-    if (r->n_problems == 1) {
-      pr_err(err, errlen, PROMPTLY_ERULE, "%s", r->first_problem);
-    } else {
-      pr_err(err, errlen, PROMPTLY_ERULE, "%s (and %zu more problems)",
-             r->first_problem ? r->first_problem : "out of memory",
-             r->n_problems - 1);
-    }
+  report_problems(r, err, errlen);
+  int failed = pr_problems_failed(&r->problems);
+  if (r->opts.problems != NULL) {
+    /* The caller gets the list as it was reported. */
+    pr_problems_clear(r->opts.problems);
+    *r->opts.problems = r->problems;
+    pr_problems_init(&r->problems, 0);
+  }
+  if (failed) {
     pr_rules_free(r);
     return PROMPTLY_ERULE;
   }
+  pr_problems_clear(&r->problems);
   *out = r;
   return PROMPTLY_OK;
 }
+
 
 void
 pr_rules_free(pr_rules *r)
@@ -643,7 +862,7 @@ pr_rules_free(pr_rules *r)
   free_levels(r);
   free(r->default_text);
   free_strs(r->files, r->n_files);
-  free(r->first_problem);
+  pr_problems_clear(&r->problems);
   free(r->dir);
   free(r);
 }

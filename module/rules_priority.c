@@ -270,6 +270,12 @@ collect_words(lua_State *L, pr_rules *r, const rules_site *site,
                     "string", what, i, luaL_typename(L, -1));
     } else if (strspn(w, " \t\r\n") == strlen(w)) {
       rules_problem(r, site, "%s: 'words' entry %zu is empty", what, i);
+    } else if (lua_rawlen(L, -1) > PR_RULES_WORD_MAX) {
+      /* Once per declaration: the keyword matcher holds every keyword. */
+      rules_problem(r, site, "%s: 'words' entry %zu is longer than %d "
+                    "bytes", what, i, PR_RULES_WORD_MAX);
+      lua_pop(L, 1);
+      return;
     } else if (push_str(&m->words, &m->n_words, w) != PROMPTLY_OK) {
       rules_out_of_memory(r, site, what);
     }

@@ -540,11 +540,11 @@ compile_policies(pr_rules *r)
       while (c < r->n_cals && strcmp(r->cals[c].name, p->calendar) != 0) {
         c++;
       }
+      /* A calendar that is unknown or broken is reported, and the rest of
+      ** the policy is checked all the same (in calendar time, since the set
+      ** will not load): one problem never hides the others. */
       if (c < r->n_cals) {
-        cal = r->cals[c].cal;
-        if (cal == NULL) {
-          continue; /* the calendar's own problem is reported */
-        }
+        cal = r->cals[c].cal;  /* NULL: the calendar's own problem */
       } else if (strcmp(p->calendar, "24x7") != 0) {
         pr_buf names;
         pr_buf_init(&names);
@@ -556,12 +556,13 @@ compile_policies(pr_rules *r)
                       r->n_cals ? "declared: " : "no calendar is declared",
                       pr_buf_cstr(&names));
         pr_buf_free(&names);
-        continue;
       }
     }
     uint32_t index;
     if (pr_sla_set_add_policy(r->sla, p->name, cal, &index, err,
-                              sizeof(err)) != PROMPTLY_OK) {
+                              sizeof(err)) != PROMPTLY_OK ||
+        pr_sla_set_policy_calendar(r->sla, index, p->calendar, err,
+                                   sizeof(err)) != PROMPTLY_OK) {
       rules_problem(r, &p->site, "%s: %s", what, err);
       continue;
     }

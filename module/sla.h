@@ -32,36 +32,60 @@
 **   resumes them.  A pause status marked as customer wait also accounts
 **   calendar time to sla.customer_wait and runs the wait timers.
 ** - Elapsed time is business time of the calendar of the policy that
-**   supplies the metric's target (calendar time for a NULL calendar).
-**   Several matching policies: at every transition each candidate's due is
-**   pr_cal_add(cal, at, target - elapsed) and the earliest wins (ties: the
-**   policy declared first).  A change of policy or priority keeps the
-**   elapsed time: the clock continues, only the target and the calendar
-**   used from then on change.
+**   supplies the metric's target (calendar time for a NULL calendar),
+**   counted over the cycle's running intervals: from its start to now
+**   less the stretches it was paused (or its ticket resolved).  Each
+**   ticket keeps those stretches (sla_history.c), so that at every
+**   transition (event, pause, resume, priority, policy or attribute
+**   change, exception, reload) each matching policy's elapsed time is
+**   recomputed in its own calendar over the whole cycle, its due is
+**   pr_cal_add(cal, at, target - elapsed), and the earliest wins (ties:
+**   the policy declared first).  A switch of calendar is retroactive: the
+**   new calendar's time over the whole cycle.  A clock already past its
+**   target is due when its cycle used the target up.
+** - Bounded state: at most 32 paused stretches per ticket.  When a new one
+**   finds the history full, stretches that ended before every open cycle
+**   began are dropped; if none did, the oldest is folded into a frozen
+**   prefix of each open cycle (its sums so far, counted in the calendar
+**   in force then), so a ticket with 1000 pauses keeps 32 stretches and
+**   is exact in any calendar from the frozen prefix on.  A plain ticket
+**   (no pause, breach or exception) keeps no history at all.
 ** - Due = the first instant at which elapsed business time exceeds the
 **   target (calendar.h).  Met or breached is decided by business time
 **   elapsed: a clock is breached when its elapsed time exceeds the target,
-**   or equals it at or after the due instant.
+**   or equals it at or after the due instant; a stop (a reply, a
+**   resolve) at the due instant itself is met, since events at an instant
+**   are handled before the deadlines at that instant.
 **
 ** Thresholds.  A ladder entry is reached when the clock's elapsed business
 ** time reaches share * target + offset ("75%" = 750 per mille; "100% + 2h"
 ** = 1000 per mille plus 2 h of the clock's business time).  Entries are
 ** ordered by (share, offset); the escalation level of a ticket is the
-** 1-based position of the highest entry reached by any metric in its
-** current cycle (0: none).  The at-risk share (default 75%) only drives
+** 1-based position of the highest entry fired by any metric in its
+** current cycle and target generation (0: none).  The at-risk share (default 75%) only drives
 ** sla.status.  Wait timers fire after calendar time spent in one customer
 ** wait period.  Each entry fires once per (ticket, metric, cycle).
 **
+** Breaches are facts.  The first instant a cycle is past the target in
+** force is kept with that target and its policy (sla.<metric>.breached_at,
+** and the outcome record), whatever later changes do to the target.  A
+** change that moves the target out again (a priority or policy change, an
+** exception, a loosened target on reload) un-breaches the state, and the
+** ladder entries not reached under the new target may fire again: the
+** cycle's target generation goes up by one (at most 255).
+**
 ** Idempotency keys, one per action:
-**   "<ticket>:<metric>:<cycle>:<threshold>:<action>"
+**   "<ticket>:<metric>:<cycle>:<threshold>:<action>", where <cycle> is
+**   "<cycle>.<generation>" from the second target generation on
+**   ("42:first_response:1.2:100%:notify");
 **   e.g. "42:first_response:1:75%:notify", "42:resolution:1:100%+2h:note",
 **   "42:wait:2:24h:remind_customer" (metric "wait", cycle = wait period).
 ** <threshold> is canonical: per mille as "75%" or "87.5%", then "+" and
 ** the offset as "2h", "1h30m", "90s"-style units (d, h, m, s, ms).  A
 ** second action of the same name in one entry gets ".2", then ".3", ...
 ** The key without ":<action>" identifies the threshold itself.  Keys depend
-** only on the ticket id, the metric name, the cycle number and the
-** declared values, so they survive rule reloads (pr_sla_rebind maps the
+** only on the ticket id, the metric name, the cycle number, the target
+** generation (a function of the events) and the declared values, so they survive rule reloads (pr_sla_rebind maps the
 ** ledger by label) and replays.
 **
 ** Threads: a set and its tickets belong to one thread (the loop thread);
@@ -153,6 +177,7 @@ typedef struct pr_sla_wait {
 
 typedef struct pr_sla_policy {
   char *name;
+  char *cal_name;            /* the calendar's name in the rules, or NULL */
   pr_calendar *cal;          /* borrowed; NULL = calendar time */
   int64_t *target_ms;        /* [level * n_metrics + metric]; PR_SLA_NONE */
 } pr_sla_policy;
@@ -172,6 +197,7 @@ typedef struct pr_sla_metric {
   char *name;                /* "first_response", or the custom name */
   char *due_field;           /* "sla.<name>.due" */
   char *state_field;         /* "sla.<name>.state" */
+  char *breached_field;      /* "sla.<name>.breached_at" */
   pr_sla_cond *on[PR_SLA_ON_ROLES];  /* custom metrics only */
   uint32_t n_on[PR_SLA_ON_ROLES];
 } pr_sla_metric;
@@ -232,6 +258,10 @@ int pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
 ** calendar time if cal is NULL.  Every target starts as PR_SLA_NONE. */
 int pr_sla_set_add_policy(pr_sla_set *s, const char *name, pr_calendar *cal,
                           uint32_t *index, char *err, size_t errlen);
+
+/* The name of the policy's calendar, for records (copied; NULL: none). */
+int pr_sla_set_policy_calendar(pr_sla_set *s, uint32_t policy,
+                               const char *name, char *err, size_t errlen);
 
 /* Set a policy's target for one level and metric: ms in [0, PR_SLA_MAX_MS],
 ** or PR_SLA_NONE for best effort.  ERANGE for an absurd target. */
@@ -312,21 +342,61 @@ typedef int (*pr_sla_done_fn)(void *ud, const char *key);
 ** done set, an action whose key done() reports as carried out is recorded
 ** as fired but not appended: a restart that replays events fires nothing
 ** twice. */
+/* The attributes of a ticket at an instant, as a JSON object ("{}" when
+** none are known), for outcome records; the string must live until the
+** next call. */
+typedef const char *(*pr_sla_attrs_fn)(void *ud, int64_t ticket,
+                                       int64_t at_ms);
+
+/* One outcome record of a cycle (see promptly.h, "Outcome records"). */
+typedef struct pr_sla_record {
+  int64_t at_ms;           /* when the cycle ended (or the instant asked) */
+  uint32_t metric;         /* index */
+  uint32_t cycle;
+  const char *outcome;     /* static: "met", "breached", ... */
+  char *json;              /* the record, one JSON line without newline */
+} pr_sla_record;
+
 typedef struct pr_sla_actions {
   pr_sla_action *v;
   uint32_t n;
   uint32_t cap;
   pr_sla_done_fn done;     /* may be NULL */
   void *done_ud;
+  /* Outcome records of the cycles that ended, when want_records is set;
+  ** attrs (may be NULL: "{}") gives the ticket's attributes. */
+  int want_records;
+  pr_sla_attrs_fn attrs;
+  void *attrs_ud;
+  pr_sla_record *recs;
+  uint32_t n_recs;
+  uint32_t cap_recs;
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);
 void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
 void pr_sla_actions_free(pr_sla_actions *a);
+/* Drop the records (frees their JSON), keeping the memory of the array. */
+void pr_sla_records_clear(pr_sla_actions *a);
 
-/* Every transition below first fires what was due at or before at_ms
-** under the old state, then applies the change, then fires what the change
-** made due at at_ms (a lower target can put thresholds in the past).
+/* The records of t's cycles still open at at_ms (outcome "active" or
+** "paused", stopped null), appended to out->recs.  Pure.  ENOMEM. */
+int pr_sla_records_open(const pr_sla_ticket *t, const pr_sla_set *s,
+                        int64_t at_ms, pr_sla_actions *out);
+
+/* The earliest start of a cycle that is open (or a resolution a reopen
+** would resume), or INT64_MAX: attributes older than that are not needed
+** for records. */
+int64_t pr_sla_ticket_oldest_cycle(const pr_sla_ticket *t);
+
+/* Append s as a JSON string (quoted, escaped) to b.  0 or ENOMEM. */
+int pr_sla_json_str(pr_buf *b, const char *s);
+
+/* Every transition below first fires what was due before at_ms under the
+** old state, then applies the change, then fires what is due at or before
+** at_ms (a lower target can put thresholds in the past): the events at an
+** instant come before the deadlines at that instant, so a stop at the due
+** itself is in time.
 ** Actions come out in order of (instant, metric, threshold), waits after
 ** metrics.  An at_ms earlier than the last instant the ticket saw is taken
 ** as that instant (event order is the truth; time never runs backwards).
@@ -409,11 +479,12 @@ int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
 
 /* --- Fields ------------------------------------------------------------ */
 
-#define PR_SLA_MAX_FIELDS (6 + 2 * PR_SLA_MAX_METRICS)
+#define PR_SLA_MAX_FIELDS (6 + 3 * PR_SLA_MAX_METRICS)
 
 /* A ticket's fields at an instant: pairs in a fixed order (priority,
-** sla.policy, sla.status, sla.due, per metric .due then .state,
-** sla.escalation, sla.customer_wait).  Values point into buf. */
+** sla.policy, sla.status, sla.due, per metric .due, .state and
+** .breached_at, sla.escalation, sla.customer_wait).  Values point into
+** buf. */
 typedef struct pr_sla_fieldset {
   pr_kv kv[PR_SLA_MAX_FIELDS];
   uint32_t n;
@@ -433,6 +504,10 @@ typedef struct pr_sla_fieldset {
 **   has none; a met clock shows the due it was met against (as of the
 **   instant it was met); sla.due is the earliest due of the running
 **   clocks.
+** - <metric>.breached_at: the first instant of the current cycle at which
+**   the clock was past the target then in force, "" if never: a fact that
+**   stays when a later change (priority, policy, exception, reload) moves
+**   the target out and the state back to running; a new cycle clears it.
 ** - sla.policy: the policy supplying every target, or "metric=policy, ..."
 **   when they differ; "" without a target.
 ** - sla.escalation: the level reached (see the top), "0" for none.

@@ -188,8 +188,62 @@ pr_tickets_init(pr_tickets *m)
 
 
 static void
+snaps_free(pr_attr_snaps *sn)
+{
+  for (uint32_t i = 0; sn != NULL && i < sn->n; i++) {
+    free(sn->v[i].json);
+  }
+  free(sn);
+}
+
+
+void
+pr_ticket_snap(pr_ticket *t, int64_t until_ms, int64_t oldest, char *json)
+{
+  if (json == NULL) {
+    return;
+  }
+  if (t->snaps == NULL && (t->snaps = calloc(1, sizeof(*t->snaps))) == NULL) {
+    free(json);
+    return;
+  }
+  pr_attr_snaps *sn = t->snaps;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < sn->n; i++) {
+    if (sn->v[i].until_ms <= oldest) {
+      free(sn->v[i].json);
+    } else {
+      sn->v[k++] = sn->v[i];
+    }
+  }
+  sn->n = k;
+  if (sn->n == PR_ATTR_SNAPS) {
+    free(sn->v[0].json);
+    memmove(&sn->v[0], &sn->v[1], (PR_ATTR_SNAPS - 1) * sizeof(sn->v[0]));
+    sn->n--;
+  }
+  sn->v[sn->n].until_ms = until_ms;
+  sn->v[sn->n].json = json;
+  sn->n++;
+}
+
+
+const char *
+pr_ticket_snap_at(const pr_ticket *t, int64_t at_ms)
+{
+  for (uint32_t i = 0; t->snaps != NULL && i < t->snaps->n; i++) {
+    if (t->snaps->v[i].until_ms > at_ms) {
+      return t->snaps->v[i].json;
+    }
+  }
+  return NULL;
+}
+
+
+static void
 ticket_free(pr_ticket *t)
 {
+  snaps_free(t->snaps);
   pr_kvset_free(&t->attrs);
   pr_kvset_free(&t->written);
   free(t->priority);

@@ -27,10 +27,33 @@ const char *pr_kvset_get(const pr_kvset *s, const char *name);
 int pr_kvset_set(pr_kvset *s, const char *name, const char *value);
 
 struct pr_sla_ticket;
+struct pr_ticket;
+
+/* The ticket's attributes as they were before a change, for the outcome
+** records of cycles that began before it (attrs at the cycle's start):
+** json holds until until_ms.  At most PR_ATTR_SNAPS, oldest first; a
+** ticket whose attributes never change while a cycle runs has none. */
+#define PR_ATTR_SNAPS 8
+typedef struct pr_attr_snap {
+  int64_t until_ms;
+  char *json;
+} pr_attr_snap;
+typedef struct pr_attr_snaps {
+  uint32_t n;
+  pr_attr_snap v[PR_ATTR_SNAPS];
+} pr_attr_snaps;
+
+/* Keep json (owned from now on, even on failure) as the attributes until
+** until_ms, dropping the snapshots that end at or before oldest (no open
+** cycle began before them) and, when full, the oldest one. */
+void pr_ticket_snap(struct pr_ticket *t, int64_t until_ms, int64_t oldest,
+                    char *json);
+/* The snapshot in force at at_ms, or NULL for the current attributes. */
+const char *pr_ticket_snap_at(const struct pr_ticket *t, int64_t at_ms);
 
 typedef struct pr_ticket {
   int64_t id;
-  int64_t created_at_ms;
+  pr_attr_snaps *snaps;  /* NULL until an attribute changes mid-cycle */
   pr_kvset attrs;    /* subject, body, tier, type, channel, queue, status... */
   pr_kvset written;  /* field name -> value the host last accepted */
   char *priority;    /* level id ("P1"), NULL before any */

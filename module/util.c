@@ -4,9 +4,13 @@
 #include "util.h"
 #include "promptly.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 char *
 pr_strdup(const char *s)
@@ -130,6 +134,125 @@ pr_buf_cstr(pr_buf *b)
 }
 
 
+size_t
+pr_utf8_seq(const unsigned char *s, size_t n)
+{
+  if (n == 0) {
+    return 0;
+  }
+  unsigned c = s[0];
+  if (c < 0x80) {
+    return 1;
+  }
+  size_t len;
+  unsigned min, cp;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2, min = 0x80, cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3, min = 0x800, cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n < len) {
+    return 0;
+  }
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80) {
+      return 0;
+    }
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return len;
+}
+
+
+int
+pr_utf8_valid(const char *s, size_t n, size_t *bad)
+{
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < n) {
+    size_t k = u[i] == 0 ? 0 : pr_utf8_seq(u + i, n - i);
+    if (k == 0) {
+      if (bad != NULL) {
+        *bad = i;
+      }
+      return 0;
+    }
+    i += k;
+  }
+  return 1;
+}
+
+
+/* The code point of a valid sequence of k bytes. */
+static unsigned
+utf8_decode(const unsigned char *s, size_t k)
+{
+  static const unsigned lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+  unsigned cp = s[0] & lead_mask[k];
+  for (size_t i = 1; i < k; i++) {
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  return cp;
+}
+
+
+size_t
+pr_text_line(const char *s, size_t n, char *out, size_t outlen)
+{
+  const unsigned char *u = (const unsigned char *)s;
+  size_t o = 0, i = 0;
+  if (outlen == 0) {
+    return 0;
+  }
+  /* cut: the last piece boundary that leaves room for "..." and NUL. */
+  size_t cut = 0;
+  while (i < n) {
+    char piece[16];
+    size_t plen;
+    size_t k = pr_utf8_seq(u + i, n - i);
+    unsigned cp = k > 0 ? utf8_decode(u + i, k) : 0;
+    if (k == 0) {
+      plen = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", u[i]);
+      k = 1;
+    } else if (cp == '\n' || cp == '\r' || cp == '\t') {
+      piece[0] = '\\';
+      piece[1] = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+      plen = 2;
+    } else if (cp < 0x20 || cp == 0x7f) {
+      plen = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", cp);
+    } else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029) {
+      plen = (size_t)snprintf(piece, sizeof(piece), "\\u%04x", cp);
+    } else {
+      memcpy(piece, u + i, k);
+      plen = k;
+    }
+    if (o + plen > outlen - 1) {
+      o = cut;
+      if (outlen > 4) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+      }
+      break;
+    }
+    memcpy(out + o, piece, plen);
+    o += plen;
+    i += k;
+    if (outlen >= 4 && o <= outlen - 4) {
+      cut = o;
+    }
+  }
+  out[o] = '\0';
+  return o;
+}
+
+
 /* Howard Hinnant's civil-date algorithms (public domain arithmetic). */
 int64_t
 pr_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -177,4 +300,70 @@ pr_iso_format(int64_t at_ms, char out[PR_ISO_LEN])
              (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
   }
+}
+
+
+int
+pr_read_file(const char *path, size_t max, char **out, size_t *len,
+             char *why, size_t whylen)
+{
+  *out = NULL;
+  *len = 0;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return pr_err(why, whylen, PROMPTLY_EIO, "%s", strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return pr_err(why, whylen, PROMPTLY_EIO, "%s", strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return pr_err(why, whylen, PROMPTLY_EIO, "not a regular file");
+  }
+  if ((uintmax_t)st.st_size > (uintmax_t)max) {
+    close(fd);
+    return pr_err(why, whylen, PROMPTLY_EIO,
+                  "too large (%lld bytes, at most %zu)",
+                  (long long)st.st_size, max);
+  }
+  pr_buf b;
+  pr_buf_init(&b);
+  char chunk[8192];
+  int rc = PROMPTLY_OK;
+  for (;;) {
+    ssize_t got = read(fd, chunk, sizeof(chunk));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      rc = pr_err(why, whylen, PROMPTLY_EIO, "%s", strerror(errno));
+      break;
+    }
+    if (got == 0) {
+      break;
+    }
+    if (b.len + (size_t)got > max) {
+      rc = pr_err(why, whylen, PROMPTLY_EIO,
+                  "too large (more than %zu bytes)", max);
+      break;
+    }
+    if (pr_buf_append(&b, chunk, (size_t)got) != PROMPTLY_OK) {
+      rc = pr_err(why, whylen, PROMPTLY_ENOMEM, "out of memory");
+      break;
+    }
+  }
+  close(fd);
+  if (rc == PROMPTLY_OK && pr_buf_append(&b, "", 0) != PROMPTLY_OK) {
+    rc = pr_err(why, whylen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  if (rc != PROMPTLY_OK) {
+    pr_buf_free(&b);
+    return rc;
+  }
+  *len = b.len;
+  *out = b.data;
+  return PROMPTLY_OK;
 }

@@ -41,6 +41,32 @@ int pr_buf_printf(pr_buf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 const char *pr_buf_cstr(pr_buf *b);  /* "" when empty */
 
+/* The length of the valid UTF-8 sequence at s[0..n) (1 to 4), or 0 if
+** the bytes there are not one (overlong forms, surrogates and code points
+** over U+10FFFF are not). */
+size_t pr_utf8_seq(const unsigned char *s, size_t n);
+
+/* Whether s[0..n) is valid UTF-8 without NUL; if not and bad is not NULL,
+** *bad is the offset of the first offending byte. */
+int pr_utf8_valid(const char *s, size_t n, size_t *bad);
+
+/* s[0..n) as one printable line of valid UTF-8 in out (outlen > 0, always
+** NUL-terminated): newline, carriage return and tab become \n \r \t, other
+** control characters (C0, DEL, C1, U+2028, U+2029) and bytes that are not
+** UTF-8 become \xNN (bytes) or \uNNNN; a backslash stays as it is.  Cut
+** at a character boundary with "..." when it does not fit.  Returns the
+** length written. */
+size_t pr_text_line(const char *s, size_t n, char *out, size_t outlen);
+
+/* Read a whole regular file of at most max bytes into *out (malloc'd,
+** NUL-terminated, *len bytes before the NUL).  Opened without blocking and
+** checked on the open descriptor: a FIFO, a device (/dev/zero), a folder
+** are refused before anything is read; a file that grows while it is read
+** is cut off at max.  EIO (or ENOMEM) with the reason alone in why ("not a
+** regular file", "too large (N bytes, at most M)", strerror). */
+int pr_read_file(const char *path, size_t max, char **out, size_t *len,
+                 char *why, size_t whylen);
+
 /* ISO 8601 UTC with seconds and "Z" ("2026-11-20T17:00:00Z"); milliseconds
 ** are added only when not zero.  out must hold PR_ISO_LEN bytes. */
 #define PR_ISO_LEN 32

@@ -10,7 +10,9 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libuv1-dev liblua5.4-dev libglib2.0-dev libical-dev libjansson-dev
       libcmocka-dev tzdata)
 if [ "$what" = test ]; then
-  pkgs+=(clang valgrind binutils libbusiness-hours-perl perl systemd
+  # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for make fuzz.
+  pkgs+=(clang libclang-rt-14-dev valgrind binutils libbusiness-hours-perl
+         perl systemd python3 jq
          postgresql libdbd-pg-perl mariadb-server mariadb-client libdbd-mysql-perl)
 fi
 

@@ -4,6 +4,7 @@
 #  2. clang, -Werror: make check
 #  3. AddressSanitizer + UndefinedBehaviorSanitizer: make check
 #  4. valgrind (memcheck, leaks) over the gcc build: make check
+#  4b. make fuzz-smoke (libFuzzer harnesses, a few seconds each)
 #  5. make install; the RT 5 end-to-end tests (tests/e2e) on SQLite,
 #     PostgreSQL and MariaDB, and tests/e2e/backends.sh; make install-rt
 #     (the daemon checks the installed rules, systemd-analyze verifies the
@@ -60,6 +61,17 @@ check valgrind CC=gcc CFLAGS="-g -O1" -- \
   LOG_COMPILER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" \
   PROMPTLY_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" \
   PROMPTLY_PROPERTY_CASES=1000 PROMPTLY_TEST_SCALE=10 || status=1
+
+# libFuzzer harnesses (clang, ASan + UBSan): a few seconds each on seeds
+# from the fixtures.  The long run is in README ("Fuzzing").
+echo "== make fuzz-smoke"
+if (cd "$out/clang" && make -s fuzz-smoke >"$out/fuzz.log" 2>&1); then
+  passed=$((passed + 1))
+  grep -E '^(ok|not ok) ' "$out/fuzz.log" || true
+else
+  tail -60 "$out/fuzz.log"
+  failed=$((failed + 1)); status=1
+fi
 
 echo "== make install"
 stage=$out/stage

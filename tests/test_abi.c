@@ -82,6 +82,53 @@ test_abi_small_vtable_refused(void **state)
 }
 
 
+
+/* ABI 1.1 appended the record callback: a host built against 1.0 (its
+** struct ends after trace) keeps working, and whatever lies after its
+** struct is never called. */
+static void
+bogus_record(void *ud, int64_t ticket, int64_t at_ms, const char *json)
+{
+  (void)ud;
+  (void)ticket;
+  (void)at_ms;
+  (void)json;
+  fail_msg("a 1.0 host's record callback was called");
+}
+
+
+static void
+test_abi_1_0_host_struct_still_works(void **state)
+{
+  (void)state;
+  assert_int_equal(PROMPTLY_ABI_MINOR, 1);
+  assert_int_equal(api.abi_version(), (1u << 16) | 1u);
+  fake_host h;
+  fake_host_init(&h, &api);
+  h.host.struct_size =
+    (uint32_t)(offsetof(promptly_host, trace) + sizeof(h.host.trace));
+  h.host.abi_version = (1u << 16) | 0;
+  h.host.record = bogus_record;  /* past the 1.0 struct: must be ignored */
+  char err[256] = "";
+  promptly *p = NULL;
+  assert_int_equal(api.open(&h.host, fake_rules("abi-sla"), &p, err,
+                            sizeof(err)),
+                   PROMPTLY_OK);
+  h.p = p;
+  fake_event fe;
+  fake_create(&fe, 1, 1795000000000, "server down");
+  assert_int_equal(api.submit(p, &fe.ev, err, sizeof(err)), PROMPTLY_OK);
+  promptly_attr st = {"status", "resolved"};
+  promptly_event ev = {sizeof(ev), PROMPTLY_EV_STATUS, 1, 1795000060000,
+                       &st, 1, 0, NULL};
+  assert_int_equal(api.submit(p, &ev, err, sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(api.advance(p, 1795000120000), PROMPTLY_OK);
+  assert_true(h.writes >= 2);
+  assert_int_equal(api.close(p), PROMPTLY_OK);
+  h.p = NULL;
+  fake_host_free(&h);
+}
+
 static void
 test_abi_missing_rules_folder_named(void **state)
 {
@@ -524,6 +571,7 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_abi_major_mismatch_refused),
     cmocka_unit_test(test_abi_small_vtable_refused),
+    cmocka_unit_test(test_abi_1_0_host_struct_still_works),
     cmocka_unit_test(test_abi_missing_rules_folder_named),
     cmocka_unit_test(test_abi_bad_events_refused_and_change_nothing),
     cmocka_unit_test(test_abi_threads_submit_each_handled_once),

@@ -13,6 +13,7 @@
 #include "cmocka_all.h"
 
 #include "calendar.h"
+#include "tzrule.h"
 #include "promptly.h"
 #include "util.h"
 
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -637,9 +640,16 @@ static void
 test_calendar_bad_zone(void **state)
 {
   (void)state;
-  static const char *const zones[] = {"Mars/Base", "../../etc/passwd",
-                                      "/etc/localtime", "Europe/Nowhere",
-                                      "Local"};
+  static const char *const zones[] = {
+    "Mars/Base", "../../etc/passwd", "/etc/localtime", "Europe/Nowhere",
+    "Local",
+    /* Paths, ':' (GLib reads ":/path" as a file), POSIX TZ rules, empty or
+    ** dotted components, a name too long: refused by syntax. */
+    ":/etc/passwd", ":Europe/Berlin", "Europe/../../../etc/passwd",
+    "Europe//Berlin", "Europe/Berlin/", "./UTC", ".UTC",
+    "CET-1CEST,M3.5.0,M10.5.0/3", "<+03>-3", "Europe/Ber lin",
+    "_Europe/Berlin",
+    "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
   char err[256];
   for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
     pr_cal_spec *s = (pr_cal_spec *)&err;  /* must be cleared */
@@ -650,8 +660,24 @@ test_calendar_bad_zone(void **state)
     snprintf(want, sizeof(want), "unknown time zone '%s'", zones[i]);
     assert_string_equal(err, want);
   }
-  /* NULL and "" are UTC, not the process's zone. */
+  /* A control character is shown escaped, so the message is one line. */
   pr_cal_spec *s;
+  assert_int_equal(pr_cal_spec_new("Europe/Berlin\nx", &s, err,
+                                   sizeof(err)),
+                   PROMPTLY_EINVAL);
+  assert_string_equal(err, "unknown time zone 'Europe/Berlin\\nx'");
+  /* Real names of every shape still work. */
+  static const char *const good[] = {"Europe/Berlin", "Etc/GMT+5",
+                                     "America/Argentina/Buenos_Aires",
+                                     "EST5EDT", "UTC", "Etc/GMT-14"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    assert_true(pr_cal_zone_name_ok(good[i]));
+    if (pr_cal_spec_new(good[i], &s, err, sizeof(err)) != PROMPTLY_OK) {
+      fail_msg("%s: %s", good[i], err);
+    }
+    pr_cal_spec_free(s);
+  }
+  /* NULL and "" are UTC, not the process's zone. */
   pr_calendar *c;
   assert_int_equal(pr_cal_spec_new(NULL, &s, err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(pr_cal_compile(s, &c, err, sizeof(err)), PROMPTLY_OK);
@@ -711,6 +737,86 @@ test_calendar_bad_holidays(void **state)
                                            sizeof(err)),
                    PROMPTLY_OK);
   pr_cal_spec_free(s);
+}
+
+
+/* A FIFO, a device, a folder, a file over the size limit, a symbolic
+** link out of the folder: each refused at once, nothing read. */
+static void
+test_calendar_ics_only_regular_files_inside(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/pr-cal-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256], err[512];
+  pr_cal_spec *s;
+  assert_int_equal(pr_cal_spec_new("UTC", &s, err, sizeof(err)), PROMPTLY_OK);
+
+  snprintf(path, sizeof(path), "%s/fifo.ics", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  time_t t0 = time(NULL);
+  assert_int_equal(pr_cal_spec_add_ics(s, path, err, sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_true(time(NULL) - t0 < 3);
+  assert_non_null(strstr(err, "fifo.ics': not a regular file"));
+  assert_int_equal(pr_cal_spec_add_ics(s, "/dev/zero", err, sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_string_equal(err, "'/dev/zero': not a regular file");
+  assert_int_equal(pr_cal_spec_add_ics(s, dir, err, sizeof(err)),
+                   PROMPTLY_EIO);
+
+  snprintf(path, sizeof(path), "%s/big.ics", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(ftruncate(fileno(f), (off_t)PR_CAL_ICS_MAX + 1), 0);
+  fclose(f);
+  assert_int_equal(pr_cal_spec_add_ics(s, path, err, sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_non_null(strstr(err, "big.ics': too large (4194305 bytes, at most "
+                              "4194304)"));
+
+  /* Inside the folder: a link out is refused, named as the rules named
+  ** it; a link that stays inside is followed. */
+  char link[256], ok[256], src[1024];
+  snprintf(link, sizeof(link), "%s/out.ics", dir);
+  assert_int_equal(symlink("/etc/passwd", link), 0);
+  assert_int_equal(pr_cal_spec_add_ics_in(s, dir, "out.ics", err,
+                                          sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_string_equal(err, "'out.ics': leads outside the rules folder (to "
+                           "'/etc/passwd')");
+  assert_int_equal(pr_cal_spec_add_ics_in(s, dir, "fifo.ics", err,
+                                          sizeof(err)),
+                   PROMPTLY_EIO);
+  assert_string_equal(err, "'fifo.ics': not a regular file");
+  fixture("holidays.ics", src, sizeof(src));
+  snprintf(ok, sizeof(ok), "%s/in.ics", dir);
+  FILE *in = fopen(src, "rb");
+  FILE *out = fopen(ok, "wb");
+  assert_non_null(in);
+  assert_non_null(out);
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof(buf), in)) > 0) {
+    assert_int_equal(fwrite(buf, 1, got, out), got);
+  }
+  fclose(in);
+  fclose(out);
+  snprintf(link, sizeof(link), "%s/alias.ics", dir);
+  assert_int_equal(symlink("in.ics", link), 0);
+  if (pr_cal_spec_add_ics_in(s, dir, "alias.ics", err, sizeof(err)) !=
+      PROMPTLY_OK) {
+    fail_msg("%s", err);
+  }
+  pr_cal_spec_free(s);
+
+  const char *names[] = {"fifo.ics", "big.ics", "out.ics", "in.ics",
+                         "alias.ics"};
+  for (size_t i = 0; i < 5; i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+    unlink(path);
+  }
+  rmdir(dir);
 }
 
 
@@ -1052,6 +1158,7 @@ test_calendar_long_spans_consistent(void **state)
 ** as the spec text. */
 typedef struct orc_cal {
   GTimeZone *tz;
+  const pr_tzrule *rule;  /* after rule->after_s; NULL: GLib throughout */
   const char *tz_name;
   int all_week;
   int n_open[7];
@@ -1075,6 +1182,25 @@ static const char *const prop_zones[] = {
 #define N_PROP_ZONES (sizeof(prop_zones) / sizeof(prop_zones[0]))
 
 static GTimeZone *prop_tz[N_PROP_ZONES];
+static pr_tzrule prop_rule[N_PROP_ZONES];
+static int prop_has_rule[N_PROP_ZONES];
+
+
+/* The zone's offset (seconds) at UTC second t, as the module reads a zone:
+** GLib up to the TZif file's last transition, its footer rule after it
+** (GLib gets Dublin's negative saving wrong after 2037; tzrule.h).  The
+** offsets themselves are checked against an independent reader, Python's
+** zoneinfo, in every zone by test_tzscan.sh; this oracle checks the
+** calendar arithmetic on top of them. */
+static int32_t
+orc_offset(GTimeZone *tz, const pr_tzrule *rule, int64_t t)
+{
+  if (rule != NULL && t >= rule->after_s) {
+    return pr_tzrule_offset(rule, t);
+  }
+  return g_time_zone_get_offset(
+    tz, g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, t));
+}
 
 
 static int
@@ -1098,9 +1224,8 @@ orc_holiday(const orc_cal *o, int64_t day)
 static int
 orc_open(const orc_cal *o, int64_t t)
 {
-  int iv = g_time_zone_find_interval(o->tz, G_TIME_TYPE_UNIVERSAL,
-                                     floor_div(t, 1000));
-  int64_t local = t + (int64_t)g_time_zone_get_offset(o->tz, iv) * 1000;
+  int64_t local =
+    t + (int64_t)orc_offset(o->tz, o->rule, floor_div(t, 1000)) * 1000;
   int64_t day = floor_div(local, DAY_MS);
   int64_t tod = local - day * DAY_MS;
   int w = (int)(((day + 3) % 7 + 7) % 7);
@@ -1215,15 +1340,13 @@ fmt_hhmm(int32_t ms, char out[8])
 /* A UTC instant near a change of offset in the given year, found by
 ** scanning GLib day by day; -1 if the zone has none that year. */
 static int64_t
-orc_near_transition(GTimeZone *tz, int64_t year)
+orc_near_transition(GTimeZone *tz, const pr_tzrule *rule, int64_t year)
 {
   int64_t d0 = pr_days_from_civil(year, 1, 1), found[8];
   int n = 0;
-  int32_t prev = g_time_zone_get_offset(
-    tz, g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, d0 * 86400));
+  int32_t prev = orc_offset(tz, rule, d0 * 86400);
   for (int64_t d = d0 + 1; d < d0 + 366 && n < 8; d++) {
-    int32_t off = g_time_zone_get_offset(
-      tz, g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, d * 86400));
+    int32_t off = orc_offset(tz, rule, d * 86400);
     if (off != prev) {
       found[n++] = d;
     }
@@ -1267,6 +1390,7 @@ prop_one(prop_stats *st, orc_segs *segs)
   memset(&o, 0, sizeof(o));
   size_t zi = (size_t)(rnd() % N_PROP_ZONES);
   o.tz = prop_tz[zi];
+  o.rule = prop_has_rule[zi] ? &prop_rule[zi] : NULL;
   o.tz_name = prop_zones[zi];
   pr_cal_spec *s;
   assert_int_equal(pr_cal_spec_new(o.tz_name, &s, err, sizeof(err)),
@@ -1334,7 +1458,7 @@ prop_one(prop_stats *st, orc_segs *segs)
   int64_t start = (y0 + rnd_in(0, 364)) * DAY_MS + rnd_in(0, DAY_MS - 1);
   int mode = (int)(rnd() % 100);
   if (mode < 45) {
-    int64_t t = orc_near_transition(o.tz, year);
+    int64_t t = orc_near_transition(o.tz, o.rule, year);
     if (t >= 0) {
       start = t + rnd_in(-3 * DAY_MS, 2 * DAY_MS);
     }
@@ -1502,6 +1626,9 @@ test_calendar_property_oracle(void **state)
   for (size_t i = 0; i < N_PROP_ZONES; i++) {
     prop_tz[i] = g_time_zone_new_identifier(prop_zones[i]);
     assert_non_null(prop_tz[i]);
+    char path[256];
+    snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", prop_zones[i]);
+    prop_has_rule[i] = pr_tzrule_load(path, &prop_rule[i]) == 0;
   }
   print_message("property: %ld random calendars, seed %llu "
                 "(PROMPTLY_PROPERTY_CASES, PROMPTLY_PROPERTY_SEED)\n",
@@ -1534,6 +1661,7 @@ main(void)
     cmocka_unit_test(test_calendar_bad_zone),
     cmocka_unit_test(test_calendar_bad_holidays),
     cmocka_unit_test(test_calendar_bad_ics),
+    cmocka_unit_test(test_calendar_ics_only_regular_files_inside),
     cmocka_unit_test(test_calendar_never_due),
     cmocka_unit_test(test_calendar_absurd_input),
     cmocka_unit_test(test_calendar_abi_round_trip),

@@ -174,5 +174,41 @@ same "many lines: exit 0" "$?" 0
 same "many lines: last answer" "$(tail -n 1 "$tmp/many.out" | sed 's/.*"due": //')" \
   '"2026-11-27T09:20:00Z"}'
 
+# --- Yearly .ics holidays to 2900, past libical's own horizon (2582) --------
+# 24x7 in UTC, so a day is 86400 s unless it is a holiday of holidays.ics.
+ics24() {  # START END: the business seconds between, on that calendar
+  echo "{\"calendar\": {\"ics\": \"$src/tests/fixtures/ics/holidays.ics\", \"24x7\": true}, \"start\": \"$1\", \"end\": \"$2\"}" |
+    promptly due --batch - | sed 's/.*"elapsed_seconds": //; s/}$//'
+}
+# Christmas and Boxing Day (FREQ=YEARLY from 2000-12-25, two days): of
+# Dec 24-28, only the 24th and 27th count, in every year up to 2899.
+for y in 2581 2583 2700 2899; do
+  same "yearly .ics in $y: Dec 24-28 counts two days" \
+    "$(ics24 "$y-12-24T00:00:00Z" "$y-12-28T00:00:00Z")" 172800
+done
+# New Year (BYMONTH=1;BYMONTHDAY=1, EXDATE 2027 only): off in 2899.
+same "yearly .ics in 2899: New Year is off" \
+  "$(ics24 2899-01-01T00:00:00Z 2899-01-02T00:00:00Z)" 0
+# Memorial Day (last Monday of May).  2850 = 2050 + 2 x 400 years, the same
+# calendar.  2026-05-25 is a Monday; 2026-05-25 to 2050-05-25 is 24 years
+# with 6 leap days, 8766 days = 1252 weeks + 2 days: a Wednesday, so the
+# last Monday of May 2050 (and 2850) is the 30th.
+same "yearly .ics in 2850: Memorial Day May 30 is off" \
+  "$(ics24 2850-05-30T00:00:00Z 2850-05-31T00:00:00Z)" 0
+same "yearly .ics in 2850: the Sunday before counts" \
+  "$(ics24 2850-05-29T00:00:00Z 2850-05-30T00:00:00Z)" 86400
+
+# Monthly (monthly.ics: the first Monday of each month, from 2000-01-03).
+# 2050-05-30 is a Monday (above), so 2050-06-06 is the first Monday of June,
+# and so is 2850-06-06.
+mon24() {
+  echo "{\"calendar\": {\"ics\": \"$src/tests/fixtures/ics/monthly.ics\", \"24x7\": true}, \"start\": \"$1\", \"end\": \"$2\"}" |
+    promptly due --batch - | sed 's/.*"elapsed_seconds": //; s/}$//'
+}
+same "monthly .ics in 2850: June 6 is off" \
+  "$(mon24 2850-06-06T00:00:00Z 2850-06-07T00:00:00Z)" 0
+same "monthly .ics in 2850: June 5 counts" \
+  "$(mon24 2850-06-05T00:00:00Z 2850-06-06T00:00:00Z)" 86400
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

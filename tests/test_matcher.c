@@ -259,6 +259,41 @@ test_matcher_500_keywords(void **state)
 }
 
 
+
+/* pr_matcher_scan_each: "id start end" of each match, in the original
+** text's bytes. */
+static void
+on_each(void *ud, uint32_t id, size_t start, size_t end)
+{
+  char *out = ud;
+  size_t n = strlen(out);
+  snprintf(out + n, 256 - n, "%s%u %zu %zu", n ? "; " : "", (unsigned)id,
+           start, end);
+}
+
+static void
+test_matcher_scan_each_places(void **state)
+{
+  (void)state;
+  const char *const words[] = {"strasse", "data loss", "down", NULL};
+  pr_matcher *m = make(words);
+  char out[256] = "";
+  /* "Die Straße": S at byte 4, ß is two bytes, so Straße is [4, 11);
+  ** then ": " and "DATA \t LOSS" is [13, 24), its run of white space
+  ** inside; "down" is [25, 29); "download" is no whole word. */
+  const char *text = "Die Straße: DATA \t LOSS down download";
+  assert_int_equal(pr_matcher_scan_each(m, text, strlen(text), on_each, out),
+                   PROMPTLY_OK);
+  assert_string_equal(out, "0 4 11; 1 13 24; 2 25 29");
+  /* Every match scan_each reports is one pr_matcher_scan reports. */
+  assert_string_equal(hits_of(m, text), "111");
+  out[0] = '\0';
+  assert_int_equal(pr_matcher_scan_each(m, "nothing", 7, on_each, out),
+                   PROMPTLY_OK);
+  assert_string_equal(out, "");
+  pr_matcher_free(m);
+}
+
 int
 main(void)
 {
@@ -273,6 +308,7 @@ main(void)
     cmocka_unit_test(test_matcher_same_keyword_same_id),
     cmocka_unit_test(test_matcher_scan_before_compile_fails),
     cmocka_unit_test(test_matcher_500_keywords),
+    cmocka_unit_test(test_matcher_scan_each_places),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

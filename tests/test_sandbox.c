@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -422,6 +423,241 @@ test_sandbox_errors_name_file_and_line(void **state)
 }
 
 
+static double
+wall_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
+/* A hostile chunk under the default limits of a rule set: it fails with
+** fragment in a message naming 10-x.lua:line, within a few seconds. */
+static void
+assert_stopped(const char *src, const char *fragment)
+{
+  char err[512];
+  double t0 = wall_s();
+  int rc = run_capped(src, strlen(src), MEM_CAP, (uint64_t)10000000, err,
+                      sizeof(err));
+  double took = wall_s() - t0;
+  if (rc != PROMPTLY_ERULE) {
+    fail_msg("rc %d for %s", rc, src);
+  }
+  if (strstr(err, fragment) == NULL || strstr(err, "10-x.lua:") != err) {
+    fail_msg("error '%s' lacks '%s' or the file:line", err, fragment);
+  }
+  if (took > 3.0) {
+    fail_msg("took %.2f s: %s", took, src);
+  }
+}
+
+
+static void
+test_sandbox_library_calls_are_charged_by_size(void **state)
+{
+  (void)state;
+  /* Each loop does a few instructions a turn, but megabytes of C work. */
+  const char *big = "local s = string.rep('\xc3\xa9', 2 << 20)\n";
+  char src[512];
+  const char *loops[] = {
+    "for i = 1, 1e9 do local n = utf8.len(s) end",
+    "for i = 1, 1e9 do local u = s:upper() end",
+    "for i = 1, 1e9 do local u = s:lower():reverse() end",
+    "for i = 1, 1e9 do local x = s:sub(2) end",
+    "for i = 1, 1e9 do local x = string.format('%s', s) end",
+    "for i = 1, 1e9 do local x = tonumber(s) end",
+    "for i = 1, 1e9 do local a = s:byte(1, 100000) end",
+    "for i = 1, 1e9 do local c = utf8.codepoint(s, 1, 100000) end",
+  };
+  for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++) {
+    snprintf(src, sizeof(src), "%s%s", big, loops[i]);
+    assert_stopped(src, ":2: ");
+    assert_stopped(src, " budget exceeded (");
+  }
+  snprintf(src, sizeof(src), "%s%s", big,
+           "for i = 1, 1e9 do local x = s:find('\xc3\xa9x', 1, true) end");
+  assert_stopped(src, "10-x.lua:2: ");
+}
+
+
+static void
+test_sandbox_table_functions_are_charged(void **state)
+{
+  (void)state;
+  assert_stopped("local t = {} for i = 1, 100000 do t[i] = 100000 - i end\n"
+                 "for i = 1, 1e9 do table.sort(t) end",
+                 "10-x.lua:2: ");
+  assert_stopped("local t = {} for i = 1, 100000 do t[i] = i end\n"
+                 "for i = 1, 1e9 do table.insert(t, 1, i) end",
+                 "budget exceeded");
+  assert_stopped("local t = {} for i = 1, 200000 do t[i] = i end\n"
+                 "for i = 1, 1e9 do table.remove(t, 1) t[#t + 1] = i end",
+                 "budget exceeded");
+  assert_stopped("local t = {} for i = 1, 200000 do t[i] = 'x' end\n"
+                 "for i = 1, 1e9 do local s = table.concat(t, ',') end",
+                 "budget exceeded");
+  assert_stopped("local t = {} for i = 1, 2e5 do t[i] = i end\n"
+                 "for i = 1, 1e9 do local a = select('#', table.unpack(t, "
+                 "1, 100000)) end",
+                 "budget exceeded");
+  /* One table's array is one block: a million elements do not fit. */
+  assert_stopped("local t = {} for i = 1, 1e6 do t[i] = i end",
+                 "10-x.lua:1: not enough memory (one string or table of ");
+  /* Sorting a sequence over the cap is refused before it starts. */
+  assert_stopped("local t = {} for i = 1, (1 << 17) + 1 do t[i] = i end\n"
+                 "table.sort(t)",
+                 "10-x.lua:2: table.sort: 131073 elements are over the "
+                 "limit");
+  /* Ordinary use is still fine. */
+  char err[256];
+  assert_ok(run("local t = {3, 1, 2} table.sort(t)\n"
+                "assert(table.concat(t, ',') == '1,2,3')\n"
+                "table.insert(t, 1, 0) assert(t[1] == 0 and #t == 4)\n"
+                "assert(table.remove(t, 1) == 0)\n"
+                "assert(select('#', table.unpack(t)) == 3)\n"
+                "assert(('abc'):byte(-1) == 99 and #('x'):rep(3) == 3)\n"
+                "assert(utf8.len('h\xc3\xa9') == 2)\n",
+                err, sizeof(err)),
+            err);
+}
+
+
+static void
+test_sandbox_failing_allocations_are_charged(void **state)
+{
+  (void)state;
+  /* Each failed allocation costs Lua a full collection of the heap. */
+  assert_stopped("local keep = {} for i = 1, 2e5 do keep[i] = {i} end\n"
+                 "for i = 1, 1e9 do pcall(string.rep, 'x', 9 << 20) "
+                 "local ok = pcall(function() return ('x'):rep(4 << 20) "
+                 ".. ('y'):rep(4 << 20) .. ('z'):rep(4 << 20) end) end",
+                 "budget exceeded");
+  assert_fails_with("local s = string.rep('x', 9 << 20)",
+                    "over the largest string");
+}
+
+
+static void
+test_sandbox_long_string_compare_hits_time_budget(void **state)
+{
+  (void)state;
+  /* '==' of two long strings is one VM instruction: only the CPU time
+  ** stops this loop early. */
+  pr_sandbox *sb = NULL;
+  char err[512];
+  assert_int_equal(pr_sandbox_new(MEM_CAP, (uint64_t)1 << 40, NULL, NULL,
+                                  &sb, err, sizeof(err)),
+                   PROMPTLY_OK);
+  pr_sandbox_set_time(sb, (uint64_t)200 * 1000000);
+  const char *src =
+    "local a = string.rep('x', 4 << 20) local b = a:sub(1, -2) .. 'x'\n"
+    "local n = 0\n"
+    "while true do if a == b then n = n + 1 end end\n";
+  double t0 = wall_s();
+  assert_int_equal(pr_sandbox_exec(sb, "eq.lua", src, strlen(src), err,
+                                   sizeof(err)),
+                   PROMPTLY_ERULE);
+  double took = wall_s() - t0;
+  assert_non_null(strstr(err, "eq.lua:3: time budget exceeded (200 ms of "
+                              "CPU time)"));
+  assert_true(took < 3.0);
+  assert_true(pr_sandbox_time_used(sb) >= (uint64_t)200 * 1000000);
+  pr_sandbox_free(sb);
+}
+
+
+static void
+test_sandbox_span_shares_one_time_budget(void **state)
+{
+  (void)state;
+  pr_sandbox *sb = NULL;
+  char err[512];
+  assert_int_equal(pr_sandbox_new(MEM_CAP, (uint64_t)1 << 40, NULL, NULL,
+                                  &sb, err, sizeof(err)),
+                   PROMPTLY_OK);
+  /* Each chunk alone would fit the 50 ms of a call; a span of 100 ms
+  ** stops the third one and every chunk after it. */
+  const char *spin =
+    "local t0 = os and 0 local n = 0 for i = 1, 1e12 do n = n + 1 end";
+  (void)spin;
+  pr_sandbox_span_begin(sb, (uint64_t)100 * 1000000);
+  int failed = 0;
+  double t0 = wall_s();
+  for (int i = 0; i < 50; i++) {
+    /* About 10 ms of work each: 1M additions. */
+    const char *chunk = "local n = 0 for i = 1, 1e6 do n = n + i % 7 end";
+    char name[32];
+    snprintf(name, sizeof(name), "f%02d.lua", i);
+    if (pr_sandbox_exec(sb, name, chunk, strlen(chunk), err, sizeof(err)) !=
+        PROMPTLY_OK) {
+      failed++;
+      assert_non_null(strstr(err, "time budget exceeded (100 ms of CPU time "
+                                  "for loading the rules)"));
+    }
+  }
+  pr_sandbox_span_end(sb);
+  assert_true(failed > 0);
+  assert_true(wall_s() - t0 < 5.0);
+  /* After the span, calls have their own time again. */
+  const char *ok = "x = 1";
+  assert_int_equal(pr_sandbox_exec(sb, "ok.lua", ok, strlen(ok), err,
+                                   sizeof(err)),
+                   PROMPTLY_OK);
+  pr_sandbox_free(sb);
+}
+
+
+static void
+test_sandbox_gsub_replacement_and_backrefs_are_priced(void **state)
+{
+  (void)state;
+  /* %0 a thousand times in the replacement, over a 1 MiB subject. */
+  assert_stopped("local s = string.rep('a', 1 << 20)\n"
+                 "local r = string.rep('%0', 1000)\n"
+                 "local x = s:gsub('a', r)",
+                 "10-x.lua:3: string.gsub: pattern too complex");
+  /* '^(.-)%1$' tries every split and compares: quadratic. */
+  assert_stopped("local s = string.rep('ab', 50000) .. 'c'\n"
+                 "for i = 1, 1e9 do local m = s:match('^(.-)%1$') end",
+                 "10-x.lua:2: string.match: pattern too complex");
+  char err[256];
+  assert_ok(run("assert(('abab'):match('^(.-)%1$') == 'ab')\n"
+                "assert(('hello world'):gsub('o', '%0%0') == "
+                "'helloo woorld')\n"
+                "assert(('x y'):gsub('%w', '<%0>', 1) == '<x> y')\n",
+                err, sizeof(err)),
+            err);
+}
+
+
+static void
+test_sandbox_log_is_bounded_and_one_line(void **state)
+{
+  (void)state;
+  char err[256];
+  log_calls = 0;
+  assert_int_equal(run("for i = 1, 1e5 do promptly.log('line', i) end",
+                       err, sizeof(err)),
+                   PROMPTLY_OK);
+  /* 20 lines, then one that says the rest are dropped. */
+  assert_int_equal(log_calls, PR_SANDBOX_LOGS_CALL + 1);
+  assert_int_equal(last_log_level, PROMPTLY_LOG_WARN);
+  assert_non_null(strstr(last_log, "10-x.lua:1: more than 20 promptly.log"));
+  log_calls = 0;
+  assert_ok(run("promptly.warn(string.rep('x', 1 << 20))\n"
+                "promptly.log('P1\\npromptly: error: y.lua:1: "
+                "forged\\255', {})\n",
+                err, sizeof(err)),
+            err);
+  assert_int_equal(log_calls, 2);
+  assert_non_null(strstr(last_log, "10-x.lua:2: P1\\npromptly: error: "
+                                   "y.lua:1: forged\\xff table: "));
+  assert_null(strchr(last_log, '\n'));
+}
+
+
 int
 main(void)
 {
@@ -447,6 +683,13 @@ main(void)
     cmocka_unit_test(test_sandbox_print_and_raw_are_gone),
     cmocka_unit_test(test_sandbox_log_goes_to_sink),
     cmocka_unit_test(test_sandbox_errors_name_file_and_line),
+    cmocka_unit_test(test_sandbox_library_calls_are_charged_by_size),
+    cmocka_unit_test(test_sandbox_table_functions_are_charged),
+    cmocka_unit_test(test_sandbox_failing_allocations_are_charged),
+    cmocka_unit_test(test_sandbox_long_string_compare_hits_time_budget),
+    cmocka_unit_test(test_sandbox_span_shares_one_time_budget),
+    cmocka_unit_test(test_sandbox_gsub_replacement_and_backrefs_are_priced),
+    cmocka_unit_test(test_sandbox_log_is_bounded_and_one_line),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,6 +53,11 @@ wait_for() {
 scenario() {
   local name=$1 until=$2
   local d="$sc/$name"
+  local rules="$rules"
+  # A case may bring its own rules (tests/fixtures/scenarios/<case>/rules).
+  if [ -d "$d/rules" ]; then
+    rules="$d/rules"
+  fi
   run_cli "$tmp/$name.out" "$tmp/$name.err" run --rules "$rules" \
     --events "$d/events.jsonl" --until "$until"
   check "$name: exits 0" test "$rc" -eq 0
@@ -119,8 +124,59 @@ scenario tier-change 2026-11-23T13:00:00Z
 # Pending customer, never answered: two reminders, close after 7 days.
 scenario auto-close 2026-12-07T00:00:00Z
 
+# Issue 11, defect 4: a reply at the due instant itself is in time (events
+# before deadlines); a second later it is breached.
+scenario tie-reply-at-due 2026-11-23T16:00:00Z
+
+# Issue 11, defect 2: a switch to a round-the-clock policy counts its time
+# over the whole cycle (07:00-12:00 less the hold: 4h), and a clock past
+# its new target at once is due when that target ran out (08:00).
+scenario policy-switch 2026-11-23T15:00:00Z
+
+# Issue 11, defect 3: the earliest due wins at every transition: after the
+# hold the round-the-clock policy (Mon 21:00) beats business hours (Tue
+# 10:00).
+scenario earliest-wins 2026-11-23T22:00:00Z
+
+# Issue 11, defect 1: a breach stays a fact (breached_at) when the target
+# moves out, and the next breach, against the new target, notifies again
+# under a new target generation (key cycle "1.2").
+scenario breach-is-a-fact 2026-11-24T10:00:00Z
+
 # The events of the restart tests below, in one uninterrupted run.
 scenario restart 2026-11-26T17:00:00Z
+
+# --- Outcome records (--records) ---------------------------------------------
+
+# records CASE UNTIL: the records file equals <case>/records.jsonl (worked
+# out by hand, README "Outcome records"), and a second replay writes the
+# same bytes.
+records() {
+  local name=$1 until=$2
+  local d="$sc/$name" rules="$rules"
+  if [ -d "$d/rules" ]; then
+    rules="$d/rules"
+  fi
+  run_cli "$tmp/$name.rout" "$tmp/$name.rerr" run --rules "$rules" \
+    --events "$d/events.jsonl" --until "$until" --records "$tmp/$name.rec"
+  check "$name --records: exits 0" test "$rc" -eq 0
+  check "$name --records: the output is that of a plain run" same \
+    "$d/expected.jsonl" "$tmp/$name.rout"
+  check "$name --records: the expected records" same "$d/records.jsonl" \
+    "$tmp/$name.rec"
+  run_cli "$tmp/$name.rout2" "$tmp/$name.rerr2" run --rules "$rules" \
+    --events "$d/events.jsonl" --until "$until" --records "$tmp/$name.rec2"
+  check "$name --records: a replay writes the same records" cmp \
+    "$tmp/$name.rec" "$tmp/$name.rec2"
+}
+records tie-reply-at-due 2026-11-23T16:00:00Z
+records policy-switch 2026-11-23T15:00:00Z
+
+run_cli "$tmp/recbad.out" "$tmp/recbad.err" run --rules "$rules" \
+  --events "$sc/friday-p3/events.jsonl" --records "$tmp/no-dir/records"
+check "--records in a missing folder exits 1" test "$rc" -eq 1
+check "--records in a missing folder: named" grep -q "$tmp/no-dir/records" \
+  "$tmp/recbad.err"
 
 # --- The host's dedupe: --done ----------------------------------------------
 
@@ -214,7 +270,7 @@ check "restart: run B printed new actions" test \
   "$(keys "$tmp/B.out" | wc -l)" -gt 0
 run_cli "$tmp/C.out" "$tmp/C.err" run --rules "$rules" \
   --events "$tmp/restart.events" --until 2026-11-26T17:00:00Z \
-  --done "$keysf" --record "$keysf"
+  --done "$keysf" --record "$keysf" --records "$tmp/C.rec"
 check "restart: run C exits 0" test "$rc" -eq 0
 check "restart: run C printed new actions" test \
   "$(keys "$tmp/C.out" | wc -l)" -gt 0
@@ -230,6 +286,13 @@ check "restart: run C writes what one run writes" same \
 check "restart: the host ends with the same fields" same \
   <(fields "$sc/restart/expected.jsonl") \
   <(fields "$tmp/A.out" "$tmp/B.out" "$tmp/C.out")
+run_cli "$tmp/one.out" "$tmp/one.err" run --rules "$rules" \
+  --events "$tmp/restart.events" --until 2026-11-26T17:00:00Z \
+  --records "$tmp/one.rec"
+check "restart: run C writes the records of one run (none lost or twice)" \
+  same "$tmp/one.rec" "$tmp/C.rec"
+check "restart: the records are not empty" test \
+  "$(wc -l <"$tmp/one.rec")" -ge 4
 check "restart: the fields are not empty" test \
   "$(fields "$sc/restart/expected.jsonl" | wc -l)" -ge 20
 

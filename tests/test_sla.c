@@ -234,7 +234,7 @@ test_sla_first_response_met_by_agent_reply(void **state)
 
 
 static void
-test_sla_reply_at_due_instant_is_breached(void **state)
+test_sla_reply_at_due_instant_is_met(void **state)
 {
   (void)state;
   pr_sla_set *s = new_set();
@@ -244,12 +244,18 @@ test_sla_reply_at_due_instant_is_breached(void **state)
   pr_sla_actions a;
   pr_sla_actions_init(&a);
   int64_t t0 = at(2026, 11, 16, 9, 0);
+  /* The due is the first instant at which elapsed time exceeds the
+  ** target (t0 + 1h); events at an instant come before its deadlines, so
+  ** a reply at the due itself is in time, one a millisecond later not. */
   pr_sla_ticket *early = open_ticket(s, 1, t0, 2, 1, &a);
   pr_sla_ticket *late = open_ticket(s, 2, t0, 2, 1, &a);
-  ev(early, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR - 1, &a);
-  ev(late, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR, &a);
+  assert_string_equal(fld(early, s, t0, "sla.first_response.due"),
+                      "2026-11-16T10:00:00Z");
+  ev(early, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR, &a);
+  ev(late, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + HOUR + 1, &a);
   assert_string_equal(fld(early, s, t0 + DAY, "sla.first_response.state"),
                       "met");
+  assert_string_equal(fld(early, s, t0 + DAY, "sla.status"), "met");
   assert_string_equal(fld(late, s, t0 + DAY, "sla.first_response.state"),
                       "breached");
   assert_string_equal(fld(late, s, t0 + DAY, "sla.status"), "breached");
@@ -607,7 +613,9 @@ test_sla_target_used_up_at_closing(void **state)
     fld(sat, s, at(2026, 11, 21, 10, 0), "sla.first_response.state"),
     "running");
   ev(sat, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 21, 10, 0), &a);
-  ev(mon, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 23, 9, 0), &a);
+  /* Monday 09:00 is the due itself (in time); a millisecond later the
+  ** 4 hours are exceeded. */
+  ev(mon, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 23, 9, 0) + 1, &a);
   assert_string_equal(
     fld(sat, s, at(2026, 11, 24, 9, 0), "sla.first_response.state"), "met");
   assert_string_equal(
@@ -752,21 +760,37 @@ test_sla_priority_change_keeps_elapsed(void **state)
   assert_true(a.v[0].at_ms == t0 + 2 * HOUR);
   assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.state"),
                       "breached");
+  /* Due when the 30 minutes ran out (issue 11), not at the change. */
   assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.due"),
-                      "2026-11-16T11:00:00Z");
+                      "2026-11-16T09:30:00Z");
   /* "+2h" counts from where the target was used up: 2.5 h elapsed. */
   assert_int_equal(next(t, s, t0 + 2 * HOUR), t0 + 2 * HOUR + 30 * MIN);
-  /* And to P4 again: the ledger stays; no breach under 8 h. */
+  /* And to P4 again with 2h01m used: within 8 h, so running; the breach
+  ** stays a fact (breached_at), and the 75% and 100% entries, not reached
+  ** under 8 h, may fire again under target generation 2 (issue 11):
+  ** 75% = 6 h at 15:00, 100% at 17:00. */
   assert_int_equal(pr_sla_retarget(t, s, 3, 1, t0 + 2 * HOUR + MIN, &a),
                    PROMPTLY_OK);
   assert_string_equal(
     fld(t, s, t0 + 2 * HOUR + MIN, "sla.first_response.state"), "running");
+  assert_string_equal(
+    fld(t, s, t0 + 2 * HOUR + MIN, "sla.first_response.breached_at"),
+    "2026-11-16T11:00:00Z");
   assert_int_equal(pr_sla_fire(t, s, t0 + 7 * HOUR, &a), PROMPTLY_OK);
-  assert_int_equal(a.n, 3);
+  assert_int_equal(a.n, 4);
+  assert_string_equal(a.v[3].key, "9:first_response:1.2:75%:notify");
+  assert_true(a.v[3].at_ms == t0 + 6 * HOUR);
   assert_int_equal(pr_sla_fire(t, s, t0 + 8 * HOUR, &a), PROMPTLY_OK);
-  assert_int_equal(a.n, 3);
+  assert_int_equal(a.n, 6);
+  assert_string_equal(a.v[4].key, "9:first_response:1.2:100%:notify");
+  assert_string_equal(a.v[5].key, "9:first_response:1.2:100%:raise_priority");
+  assert_true(a.v[5].at_ms == t0 + 8 * HOUR);
   assert_string_equal(fld(t, s, t0 + 8 * HOUR, "sla.first_response.state"),
                       "breached");
+  /* The first breach is kept: 11:00, the change that put it past 30m. */
+  assert_string_equal(
+    fld(t, s, t0 + 8 * HOUR, "sla.first_response.breached_at"),
+    "2026-11-16T11:00:00Z");
   pr_sla_ticket_free(t);
   pr_sla_actions_free(&a);
   pr_sla_set_free(s);
@@ -1111,7 +1135,8 @@ trace_actions(pr_buf *b, pr_sla_actions *a)
 
 
 /* Drive the script the way the core does: deadlines due before an event
-** fire first, each at its own instant (fine = 1); or only events and a
+** fire first, each at its own instant, and those at the event's own
+** instant after it (fine = 1); or only events and a
 ** final fire (fine = 0).  Fields go to fields (may be NULL) and actions to
 ** acts.  Returns the ticket's state for more checks. */
 static pr_sla_ticket *
@@ -1130,7 +1155,7 @@ run_script(const pr_sla_set *s, int fine, pr_sla_done_fn done, void *ud,
   for (size_t i = 0; i <= n_steps; i++) {
     int64_t when = i < n_steps ? t0 + script[i].off : t0 + 30 * DAY;
     int64_t d;
-    while (fine && pr_sla_next_deadline(t, s, now, &d) && d <= when) {
+    while (fine && pr_sla_next_deadline(t, s, now, &d) && d < when) {
       assert_true(d > now);
       assert_int_equal(pr_sla_fire(t, s, d, &a), PROMPTLY_OK);
       trace_actions(acts, &a);
@@ -1178,7 +1203,13 @@ test_sla_replay_gives_identical_fields_and_actions(void **state)
   assert_non_null(strstr(pr_buf_cstr(&a1), "77:first_response:1:75%:notify"));
   assert_non_null(strstr(pr_buf_cstr(&a1), "77:wait:1:1d:remind_customer"));
   assert_non_null(
-    strstr(pr_buf_cstr(&a1), "77:next_response:1:100%:raise_priority"));
+    strstr(pr_buf_cstr(&a1), "77:periodic_update:2:100%:raise_priority"));
+  /* The agent replies at Mon 11:00 and Wed 11:00 are the first and the
+  ** next response's dues themselves: in time (events before deadlines),
+  ** warned but not breached. */
+  assert_non_null(strstr(pr_buf_cstr(&a1), "77:next_response:1:75%:notify"));
+  assert_null(strstr(pr_buf_cstr(&a1), "77:next_response:1:100%"));
+  assert_null(strstr(pr_buf_cstr(&a1), "77:first_response:1:100%"));
   assert_non_null(strstr(pr_buf_cstr(&f1), "sla.status=breached"));
   assert_non_null(strstr(pr_buf_cstr(&f1), "sla.status=paused"));
   /* Catching up only at events fires the same actions at the same
@@ -1641,12 +1672,280 @@ test_sla_state_is_compact(void **state)
 }
 
 
+
+/* --- Property: elapsed time recomputed from the running intervals ------- */
+
+/* A small deterministic generator (xorshift), so that a failure repeats. */
+static uint64_t
+rnd(uint64_t *x)
+{
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+
+/* The test's own record of a history: pause stretches [a, b). */
+typedef struct ivl {
+  int64_t a, b;
+} ivl;
+
+
+/* Business ms of cal (NULL: calendar time) over [start, at) less the
+** stretches: the running intervals, summed with pr_cal_between in the
+** test itself. */
+static int64_t
+oracle_elapsed(pr_calendar *cal, int64_t start, int64_t at, const ivl *p,
+               uint32_t n)
+{
+  int64_t sum = 0, from = start;
+  for (uint32_t i = 0; i <= n; i++) {
+    int64_t to = i < n ? p[i].a : at;
+    if (to > at) {
+      to = at;
+    }
+    if (to > from) {
+      int64_t d = to - from;
+      if (cal != NULL) {
+        assert_int_equal(pr_cal_between(cal, from, to, &d), PROMPTLY_OK);
+      }
+      sum += d;
+    }
+    if (i < n && p[i].b > from) {
+      from = p[i].b;
+    }
+  }
+  return sum;
+}
+
+
+static int
+has_key(const pr_sla_actions *a, uint32_t from, const char *prefix,
+        const char *suffix)
+{
+  for (uint32_t i = from; i < a->n; i++) {
+    const char *k = a->v[i].key;
+    size_t lp = strlen(prefix), ls = strlen(suffix), lk = strlen(k);
+    if (lk >= lp + ls && strncmp(k, prefix, lp) == 0 &&
+        strcmp(k + lk - ls, suffix) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+/* Random histories of one ticket under two policies with different
+** calendars and per-level targets: pauses, priority flips (which switch
+** the winning policy and calendar), deadlines fired on time.  After every
+** step: (a) each open clock's elapsed time equals the test's own sum of
+** pr_cal_between over its running intervals, in the calendar of the
+** policy the clock reports; (b) a clock that turns breached has had its
+** 100% action fired, under a key not seen before the breach. */
+static void
+test_sla_property_elapsed_over_intervals(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t biz = add_policy(s, "business", office);
+  uint32_t rt = add_policy(s, "round", always);
+  /* P1/P2 round the clock is tighter; P3/P4 only business has targets. */
+  target(s, rt, 0, PR_SLA_FIRST_RESPONSE, 1 * HOUR);
+  target(s, rt, 1, PR_SLA_FIRST_RESPONSE, 3 * HOUR);
+  target(s, rt, 0, PR_SLA_RESOLUTION, 6 * HOUR);
+  target(s, biz, 1, PR_SLA_FIRST_RESPONSE, 4 * HOUR);
+  target(s, biz, 2, PR_SLA_FIRST_RESPONSE, 8 * HOUR);
+  target(s, biz, 3, PR_SLA_FIRST_RESPONSE, 16 * HOUR);
+  target(s, biz, 1, PR_SLA_RESOLUTION, 16 * HOUR);
+  target(s, biz, 2, PR_SLA_RESOLUTION, 24 * HOUR);
+  target(s, biz, 3, PR_SLA_RESOLUTION, 40 * HOUR);
+  threshold(s, 1000, 0, "notify", "manager");
+  threshold(s, 500, 0, "notify", "team-lead");
+  assert_int_equal(pr_sla_set_add_pause(s, "on hold", 0, NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  int seen_round = 0, seen_business = 0, seen_breach = 0;
+  for (int run = 0; run < 200; run++) {
+    pr_sla_actions a;
+    pr_sla_actions_init(&a);
+    int64_t t0 = at(2026, 11, 16, 0, 0) + (int64_t)(rnd(&x) % (7 * DAY));
+    uint32_t level = (uint32_t)(rnd(&x) % 4);
+    pr_sla_ticket *t = open_ticket(s, 500 + run, t0, level, 3, &a);
+    ivl pauses[40];
+    uint32_t np = 0;
+    int paused = 0;
+    int was_breached[PR_SLA_BUILTIN] = {0};
+    int64_t now = t0;
+    int steps = 5 + (int)(rnd(&x) % 25);
+    for (int k = 0; k < steps; k++) {
+      int64_t when = now + 1 + (int64_t)(rnd(&x) % (10 * HOUR));
+      int64_t d;
+      while (pr_sla_next_deadline(t, s, now, &d) && d < when) {
+        assert_int_equal(pr_sla_fire(t, s, d, &a), PROMPTLY_OK);
+        now = d;
+      }
+      uint32_t before = a.n;
+      int what = (int)(rnd(&x) % 3);
+      if (what == 0 && !paused && np < 20) {
+        ev(t, s, PR_SLA_EV_STATUS, "on hold", when, &a);
+        pauses[np].a = when;
+        pauses[np].b = INT64_MAX;
+        paused = 1;
+      } else if (what == 0 && paused) {
+        ev(t, s, PR_SLA_EV_STATUS, "open", when, &a);
+        pauses[np++].b = when;
+        paused = 0;
+      } else {
+        level = (uint32_t)(rnd(&x) % 4);
+        assert_int_equal(pr_sla_retarget(t, s, level, 3, when, &a),
+                         PROMPTLY_OK);
+      }
+      now = when;
+      uint32_t n_iv = np + (paused ? 1 : 0);
+      for (uint32_t m = 0; m < PR_SLA_BUILTIN; m++) {
+        pr_sla_clock_info ci;
+        assert_int_equal(pr_sla_clock_info_at(t, s, m, now, &ci),
+                         PROMPTLY_OK);
+        if (m != PR_SLA_FIRST_RESPONSE && m != PR_SLA_RESOLUTION) {
+          continue;
+        }
+        pr_calendar *cal = NULL;
+        if (ci.policy != NULL) {
+          cal = strcmp(ci.policy, "business") == 0 ? office : NULL;
+        }
+        int64_t want = oracle_elapsed(cal, t0, now, pauses, n_iv);
+        seen_round += ci.policy != NULL && cal == NULL;
+        seen_business += cal != NULL;
+        if (ci.elapsed_ms != want) {
+          fail_msg("run %d step %d metric %u policy %s: elapsed %lld, "
+                   "recomputed %lld", run, k, (unsigned)m,
+                   ci.policy ? ci.policy : "none", (long long)ci.elapsed_ms,
+                   (long long)want);
+        }
+        int breached = strcmp(ci.state, "breached") == 0;
+        seen_breach += breached && !was_breached[m];
+        if (breached && !was_breached[m]) {
+          char prefix[64];
+          snprintf(prefix, sizeof(prefix), "%d:%s:", 500 + run,
+                   s->metrics[m].name);
+          /* Fired now, or by a deadline since the last step. */
+          if (!has_key(&a, 0, prefix, ":100%:notify")) {
+            fail_msg("run %d step %d: %s breached without its 100%% action",
+                     run, k, s->metrics[m].name);
+          }
+        }
+        was_breached[m] = breached;
+        (void)before;
+      }
+    }
+    pr_sla_ticket_free(t);
+    pr_sla_actions_free(&a);
+  }
+  /* Not vacuous: both calendars were in force, and clocks breached. */
+  print_message("property: %d checks round the clock, %d in business hours, "
+                "%d breaches\n", seen_round, seen_business, seen_breach);
+  assert_true(seen_round > 100 && seen_business > 100 && seen_breach > 20);
+  pr_sla_set_free(s);
+}
+
+
+/* 1000 pauses: the state stays bounded, and with one calendar throughout
+** the elapsed time stays exact (the frozen prefix is exact then). */
+static void
+test_sla_thousand_pauses_stay_bounded(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "business", office);
+  target_all(s, p, PR_SLA_RESOLUTION, 4000 * HOUR);
+  assert_int_equal(pr_sla_set_add_pause(s, "on hold", 0, NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 7, t0, 2, 1, &a);
+  /* Each hour: on hold for 20 minutes. */
+  int64_t want = 0;
+  size_t max_size = 0;
+  for (int i = 0; i < 1000; i++) {
+    int64_t h = t0 + i * HOUR;
+    ev(t, s, PR_SLA_EV_STATUS, "on hold", h + 40 * MIN, &a);
+    ev(t, s, PR_SLA_EV_STATUS, "open", h + HOUR, &a);
+    int64_t d;
+    assert_int_equal(pr_cal_between(office, h, h + 40 * MIN, &d),
+                     PROMPTLY_OK);
+    want += d;
+    size_t n = pr_sla_ticket_size(t);
+    max_size = n > max_size ? n : max_size;
+  }
+  pr_sla_clock_info ci;
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION,
+                                        t0 + 1000 * HOUR, &ci),
+                   PROMPTLY_OK);
+  assert_int_equal(ci.elapsed_ms, want);
+  print_message("1000 pauses: at most %zu bytes of state\n", max_size);
+  assert_true(max_size <= 256 + 64 + 32 * 24 + 16 * 32 + 16 * 24);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* A reload that loosens a target (3 s -> 60 s) after the breach: the
+** state runs again, the breach stays a fact, and the breach against the
+** new target notifies again under target generation 2. */
+static void
+test_sla_reload_loosened_target_breaches_again(void **state)
+{
+  (void)state;
+  pr_sla_set *s1 = new_set(), *s2 = new_set();
+  uint32_t p1 = add_policy(s1, "support", always);
+  uint32_t p2 = add_policy(s2, "support", always);
+  target_all(s1, p1, PR_SLA_FIRST_RESPONSE, 3 * SEC);
+  target_all(s2, p2, PR_SLA_FIRST_RESPONSE, 60 * SEC);
+  threshold(s1, 1000, 0, "notify", "manager");
+  threshold(s2, 1000, 0, "notify", "manager");
+  seal(s1);
+  seal(s2);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s1, 12, t0, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s1, t0 + 3 * SEC, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "12:first_response:1:100%:notify");
+  pr_sla_ticket *nt = NULL;
+  assert_int_equal(pr_sla_rebind(t, s1, s2, t0 + 10 * SEC, &a, &nt),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(nt, s2, t0 + 10 * SEC, "sla.first_response.state"),
+                      "running");
+  assert_string_equal(
+    fld(nt, s2, t0 + 10 * SEC, "sla.first_response.breached_at"),
+    "2026-11-16T09:00:03Z");
+  assert_string_equal(fld(nt, s2, t0 + 10 * SEC, "sla.first_response.due"),
+                      "2026-11-16T09:01:00Z");
+  assert_int_equal(next(nt, s2, t0 + 10 * SEC), t0 + 45 * SEC);  /* at risk */
+  assert_int_equal(pr_sla_fire(nt, s2, t0 + 60 * SEC, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "12:first_response:1.2:100%:notify");
+  assert_true(a.v[1].at_ms == t0 + 60 * SEC);
+  assert_string_equal(fld(nt, s2, t0 + 60 * SEC, "sla.first_response.state"),
+                      "breached");
+  pr_sla_ticket_free(nt);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s1);
+  pr_sla_set_free(s2);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sla_first_response_met_by_agent_reply),
-    cmocka_unit_test(test_sla_reply_at_due_instant_is_breached),
+    cmocka_unit_test(test_sla_reply_at_due_instant_is_met),
     cmocka_unit_test(test_sla_next_response_restarts_after_agent_reply),
     cmocka_unit_test(test_sla_periodic_update_restarts_on_each_agent_reply),
     cmocka_unit_test(test_sla_resolve_and_close_meet_every_clock),
@@ -1673,6 +1972,9 @@ main(void)
     cmocka_unit_test(test_sla_set_rejects_bad_input),
     cmocka_unit_test(test_sla_threshold_labels_and_duplicate_actions),
     cmocka_unit_test(test_sla_state_is_compact),
+    cmocka_unit_test(test_sla_property_elapsed_over_intervals),
+    cmocka_unit_test(test_sla_thousand_pauses_stay_bounded),
+    cmocka_unit_test(test_sla_reload_loosened_target_breaches_again),
   };
   return cmocka_run_group_tests(tests, setup_calendars, teardown_calendars);
 }

@@ -73,6 +73,56 @@ test_util_iso_format(void **state)
 }
 
 
+static void
+test_util_utf8_valid(void **state)
+{
+  (void)state;
+  size_t bad = 99;
+  assert_true(pr_utf8_valid("plain", 5, NULL));
+  assert_true(pr_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, NULL));
+  /* A lone continuation byte, an overlong '/', a surrogate, > U+10FFFF, a
+  ** cut sequence, a NUL. */
+  assert_false(pr_utf8_valid("ab\x80", 3, &bad));
+  assert_int_equal(bad, 2);
+  assert_false(pr_utf8_valid("\xc0\xaf", 2, &bad));
+  assert_int_equal(bad, 0);
+  assert_false(pr_utf8_valid("x\xed\xa0\x80", 4, &bad));
+  assert_int_equal(bad, 1);
+  assert_false(pr_utf8_valid("\xf4\x90\x80\x80", 4, NULL));
+  assert_false(pr_utf8_valid("\xe2\x82", 2, NULL));
+  assert_false(pr_utf8_valid("a\0b", 3, &bad));
+  assert_int_equal(bad, 1);
+}
+
+
+static void
+test_util_text_line_escapes(void **state)
+{
+  (void)state;
+  char out[64];
+  const char forged[] = "P1\npromptly: error: x.lua:1: fake";
+  pr_text_line(forged, strlen(forged), out, sizeof(out));
+  assert_string_equal(out, "P1\\npromptly: error: x.lua:1: fake");
+  /* Tab, CR, ESC, DEL, a bad byte, C1 NEL, U+2028; UTF-8 kept. */
+  const char mix[] = "a\tb\r\x1b[0m\x7f\xff\xc2\x85\xe2\x80\xa8\xc3\xa9";
+  pr_text_line(mix, strlen(mix), out, sizeof(out));
+  assert_string_equal(out,
+                      "a\\tb\\r\\x1b[0m\\x7f\\xff\\u0085\\u2028\xc3\xa9");
+  /* Cut at a character boundary, marked. */
+  char small[8];
+  assert_int_equal(pr_text_line("abcdefghij", 10, small, sizeof(small)), 7);
+  assert_string_equal(small, "abcd...");
+  assert_int_equal(pr_text_line("abcdefg", 7, small, sizeof(small)), 7);
+  assert_string_equal(small, "abcdefg");
+  /* An escape is never cut in half: "abcd" then "\\n" does not fit. */
+  char six[6];
+  pr_text_line("abcd\n", 5, six, sizeof(six));
+  assert_string_equal(six, "ab...");
+  assert_string_equal((pr_text_line("\xc3\xa9\xc3\xa9\xc3\xa9", 6, six,
+                                    sizeof(six)), six), "\xc3\xa9...");
+}
+
+
 int
 main(void)
 {
@@ -81,6 +131,8 @@ main(void)
     cmocka_unit_test(test_util_buf_grows),
     cmocka_unit_test(test_util_civil_days_round_trip),
     cmocka_unit_test(test_util_iso_format),
+    cmocka_unit_test(test_util_utf8_valid),
+    cmocka_unit_test(test_util_text_line_escapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

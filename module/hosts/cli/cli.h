@@ -35,6 +35,12 @@ typedef struct cli_module {
   int (*calendar_between)(promptly_calendar *, int64_t, int64_t, int64_t *);
   void (*calendar_close)(promptly_calendar *);
   int (*explain)(promptly *, int64_t, int64_t);
+  int (*test)(const promptly_host *, const char *, uint32_t *, uint32_t *,
+              char *, size_t);
+  int (*why)(const promptly_host *, const char *, const promptly_attr *,
+             uint32_t, char *, size_t);
+  /* ABI 1.1, optional: NULL with a 1.0 module. */
+  int (*records_open)(promptly *, int64_t);
 } cli_module;
 
 /* Options given before the subcommand ("promptly --module P -v due ..."),
@@ -81,5 +87,9 @@ int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_due(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_test(int argc, char **argv);
+int cli_why(int argc, char **argv);
+int cli_tune(int argc, char **argv);
+int cli_report(int argc, char **argv);  /* report.c */
 
 #endif /* PR_CLI_H */

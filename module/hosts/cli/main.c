@@ -49,6 +49,13 @@ static const module_sym module_syms[] = {
   {"promptly_calendar_between", offsetof(cli_module, calendar_between)},
   {"promptly_calendar_close",   offsetof(cli_module, calendar_close)},
   {"promptly_explain",          offsetof(cli_module, explain)},
+  {"promptly_test",             offsetof(cli_module, test)},
+  {"promptly_why",              offsetof(cli_module, why)},
+};
+
+/* Entry points of later minors: NULL when the module predates them. */
+static const module_sym optional_syms[] = {
+  {"promptly_records_open",     offsetof(cli_module, records_open)},
 };
 /* clang-format on */
 
@@ -110,6 +117,12 @@ cli_module_load(cli_module *m, const char *path)
     memcpy((char *)m + module_syms[i].offset, &sym, sizeof(sym));
   }
 
+  for (size_t i = 0; i < sizeof(optional_syms) / sizeof(optional_syms[0]);
+       i++) {
+    void *sym = dlsym(handle, optional_syms[i].name);
+    memcpy((char *)m + optional_syms[i].offset, &sym, sizeof(sym));
+  }
+
   uint32_t abi = m->abi_version();
   if ((abi >> 16) != PROMPTLY_ABI_MAJOR) {
     fprintf(stderr,
@@ -155,6 +168,16 @@ usage(FILE *f)
     "      business-time arithmetic on a calendar\n"
     "  explain --rules DIR --events FILE|- --ticket N [--at ISO8601]\n"
     "      replay the events and tell one ticket's SLA story in words\n"
+    "  why --rules DIR [--at ISO8601] SUBJECT [BODY] [ATTR=VALUE ...]\n"
+    "      which rule gives a ticket its priority, at which words; near\n"
+    "      misses, shadowed rules, the policies and dues\n"
+    "  tune --rules DIR --events FILE|- [--compare DIR2] [--top N]\n"
+    "      the rules' priorities against the agents' manual changes\n"
+    "  test DIR\n"
+    "      run the rule tests (*.test.lua) of a rules folder\n"
+    "  report --records FILE|- [--by KEY,...] [--breaches] [--calibrate]\n"
+    "      [--contracts FILE] [--format text|json|csv|html] ...\n"
+    "      compliance, percentiles, breaches, calibration and credits\n"
     "  version\n"
     "      print the module's version, ABI and path\n"
     "\n"
@@ -245,6 +268,18 @@ main(int argc, char **argv)
   }
   if (strcmp(cmd, "explain") == 0) {
     return cli_explain(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "why") == 0) {
+    return cli_why(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "tune") == 0) {
+    return cli_tune(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "test") == 0) {
+    return cli_test(sub_argc, sub_argv);
+  }
+  if (strcmp(cmd, "report") == 0) {
+    return cli_report(sub_argc, sub_argv);
   }
   if (strcmp(cmd, "version") == 0) {
     return cmd_version(sub_argc, sub_argv);

@@ -19,6 +19,12 @@
 ** the key of each action printed, flushed line by line after the action's
 ** line, so that a run killed at any point lost at most the record of the
 ** action it was printing (printed again on restart: at least once).
+**
+** Records (--records FILE): the module's outcome record of each cycle that
+** ends is appended to FILE as it comes (the bytes the module hands over,
+** one line each); at the end of the input, the records of the cycles
+** still open (outcome active or paused) follow, as of --until or the last
+** event.
 */
 #include "config.h"
 
@@ -313,6 +319,8 @@ typedef struct run_ctx {
   int record_failed;    /* --record could not be written: no more actions */
   const char *record_path;
   long skipped;         /* actions not printed: their key was done */
+  FILE *records;        /* --records: outcome records, JSON lines */
+  const char *records_path;
 } run_ctx;
 
 /* The write end of the self-pipe, for the signal handler. */
@@ -554,6 +562,49 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
   }
   record_key(r, key);
   return 0;
+}
+
+
+/* --records: one outcome record, the module's bytes and a newline. */
+static void
+on_record(void *ud, int64_t ticket, int64_t at_ms, const char *json)
+{
+  (void)ticket;
+  (void)at_ms;
+  run_ctx *r = ud;
+  if (r->records == NULL) {
+    return;
+  }
+  if (fputs(json, r->records) < 0 || fputc('\n', r->records) == EOF) {
+    fprintf(stderr, "promptly: error: --records %s: %s\n", r->records_path,
+            strerror(errno));
+    fclose(r->records);
+    r->records = NULL;
+    atomic_store(&r->failed, 1);
+  }
+}
+
+
+static int stop_reading(run_ctx *r);
+
+/* --records: the cycles still open at the end of the input, as of at. */
+static void
+records_at_end(run_ctx *r, int64_t at)
+{
+  if (r->records == NULL || stop_reading(r)) {
+    return;
+  }
+  if (r->m.records_open == NULL) {
+    fprintf(stderr, "promptly: error: --records: the module %s predates "
+            "ABI 1.1 (no open-cycle records)\n", r->m.path);
+    atomic_store(&r->failed, 1);
+    return;
+  }
+  int rc = r->m.records_open(r->p, at > 0 ? at : 0);
+  if (rc != PROMPTLY_OK) {
+    fprintf(stderr, "promptly: error: --records: %s\n", r->m.strerror(rc));
+    atomic_store(&r->failed, 1);
+  }
 }
 
 
@@ -943,6 +994,9 @@ run_virtual(run_ctx *r)
   read_events(r);
   if (stop_reading(r) || r->until_ms == RUN_NO_TIME) {
     explain_now(r);
+    if (r->last_at_ms != INT64_MIN) {
+      records_at_end(r, r->last_at_ms);
+    }
     return;
   }
   if (r->until_ms < r->last_at_ms) {
@@ -962,6 +1016,7 @@ run_virtual(run_ctx *r)
     atomic_store(&r->failed, 1);
   }
   explain_now(r);
+  records_at_end(r, r->until_ms);
 }
 
 
@@ -1006,14 +1061,18 @@ run_usage(FILE *f)
         "  --record FILE  append the key of each action printed, one per "
         "line\n"
         "                 (give both the same FILE to resume after a "
-        "restart)\n",
+        "restart)\n"
+        "  --records FILE write the outcome record of every SLA cycle, one "
+        "JSON line\n"
+        "                 each; cycles still open at the end come last\n",
         f);
 }
 
 
 static int run_with(const char *rules, const char *events, const char *until,
                     const char *module, int live, int strict,
-                    int64_t explain, const char *done, const char *record);
+                    int64_t explain, const char *done, const char *record,
+                    const char *records);
 
 int
 cli_run(int argc, char **argv)
@@ -1024,6 +1083,7 @@ cli_run(int argc, char **argv)
   const char *module = NULL;
   const char *done = NULL;
   const char *record = NULL;
+  const char *records = NULL;
   int live = 0;
   int strict = 0;
   for (int i = 1; i < argc; i++) {
@@ -1034,6 +1094,7 @@ cli_run(int argc, char **argv)
         (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--done", &done)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--record", &record)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--records", &records)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--module", &module)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
@@ -1059,7 +1120,7 @@ cli_run(int argc, char **argv)
     return CLI_EXIT_INPUT;
   }
   return run_with(rules, events, until, module, live, strict, 0, done,
-                  record);
+                  record, records);
 }
 
 
@@ -1109,14 +1170,15 @@ cli_explain(int argc, char **argv)
     explain_usage(stderr);
     return CLI_EXIT_INPUT;
   }
-  return run_with(rules, events, at, module, 0, 0, (int64_t)id, NULL, NULL);
+  return run_with(rules, events, at, module, 0, 0, (int64_t)id, NULL, NULL,
+                  NULL);
 }
 
 
 static int
 run_with(const char *rules, const char *events, const char *until,
          const char *module, int live, int strict, int64_t explain,
-         const char *done, const char *record)
+         const char *done, const char *record, const char *records)
 {
   run_ctx ctx;
   run_ctx *r = &ctx;
@@ -1161,6 +1223,16 @@ run_with(const char *rules, const char *events, const char *until,
     }
   }
 
+  if (records != NULL) {
+    r->records_path = records;
+    r->records = fopen(records, "we");
+    if (r->records == NULL) {
+      fprintf(stderr, "promptly: cannot open --records %s: %s\n", records,
+              strerror(errno));
+      goto out_keys;
+    }
+  }
+
   r->in.fd = STDIN_FILENO;
   if (events != NULL && strcmp(events, "-") != 0) {
     r->in.fd = open(events, O_RDONLY | O_CLOEXEC);
@@ -1184,6 +1256,7 @@ run_with(const char *rules, const char *events, const char *until,
   host.write_fields = on_write;
   host.do_action = on_action;
   host.trace = explain != 0 ? on_trace : NULL;
+  host.record = records != NULL ? on_record : NULL;
 
   char err[1024] = "";
   r->opening = 1;
@@ -1202,6 +1275,7 @@ run_with(const char *rules, const char *events, const char *until,
     if (run_live(r) != 0) {
       atomic_store(&r->failed, 1);
     }
+    records_at_end(r, 0);
   } else {
     run_virtual(r);
   }
@@ -1235,6 +1309,12 @@ out_keys:
     status = CLI_EXIT_FAIL;
   }
   r->record = NULL;
+  if (r->records != NULL && fclose(r->records) != 0) {
+    fprintf(stderr, "promptly: error: --records %s: %s\n", records,
+            strerror(errno));
+    status = CLI_EXIT_FAIL;
+  }
+  r->records = NULL;
   if (r->skipped > 0 && cli_verbose > 0) {
     fprintf(stderr, "promptly: info: %ld action(s) not printed: done "
             "before (--done)\n", r->skipped);
