@@ -1,8 +1,10 @@
 #!/bin/bash
 # bench-rt.sh - how fast the RT 5 binding is, measured on a real RT 5
-# (SQLite, rt-server with 2 workers) with the real promptly.so.  Printed,
-# never asserted.  Run by "make bench-rt" (root), or directly with
-# PROMPTLY_SO set.  Takes about 2.5 minutes.
+# (rt-server with 2 workers) with the real promptly.so, on SQLite or, with
+# E2E_DB=pg|mysql, on a PostgreSQL / MariaDB server the run starts on
+# 127.0.0.1 (rt-e2e-lib.sh).  Printed, never asserted.  Run by "make
+# bench-rt" (root; every backend in BENCH_BACKENDS [sqlite pg mysql]), or
+# directly with PROMPTLY_SO set.  Takes about 3 minutes a backend.
 #
 #   1. field latency: 200 tickets created one after another through REST 2;
 #      for each, the time from the create call's return to promptly's
@@ -13,6 +15,14 @@
 #      and the ratio
 #   3. CPU time of rt-promptly (user + system, from /proc) per 1,000
 #      events handled during 1 and 2, and while idle (polling) per minute
+#   5. the visibility delay: how far the module's clock (the instant up to
+#      which every transaction is known visible, so thresholds may fire)
+#      stayed behind the wall clock, p50/p99/max over the polls of 1-3
+#   6. startup replay: BENCH_REPLAY [300] more open tickets made through
+#      RT's Perl API, then rt-promptly started: the time its replay of all
+#      open tickets took (RT itself made 50 tickets in 75 s through its Perl
+#      API on this 2-core machine under load: 10,000 would take hours; set
+#      BENCH_REPLAY=10000 where that fits)
 #   4. RT's own SLA due (RT::SLA->Due over Business::Hours) next to
 #      promptly's (promptly_calendar_add) on the same tickets, the targets
 #      of the shipped corporate policy: time per due, the ratio, and on how
@@ -26,6 +36,7 @@ E2E_PORT=${E2E_PORT:-8094}
 E2E_BUSY_MS=${E2E_BUSY_MS:-30000}   # the daemon's default: measure as shipped
 N_LAT=${BENCH_TICKETS:-200}
 N_TP=${BENCH_THROUGHPUT:-100}
+N_REPLAY=${BENCH_REPLAY:-300}
 
 # shellcheck source=rt-e2e-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
@@ -55,12 +66,12 @@ events_upto() {
 bench_client() {  # MODE N [LABEL]
   perl -MHTTP::Tiny -MDBI -MTime::HiRes=time,sleep -e '
     use strict; use warnings; no warnings "redundant";
-    my ($mode, $n, $label, $base, $cookie, $db, $uid) = @ARGV;
+    my ($mode, $n, $label, $base, $cookie, $dsn, $dbuser, $dbpass, $uid) = @ARGV;
     my $http = HTTP::Tiny->new(timeout => 60,
       default_headers => { Cookie => $cookie, Referer => "$base/",
                           "Content-Type" => "application/json" });
-    my $dbh = DBI->connect("dbi:SQLite:dbname=$db", "", "", { RaiseError => 1 });
-    $dbh->sqlite_busy_timeout(5000);
+    my $dbh = DBI->connect($dsn, $dbuser, $dbpass, { RaiseError => 1, AutoCommit => 1 });
+    $dbh->sqlite_busy_timeout(5000) if $dsn =~ /^dbi:SQLite/;
     my $q = $dbh->prepare("SELECT 1 FROM Transactions WHERE ObjectType = ?
       AND ObjectId = ? AND Type = ? AND Field = ? AND Creator = ? LIMIT 1");
     my @subjects = ("Production is down", "Feature request: %s",
@@ -84,7 +95,8 @@ bench_client() {  # MODE N [LABEL]
       printf "%.1f\n", (time - $t0) * 1000;
     }
     printf "rate %.2f\n", $n / (time - $t_all) if $mode eq "rate";
-  ' "$1" "$2" "${3:-}" "$B" "$SESSION" "$DB" "$PROMPTLY_UID"
+  ' "$1" "$2" "${3:-}" "$B" "$SESSION" "$DSN" "${PROMPTLY_RT_DBUSER:-}" \
+    "${PROMPTLY_RT_DBPASS:-}" "$PROMPTLY_UID"
 }
 
 percentiles() {  # stdin: one number per line
@@ -110,7 +122,12 @@ throughput() {  # LABEL -> tickets/s over two parallel clients
   echo "scale=2; ($after - $before) / ($t1 - $t0)" | bc
 }
 
-echo "== bench-rt: RT $RT_VERSION, module $PROMPTLY_SO"
+case $E2E_DB in
+  pg)    DSN="dbi:Pg:dbname=$DB;host=127.0.0.1;port=$E2E_DB_PORT" ;;
+  mysql) DSN="dbi:mysql:database=$DB;host=127.0.0.1;port=$E2E_DB_PORT" ;;
+  *)     DSN="dbi:SQLite:dbname=$DB" ;;
+esac
+echo "== bench-rt: RT $RT_VERSION on $E2E_DB, module $PROMPTLY_SO"
 
 # 2a. Throughput without rt-promptly (before it ever ran: nothing to catch up).
 TP_OFF=$(throughput off)
@@ -153,6 +170,17 @@ echo "rt-promptly CPU: $SECS s for $EVN events in $(printf '%.0f' "$(echo "$W2 -
   "($(printf '%.2f' "$(echo "$NET * 1000 / $EVN" | bc -l)") s without the idle polling; both incl. RT field writes)"
 stop_daemon TERM
 grep 'stopped at' "$DLOG" | tail -1 | sed 's/^.*info: /rt-promptly: /'
+echo "visibility delay (module clock behind the wall clock, $E2E_DB): $(grep 'stopped at' "$DLOG" | tail -1 | sed -n 's/.*clock delay \(.*\))$/\1/p')"
+
+# 6. Startup replay of the open tickets.
+BULK=$(PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" "$E2E_DIR/bench-rt-bulk.pl" "$N_REPLAY" 2>"$WORK/bulk.err") ||
+  { echo "bulk ticket creation failed:"; tail -5 "$WORK/bulk.err"; }
+OPEN=$(sql "SELECT COUNT(*) FROM Tickets WHERE Status IN ('new', 'open')")
+R0=$(replays)
+start_daemon
+wait_for 1800 replays_at_least $((R0 + 1)) || true
+echo "startup replay ($E2E_DB): $OPEN open tickets ($BULK by RT's Perl API): $(grep 'replayed .* events' "$DLOG" | tail -1 | sed 's/.*info: replayed //; s/ (cursor.*//')"
+stop_daemon TERM
 
 # 4. RT's SLA due computation and promptly's, on the tickets made above.
 if ! PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" "$E2E_DIR/bench-rt-due.pl" \

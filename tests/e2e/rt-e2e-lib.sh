@@ -105,6 +105,8 @@ e2e_start_rt() {
   DB=$WORK/rt.db
   DLOG=$WORK/rt-promptly.log
   trap e2e_cleanup EXIT
+  # A timeout's TERM too: the servers of the run must not outlive it.
+  trap 'exit 143' TERM INT
   [[ $E2E_DB == sqlite ]] || e2e_start_db
   RULES=$WORK/rules.d
   STATE=$WORK/state
