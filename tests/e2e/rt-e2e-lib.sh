@@ -69,6 +69,10 @@ e2e_prepare() {
   fi
   [[ -r "$PROMPTLY_SO" ]] || die "no module at $PROMPTLY_SO"
   PROMPTLY_SO=$(readlink -f "$PROMPTLY_SO")
+  # The CLI of the same build (libtool's .libs/promptly.so -> promptly):
+  # the SLA report page and the e2e's own report runs use it.
+  CLI=$(dirname "$(dirname "$(dirname "$PROMPTLY_SO")")")/promptly
+  export PROMPTLY_CLI=$CLI PROMPTLY_MODULE=$PROMPTLY_SO
   ART=${E2E_ARTIFACTS:-${PROMPTLY_BUILDDIR:-$SRCDIR/build-e2e}/e2e-artifacts}
   mkdir -p "$ART"
   ART=$(readlink -f "$ART")

@@ -71,6 +71,8 @@ e2e_on_exit() {
 . "$(dirname "${BASH_SOURCE[0]}")/rt-e2e-lib.sh"
 # shellcheck source=rt-e2e-ui.sh
 . "$E2E_DIR/rt-e2e-ui.sh"
+# shellcheck source=rt-e2e-report.sh
+. "$E2E_DIR/rt-e2e-report.sh"
 trap e2e_cleanup EXIT
 
 e2e_prepare chromium chromium-driver python3-selenium
@@ -163,7 +165,6 @@ fi
 # (rt-promptly-setup, as the demo runs it).  The shipped rule tests work
 # in UTC: they are renamed, so that hot reloads are not refused for them,
 # and the rules still check and test clean.
-CLI=$(dirname "$(dirname "$(dirname "$PROMPTLY_SO")")")/promptly
 mkdir -p "$WORK/zone-rules"
 cp "$SRCDIR"/rules/*.lua "$WORK/zone-rules/"
 (PROMPTLY_RULES_DIR=$WORK/zone-rules PROMPTLY_TZ=Europe/Berlin set_business_zone) \
@@ -537,7 +538,6 @@ else
 fi
 # promptly report reads the export as it reads "promptly run --records":
 # every record counted, the met and breached ones in the ratio.
-CLI=$(dirname "$(dirname "$(dirname "$PROMPTLY_SO")")")/promptly
 REP=$(PROMPTLY_MODULE=$PROMPTLY_SO "$CLI" report --records "$WORK/records.jsonl" \
         --format json 2>"$WORK/report.err" |
       jq -r '"\(.total.count) \(.total.met + .total.breached)"' 2>/dev/null || true)
@@ -593,6 +593,10 @@ fi
 # --- 8. What agents see: SLA box, SLA column, quiet History (rt-e2e-ui.sh) ---
 
 ui_checks
+
+# --- 9. The support manager's SLA report in RT (rt-e2e-report.sh) ----------
+
+report_checks
 
 # --- Done ----------------------------------------------------------------
 

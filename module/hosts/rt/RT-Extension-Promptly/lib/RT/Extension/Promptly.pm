@@ -4,7 +4,8 @@
 # $LocalPluginPath/RT-Extension-Promptly by rt-promptly-setup, and
 # enabled by its site config snippet 99-promptly.pm): Mason callbacks and
 # components under html/ (the SLA box on the ticket page, the SLA column
-# of ticket lists, the History rows of SLA events, the admin page), and
+# of ticket lists, the History rows of SLA events, the admin page, the
+# SLA report under Reports), and
 # static/ with the badges' style sheet and the countdown script, added to
 # every page here; the home-page portlet "SLA: next to breach" and the
 # admin page Admin > Tools > promptly.  No file of RT's own is changed.
@@ -13,6 +14,10 @@ use strict;
 use warnings;
 
 our $VERSION = '1.0';
+
+# Reports > SLA (html/Reports/SLA.html): the group SLA Managers gets this
+# right from promptly-initialdata.
+RT::System->AddRight(Staff => ShowSLAReports => 'See the SLA report (promptly)');
 
 RT->AddStyleSheets('promptly.css');
 RT->AddJavaScript('promptly.js');
