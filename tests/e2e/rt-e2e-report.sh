@@ -43,12 +43,18 @@ report_checks() {
 
   csv_want=$("$CLI" --module "$PROMPTLY_SO" report --records "$WORK/records2.jsonl" \
                --by metric,priority --format csv 2>>"$WORK/report.err")
-  web_login root "$ROOT_PASS" "$WORK/root.jar"
-  csv_got=$(curl -s -b "$WORK/root.jar" "$B/Reports/SLA.html?Format=csv")
-  if [[ -n $csv_want && $csv_got == "$csv_want" ]]; then
-    pass "the page's CSV download is promptly report's CSV over the export ($(grep -c . <<<"$csv_got") lines)"
+  # root's web session (the one the REST calls use), following the page's
+  # own "Download CSV" link: with the page as Referer, as a browser sends
+  # it (RT answers a GET with arguments and no Referer with its CSRF page).
+  curl -s -b "$COOKIE" -H "Referer: $B/Reports/SLA.html" \
+    -D "$WORK/report.csv.head" -o "$WORK/report.csv.got" \
+    "$B/Reports/SLA.html?Format=csv&From=&To=&Queue="
+  csv_got=$(cat "$WORK/report.csv.got")
+  if [[ -n $csv_want && $csv_got == "$csv_want" ]] &&
+     grep -qi '^content-type: text/csv' "$WORK/report.csv.head"; then
+    pass "the page's CSV download is promptly report's CSV over the export ($(grep -c . <<<"$csv_got") lines, text/csv)"
   else
-    fail "CSV download differs from promptly report --format csv: got '$(head -c 200 <<<"$csv_got")', want '$(head -c 200 <<<"$csv_want")'"
+    fail "CSV download differs from promptly report --format csv: got $(grep -i '^content-type' "$WORK/report.csv.head" | tr -d '\r') '$(grep -o '<title>[^<]*\|promptly-report-error[^<]*<\|^[^<].*' "$WORK/report.csv.got" | head -3 | tr '\n' ' ' | cut -c1-300)', want '$(head -c 120 <<<"$csv_want")'"
   fi
 
   # Staff outside "SLA Managers" are refused; in the group they see it.
