@@ -728,6 +728,24 @@ assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev,
 }
 
 
+/* Custom metrics whose attribute conditions came to hold between before
+** and the ticket's attributes now. */
+static void
+attr_edges(promptly *p, pr_ticket *t, const pr_sla_attr_state *before,
+           int64_t at_ms, pr_sla_actions *acts)
+{
+  if (t->sla == NULL) {
+    return;
+  }
+  pr_sla_attr_state now;
+  pr_sla_attr_state_of(sla_set(p), t->attrs.kv, t->attrs.n, &now);
+  int rc = pr_sla_attr_edges(t->sla, sla_set(p), before, &now, at_ms, acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "attribute conditions");
+  }
+}
+
+
 static void
 handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
               pr_sla_actions *acts)
@@ -754,6 +772,8 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
   }
+  const pr_sla_attr_state none = {{0}};
+  attr_edges(p, t, &none, at_ms, acts);
   apply_exceptions(p, t, at_ms, acts);
   settle(p, t, acts, at_ms);
 }
@@ -912,18 +932,24 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     settle(p, t, &acts, at_ms);
     break;
   }
-  case PROMPTLY_EV_UPDATE:
+  case PROMPTLY_EV_UPDATE: {
+    pr_sla_attr_state before;
+    pr_sla_attr_state_of(sla_set(p), t->attrs.kv, t->attrs.n, &before);
     snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK) {
       oom(p, t->id);
       break;
     }
+    attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
     break;
+  }
   case PROMPTLY_EV_STATUS:
   case PROMPTLY_EV_REOPEN: {
     const char *status = event_attr(ev, "status");
+    pr_sla_attr_state before;
+    pr_sla_attr_state_of(sla_set(p), t->attrs.kv, t->attrs.n, &before);
     snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK ||
         (status == NULL &&
@@ -938,6 +964,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
                                              : PR_SLA_EV_REOPEN,
               status, at_ms, &acts);
+    attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
     break;

@@ -124,7 +124,9 @@ typedef struct rules_policy {
 typedef struct rules_on {
   int32_t role;      /* PR_SLA_ON_* */
   int32_t kind;      /* PR_SLA_EV_* */
-  char *status;      /* "status:<value>"; NULL = any */
+  char *status;      /* "status:<value>"; NULL = any; PR_SLA_EV_ATTR: the
+                        value */
+  char *attr;        /* PR_SLA_EV_ATTR: the attribute (queue = "Network") */
 } rules_on;
 
 typedef struct rules_metric {

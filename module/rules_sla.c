@@ -202,6 +202,7 @@ free_metric(rules_metric *m)
   free(m->name);
   for (size_t i = 0; i < m->n_on; i++) {
     free(m->on[i].status);
+    free(m->on[i].attr);
   }
   free(m->on);
 }
@@ -276,6 +277,115 @@ add_on(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
   }
 }
 
+/* Whether the table at idx has a string key (an attribute condition). */
+static int
+has_named(lua_State *L, int idx)
+{
+  idx = lua_absindex(L, idx);
+  int named = 0;
+  lua_pushnil(L);
+  while (!named && lua_next(L, idx) != 0) {
+    named = lua_type(L, -2) == LUA_TSTRING;
+    lua_pop(L, 1);
+  }
+  if (named) {
+    lua_pop(L, 1);  /* the key lua_next left */
+  }
+  return named;
+}
+
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+
+typedef struct rules_attr_ctx {
+  rules_on_ctx *on;
+  const char *attr;
+} rules_attr_ctx;
+
+static void
+add_attr_value(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+               const char *s)
+{
+  (void)L;
+  rules_attr_ctx *ctx = ud;
+  rules_metric *m = ctx->on->m;
+  long i = push_elem((void **)&m->on, &m->n_on, sizeof(rules_on));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "metric");
+    return;
+  }
+  m->on[i].role = ctx->on->role;
+  m->on[i].kind = PR_SLA_EV_ATTR;
+  if ((m->on[i].attr = pr_strdup(ctx->attr)) == NULL ||
+      (m->on[i].status = pr_strdup(s)) == NULL) {
+    rules_out_of_memory(r, site, "metric");
+  }
+}
+
+
+/* A role given as a table with named entries: its list entries are events
+** as usual, each name = value (or = { values }) an attribute condition
+** (start = { queue = "Network" }: the clock starts when the ticket comes
+** to the queue Network). */
+static void
+collect_role_table(lua_State *L, pr_rules *r, rules_on_ctx *ctx,
+                   const char *what, int idx)
+{
+  const char *role = metric_roles[ctx->role];
+  size_t n = lua_rawlen(L, idx);
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, &ctx->m->site, "%s: '%s' entry %zu is a %s, not a "
+                    "string", what, role, i, luaL_typename(L, -1));
+    } else {
+      add_on(L, r, &ctx->m->site, ctx, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  /* The names, sorted (pairs() order is not deterministic); keys that are
+  ** neither a name nor a list position are reported. */
+  size_t nk = 0, bad = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    nk += lua_type(L, -1) == LUA_TSTRING;
+  }
+  const char **keys = lua_newuserdatauv(L, (nk + 1) * sizeof(char *), 0);
+  size_t k = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      keys[k++] = lua_tostring(L, -1);
+    } else if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+               (size_t)lua_tointeger(L, -1) > n) {
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    rules_problem(r, &ctx->m->site, "%s: '%s': %zu entr%s neither an event "
+                  "nor name = value", what, role, bad, bad == 1 ? "y" : "ies");
+  }
+  qsort(keys, k, sizeof(char *), cmp_cstr);
+  char where[96];
+  for (size_t i = 0; i < k; i++) {
+    snprintf(where, sizeof(where), "%s.%s", role, keys[i]);
+    rules_attr_ctx actx = {ctx, keys[i]};
+    lua_pushstring(L, keys[i]);
+    lua_rawget(L, idx);
+    each_string(L, r, &ctx->m->site, what, where, -1, add_attr_value, &actx);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);  /* the names */
+}
+
+
 void
 body_metric(lua_State *L, pr_rules *r, long mi, int arg)
 {
@@ -303,8 +413,12 @@ body_metric(lua_State *L, pr_rules *r, long mi, int arg)
   for (int32_t role = 0; role < PR_SLA_ON_ROLES; role++) {
     if (raw_field(L, arg, metric_roles[role]) != LUA_TNIL) {
       rules_on_ctx ctx = {m, role};
-      each_string(L, r, &m->site, what, metric_roles[role], -1, add_on,
-                  &ctx);
+      if (lua_type(L, -1) == LUA_TTABLE && has_named(L, -1)) {
+        collect_role_table(L, r, &ctx, what, lua_gettop(L));
+      } else {
+        each_string(L, r, &m->site, what, metric_roles[role], -1, add_on,
+                    &ctx);
+      }
     } else if (role == PR_SLA_ON_START) {
       rules_problem(r, &m->site,
                     "%s: no start events (give start = { ... }, e.g. "
@@ -364,9 +478,13 @@ compile_metrics(pr_rules *r)
       continue;
     }
     for (size_t j = 0; j < m->n_on; j++) {
-      if (pr_sla_set_metric_on(r->sla, index, m->on[j].role, m->on[j].kind,
-                               m->on[j].status, err,
-                               sizeof(err)) != PROMPTLY_OK) {
+      rules_on *o = &m->on[j];
+      if ((o->attr != NULL
+             ? pr_sla_set_metric_on_attr(r->sla, index, o->role, o->attr,
+                                         o->status, err, sizeof(err))
+             : pr_sla_set_metric_on(r->sla, index, o->role, o->kind,
+                                    o->status, err, sizeof(err))) !=
+          PROMPTLY_OK) {
         rules_problem(r, &m->site, "metric '%s': %s", m->name, err);
       }
     }

@@ -169,35 +169,147 @@ cond_match(const pr_sla_metric *m, int role, int32_t kind, const char *status)
 }
 
 
-/* A custom metric's own conditions; one role per event, in the order
-** stop, pause, resume, start.  An event that is both resume and start
-** resumes a clock paused by its own events and starts one that is not
-** running a cycle (the shipped OLA example does this). */
+/* What a custom metric's roles that hold for one event (or one change of
+** attributes) do: one role, in the order stop, pause, resume, start.  An
+** event that is both resume and start resumes a clock paused by its own
+** events and starts one that is not running a cycle (the shipped OLA
+** example does this). */
+static void
+custom_roles(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
+             const int on[PR_SLA_ON_ROLES], int64_t at)
+{
+  const pr_sla_metric *def = &s->metrics[m];
+  sla_clock *c = &t->clocks[m];
+  if (on[PR_SLA_ON_STOP]) {
+    sla_meet(t, s, m, at);
+  } else if (on[PR_SLA_ON_PAUSE]) {
+    sla_pause_clock(s, c, at, CLK_PAUSE_OWN);
+  } else if (on[PR_SLA_ON_RESUME] &&
+             (c->state == CLK_ACTIVE || !on[PR_SLA_ON_START])) {
+    sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
+  } else if (on[PR_SLA_ON_START]) {
+    if (c->state != CLK_ACTIVE) {
+      if ((t->flags & T_DONE) == 0) {
+        sla_start_cycle(t, s, m, at);
+      }
+    } else if (def->n_on[PR_SLA_ON_RESUME] == 0) {
+      sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
+    }
+  }
+}
+
+
+/* A custom metric's own event conditions. */
 static void
 custom_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
              const char *status, int64_t at)
 {
   for (uint32_t m = PR_SLA_BUILTIN; m < t->n_clocks; m++) {
-    const pr_sla_metric *def = &s->metrics[m];
-    sla_clock *c = &t->clocks[m];
-    int resume = cond_match(def, PR_SLA_ON_RESUME, kind, status);
-    if (cond_match(def, PR_SLA_ON_STOP, kind, status)) {
-      sla_meet(t, s, m, at);
-    } else if (cond_match(def, PR_SLA_ON_PAUSE, kind, status)) {
-      sla_pause_clock(s, c, at, CLK_PAUSE_OWN);
-    } else if (resume && (c->state == CLK_ACTIVE ||
-                          !cond_match(def, PR_SLA_ON_START, kind, status))) {
-      sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
-    } else if (cond_match(def, PR_SLA_ON_START, kind, status)) {
-      if (c->state != CLK_ACTIVE) {
-        if ((t->flags & T_DONE) == 0) {
-          sla_start_cycle(t, s, m, at);
-        }
-      } else if (def->n_on[PR_SLA_ON_RESUME] == 0) {
-        sla_resume_clock(t, s, m, at, CLK_PAUSE_OWN);
+    int on[PR_SLA_ON_ROLES];
+    for (int r = 0; r < PR_SLA_ON_ROLES; r++) {
+      on[r] = cond_match(&s->metrics[m], r, kind, status);
+    }
+    custom_roles(t, s, m, on, at);
+  }
+}
+
+
+static const char *
+kv_get(const pr_kv *a, size_t n, const char *name)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (sla_ascii_casecmp(a[i].name, name) == 0) {
+      return a[i].value;
+    }
+  }
+  return NULL;
+}
+
+
+/* Whether role r of m has attribute conditions and all of them hold:
+** every attribute it names has one of its values. */
+static int
+attr_role_holds(const pr_sla_metric *m, int r, const pr_kv *a, size_t n)
+{
+  int any = 0;
+  for (uint32_t i = 0; i < m->n_on[r]; i++) {
+    const pr_sla_cond *c = &m->on[r][i];
+    if (c->kind != PR_SLA_EV_ATTR) {
+      continue;
+    }
+    any = 1;
+    int ok = 0;
+    const char *v = kv_get(a, n, c->attr);
+    for (uint32_t j = 0; j < m->n_on[r] && !ok; j++) {
+      const pr_sla_cond *d = &m->on[r][j];
+      ok = d->kind == PR_SLA_EV_ATTR &&
+           sla_ascii_casecmp(d->attr, c->attr) == 0 && v != NULL &&
+           sla_ascii_casecmp(d->status, v) == 0;
+    }
+    if (!ok) {
+      return 0;
+    }
+  }
+  return any;
+}
+
+
+void
+pr_sla_attr_state_of(const pr_sla_set *s, const pr_kv *attrs, size_t n,
+                     pr_sla_attr_state *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (!sla_check_set(s)) {
+    return;
+  }
+  for (uint32_t m = PR_SLA_BUILTIN; m < s->n_metrics; m++) {
+    for (int r = 0; r < PR_SLA_ON_ROLES; r++) {
+      if (attr_role_holds(&s->metrics[m], r, attrs, n)) {
+        out->role[r] |= (uint32_t)1 << m;
       }
     }
   }
+}
+
+
+int
+pr_sla_attr_edges(pr_sla_ticket *t, const pr_sla_set *s,
+                  const pr_sla_attr_state *before,
+                  const pr_sla_attr_state *after, int64_t at_ms,
+                  pr_sla_actions *out)
+{
+  if (t == NULL || !sla_check_set(s) || out == NULL || before == NULL ||
+      after == NULL || t->n_clocks != s->n_metrics) {
+    return PROMPTLY_EINVAL;
+  }
+  if (t->flags & T_DEAD) {
+    return PROMPTLY_ESTATE;
+  }
+  uint32_t rising = 0;
+  for (int r = 0; r < PR_SLA_ON_ROLES; r++) {
+    rising |= after->role[r] & ~before->role[r];
+  }
+  if (rising == 0) {
+    return PROMPTLY_OK;
+  }
+  int64_t at = sla_clamp_at(t, at_ms);
+  int rc = sla_fire_due(t, s, at - 1, out);
+  for (uint32_t m = PR_SLA_BUILTIN; m < t->n_clocks; m++) {
+    if ((rising & ((uint32_t)1 << m)) == 0) {
+      continue;
+    }
+    int on[PR_SLA_ON_ROLES];
+    for (int r = 0; r < PR_SLA_ON_ROLES; r++) {
+      on[r] = ((after->role[r] & ~before->role[r]) >> m) & 1;
+    }
+    custom_roles(t, s, m, on, at);
+  }
+  sla_settle(t, s, at);
+  int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
+  return rc != PROMPTLY_OK ? rc : rc2;
 }
 
 

@@ -141,6 +141,11 @@
 #define PR_SLA_EV_MERGE          6
 #define PR_SLA_EV_DELETE         7
 #define PR_SLA_EV_COUNT          8
+/* Only in custom metric conditions, not an event: the ticket's attribute
+** attr takes the value status (any case) -- entering a queue, a field set.
+** A role holds when, for every attribute it names, one of its values
+** does; it triggers when it comes to hold (at creation too). */
+#define PR_SLA_EV_ATTR          16
 
 /* Roles of a custom metric condition. */
 #define PR_SLA_ON_START  0  /* starts a new cycle unless one is running */
@@ -209,7 +214,8 @@ typedef struct pr_sla_pause {
 typedef struct pr_sla_cond {
   int32_t kind;              /* PR_SLA_EV_* */
   char *status;              /* for PR_SLA_EV_STATUS: this new status only;
-                                NULL = any */
+                                NULL = any; PR_SLA_EV_ATTR: the value */
+  char *attr;                /* PR_SLA_EV_ATTR: the attribute, else NULL */
 } pr_sla_cond;
 
 typedef struct pr_sla_metric {
@@ -296,6 +302,13 @@ int pr_sla_set_add_metric(pr_sla_set *s, const char *name, uint32_t *index,
 
 /* Add a condition of role PR_SLA_ON_* to a custom metric: the event kind,
 ** and for PR_SLA_EV_STATUS optionally the new status (NULL = any). */
+/* Add an attribute condition (PR_SLA_EV_ATTR) of role PR_SLA_ON_* to a
+** custom metric: attr equal to value, any case.  Several values of one
+** attribute: any; several attributes in a role: all. */
+int pr_sla_set_metric_on_attr(pr_sla_set *s, uint32_t metric, int32_t role,
+                              const char *attr, const char *value, char *err,
+                              size_t errlen);
+
 int pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
                          int32_t kind, const char *status, char *err,
                          size_t errlen);
@@ -517,6 +530,23 @@ int pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
 
 /* The applied exceptions, bit per index of s->exceptions. */
 uint32_t pr_sla_ticket_exceptions(const pr_sla_ticket *t);
+
+/* Which attribute conditions of custom metrics hold on attrs: bit m of
+** role[r] for metric m's role r (0 where the role has none). */
+typedef struct pr_sla_attr_state {
+  uint32_t role[PR_SLA_ON_ROLES];
+} pr_sla_attr_state;
+void pr_sla_attr_state_of(const pr_sla_set *s, const pr_kv *attrs, size_t n,
+                          pr_sla_attr_state *out);
+
+/* The ticket's attributes changed from before to after (two
+** pr_sla_attr_state_of answers; at creation, before is all zero): each
+** custom metric role that came to hold acts, in the order of events
+** (stop, pause, resume, start). */
+int pr_sla_attr_edges(pr_sla_ticket *t, const pr_sla_set *s,
+                      const pr_sla_attr_state *before,
+                      const pr_sla_attr_state *after, int64_t at_ms,
+                      pr_sla_actions *out);
 
 /* Fire everything due at or before at_ms (deadlines popped by the core). */
 int pr_sla_fire(pr_sla_ticket *t, const pr_sla_set *s, int64_t at_ms,

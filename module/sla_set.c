@@ -125,6 +125,7 @@ free_conds(pr_sla_cond *c, uint32_t n)
 {
   for (uint32_t i = 0; i < n; i++) {
     free(c[i].status);
+    free(c[i].attr);
   }
   free(c);
 }
@@ -428,11 +429,52 @@ pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
   m->on[role] = v;
   v[m->n_on[role]].kind = kind;
   v[m->n_on[role]].status = NULL;
+  v[m->n_on[role]].attr = NULL;
   if (status != NULL) {
     v[m->n_on[role]].status = pr_strdup(status);
     if (v[m->n_on[role]].status == NULL) {
       return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
     }
+  }
+  m->n_on[role]++;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_metric_on_attr(pr_sla_set *s, uint32_t metric, int32_t role,
+                          const char *attr, const char *value, char *err,
+                          size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (metric < PR_SLA_BUILTIN || metric >= s->n_metrics) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "conditions are for custom metrics only (metric %u)",
+                  (unsigned)metric);
+  }
+  if (role < 0 || role >= PR_SLA_ON_ROLES || attr == NULL || *attr == '\0' ||
+      value == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "metric '%s': bad attribute condition",
+                  s->metrics[metric].name);
+  }
+  pr_sla_metric *m = &s->metrics[metric];
+  pr_sla_cond *v = grow(m->on[role], m->n_on[role], sizeof(*v));
+  if (v == NULL) {
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  m->on[role] = v;
+  pr_sla_cond *c = &v[m->n_on[role]];
+  c->kind = PR_SLA_EV_ATTR;
+  c->attr = pr_strdup(attr);
+  c->status = pr_strdup(value);
+  if (c->attr == NULL || c->status == NULL) {
+    free(c->attr);
+    free(c->status);
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
   }
   m->n_on[role]++;
   return PROMPTLY_OK;

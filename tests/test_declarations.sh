@@ -88,6 +88,9 @@ expect_problems() {
 
 # item 9: per-account targets, from the table and from a CSV file.
 scenario accounts "$src/examples/policies/accounts" 2026-11-19T00:00:00Z
+# A custom metric started by an attribute condition (entering a queue).
+scenario ola-queue "$src/examples/policies/ola-queue" 2026-11-23T12:00:00Z
+expect_problems "$fx/ola-queue-bad"
 expect_problems "$fx/accounts-bad"
 # item 3: business days.
 scenario business-days "$src/examples/policies/business-days" \

@@ -475,6 +475,85 @@ test_sla_custom_metric(void **state)
 }
 
 
+/* Attribute conditions: a role holds when every attribute it names has
+** one of its values (any case); it acts when it comes to hold. */
+static void
+test_sla_custom_metric_attr_conditions(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t m;
+  assert_int_equal(pr_sla_set_add_metric(s, "noc", &m, NULL, 0), PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on_attr(s, m, PR_SLA_ON_START, "queue",
+                                             "Network", NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on_attr(s, m, PR_SLA_ON_START, "queue",
+                                             "NOC", NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on_attr(s, m, PR_SLA_ON_START, "tier",
+                                             "gold", NULL, 0),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_metric_on(s, m, PR_SLA_ON_STOP,
+                                        PR_SLA_EV_REPLY_AGENT, NULL, NULL, 0),
+                   PROMPTLY_OK);
+  /* An attribute condition is for custom metrics, with a name. */
+  assert_int_not_equal(pr_sla_set_metric_on_attr(s, PR_SLA_FIRST_RESPONSE,
+                                                 PR_SLA_ON_START, "queue",
+                                                 "x", NULL, 0),
+                       PROMPTLY_OK);
+  assert_int_not_equal(pr_sla_set_metric_on_attr(s, m, PR_SLA_ON_START, "",
+                                                 "x", NULL, 0),
+                       PROMPTLY_OK);
+  uint32_t p = add_policy(s, "noc", always);
+  target_all(s, p, m, HOUR);
+  seal(s);
+  uint32_t bit = (uint32_t)1 << m;
+  pr_sla_attr_state none = {{0}}, st;
+  const pr_kv network_gold[] = {{"Queue", "network"}, {"tier", "GOLD"}};
+  const pr_kv noc_gold[] = {{"queue", "NOC"}, {"tier", "gold"}};
+  const pr_kv network_only[] = {{"queue", "Network"}};
+  const pr_kv support_gold[] = {{"queue", "Support"}, {"tier", "gold"}};
+  pr_sla_attr_state_of(s, network_gold, 2, &st);
+  assert_int_equal(st.role[PR_SLA_ON_START], bit);
+  assert_int_equal(st.role[PR_SLA_ON_STOP], 0);  /* events only */
+  pr_sla_attr_state_of(s, noc_gold, 2, &st);
+  assert_int_equal(st.role[PR_SLA_ON_START], bit);
+  pr_sla_attr_state_of(s, network_only, 1, &st);
+  assert_int_equal(st.role[PR_SLA_ON_START], 0);   /* tier missing */
+  pr_sla_attr_state_of(s, support_gold, 2, &st);
+  assert_int_equal(st.role[PR_SLA_ON_START], 0);   /* another queue */
+
+  /* Created in Support: nothing runs; moved to NOC at 09:30: due 10:30;
+  ** still NOC at 09:45: it held already, the due stays. */
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t t0 = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 15, t0, 2, 1, &a);
+  pr_sla_attr_state before, after;
+  pr_sla_attr_state_of(s, support_gold, 2, &before);
+  assert_int_equal(pr_sla_attr_edges(t, s, &none, &before, t0, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0, "sla.noc.state"), "none");
+  pr_sla_attr_state_of(s, noc_gold, 2, &after);
+  assert_int_equal(pr_sla_attr_edges(t, s, &before, &after, t0 + 30 * MIN,
+                                     &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 30 * MIN, "sla.noc.state"), "running");
+  assert_string_equal(fld(t, s, t0 + 30 * MIN, "sla.noc.due"),
+                      "2026-11-16T10:30:00Z");
+  assert_int_equal(pr_sla_attr_edges(t, s, &after, &after, t0 + 45 * MIN,
+                                     &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 45 * MIN, "sla.noc.due"),
+                      "2026-11-16T10:30:00Z");
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 50 * MIN, &a);
+  assert_string_equal(fld(t, s, t0 + 50 * MIN, "sla.noc.state"), "met");
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
 static void
 test_sla_time_never_runs_backwards(void **state)
 {
@@ -2035,6 +2114,7 @@ main(void)
     cmocka_unit_test(test_sla_resolve_and_close_meet_every_clock),
     cmocka_unit_test(test_sla_status_change_resumes),
     cmocka_unit_test(test_sla_custom_metric),
+    cmocka_unit_test(test_sla_custom_metric_attr_conditions),
     cmocka_unit_test(test_sla_time_never_runs_backwards),
     cmocka_unit_test(test_sla_friday_evening_due_monday),
     cmocka_unit_test(test_sla_target_used_up_at_closing),
