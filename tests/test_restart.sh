@@ -11,7 +11,8 @@
 #   B2  all of it again, as a restarted host does: the done keys given.
 # The property: B1's actions then B2's are exactly A's, in order, no key
 # twice; B2 writes exactly what A writes (rebuilding a ticket's state from
-# its events gives the same fields); and the record lists every key once.
+# its events gives the same fields); the record lists every key once; and
+# B2 hands over exactly the outcome records A does (none lost, none added).
 # A second restart (B3, all done) carries out nothing at all.
 #
 # PROMPTLY_RESTARTS sets the number of seeds (default 60, 6 under
@@ -92,6 +93,7 @@ history() {
 }
 
 runs_bad=0 actions_bad=0 writes_bad=0 twice_bad=0 record_bad=0 again_bad=0
+records_bad=0 total_records=0
 total_actions=0
 for seed in $(seq 1 "$n"); do
   h=$tmp/history-$seed.jsonl
@@ -102,13 +104,14 @@ for seed in $(seq 1 "$n"); do
   rm -f "$tmp/keys"
   bad=0
   run_cli "$tmp/A" "$tmp/A.err" run --rules "$rules" --events "$h" \
-    --until "$until"
+    --until "$until" --records "$tmp/A.rec"
   ra=$rc
   run_cli "$tmp/B1" "$tmp/B1.err" run --rules "$rules" --events "$tmp/part" \
     --record "$tmp/keys"
   rb1=$rc
   run_cli "$tmp/B2" "$tmp/B2.err" run --rules "$rules" --events "$h" \
-    --until "$until" --done "$tmp/keys" --record "$tmp/keys"
+    --until "$until" --done "$tmp/keys" --record "$tmp/keys" \
+    --records "$tmp/B2.rec"
   rb2=$rc
   run_cli "$tmp/B3" "$tmp/B3.err" run --rules "$rules" --events "$h" \
     --until "$until" --done "$tmp/keys"
@@ -138,6 +141,13 @@ for seed in $(seq 1 "$n"); do
     record_bad=$((record_bad + 1)); bad=1
     echo "# seed $seed: the record is not A's keys in order" >&2
   fi
+  # The outcome records: the restart neither loses nor adds one.
+  total_records=$((total_records + $(grep -c . "$tmp/A.rec" || true)))
+  if ! cmp -s "$tmp/A.rec" "$tmp/B2.rec"; then
+    records_bad=$((records_bad + 1)); bad=1
+    echo "# seed $seed (cut after line $cut of $lines): the restarted run's records differ" >&2
+    diff "$tmp/A.rec" "$tmp/B2.rec" | head -4 >&2
+  fi
   if [ -n "$(actions "$tmp/B3")" ]; then
     again_bad=$((again_bad + 1)); bad=1
     echo "# seed $seed: a second restart carried out actions again" >&2
@@ -154,6 +164,8 @@ check "a restarted run writes what one run writes" test "$writes_bad" -eq 0
 check "no key is carried out twice" test "$twice_bad" -eq 0
 check "the record lists every key once, in order" test "$record_bad" -eq 0
 check "a second restart carries out nothing" test "$again_bad" -eq 0
+check "a restarted run gives one run's outcome records ($total_records in all)" \
+  test "$records_bad" -eq 0 -a "$total_records" -gt "$n"
 check "the histories fire actions ($total_actions in all)" \
   test "$total_actions" -gt "$n"
 
