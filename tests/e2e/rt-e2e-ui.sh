@@ -335,7 +335,8 @@ LUA
   fi
 
   note "promptly's History rows per ticket (ticket: rows; of them SLA rows):"
-  sql "SELECT ObjectId, COUNT(*), SUM(Type = 'SLA'), SUM(Type = 'CustomField')
+  sql "SELECT ObjectId, COUNT(*), SUM(CASE WHEN Type = 'SLA' THEN 1 ELSE 0 END),
+              SUM(CASE WHEN Type = 'CustomField' THEN 1 ELSE 0 END)
          FROM Transactions WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
         GROUP BY ObjectId ORDER BY ObjectId" |
     awk -F'|' '{ printf "     #%s: %s rows, %s SLA, %s custom-field\n", $1, $2, $3, $4 }'
