@@ -560,17 +560,19 @@ publish(promptly *p, pr_ticket *t, int64_t at_ms)
 }
 
 
-/* Keep exactly one live deadline entry per ticket: the next instant at
-** which its clocks change.  Older entries become stale by their tag. */
+/* Keep exactly one deadline entry per ticket, moved in place: the next
+** instant at which its clocks change; none when there is no such instant. */
 static void
 schedule(promptly *p, pr_ticket *t, int64_t at_ms)
 {
-  t->gen++;
   int64_t next;
   if (t->sla != NULL &&
-      pr_sla_next_deadline(t->sla, sla_set(p), at_ms, &next) == 1 &&
-      pr_deadlines_push(&p->deadlines, next, t->id, t->gen) != 0) {
-    oom(p, t->id);
+      pr_sla_next_deadline(t->sla, sla_set(p), at_ms, &next) == 1) {
+    if (pr_deadlines_set(&p->deadlines, next, t->id, &t->deadline) != 0) {
+      oom(p, t->id);  /* it had none: a push failed */
+    }
+  } else {
+    pr_deadlines_cancel(&p->deadlines, &t->deadline);
   }
 }
 
@@ -1004,6 +1006,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     carry_out(p, t, &acts);
     publish(p, t, at_ms);
     gone_add(p, ev->ticket, into, at_ms);
+    pr_deadlines_cancel(&p->deadlines, &t->deadline);
     pr_tickets_remove(&p->tickets, ev->ticket);
     break;
   }
@@ -1345,8 +1348,10 @@ static void
 fire(promptly *p, const pr_deadline *d)
 {
   pr_ticket *t = pr_tickets_get(&p->tickets, d->ticket);
-  if (t == NULL || t->gen != d->tag || t->sla == NULL) {
-    return;  /* Stale: the ticket went away or was rescheduled since. */
+  /* A ticket keeps one entry, taken out when it goes away or has no
+  ** deadline: the entry popped is the ticket's live one. */
+  if (t == NULL || t->sla == NULL) {
+    return;
   }
   pr_sla_actions acts;
   acts_init(p, &acts);

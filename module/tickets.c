@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "tickets.h"
+#include "deadlines.h"
 #include "promptly.h"
 #include "sla.h"
 
@@ -346,6 +347,7 @@ pr_tickets_add(pr_tickets *m, int64_t id)
     return NULL;
   }
   t->id = id;
+  t->deadline = PR_DEADLINE_NONE;
   place(m->slot, m->cap - 1, t);
   m->n++;
   return t;

@@ -62,7 +62,8 @@ typedef struct pr_ticket {
   uint32_t raised;   /* ladder steps (bit per entry) whose raise_priority
                         or set_priority changed the priority already */
   pr_sla_pick pick;  /* the policies that matched */
-  uint64_t gen;      /* tag of the ticket's live deadline entry */
+  uint32_t deadline; /* its entry's index in the deadline heap, owned by
+                        deadlines.c; PR_DEADLINE_NONE: none */
   struct pr_sla_ticket *sla;  /* its clocks; NULL if they could not open */
 } pr_ticket;
 

@@ -1,4 +1,5 @@
-/* test_deadlines.c - the deadline heap: time order, ties by insertion. */
+/* test_deadlines.c - the deadline heap: time order, ties by insertion,
+** owners' entries moved and cancelled in place. */
 #include "config.h"
 
 #include "cmocka_all.h"
@@ -16,10 +17,10 @@ test_deadlines_pop_in_time_order(void **state)
   pr_deadlines_init(&d);
   srand(7);
   for (int i = 0; i < 10000; i++) {
-    assert_int_equal(pr_deadlines_push(&d, rand() % 5000, i, (uint64_t)i),
+    assert_int_equal(pr_deadlines_push(&d, rand() % 5000, i, NULL),
                      PROMPTLY_OK);
   }
-  pr_deadline prev = {INT64_MIN, 0, 0, 0}, e;
+  pr_deadline prev = {INT64_MIN, 0, 0, NULL}, e;
   int n = 0;
   while (pr_deadlines_pop(&d, &e) == 0) {
     assert_true(e.at_ms > prev.at_ms ||
@@ -40,9 +41,9 @@ test_deadlines_ties_keep_insertion_order(void **state)
   pr_deadlines d;
   pr_deadlines_init(&d);
   for (int i = 0; i < 100; i++) {
-    pr_deadlines_push(&d, 1000, i, 0);
+    pr_deadlines_push(&d, 1000, i, NULL);
   }
-  pr_deadlines_push(&d, 999, 555, 0);
+  pr_deadlines_push(&d, 999, 555, NULL);
   pr_deadline e;
   assert_int_equal(pr_deadlines_pop(&d, &e), 0);
   assert_int_equal(e.ticket, 555);
@@ -55,12 +56,81 @@ test_deadlines_ties_keep_insertion_order(void **state)
 }
 
 
+/* Owners with one entry each, moved, cancelled and popped at random,
+** against a model: each owner's (instant, sequence of its last set).  The
+** pops must come out as the model's minimum, every slot must keep its
+** entry's index, and the heap must hold one entry per owner with one. */
+#define OWNERS 300
+static void
+test_deadlines_owners_move_in_place(void **state)
+{
+  (void)state;
+  pr_deadlines d;
+  pr_deadlines_init(&d);
+  uint32_t pos[OWNERS];
+  int64_t at[OWNERS];
+  uint64_t seq[OWNERS];
+  int has[OWNERS] = {0};
+  uint64_t next_seq = 0;
+  for (int i = 0; i < OWNERS; i++) {
+    pos[i] = PR_DEADLINE_NONE;
+  }
+  srand(11);
+  for (int step = 0; step < 100000; step++) {
+    int o = rand() % OWNERS;
+    int what = rand() % 10;
+    if (what < 6) {
+      int64_t when = rand() % 1000;
+      assert_int_equal(pr_deadlines_set(&d, when, o, &pos[o]), PROMPTLY_OK);
+      at[o] = when;
+      seq[o] = next_seq++;
+      has[o] = 1;
+    } else if (what < 8) {
+      pr_deadlines_cancel(&d, &pos[o]);
+      has[o] = 0;
+    } else {
+      int best = -1;
+      for (int i = 0; i < OWNERS; i++) {
+        if (has[i] && (best < 0 || at[i] < at[best] ||
+                       (at[i] == at[best] && seq[i] < seq[best]))) {
+          best = i;
+        }
+      }
+      pr_deadline e;
+      if (best < 0) {
+        assert_int_equal(pr_deadlines_pop(&d, &e), -1);
+        continue;
+      }
+      assert_int_equal(pr_deadlines_pop(&d, &e), 0);
+      assert_int_equal(e.ticket, best);
+      assert_int_equal(e.at_ms, at[best]);
+      assert_true(e.pos == &pos[best]);
+      has[best] = 0;
+    }
+    size_t live = 0;
+    for (int i = 0; i < OWNERS; i++) {
+      if (has[i]) {
+        live++;
+        assert_true(pos[i] < d.n);
+        assert_true(d.heap[pos[i]].pos == &pos[i]);
+        assert_int_equal(d.heap[pos[i]].at_ms, at[i]);
+      } else {
+        assert_int_equal(pos[i], PR_DEADLINE_NONE);
+      }
+    }
+    assert_int_equal(d.n, live);
+  }
+  pr_deadlines_free(&d);
+}
+
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_deadlines_pop_in_time_order),
     cmocka_unit_test(test_deadlines_ties_keep_insertion_order),
+    cmocka_unit_test(test_deadlines_owners_move_in_place),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
