@@ -318,13 +318,7 @@ acts_init(promptly *p, pr_sla_actions *a)
 static int
 set_priority(pr_ticket *t, const char *id)
 {
-  char *copy = pr_strdup(id);
-  if (copy == NULL) {
-    return PROMPTLY_ENOMEM;
-  }
-  free(t->priority);
-  t->priority = copy;
-  return PROMPTLY_OK;
+  return pr_ticket_set_priority(t, id);
 }
 
 
@@ -553,7 +547,7 @@ publish(promptly *p, pr_ticket *t, int64_t at_ms)
     return;
   }
   for (uint32_t j = 0; j < k; j++) {
-    if (pr_kvset_set(&t->written, changed[j].name, changed[j].value) != 0) {
+    if (pr_fields_set(&t->written, changed[j].name, changed[j].value) != 0) {
       oom(p, t->id);
     }
   }
@@ -660,13 +654,7 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
 static int
 merge_attrs(pr_ticket *t, const pr_qevent *ev)
 {
-  for (uint32_t i = 0; i < ev->n; i++) {
-    int rc = pr_kvset_set(&t->attrs, ev->attrs[i].name, ev->attrs[i].value);
-    if (rc != PROMPTLY_OK) {
-      return rc;
-    }
-  }
-  return PROMPTLY_OK;
+  return pr_kvset_merge(&t->attrs, ev->attrs, ev->n);
 }
 
 
@@ -924,7 +912,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     /* The agent's choice wins for good, and the host already shows it:
     ** record it as written so that it is not written back. */
     if (set_priority(t, id) != PROMPTLY_OK ||
-        pr_kvset_set(&t->written, "priority", id) != PROMPTLY_OK) {
+        pr_fields_set(&t->written, "priority", id) != PROMPTLY_OK) {
       oom(p, t->id);
       break;
     }

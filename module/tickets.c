@@ -14,20 +14,19 @@
 ** points into this read-only table instead of copying them, which saves
 ** two small allocations per entry (a third of a ticket's memory) and the
 ** time to free them.  One array, so that whether a string is the table's
-** is one range check. */
+** is one range check; in strcmp order, for a binary search. */
 #define COMMON_LEN 26
 static const char common[][COMMON_LEN] = {
-  "", "0", "1", "2", "3", "P1", "P2", "P3", "P4",
-  "body", "channel", "queue", "requestor", "status", "subject", "tier",
-  "type", "owner", "actor", "priority", "new", "open", "resolved", "closed",
-  "email", "chat", "phone", "web",
-  "sla.policy", "sla.status", "sla.due", "sla.escalation",
-  "sla.customer_wait",
+  "", "0", "1", "2", "3", "P1", "P2", "P3", "P4", "actor", "at_risk", "body",
+  "breached", "channel", "chat", "closed", "email", "met", "new", "none",
+  "on_track", "open", "owner", "paused", "pending customer", "phone",
+  "priority", "queue", "requestor", "resolved", "running",
+  "sla.customer_wait", "sla.due", "sla.escalation", "sla.exception",
   "sla.first_response.due", "sla.first_response.state",
   "sla.next_response.due", "sla.next_response.state",
-  "sla.periodic_update.due", "sla.periodic_update.state",
-  "sla.resolution.due", "sla.resolution.state",
-  "on_track", "at_risk", "breached", "paused", "met", "none", "running",
+  "sla.periodic_update.due", "sla.periodic_update.state", "sla.policy",
+  "sla.resolution.due", "sla.resolution.state", "sla.status", "status",
+  "stopped", "subject", "tier", "type", "web",
 };
 #define N_COMMON (sizeof(common) / sizeof(common[0]))
 
@@ -36,15 +35,22 @@ static const char common[][COMMON_LEN] = {
 static const char *
 common_str(const char *s)
 {
-  size_t len = strlen(s);
-  if (len >= COMMON_LEN) {
+  if (strnlen(s, COMMON_LEN) >= COMMON_LEN) {
     return NULL;
   }
   /* Bounded by the row: an entry of exactly COMMON_LEN characters (which C
   ** stores without its NUL) can never match, nor be read past. */
-  for (size_t i = 0; i < N_COMMON; i++) {
-    if (common[i][0] == s[0] && memcmp(common[i], s, len + 1) == 0) {
-      return common[i];
+  size_t lo = 0, hi = N_COMMON;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strncmp(common[mid], s, COMMON_LEN);
+    if (c == 0) {
+      return common[mid];
+    }
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
     }
   }
   return NULL;
@@ -77,24 +83,26 @@ disown(const char *s)
 }
 
 
+/* --- Attribute sets ------------------------------------------------------
+** One block per set: the pr_kv array, then the bytes of the strings that
+** are not the table's, each NUL-terminated; entries point into the block
+** or into the table.  A change builds the block anew at its exact size (a
+** set changes seldom: at create, on status changes and updates). */
+
 void
 pr_kvset_free(pr_kvset *s)
 {
-  for (uint32_t i = 0; i < s->n; i++) {
-    disown(s->kv[i].name);
-    disown(s->kv[i].value);
-  }
   free(s->kv);
   s->kv = NULL;
-  s->n = s->cap = 0;
+  s->n = 0;
 }
 
 
 static int
-kvset_index(const pr_kvset *s, const char *name)
+kvset_index(const pr_kv *kv, uint32_t n, const char *name)
 {
-  for (uint32_t i = 0; i < s->n; i++) {
-    if (strcmp(s->kv[i].name, name) == 0) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (strcmp(kv[i].name, name) == 0) {
       return (int)i;
     }
   }
@@ -105,45 +113,315 @@ kvset_index(const pr_kvset *s, const char *name)
 const char *
 pr_kvset_get(const pr_kvset *s, const char *name)
 {
-  int i = kvset_index(s, name);
+  int i = kvset_index(s->kv, s->n, name);
   return i < 0 ? NULL : s->kv[i].value;
+}
+
+
+/* The table's copy of s, else s itself (to be copied into a block). */
+static const char *
+common_or(const char *s)
+{
+  if (is_common(s)) {
+    return s;
+  }
+  const char *c = common_str(s);
+  return c != NULL ? c : s;
+}
+
+
+int
+pr_kvset_merge(pr_kvset *s, const pr_kv *add, uint32_t n_add)
+{
+  if (n_add > UINT32_MAX - s->n) {
+    return PROMPTLY_ENOMEM;
+  }
+  /* The entries after the change, borrowed from the old block, the table
+  ** and add. */
+  pr_kv small[32];
+  uint32_t max = s->n + n_add;
+  pr_kv *kv = max <= 32 ? small : malloc(max * sizeof(*kv));
+  if (kv == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  uint32_t n = s->n;
+  if (n > 0) {
+    memcpy(kv, s->kv, n * sizeof(*kv));
+  }
+  int changed = 0;
+  for (uint32_t j = 0; j < n_add; j++) {
+    int i = kvset_index(kv, n, add[j].name);
+    if (i >= 0 && strcmp(kv[i].value, add[j].value) == 0) {
+      continue;
+    }
+    changed = 1;
+    if (i >= 0) {
+      kv[i].value = common_or(add[j].value);
+    } else {
+      kv[n].name = common_or(add[j].name);
+      kv[n].value = common_or(add[j].value);
+      n++;
+    }
+  }
+  int rc = PROMPTLY_OK;
+  if (changed) {
+    size_t size = n * sizeof(*kv);
+    for (uint32_t i = 0; i < n; i++) {
+      size += is_common(kv[i].name) ? 0 : strlen(kv[i].name) + 1;
+      size += is_common(kv[i].value) ? 0 : strlen(kv[i].value) + 1;
+    }
+    pr_kv *block = malloc(size);
+    if (block == NULL) {
+      rc = PROMPTLY_ENOMEM;
+    } else {
+      char *at = (char *)(block + n);
+      for (uint32_t i = 0; i < n; i++) {
+        const char *str[2] = {kv[i].name, kv[i].value};
+        for (int k = 0; k < 2; k++) {
+          if (!is_common(str[k])) {
+            size_t len = strlen(str[k]) + 1;
+            memcpy(at, str[k], len);
+            str[k] = at;
+            at += len;
+          }
+        }
+        block[i].name = str[0];
+        block[i].value = str[1];
+      }
+      free(s->kv);
+      s->kv = block;
+      s->n = n;
+    }
+  }
+  if (kv != small) {
+    free(kv);
+  }
+  return rc;
 }
 
 
 int
 pr_kvset_set(pr_kvset *s, const char *name, const char *value)
 {
-  int i = kvset_index(s, name);
-  if (i >= 0 && strcmp(s->kv[i].value, value) == 0) {
-    return PROMPTLY_OK;
-  }
-  const char *v = own(value);
-  if (v == NULL) {
-    return PROMPTLY_ENOMEM;
-  }
-  if (i >= 0) {
-    disown(s->kv[i].value);
-    s->kv[i].value = v;
-    return PROMPTLY_OK;
-  }
-  if (s->n == s->cap) {
-    uint32_t cap = s->cap ? s->cap * 2 : 8;
-    pr_kv *kv = realloc(s->kv, cap * sizeof(*kv));
-    if (kv == NULL) {
-      disown(v);
-      return PROMPTLY_ENOMEM;
+  pr_kv one = {name, value};
+  return pr_kvset_merge(s, &one, 1);
+}
+
+
+/* --- Written fields --------------------------------------------------------
+** One block of entries, each a name then a value.  A name is one byte: its
+** index in the table, or LIT followed by the name and a NUL.  A value is a
+** tag byte: a table index; TIME followed by 8 bytes, the int64 ms of an
+** instant in the canonical form of pr_iso_format (what the dues are); LIT
+** followed by the string and a NUL.  A string has one encoding (the table's
+** strings are always encoded by index, and only canonical instants as
+** TIME), so that equal strings are equal entries. */
+
+#define F_TIME 0xfe
+#define F_LIT  0xff
+_Static_assert(N_COMMON < F_TIME, "the table's indexes fit a tag byte");
+
+static int
+common_index(const char *s)
+{
+  const char *c = common_str(s);
+  return c != NULL ? (int)((c - common[0]) / COMMON_LEN) : -1;
+}
+
+
+static int
+digits(const char *s, int n, int *out)
+{
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      return 0;
     }
-    s->kv = kv;
-    s->cap = cap;
+    v = v * 10 + (s[i] - '0');
   }
-  const char *n = own(name);
-  if (n == NULL) {
-    disown(v);
+  *out = v;
+  return 1;
+}
+
+
+/* s as an instant if it is exactly what pr_iso_format writes for one
+** ("2026-11-23T13:00:00Z", ".123" before the Z when the ms are not zero,
+** years 0000 to 9999): 1 and *ms, else 0.  Distinct strings accepted give
+** distinct instants. */
+static int
+canonical_instant(const char *s, int64_t *ms)
+{
+  size_t len = strnlen(s, 25);
+  int y, mo, d, h, mi, se, frac = 0;
+  if ((len != 20 && len != 24) || s[4] != '-' || s[7] != '-' ||
+      s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len - 1] != 'Z' ||
+      !digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
+      !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) ||
+      !digits(s + 17, 2, &se)) {
+    return 0;
+  }
+  if (len == 24 && (s[19] != '.' || !digits(s + 20, 3, &frac) || frac == 0)) {
+    return 0;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) {
+    return 0;
+  }
+  int64_t days = pr_days_from_civil(y, (unsigned)mo, (unsigned)d);
+  int64_t yy;
+  unsigned m2, d2;
+  pr_civil_from_days(days, &yy, &m2, &d2);
+  if (yy != y || m2 != (unsigned)mo || d2 != (unsigned)d) {
+    return 0;  /* 30 February and the like */
+  }
+  *ms = ((days * 86400 + h * 3600 + mi * 60 + se) * 1000) + frac;
+  return 1;
+}
+
+
+/* The bytes after the name byte at e, and after the value at v. */
+static const uint8_t *
+skip_name(const uint8_t *e)
+{
+  return *e == F_LIT ? e + 1 + strlen((const char *)e + 1) + 1 : e + 1;
+}
+
+
+static const uint8_t *
+skip_value(const uint8_t *v)
+{
+  if (*v == F_TIME) {
+    return v + 1 + 8;
+  }
+  return *v == F_LIT ? v + 1 + strlen((const char *)v + 1) + 1 : v + 1;
+}
+
+
+/* The value of the entry named name (ci: its table index or -1), or NULL. */
+static const uint8_t *
+fields_find(const pr_fields *f, const char *name, int ci, size_t *entry)
+{
+  const uint8_t *p = f->buf, *end = f->buf + f->len;
+  while (p < end) {
+    const uint8_t *v = skip_name(p);
+    if (ci >= 0 ? *p == (uint8_t)ci
+                : *p == F_LIT && strcmp((const char *)p + 1, name) == 0) {
+      if (entry != NULL) {
+        *entry = (size_t)(p - f->buf);
+      }
+      return v;
+    }
+    p = skip_value(v);
+  }
+  return NULL;
+}
+
+
+/* Whether the value encoded at v is the string s. */
+static int
+value_is(const uint8_t *v, const char *s)
+{
+  if (*v == F_LIT) {
+    return strcmp((const char *)v + 1, s) == 0;
+  }
+  if (*v == F_TIME) {
+    int64_t have, want;
+    memcpy(&have, v + 1, sizeof(have));
+    return canonical_instant(s, &want) && want == have;
+  }
+  return strcmp(common[*v], s) == 0;
+}
+
+
+void
+pr_fields_free(pr_fields *f)
+{
+  free(f->buf);
+  f->buf = NULL;
+  f->len = 0;
+}
+
+
+const char *
+pr_fields_get(const pr_fields *f, const char *name, char buf[PR_ISO_LEN])
+{
+  const uint8_t *v = fields_find(f, name, common_index(name), NULL);
+  if (v == NULL) {
+    return NULL;
+  }
+  if (*v == F_LIT) {
+    return (const char *)v + 1;
+  }
+  if (*v == F_TIME) {
+    int64_t ms;
+    memcpy(&ms, v + 1, sizeof(ms));
+    pr_iso_format(ms, buf);
+    return buf;
+  }
+  return common[*v];
+}
+
+
+int
+pr_fields_set(pr_fields *f, const char *name, const char *value)
+{
+  int ci = common_index(name);
+  size_t at = 0;
+  const uint8_t *old = fields_find(f, name, ci, &at);
+  if (old != NULL && value_is(old, value)) {
+    return PROMPTLY_OK;
+  }
+  /* The new entry. */
+  uint8_t head[1 + 8];
+  size_t head_len = 1;
+  const char *lit = NULL;
+  int vi = common_index(value);
+  int64_t ms;
+  if (vi >= 0) {
+    head[0] = (uint8_t)vi;
+  } else if (canonical_instant(value, &ms)) {
+    head[0] = F_TIME;
+    memcpy(head + 1, &ms, sizeof(ms));
+    head_len = 1 + 8;
+  } else {
+    head[0] = F_LIT;
+    lit = value;
+  }
+  size_t name_len = ci >= 0 ? 1 : 1 + strlen(name) + 1;
+  size_t entry_len = name_len + head_len + (lit ? strlen(lit) + 1 : 0);
+  /* The old entry goes, the new one comes last. */
+  size_t old_len = old != NULL ? (size_t)(skip_value(old) - (f->buf + at)) : 0;
+  size_t len = f->len - old_len + entry_len;
+  if (len > UINT32_MAX) {
     return PROMPTLY_ENOMEM;
   }
-  s->kv[s->n].name = n;
-  s->kv[s->n].value = v;
-  s->n++;
+  uint8_t *buf = malloc(len);
+  if (buf == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  size_t k = 0;
+  if (old != NULL) {
+    memcpy(buf, f->buf, at);
+    memcpy(buf + at, f->buf + at + old_len, f->len - at - old_len);
+    k = f->len - old_len;
+  } else if (f->len > 0) {
+    memcpy(buf, f->buf, f->len);
+    k = f->len;
+  }
+  if (ci >= 0) {
+    buf[k++] = (uint8_t)ci;
+  } else {
+    buf[k++] = F_LIT;
+    memcpy(buf + k, name, strlen(name) + 1);
+    k += strlen(name) + 1;
+  }
+  memcpy(buf + k, head, head_len);
+  k += head_len;
+  if (lit != NULL) {
+    memcpy(buf + k, lit, strlen(lit) + 1);
+  }
+  free(f->buf);
+  f->buf = buf;
+  f->len = (uint32_t)len;
   return PROMPTLY_OK;
 }
 
@@ -153,14 +431,28 @@ pr_ticket_diff(const pr_ticket *t, const pr_kv *want, uint32_t n, pr_kv *out)
 {
   uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const char *old = pr_kvset_get(&t->written, want[i].name);
+    const uint8_t *old = fields_find(&t->written, want[i].name,
+                                     common_index(want[i].name), NULL);
     /* A field never written reads as empty to the host. */
     if (old == NULL ? want[i].value[0] != '\0'
-                    : strcmp(old, want[i].value) != 0) {
+                    : !value_is(old, want[i].value)) {
       out[k++] = want[i];
     }
   }
   return k;
+}
+
+
+int
+pr_ticket_set_priority(pr_ticket *t, const char *id)
+{
+  const char *v = own(id);
+  if (v == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  disown(t->priority);
+  t->priority = v;
+  return PROMPTLY_OK;
 }
 
 
@@ -246,8 +538,8 @@ ticket_free(pr_ticket *t)
 {
   snaps_free(t->snaps);
   pr_kvset_free(&t->attrs);
-  pr_kvset_free(&t->written);
-  free(t->priority);
+  pr_fields_free(&t->written);
+  disown(t->priority);
   pr_sla_ticket_free(t->sla);
   free(t);
 }

@@ -15,17 +15,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable set of owned name/value strings, in insertion order. */
+/* A set of owned name/value strings, in insertion order: the pr_kv array
+** and the strings in one block, the strings of tickets.c's table of common
+** names and values not copied.  Pointers into it hold until its next
+** change. */
 typedef struct pr_kvset {
-  pr_kv *kv;  /* names and values owned by the set */
+  pr_kv *kv;   /* n entries, then the strings they own */
   uint32_t n;
-  uint32_t cap;
 } pr_kvset;
 
 void pr_kvset_free(pr_kvset *s);
 const char *pr_kvset_get(const pr_kvset *s, const char *name);
 /* Set name to value (copies both).  0 or ENOMEM (then s is unchanged). */
 int pr_kvset_set(pr_kvset *s, const char *name, const char *value);
+/* Set each of add[0..n) in turn, in one change.  0 or ENOMEM (then s is
+** unchanged). */
+int pr_kvset_merge(pr_kvset *s, const pr_kv *add, uint32_t n);
+
+/* The fields last written to the host, name -> value, encoded compactly
+** (tickets.c): the common names and values as a byte, instants in the
+** canonical ISO form as their 8-byte ms. */
+typedef struct pr_fields {
+  uint8_t *buf;
+  uint32_t len;
+} pr_fields;
+
+void pr_fields_free(pr_fields *f);
+/* Set name to value.  0 or ENOMEM (then f is unchanged). */
+int pr_fields_set(pr_fields *f, const char *name, const char *value);
+/* The value of name, or NULL: in buf, in the table or in f (valid until f
+** changes). */
+const char *pr_fields_get(const pr_fields *f, const char *name,
+                          char buf[PR_ISO_LEN]);
 
 struct pr_sla_ticket;
 struct pr_ticket;
@@ -56,8 +77,9 @@ typedef struct pr_ticket {
   int64_t id;
   pr_attr_snaps *snaps;  /* NULL until an attribute changes mid-cycle */
   pr_kvset attrs;    /* subject, body, tier, type, channel, queue, status... */
-  pr_kvset written;  /* field name -> value the host last accepted */
-  char *priority;    /* level id ("P1"), NULL before any */
+  pr_fields written; /* field name -> value the host last accepted */
+  const char *priority;  /* level id ("P1"), NULL before any; owned
+                            (pr_ticket_set_priority) */
   int32_t manual;    /* 1 once an agent set the priority by hand */
   uint32_t raised;   /* ladder steps (bit per entry) whose raise_priority
                         or set_priority changed the priority already */
@@ -85,6 +107,9 @@ void pr_tickets_each(pr_tickets *m, void (*fn)(pr_ticket *t, void *ud),
 
 /* Remove and free the ticket id, if present. */
 void pr_tickets_remove(pr_tickets *m, int64_t id);
+
+/* Set the ticket's priority to a copy of id.  0 or ENOMEM (unchanged). */
+int pr_ticket_set_priority(pr_ticket *t, const char *id);
 
 /* The fields of want[0..n) that differ from what t->written holds, copied
 ** (borrowed pointers) to out, which has room for n.  Returns how many. */
