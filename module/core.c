@@ -334,7 +334,8 @@ sla_level(promptly *p, const pr_ticket *t)
 
 
 static void
-trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
+trace_policies(promptly *p, const pr_ticket *t, const pr_sla_pick *pick,
+               int64_t at_ms)
 {
   if (p->host.trace == NULL) {
     return;
@@ -342,13 +343,23 @@ trace_policies(promptly *p, const pr_ticket *t, int64_t at_ms)
   const pr_sla_set *s = sla_set(p);
   pr_buf b;
   pr_buf_init(&b);
-  for (uint32_t i = 0; i < t->pick.n; i++) {
+  for (uint32_t i = 0; i < pick->n; i++) {
     pr_buf_printf(&b, "%s%s", b.len ? ", " : "",
-                  s->policies[t->pick.v[i]].name);
+                  s->policies[pick->v[i]].name);
   }
   trace(p, t, at_ms, "policies matched: %s",
         b.len ? pr_buf_cstr(&b) : "none (no SLA targets)");
   pr_buf_free(&b);
+}
+
+
+/* The policies the ticket's clocks follow: kept by its SLA state only
+** (none without one). */
+static pr_sla_pick
+current_pick(const pr_ticket *t)
+{
+  pr_sla_pick none = {0};
+  return t->sla != NULL ? *pr_sla_ticket_pick(t->sla) : none;
 }
 
 
@@ -370,7 +381,7 @@ match_policies(promptly *p, const pr_ticket *t, const char *source)
   } else if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
              (long long)t->id, *source ? ", " : "", source);
-    return t->pick;
+    return current_pick(t);
   }
   return pick;
 }
@@ -591,13 +602,14 @@ sla_failed(promptly *p, const pr_ticket *t, int rc, const char *what)
 
 
 static void
-retarget(promptly *p, pr_ticket *t, int64_t at_ms, pr_sla_actions *acts)
+retarget(promptly *p, pr_ticket *t, const pr_sla_pick *pick, int64_t at_ms,
+         pr_sla_actions *acts)
 {
   if (t->sla == NULL) {
     return;
   }
   int rc = pr_sla_retarget_pick(t->sla, sla_set(p), sla_level(p, t),
-                                &t->pick, at_ms, acts);
+                                pick, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "retarget");
   }
@@ -754,10 +766,10 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
   }
   trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
   assign_priority(p, t, ev, at_ms);
-  t->pick = match_policies(p, t, ev->source);
-  trace_policies(p, t, at_ms);
+  pr_sla_pick pick = match_policies(p, t, ev->source);
+  trace_policies(p, t, &pick, at_ms);
   int rc = pr_sla_open_pick(sla_set(p), t->id, at_ms, sla_level(p, t),
-                            &t->pick, pr_kvset_get(&t->attrs, "status"), acts,
+                            &pick, pr_kvset_get(&t->attrs, "status"), acts,
                             &t->sla);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
@@ -775,10 +787,10 @@ rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
         pr_sla_actions *acts)
 {
   pr_sla_pick pick = match_policies(p, t, ev->source);
-  if (!pr_sla_pick_equal(&pick, &t->pick)) {
-    t->pick = pick;
-    trace_policies(p, t, at_ms);
-    retarget(p, t, at_ms, acts);
+  pr_sla_pick was = current_pick(t);
+  if (!pr_sla_pick_equal(&pick, &was)) {
+    trace_policies(p, t, &pick, at_ms);
+    retarget(p, t, &pick, at_ms, acts);
   }
   apply_exceptions(p, t, at_ms, acts);
 }
@@ -918,7 +930,8 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     }
     t->manual = 1;
     trace(p, t, at_ms, "priority set to %s by an agent", id);
-    retarget(p, t, at_ms, &acts);
+    pr_sla_pick pick = current_pick(t);
+    retarget(p, t, &pick, at_ms, &acts);
     settle(p, t, &acts, at_ms);
     break;
   }
@@ -1115,7 +1128,8 @@ pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
     leave(p);
     return PROMPTLY_OK;
   }
-  trace_policies(p, t, at_ms);
+  pr_sla_pick pick = current_pick(t);
+  trace_policies(p, t, &pick, at_ms);
   const pr_sla_set *s = sla_set(p);
   for (uint32_t m = 0; m < s->n_metrics; m++) {
     explain_clock(p, t, m, at_ms);
@@ -1249,8 +1263,8 @@ rebind_one(pr_ticket *t, void *ud)
       t->sla = fresh;
     }
   }
-  t->pick = match_policies(p, t, "reload");
-  retarget(p, t, c->at_ms, &c->acts);
+  pr_sla_pick pick = match_policies(p, t, "reload");
+  retarget(p, t, &pick, c->at_ms, &c->acts);
   settle(p, t, &c->acts, c->at_ms);
 }
 

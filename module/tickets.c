@@ -296,11 +296,28 @@ skip_value(const uint8_t *v)
 }
 
 
-/* The value of the entry named name (ci: its table index or -1), or NULL. */
+#define F_HEAD sizeof(uint32_t)  /* the block's length, first */
+
+static uint32_t
+fields_len(const pr_fields *f)
+{
+  uint32_t len = 0;
+  if (f->buf != NULL) {
+    memcpy(&len, f->buf, sizeof(len));
+  }
+  return len;
+}
+
+
+/* The value of the entry named name (ci: its table index or -1), or NULL;
+** *entry: the entry's offset. */
 static const uint8_t *
 fields_find(const pr_fields *f, const char *name, int ci, size_t *entry)
 {
-  const uint8_t *p = f->buf, *end = f->buf + f->len;
+  if (f->buf == NULL) {
+    return NULL;
+  }
+  const uint8_t *p = f->buf + F_HEAD, *end = f->buf + fields_len(f);
   while (p < end) {
     const uint8_t *v = skip_name(p);
     if (ci >= 0 ? *p == (uint8_t)ci
@@ -337,7 +354,6 @@ pr_fields_free(pr_fields *f)
 {
   free(f->buf);
   f->buf = NULL;
-  f->len = 0;
 }
 
 
@@ -390,7 +406,8 @@ pr_fields_set(pr_fields *f, const char *name, const char *value)
   size_t entry_len = name_len + head_len + (lit ? strlen(lit) + 1 : 0);
   /* The old entry goes, the new one comes last. */
   size_t old_len = old != NULL ? (size_t)(skip_value(old) - (f->buf + at)) : 0;
-  size_t len = f->len - old_len + entry_len;
+  size_t have = f->buf != NULL ? fields_len(f) : F_HEAD;
+  size_t len = have - old_len + entry_len;
   if (len > UINT32_MAX) {
     return PROMPTLY_ENOMEM;
   }
@@ -398,14 +415,14 @@ pr_fields_set(pr_fields *f, const char *name, const char *value)
   if (buf == NULL) {
     return PROMPTLY_ENOMEM;
   }
-  size_t k = 0;
+  size_t k = F_HEAD;
   if (old != NULL) {
     memcpy(buf, f->buf, at);
-    memcpy(buf + at, f->buf + at + old_len, f->len - at - old_len);
-    k = f->len - old_len;
-  } else if (f->len > 0) {
-    memcpy(buf, f->buf, f->len);
-    k = f->len;
+    memcpy(buf + at, f->buf + at + old_len, have - at - old_len);
+    k = have - old_len;
+  } else if (f->buf != NULL) {
+    memcpy(buf, f->buf, have);
+    k = have;
   }
   if (ci >= 0) {
     buf[k++] = (uint8_t)ci;
@@ -419,9 +436,10 @@ pr_fields_set(pr_fields *f, const char *name, const char *value)
   if (lit != NULL) {
     memcpy(buf + k, lit, strlen(lit) + 1);
   }
+  uint32_t len32 = (uint32_t)len;
+  memcpy(buf, &len32, sizeof(len32));
   free(f->buf);
   f->buf = buf;
-  f->len = (uint32_t)len;
   return PROMPTLY_OK;
 }
 

@@ -36,8 +36,7 @@ int pr_kvset_merge(pr_kvset *s, const pr_kv *add, uint32_t n);
 ** (tickets.c): the common names and values as a byte, instants in the
 ** canonical ISO form as their 8-byte ms. */
 typedef struct pr_fields {
-  uint8_t *buf;
-  uint32_t len;
+  uint8_t *buf;  /* NULL, or its length (uint32_t) then the entries */
 } pr_fields;
 
 void pr_fields_free(pr_fields *f);
@@ -80,13 +79,13 @@ typedef struct pr_ticket {
   pr_fields written; /* field name -> value the host last accepted */
   const char *priority;  /* level id ("P1"), NULL before any; owned
                             (pr_ticket_set_priority) */
-  int32_t manual;    /* 1 once an agent set the priority by hand */
+  struct pr_sla_ticket *sla;  /* its clocks and the policies they follow;
+                                 NULL if they could not open */
   uint32_t raised;   /* ladder steps (bit per entry) whose raise_priority
                         or set_priority changed the priority already */
-  pr_sla_pick pick;  /* the policies that matched */
   uint32_t deadline; /* its entry's index in the deadline heap, owned by
                         deadlines.c; PR_DEADLINE_NONE: none */
-  struct pr_sla_ticket *sla;  /* its clocks; NULL if they could not open */
+  uint8_t manual;    /* 1 once an agent set the priority by hand */
 } pr_ticket;
 
 typedef struct pr_tickets {
