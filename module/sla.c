@@ -43,13 +43,19 @@ status_class(const pr_sla_set *s, const char *status, int *customer)
 }
 
 
+/* Its figures live in the ext: without memory for one, no wait period
+** begins (no wait timers, no customer wait counted). */
 static void
 begin_wait(pr_sla_ticket *t, int64_t at)
 {
+  sla_ext *e = sla_ext_get(t);
+  if (e == NULL) {
+    return;
+  }
   t->flags |= T_WAITING;
-  t->wait_cycle++;
-  t->wait_fired = 0;
-  t->wait_since_at_ms = at;
+  e->wait_cycle++;
+  e->wait_fired = 0;
+  e->wait_since_at_ms = at;
 }
 
 
@@ -57,7 +63,7 @@ static void
 end_wait(pr_sla_ticket *t, int64_t at)
 {
   if (t->flags & T_WAITING) {
-    t->wait_ms += at - t->wait_since_at_ms;
+    t->ext->wait_ms += at - t->ext->wait_since_at_ms;
     t->flags &= (uint8_t)~T_WAITING;
   }
 }
@@ -765,9 +771,6 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
 
   nt->id = t->id;
   nt->last_at_ms = t->last_at_ms;
-  nt->wait_ms = t->wait_ms;
-  nt->wait_since_at_ms = t->wait_since_at_ms;
-  nt->wait_cycle = t->wait_cycle;
   nt->flags = t->flags;
   nt->n_clocks = (uint8_t)new_s->n_metrics;
   int level = pr_sla_set_level_find(new_s, old_s->levels[t->level]);
@@ -795,11 +798,13 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
       nt->exceptions |= (uint32_t)1 << f;
     }
   }
-  for (uint32_t w = 0; w < old_s->n_waits; w++) {
+  /* The wait figures move with the ext; its timers are mapped by label. */
+  uint8_t wait_fired = 0;
+  for (uint32_t w = 0; t->ext != NULL && w < old_s->n_waits; w++) {
     for (uint32_t v = 0; v < new_s->n_waits; v++) {
-      if ((t->wait_fired & (1u << w)) &&
+      if ((t->ext->wait_fired & (1u << w)) &&
           strcmp(old_s->waits[w].label, new_s->waits[v].label) == 0) {
-        nt->wait_fired |= (uint8_t)(1u << v);
+        wait_fired |= (uint8_t)(1u << v);
       }
     }
   }
@@ -841,6 +846,9 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
   }
   move_ext(t, nt, old_s, new_s);
+  if (nt->ext != NULL) {
+    nt->ext->wait_fired = wait_fired;
+  }
   for (uint32_t m = 0; m < nt->n_clocks; m++) {
     sla_clock *c = &nt->clocks[m];
     if (c->state != CLK_ACTIVE) {

@@ -12,8 +12,11 @@
 **   customer-wait timers, custom metrics and exceptions.  The rules unit
 **   builds it with the pr_sla_set_* functions below, then seals it.  A
 **   sealed set is immutable and may be shared by every ticket.
-** - A pr_sla_ticket is one ticket's state: per metric a clock, the
-**   customer wait, the fired-threshold ledger.  A few hundred bytes.
+** - A pr_sla_ticket is one ticket's state: per metric a clock (48 bytes)
+**   with its fired-threshold ledger, after a 72-byte head (the matching
+**   policies, flags, the level).  The customer wait, the history and the
+**   exceptions' reasons live in a side structure allocated on first need
+**   (sla_internal.h).  About 270 bytes with the four built-in metrics.
 ** - Metrics: first_response, next_response, periodic_update, resolution
 **   (indices PR_SLA_FIRST_RESPONSE.. PR_SLA_RESOLUTION), then the custom
 **   metrics of the set in declaration order.
@@ -49,7 +52,8 @@
 **   prefix of each open cycle (its sums so far, counted in the calendar
 **   in force then), so a ticket with 1000 pauses keeps 32 stretches and
 **   is exact in any calendar from the frozen prefix on.  A plain ticket
-**   (no pause, breach or exception) keeps no history at all.
+**   (no pause, breach or exception) keeps no history at all, and no
+**   customer-wait figures.
 ** - Due = the first instant at which elapsed business time exceeds the
 **   target (calendar.h).  Met or breached is decided by business time
 **   elapsed: a clock is breached when its elapsed time exceeds the target,

@@ -201,9 +201,9 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
   char num[24];
   snprintf(num, sizeof(num), "%d", level);
   put(out, &off, "sla.escalation", num);
-  int64_t wait = t->wait_ms;
+  int64_t wait = t->ext != NULL ? t->ext->wait_ms : 0;
   if (t->flags & T_WAITING) {
-    wait += now - t->wait_since_at_ms;
+    wait += now - t->ext->wait_since_at_ms;
   }
   snprintf(num, sizeof(num), "%lld", (long long)(wait / 1000));
   put(out, &off, "sla.customer_wait", num);

@@ -192,8 +192,8 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
   }
   if (t->flags & T_WAITING) {
     for (uint32_t w = 0; w < s->n_waits; w++) {
-      int64_t when = t->wait_since_at_ms + s->waits[w].after_ms;
-      if ((t->wait_fired & (1u << w)) == 0 && when <= at) {
+      int64_t when = t->ext->wait_since_at_ms + s->waits[w].after_ms;
+      if ((t->ext->wait_fired & (1u << w)) == 0 && when <= at) {
         items[n++] = (due_item){when, PR_SLA_MAX_METRICS, w};
       }
     }
@@ -208,11 +208,11 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
     const char *metric, *label;
     if (items[i].metric == PR_SLA_MAX_METRICS) {
       const pr_sla_wait *w = &s->waits[items[i].entry];
-      t->wait_fired |= (uint8_t)(1u << items[i].entry);
+      t->ext->wait_fired |= (uint8_t)(1u << items[i].entry);
       acts = w->actions;
       n_acts = w->n_actions;
       metric = "wait";
-      cycle = t->wait_cycle;
+      cycle = t->ext->wait_cycle;
       label = w->label;
     } else {
       sla_clock *c = &t->clocks[items[i].metric];
@@ -275,8 +275,9 @@ pr_sla_next_deadline(const pr_sla_ticket *t, const pr_sla_set *s,
   }
   if (t->flags & T_WAITING) {
     for (uint32_t w = 0; w < s->n_waits; w++) {
-      if ((t->wait_fired & (1u << w)) == 0) {
-        consider(t->wait_since_at_ms + s->waits[w].after_ms, INT64_MIN, &best);
+      if ((t->ext->wait_fired & (1u << w)) == 0) {
+        consider(t->ext->wait_since_at_ms + s->waits[w].after_ms, INT64_MIN,
+                 &best);
       }
     }
   }

@@ -111,8 +111,14 @@ typedef struct sla_past {
 } sla_past;
 
 /* What a ticket keeps beyond its clocks, allocated on first need (a
-** pause, a breach, an exception), so that a plain ticket stays small. */
+** pause, a breach, an exception, a customer wait), so that a plain ticket
+** stays small.  A waiting ticket (T_WAITING) always has one: a wait only
+** begins once its ext is there, and an ext stays until the ticket goes. */
 typedef struct sla_ext {
+  int64_t wait_ms;           /* customer wait before wait_since_at_ms */
+  int64_t wait_since_at_ms;  /* start of the current wait period */
+  uint32_t wait_cycle;       /* wait periods begun */
+  uint8_t wait_fired;        /* wait timers fired in this period (bits) */
   char *exc_reason;          /* the last exception's reason, owned */
   sla_span *spans;
   uint32_t n_spans;
@@ -136,14 +142,10 @@ struct pr_sla_ticket {
   int64_t id;
   int64_t last_at_ms;        /* the latest instant the ticket saw */
   pr_sla_pick pick;          /* matching policies */
-  int64_t wait_ms;           /* customer wait before wait_since_at_ms */
-  int64_t wait_since_at_ms;  /* start of the current wait period */
-  sla_ext *ext;              /* NULL until needed */
+  sla_ext *ext;              /* NULL until needed (customer wait in it) */
   uint32_t exceptions;       /* applied exceptions, bit per index */
-  uint32_t wait_cycle;       /* wait periods begun */
   uint8_t level;
   uint8_t flags;             /* T_* */
-  uint8_t wait_fired;        /* wait timers fired in this period (bits) */
   uint8_t n_clocks;
   sla_clock clocks[];
 };
