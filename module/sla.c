@@ -869,6 +869,7 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
   }
   move_ext(t, nt, old_s, new_s);
+  sla_past_rebind(nt, t, old_s, new_s);
   for (uint32_t m = 0; m < nt->n_clocks; m++) {
     sla_clock *c = &nt->clocks[m];
     if (c->state != CLK_ACTIVE) {
