@@ -419,18 +419,32 @@ bad(reader *rd, const char *fmt, const char *what)
 }
 
 
+/* key's value in *v: 1 when it is there and not null; 0 when it is
+** absent or null and not required; -1 (reported) when it is required. */
+static int
+present(reader *rd, json_t *o, const char *key, int required, json_t **v)
+{
+  *v = json_object_get(o, key);
+  if (*v != NULL && !json_is_null(*v)) {
+    return 1;
+  }
+  if (required) {
+    return bad(rd, *v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
+               key);
+  }
+  return 0;
+}
+
+
 /* key: an integer (required: no null). */
 static int
 get_int(reader *rd, json_t *o, const char *key, int required, int64_t *out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v)) {
-    if (required) {
-      return bad(rd, v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
-                 key);
-    }
+  json_t *v = NULL;
+  int got = present(rd, o, key, required, &v);
+  if (got <= 0) {
     *out = REP_NONE;
-    return 0;
+    return got;
   }
   if (!json_is_integer(v)) {
     return bad(rd, "\"%s\" is not an integer", key);
@@ -461,14 +475,11 @@ static int
 get_str(reader *rd, json_t *o, const char *key, int required,
         const char **out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v)) {
-    if (required) {
-      return bad(rd, v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
-                 key);
-    }
+  json_t *v = NULL;
+  int got = present(rd, o, key, required, &v);
+  if (got <= 0) {
     *out = NULL;
-    return 0;
+    return got;
   }
   if (!json_is_string(v)) {
     return bad(rd, "\"%s\" is not a string", key);
@@ -482,14 +493,11 @@ static int
 get_instant(reader *rd, json_t *o, const char *key, int required,
             int64_t *out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v)) {
-    if (required) {
-      return bad(rd, v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
-                 key);
-    }
+  json_t *v = NULL;
+  int got = present(rd, o, key, required, &v);
+  if (got <= 0) {
     *out = REP_NONE;
-    return 0;
+    return got;
   }
   if (!json_is_string(v) || cli_parse_iso(json_string_value(v), out) != 0) {
     return bad(rd, "\"%s\" is not an ISO 8601 instant", key);
