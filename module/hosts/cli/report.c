@@ -1172,7 +1172,7 @@ report_usage(FILE *f)
         "[--sort time|overrun|ticket]\n"
         "         [--calibrate] [--buffer PCT] [--goal PCT] "
         "[--contracts FILE]\n"
-        "         [--format text|json|csv|html]\n"
+        "         [--format text|json|csv|html] [--label TEXT]\n"
         "  KEY: metric priority channel tier queue policy type customer\n"
         "       day week month\n",
         f);
@@ -1311,6 +1311,7 @@ cli_report(int argc, char **argv)
   const char *from = NULL, *to = NULL, *by = "metric", *tz = "UTC";
   const char *format = "text", *sort = NULL, *buffer = NULL, *goal = NULL;
   const char *rules = NULL, *events = NULL, *compare = NULL, *until = NULL;
+  const char *label = NULL;
   int rc = CLI_EXIT_INPUT;
   char *tmpdir = NULL, *path_a = NULL, *path_b = NULL;
   char *source_a = NULL, *source_b = NULL;
@@ -1335,7 +1336,8 @@ cli_report(int argc, char **argv)
         (got = cli_opt_value(argc, argv, &i, "--rules", &rules)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--events", &events)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--compare", &compare)) != 0 ||
-        (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0) {
+        (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--label", &label)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
       }
@@ -1387,7 +1389,7 @@ cli_report(int argc, char **argv)
     report_usage(stderr);
     return CLI_EXIT_INPUT;
   }
-  r->source = r->records_path;
+  r->source = label != NULL ? label : r->records_path;
 
   report_init_data(r);
   r->tz_name = tz;
@@ -1452,7 +1454,7 @@ cli_report(int argc, char **argv)
     }
     rc = CLI_EXIT_INPUT;
     r->records_path = path_a;
-    r->source = source_a;
+    r->source = label != NULL ? label : source_a;
   }
   if (report_data(r, 1) != 0) {
     goto out;
