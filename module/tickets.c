@@ -209,17 +209,22 @@ pr_kvset_set(pr_kvset *s, const char *name, const char *value)
 
 
 /* --- Written fields --------------------------------------------------------
-** One block of entries, each a name then a value.  A name is one byte: its
-** index in the table, or LIT followed by the name and a NUL.  A value is a
-** tag byte: a table index; TIME followed by 8 bytes, the int64 ms of an
-** instant in the canonical form of pr_iso_format (what the dues are); LIT
-** followed by the string and a NUL.  A string has one encoding (the table's
-** strings are always encoded by index, and only canonical instants as
-** TIME), so that equal strings are equal entries. */
+** One block of entries, each a name then a value, and END after the last
+** (NULL: no entry).  A name is one byte: its index in the table, or LIT
+** followed by the name and a NUL.  A value is a tag byte: a table index;
+** TIME followed by 6 bytes, little-endian, the ms of an instant in the
+** canonical form of pr_iso_format (what the dues are) since T_BASE (years
+** 0000 to 8900, about); LIT followed by the string and a NUL.  A string has
+** one encoding (the table's strings are always encoded by index, and
+** canonical instants in range as TIME), so that equal strings are equal
+** entries. */
 
+#define F_END  0xfd
 #define F_TIME 0xfe
 #define F_LIT  0xff
-_Static_assert(N_COMMON < F_TIME, "the table's indexes fit a tag byte");
+#define T_BASE (-62167219200000LL)  /* 0000-01-01T00:00:00Z */
+#define T_SPAN ((int64_t)1 << 48)
+_Static_assert(N_COMMON < F_END, "the table's indexes fit a tag byte");
 
 static int
 common_index(const char *s)
@@ -290,22 +295,42 @@ static const uint8_t *
 skip_value(const uint8_t *v)
 {
   if (*v == F_TIME) {
-    return v + 1 + 8;
+    return v + 1 + 6;
   }
   return *v == F_LIT ? v + 1 + strlen((const char *)v + 1) + 1 : v + 1;
 }
 
 
-#define F_HEAD sizeof(uint32_t)  /* the block's length, first */
+static int64_t
+get_time(const uint8_t *p)
+{
+  uint64_t x = 0;
+  for (int i = 5; i >= 0; i--) {
+    x = x << 8 | p[i];
+  }
+  return (int64_t)x + T_BASE;
+}
 
-static uint32_t
+
+static void
+put_time(uint8_t *p, int64_t ms)
+{
+  uint64_t x = (uint64_t)(ms - T_BASE);
+  for (int i = 0; i < 6; i++) {
+    p[i] = (uint8_t)(x >> (8 * i));
+  }
+}
+
+
+/* The bytes of the block up to its END, END excluded. */
+static size_t
 fields_len(const pr_fields *f)
 {
-  uint32_t len = 0;
-  if (f->buf != NULL) {
-    memcpy(&len, f->buf, sizeof(len));
+  const uint8_t *p = f->buf;
+  while (*p != F_END) {
+    p = skip_value(skip_name(p));
   }
-  return len;
+  return (size_t)(p - f->buf);
 }
 
 
@@ -317,8 +342,8 @@ fields_find(const pr_fields *f, const char *name, int ci, size_t *entry)
   if (f->buf == NULL) {
     return NULL;
   }
-  const uint8_t *p = f->buf + F_HEAD, *end = f->buf + fields_len(f);
-  while (p < end) {
+  const uint8_t *p = f->buf;
+  while (*p != F_END) {
     const uint8_t *v = skip_name(p);
     if (ci >= 0 ? *p == (uint8_t)ci
                 : *p == F_LIT && strcmp((const char *)p + 1, name) == 0) {
@@ -341,9 +366,8 @@ value_is(const uint8_t *v, const char *s)
     return strcmp((const char *)v + 1, s) == 0;
   }
   if (*v == F_TIME) {
-    int64_t have, want;
-    memcpy(&have, v + 1, sizeof(have));
-    return canonical_instant(s, &want) && want == have;
+    int64_t want;
+    return canonical_instant(s, &want) && want == get_time(v + 1);
   }
   return strcmp(common[*v], s) == 0;
 }
@@ -368,9 +392,7 @@ pr_fields_get(const pr_fields *f, const char *name, char buf[PR_ISO_LEN])
     return (const char *)v + 1;
   }
   if (*v == F_TIME) {
-    int64_t ms;
-    memcpy(&ms, v + 1, sizeof(ms));
-    pr_iso_format(ms, buf);
+    pr_iso_format(get_time(v + 1), buf);
     return buf;
   }
   return common[*v];
@@ -387,17 +409,18 @@ pr_fields_set(pr_fields *f, const char *name, const char *value)
     return PROMPTLY_OK;
   }
   /* The new entry. */
-  uint8_t head[1 + 8];
+  uint8_t head[1 + 6];
   size_t head_len = 1;
   const char *lit = NULL;
   int vi = common_index(value);
   int64_t ms;
   if (vi >= 0) {
     head[0] = (uint8_t)vi;
-  } else if (canonical_instant(value, &ms)) {
+  } else if (canonical_instant(value, &ms) && ms >= T_BASE &&
+             ms - T_BASE < T_SPAN) {
     head[0] = F_TIME;
-    memcpy(head + 1, &ms, sizeof(ms));
-    head_len = 1 + 8;
+    put_time(head + 1, ms);
+    head_len = 1 + 6;
   } else {
     head[0] = F_LIT;
     lit = value;
@@ -406,16 +429,13 @@ pr_fields_set(pr_fields *f, const char *name, const char *value)
   size_t entry_len = name_len + head_len + (lit ? strlen(lit) + 1 : 0);
   /* The old entry goes, the new one comes last. */
   size_t old_len = old != NULL ? (size_t)(skip_value(old) - (f->buf + at)) : 0;
-  size_t have = f->buf != NULL ? fields_len(f) : F_HEAD;
-  size_t len = have - old_len + entry_len;
-  if (len > UINT32_MAX) {
-    return PROMPTLY_ENOMEM;
-  }
+  size_t have = f->buf != NULL ? fields_len(f) : 0;
+  size_t len = have - old_len + entry_len + 1;
   uint8_t *buf = malloc(len);
   if (buf == NULL) {
     return PROMPTLY_ENOMEM;
   }
-  size_t k = F_HEAD;
+  size_t k = 0;
   if (old != NULL) {
     memcpy(buf, f->buf, at);
     memcpy(buf + at, f->buf + at + old_len, have - at - old_len);
@@ -435,9 +455,9 @@ pr_fields_set(pr_fields *f, const char *name, const char *value)
   k += head_len;
   if (lit != NULL) {
     memcpy(buf + k, lit, strlen(lit) + 1);
+    k += strlen(lit) + 1;
   }
-  uint32_t len32 = (uint32_t)len;
-  memcpy(buf, &len32, sizeof(len32));
+  buf[k] = F_END;
   free(f->buf);
   f->buf = buf;
   return PROMPTLY_OK;

@@ -34,9 +34,9 @@ int pr_kvset_merge(pr_kvset *s, const pr_kv *add, uint32_t n);
 
 /* The fields last written to the host, name -> value, encoded compactly
 ** (tickets.c): the common names and values as a byte, instants in the
-** canonical ISO form as their 8-byte ms. */
+** canonical ISO form as 6 bytes of ms. */
 typedef struct pr_fields {
-  uint8_t *buf;  /* NULL, or its length (uint32_t) then the entries */
+  uint8_t *buf;  /* NULL, or the entries and an end mark */
 } pr_fields;
 
 void pr_fields_free(pr_fields *f);
