@@ -573,7 +573,7 @@ schedule(promptly *p, pr_ticket *t, int64_t at_ms)
   int64_t next;
   if (t->sla != NULL &&
       pr_sla_next_deadline(t->sla, sla_set(p), at_ms, &next) == 1) {
-    if (pr_deadlines_set(&p->deadlines, next, t->id, &t->deadline) != 0) {
+    if (pr_deadlines_set(&p->deadlines, next, &t->deadline) != 0) {
       oom(p, t->id);  /* it had none: a push failed */
     }
   } else {
@@ -1383,10 +1383,12 @@ on_rules_changed(uv_fs_event_t *h, const char *name, int events, int status)
 static void
 fire(promptly *p, const pr_deadline *d)
 {
-  pr_ticket *t = pr_tickets_get(&p->tickets, d->ticket);
   /* A ticket keeps one entry, taken out when it goes away or has no
-  ** deadline: the entry popped is the ticket's live one. */
-  if (t == NULL || t->sla == NULL) {
+  ** deadline: the entry popped is a live ticket's, and its slot is that
+  ** ticket's member. */
+  pr_ticket *t =
+    (pr_ticket *)(void *)((char *)d->pos - offsetof(pr_ticket, deadline));
+  if (t->sla == NULL) {
     return;
   }
   pr_sla_actions acts;

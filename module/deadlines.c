@@ -25,9 +25,7 @@ static void
 put(pr_deadlines *d, size_t i, pr_deadline e)
 {
   d->heap[i] = e;
-  if (e.pos != NULL) {
-    *e.pos = (uint32_t)i;
-  }
+  *e.pos = (uint32_t)i;
 }
 
 
@@ -103,8 +101,7 @@ pr_deadlines_free(pr_deadlines *d)
 
 
 int
-pr_deadlines_push(pr_deadlines *d, int64_t at_ms, int64_t ticket,
-                  uint32_t *pos)
+pr_deadlines_push(pr_deadlines *d, int64_t at_ms, uint32_t *pos)
 {
   if (d->n == d->cap) {
     size_t cap = d->cap ? d->cap * 2 : 64;
@@ -121,20 +118,19 @@ pr_deadlines_push(pr_deadlines *d, int64_t at_ms, int64_t ticket,
     d->heap = h;
     d->cap = cap;
   }
-  pr_deadline e = {at_ms, d->next_seq++, ticket, pos};
+  pr_deadline e = {at_ms, d->next_seq++, pos};
   sift_up(d, d->n++, e);
   return PROMPTLY_OK;
 }
 
 
 int
-pr_deadlines_set(pr_deadlines *d, int64_t at_ms, int64_t ticket,
-                 uint32_t *pos)
+pr_deadlines_set(pr_deadlines *d, int64_t at_ms, uint32_t *pos)
 {
   if (*pos == PR_DEADLINE_NONE) {
-    return pr_deadlines_push(d, at_ms, ticket, pos);
+    return pr_deadlines_push(d, at_ms, pos);
   }
-  pr_deadline e = {at_ms, d->next_seq++, ticket, pos};
+  pr_deadline e = {at_ms, d->next_seq++, pos};
   settle(d, *pos, e);
   return PROMPTLY_OK;
 }
@@ -144,9 +140,7 @@ pr_deadlines_set(pr_deadlines *d, int64_t at_ms, int64_t ticket,
 static void
 take(pr_deadlines *d, size_t i)
 {
-  if (d->heap[i].pos != NULL) {
-    *d->heap[i].pos = PR_DEADLINE_NONE;
-  }
+  *d->heap[i].pos = PR_DEADLINE_NONE;
   pr_deadline last = d->heap[--d->n];
   if (i < d->n) {
     settle(d, i, last);

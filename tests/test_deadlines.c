@@ -15,12 +15,14 @@ test_deadlines_pop_in_time_order(void **state)
   (void)state;
   pr_deadlines d;
   pr_deadlines_init(&d);
+  static uint32_t slot[10000];
   srand(7);
   for (int i = 0; i < 10000; i++) {
-    assert_int_equal(pr_deadlines_push(&d, rand() % 5000, i, NULL),
+    slot[i] = PR_DEADLINE_NONE;
+    assert_int_equal(pr_deadlines_push(&d, rand() % 5000, &slot[i]),
                      PROMPTLY_OK);
   }
-  pr_deadline prev = {INT64_MIN, 0, 0, NULL}, e;
+  pr_deadline prev = {INT64_MIN, 0, NULL}, e;
   int n = 0;
   while (pr_deadlines_pop(&d, &e) == 0) {
     assert_true(e.at_ms > prev.at_ms ||
@@ -30,6 +32,9 @@ test_deadlines_pop_in_time_order(void **state)
   }
   assert_int_equal(n, 10000);
   assert_null(pr_deadlines_peek(&d));
+  for (int i = 0; i < 10000; i++) {
+    assert_int_equal(slot[i], PR_DEADLINE_NONE);
+  }
   pr_deadlines_free(&d);
 }
 
@@ -40,16 +45,20 @@ test_deadlines_ties_keep_insertion_order(void **state)
   (void)state;
   pr_deadlines d;
   pr_deadlines_init(&d);
-  for (int i = 0; i < 100; i++) {
-    pr_deadlines_push(&d, 1000, i, NULL);
+  uint32_t slot[101];
+  for (int i = 0; i < 101; i++) {
+    slot[i] = PR_DEADLINE_NONE;
   }
-  pr_deadlines_push(&d, 999, 555, NULL);
+  for (int i = 0; i < 100; i++) {
+    pr_deadlines_push(&d, 1000, &slot[i]);
+  }
+  pr_deadlines_push(&d, 999, &slot[100]);
   pr_deadline e;
   assert_int_equal(pr_deadlines_pop(&d, &e), 0);
-  assert_int_equal(e.ticket, 555);
+  assert_ptr_equal(e.pos, &slot[100]);
   for (int i = 0; i < 100; i++) {
     assert_int_equal(pr_deadlines_pop(&d, &e), 0);
-    assert_int_equal(e.ticket, i);
+    assert_ptr_equal(e.pos, &slot[i]);
   }
   assert_int_equal(pr_deadlines_pop(&d, &e), -1);
   pr_deadlines_free(&d);
@@ -81,7 +90,7 @@ test_deadlines_owners_move_in_place(void **state)
     int what = rand() % 10;
     if (what < 6) {
       int64_t when = rand() % 1000;
-      assert_int_equal(pr_deadlines_set(&d, when, o, &pos[o]), PROMPTLY_OK);
+      assert_int_equal(pr_deadlines_set(&d, when, &pos[o]), PROMPTLY_OK);
       at[o] = when;
       seq[o] = next_seq++;
       has[o] = 1;
@@ -102,9 +111,8 @@ test_deadlines_owners_move_in_place(void **state)
         continue;
       }
       assert_int_equal(pr_deadlines_pop(&d, &e), 0);
-      assert_int_equal(e.ticket, best);
+      assert_ptr_equal(e.pos, &pos[best]);
       assert_int_equal(e.at_ms, at[best]);
-      assert_true(e.pos == &pos[best]);
       has[best] = 0;
     }
     size_t live = 0;
