@@ -125,8 +125,21 @@
 ** cycle's start and the policy's calendar give it; calendar time: n x
 ** 24 h).  n in [1, PR_CAL_MAX_BDAYS]. */
 #define PR_SLA_BDAYS(n)      (-1 - (int64_t)(n))
-#define PR_SLA_IS_BDAYS(v)   ((v) < -1)
+#define PR_SLA_IS_BDAYS(v)   ((v) < -1 && (v) >= PR_SLA_BDAYS(PR_CAL_MAX_BDAYS))
 #define PR_SLA_BDAYS_N(v)    ((uint32_t)(-1 - (v)))
+
+/* A relative deadline ("next business day 16:00", "end of business day",
+** pr_cal_deadline): n business days after the cycle's start date, at
+** minute (0..1439) of that day, or minute PR_SLA_REL_END for the day's
+** end.  Stored as a negative code, turned into business ms from each
+** cycle's start in the policy's calendar (calendar time: UTC days). */
+#define PR_SLA_REL_END       1440
+#define PR_SLA_REL_BASE      (-(INT64_C(1) << 40))
+#define PR_SLA_REL(n, min)   (PR_SLA_REL_BASE - ((int64_t)(n) * 2048 + (min)))
+#define PR_SLA_IS_REL(v)     ((v) <= PR_SLA_REL_BASE && \
+                              (v) > PR_SLA_REL_BASE - (int64_t)(PR_CAL_MAX_BDAYS + 1) * 2048)
+#define PR_SLA_REL_N(v)      ((uint32_t)((PR_SLA_REL_BASE - (v)) / 2048))
+#define PR_SLA_REL_MIN(v)    ((int32_t)((PR_SLA_REL_BASE - (v)) % 2048))
 
 /* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
 #define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
@@ -339,6 +352,11 @@ int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
 ** clock's cycle started. */
 int pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
                             void *ud, char *err, size_t errlen);
+/* A relative deadline, PR_SLA_REL(n, minute): n in [0, PR_CAL_MAX_BDAYS],
+** minute in [0, 1440) for n >= 1, or PR_SLA_REL_END (any n). */
+int pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
+                               uint32_t metric, uint32_t n, int32_t minute,
+                               char *err, size_t errlen);
 int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                             uint32_t metric, uint32_t n, char *err,
                             size_t errlen);

@@ -728,6 +728,26 @@ pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
 
 
 int
+pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
+                           uint32_t metric, uint32_t n, int32_t minute,
+                           char *err, size_t errlen)
+{
+  if (n > PR_CAL_MAX_BDAYS || minute < 0 || minute > PR_SLA_REL_END ||
+      (n == 0 && minute != PR_SLA_REL_END)) {
+    return pr_err(err, errlen, PROMPTLY_ERANGE,
+                  "relative deadline out of range (0 to %d business days, "
+                  "a time of day or the day's end)", PR_CAL_MAX_BDAYS);
+  }
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] =
+      PR_SLA_REL(n, minute);
+  }
+  return rc;
+}
+
+
+int
 pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                         uint32_t metric, uint32_t n, char *err, size_t errlen)
 {

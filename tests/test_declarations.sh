@@ -96,6 +96,10 @@ expect_problems "$fx/accounts-bad"
 scenario business-days "$src/examples/policies/business-days" \
   2026-11-26T12:00:00Z
 expect_problems "$fx/business-days-bad"
+# item 2: relative deadlines ("next business day 16:00").
+scenario relative-deadlines "$src/examples/policies/relative-deadlines" \
+  2026-11-24T12:00:00Z
+expect_problems "$fx/relative-deadlines-bad"
 # item 6: per-metric warnings and at_risk.
 scenario warnings "$src/examples/policies/warnings" 2026-11-19T00:00:00Z
 expect_problems "$fx/warnings-bad"
