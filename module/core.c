@@ -396,38 +396,57 @@ action_arg(const pr_sla_action *a, const char *name)
 
 /* raise_priority and set_priority change the priority the ticket shows;
 ** the clocks keep the targets they run on, so a raise at breach does not
-** make later thresholds fire at once. */
-static void
+** make later thresholds fire at once.  A step of escalate_priority raises
+** one level once per ticket, not past the top level, and not over an
+** agent's priority unless it says over_manual; a step that does nothing
+** is not handed to the host (0), every other action is (1). */
+static int
 apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 {
   if (strcmp(a->name, "raise_priority") != 0 &&
       strcmp(a->name, "set_priority") != 0) {
-    return;
+    return 1;
   }
+  int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
+                        : (int)pr_rules_default_level(p->rules);
   /* A ladder step changes the priority once per ticket, whichever metric
   ** reaches it first, unless the step names its metrics (then once per
   ** metric and cycle, as its key says). */
   const pr_sla_set *s = sla_set(p);
   for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
-    if (strcmp(s->thresholds[j].label, a->threshold) != 0) {
+    const pr_sla_threshold *th = &s->thresholds[j];
+    if (strcmp(th->label, a->threshold) != 0) {
       continue;
     }
-    if (s->thresholds[j].metrics == 0) {
-      if (t->raised & ((uint32_t)1 << j)) {
+    uint32_t bit = (uint32_t)1 << j;
+    if (th->escalate) {
+      const char *why = (t->raised & bit) ? "this step raised it already "
+                                            "(once per ticket)"
+                        : t->manual && th->escalate != PR_SLA_ESCALATE_OVER_MANUAL
+                          ? "an agent set it by hand (over_manual is false)"
+                        : cur <= 0 ? "it is at the top level already"
+                                   : NULL;
+      if (why != NULL) {
+        trace(p, t, a->at_ms, "escalate_priority %s of %s: the priority "
+              "stays %s: %s", a->threshold + 9, a->metric,
+              t->priority ? t->priority : "(default)", why);
+        return 0;
+      }
+      t->raised |= bit;
+    } else if (th->metrics == 0) {
+      if (t->raised & bit) {
         trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
               "step already (steps count per ticket)", a->name,
               a->threshold);
-        return;
+        return 1;
       }
-      t->raised |= (uint32_t)1 << j;
+      t->raised |= bit;
     }
     break;
   }
   int level = -1;
   if (strcmp(a->name, "raise_priority") == 0) {
     const char *by = action_arg(a, "by");
-    int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
-                          : (int)pr_rules_default_level(p->rules);
     level = cur - (by != NULL ? atoi(by) : 1);
     if (level < 0) {
       level = 0;
@@ -439,6 +458,7 @@ apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
       set_priority(t, pr_rules_level_id(p->rules, (size_t)level)) != 0) {
     oom(p, t->id);
   }
+  return 1;
 }
 
 
@@ -472,7 +492,9 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
 {
   for (uint32_t i = 0; i < acts->n; i++) {
     const pr_sla_action *a = &acts->v[i];
-    apply_priority_action(p, t, a);
+    if (!apply_priority_action(p, t, a)) {
+      continue;
+    }
     if (p->host.trace != NULL) {
       pr_buf b;
       pr_buf_init(&b);

@@ -162,6 +162,7 @@ typedef struct rules_at {
   size_t n_metrics;
   rules_action *actions;
   size_t n_actions;
+  int32_t escalate;  /* 0: at; a step of escalate_priority (PR_SLA_ESCALATE*) */
 } rules_at;
 
 typedef struct rules_wait {
@@ -398,6 +399,7 @@ long open_waiting(lua_State *L, pr_rules *r, const rules_site *site, const char 
 void body_waiting(lua_State *L, pr_rules *r, long wi, int arg);
 void collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_close_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void collect_escalate(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_waits(pr_rules *r);
 
 #endif /* PROMPTLY_RULES_INTERNAL_H */

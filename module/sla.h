@@ -190,10 +190,20 @@ typedef struct pr_sla_threshold {
   int32_t permille;          /* share of the target: 750 = 75% */
   int64_t offset_ms;         /* business time after that share, >= 0 */
   uint32_t metrics;          /* bit per metric index; 0 = every metric */
-  char label[40];            /* canonical, "100%+2h" */
+  char label[40];            /* canonical, "100%+2h"; "escalate-50%" for
+                                an escalate_priority step */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  int32_t escalate;          /* 0: an `at` step; else a step of
+                                escalate_priority (PR_SLA_ESCALATE_*) */
 } pr_sla_threshold;
+
+/* escalate_priority steps: each raises the ticket's priority one level,
+** once per ticket, never past the top level; over a priority an agent set
+** by hand only with PR_SLA_ESCALATE_OVER_MANUAL.  They are not steps of
+** sla.escalation. */
+#define PR_SLA_ESCALATE             1
+#define PR_SLA_ESCALATE_OVER_MANUAL 2
 
 typedef struct pr_sla_wait {
   int64_t after_ms;          /* calendar time in one customer wait period */
@@ -385,6 +395,15 @@ int32_t pr_sla_at_risk(const pr_sla_set *s, uint32_t m);
 int pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille,
                              int64_t offset_ms, uint32_t metrics,
                              uint32_t *index, char *err, size_t errlen);
+
+/* A step of escalate_priority (kind PR_SLA_ESCALATE or
+** PR_SLA_ESCALATE_OVER_MANUAL), as a threshold labelled "escalate-<share>":
+** it may share a share with an `at` step of the same metrics, not with
+** another escalation step.  Its actions are added as a threshold's. */
+int pr_sla_set_add_escalation(pr_sla_set *s, int32_t permille,
+                              int64_t offset_ms, uint32_t metrics,
+                              int32_t kind, uint32_t *index, char *err,
+                              size_t errlen);
 
 /* A customer-wait timer after after_ms (> 0) of one wait period. */
 int pr_sla_set_add_wait(pr_sla_set *s, int64_t after_ms, uint32_t *index,

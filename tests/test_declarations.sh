@@ -100,6 +100,22 @@ expect_problems "$fx/business-days-bad"
 scenario relative-deadlines "$src/examples/policies/relative-deadlines" \
   2026-11-24T12:00:00Z
 expect_problems "$fx/relative-deadlines-bad"
+# item 8: rising priority, escalate_priority { at = { ... } }.
+scenario escalation "$src/examples/policies/escalation" 2026-11-20T00:00:00Z
+scenario escalation-over-manual "$fx/escalation-over-manual/rules" \
+  2026-11-17T00:00:00Z
+expect_problems "$fx/escalation-bad"
+# A restart that replays the events with the keys carried out (--done):
+# the step is not handed out again, and the priority still rises the same.
+echo '1:resolution:1:escalate-50%:raise_priority' >"$tmp/esc.done"
+run_cli "$tmp/esc.done.out" "$tmp/esc.done.err" run \
+  --rules "$src/examples/policies/escalation" \
+  --events "$fx/escalation/events.jsonl" --until 2026-11-20T00:00:00Z \
+  --done "$tmp/esc.done"
+check "escalation --done: exits 0" test "$rc" -eq 0
+check "escalation --done: only the step carried out is left out" same \
+  <(grep -vF '"key": "1:resolution:1:escalate-50%:raise_priority"' \
+    "$fx/escalation/expected.jsonl") "$tmp/esc.done.out"
 # item 6: per-metric warnings and at_risk.
 scenario warnings "$src/examples/policies/warnings" 2026-11-19T00:00:00Z
 expect_problems "$fx/warnings-bad"
