@@ -40,6 +40,13 @@ report_checks() {
   else
     fail "Reports > SLA: row '$row', want (all) $n $met $br ... $comp; page: $(head -c 300 <<<"$text")"
   fi
+  # The page's report part names RT's records, not the temporary file
+  # the page hands to promptly report.
+  if [[ $text == *"RT records"* && $text != *"/tmp/"* && $text != *".jsonl"* ]]; then
+    pass "Reports > SLA names its source 'RT records', no temporary path"
+  else
+    fail "Reports > SLA: source not 'RT records' or a temporary path shown: $(grep -o 'promptly report: [^,]*' <<<"$text" | head -2 | tr '\n' ' ')"
+  fi
 
   csv_want=$("$CLI" --module "$PROMPTLY_SO" report --records "$WORK/records2.jsonl" \
                --by metric,priority --format csv 2>>"$WORK/report.err")
