@@ -305,6 +305,36 @@ snap_attrs(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms)
 }
 
 
+/* pr_sla_deadline_fn: a target function of the rules, on the ticket as
+** it is now.  A failure is logged as a failing `when` is, with the ticket;
+** the policy then gives that cycle no target. */
+static int
+deadline_of(void *ud, int64_t ticket, uint32_t fn, uint32_t metric,
+            uint32_t policy, uint32_t level, int64_t start_ms, int64_t *at_ms)
+{
+  promptly *p = ud;
+  const pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  const pr_sla_set *s = sla_set(p);
+  if (metric >= s->n_metrics || policy >= s->n_policies ||
+      level >= s->n_levels) {
+    return 0;
+  }
+  char err[1024];
+  int rc = pr_rules_deadline(p->rules, fn, ticket,
+                             t != NULL ? t->attrs.kv : NULL,
+                             t != NULL ? t->attrs.n : 0,
+                             s->metrics[metric].name,
+                             s->policies[policy].name, s->levels[level],
+                             start_ms, at_ms, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld, %s)", err,
+             (long long)ticket, s->metrics[metric].name);
+    return 0;
+  }
+  return *at_ms != INT64_MAX;
+}
+
+
 static void
 acts_init(promptly *p, pr_sla_actions *a)
 {
@@ -312,6 +342,8 @@ acts_init(promptly *p, pr_sla_actions *a)
   a->want_records = p->host.record != NULL || p->host.trace != NULL;
   a->attrs = attrs_at;
   a->attrs_ud = p;
+  a->deadline = deadline_of;
+  a->deadline_ud = p;
 }
 
 

@@ -102,7 +102,16 @@ typedef struct rules_target {
   char *level;
   char *text;        /* the duration; NULL: no target (false) */
   const char *bad_type; /* not a string or false: Lua's (static) type name */
+  int fn_ref;        /* a function: its registry ref (has_fn) */
+  int has_fn;
 } rules_target;
+
+/* A target given by a function (rules_deadline.c): PR_SLA_FN(index). */
+typedef struct rules_fn {
+  int ref;           /* the function, in the registry */
+  rules_site site;   /* the policy's */
+  char *what;        /* "policy 'vip': resolution P1" */
+} rules_fn;
 
 typedef struct rules_arg {
   char *name;
@@ -243,6 +252,8 @@ struct pr_rules {
   size_t n_at_risk;
   rules_at *ats;
   size_t n_ats;
+  rules_fn *fns;         /* target functions */
+  size_t n_fns;
   rules_wait *waits;
   size_t n_waits;
   rules_exc *excs;

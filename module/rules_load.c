@@ -886,6 +886,10 @@ pr_rules_free(pr_rules *r)
     free_at(&r->ats[i]);
   }
   free(r->ats);
+  for (size_t i = 0; i < r->n_fns; i++) {
+    free(r->fns[i].what);
+  }
+  free(r->fns);
   for (size_t i = 0; i < r->n_waits; i++) {
     free_wait(&r->waits[i]);
   }

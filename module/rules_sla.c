@@ -614,6 +614,10 @@ add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
     if ((t->text = pr_strdup(lua_tostring(L, idx))) == NULL) {
       rules_out_of_memory(r, &p->site, what);
     }
+  } else if (lua_type(L, idx) == LUA_TFUNCTION) {
+    lua_pushvalue(L, idx);
+    t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->has_fn = 1;
   } else if (lua_type(L, idx) != LUA_TBOOLEAN || lua_toboolean(L, idx)) {
     t->bad_type = luaL_typename(L, idx);
   }
@@ -952,8 +956,32 @@ compile_policies(pr_rules *r)
       if (tg->bad_type != NULL) {
         rules_problem(r, &p->site,
                       "%s: %s: a target is a duration such as \"4h\", "
-                      "\"best effort\" or false, not a %s",
+                      "a deadline such as \"next business day 16:00\", a "
+                      "function returning one, \"best effort\" or false, "
+                      "not a %s",
                       what, where, tg->bad_type);
+        continue;
+      }
+      if (tg->has_fn) {
+        long fi = push_elem((void **)&r->fns, &r->n_fns, sizeof(rules_fn));
+        char *fw = fi < 0 ? NULL : g_strdup_printf("%s: %s", what, where);
+        if (fi < 0 || fw == NULL) {
+          free(fw);
+          rules_out_of_memory(r, &p->site, what);
+          continue;
+        }
+        r->fns[fi].ref = tg->fn_ref;
+        r->fns[fi].site = p->site;
+        r->fns[fi].what = pr_strdup(fw);
+        g_free(fw);
+        for (size_t l = from; l < to; l++) {
+          if (pr_sla_set_target_fn(r->sla, index, (uint32_t)l, (uint32_t)m,
+                                   (uint32_t)fi, err, sizeof(err)) !=
+              PROMPTLY_OK) {
+            rules_problem(r, &p->site, "%s", err);
+            break;
+          }
+        }
         continue;
       }
       int bd = tg->text != NULL ? business_days(tg->text) : 0;

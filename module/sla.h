@@ -141,6 +141,17 @@
 #define PR_SLA_REL_N(v)      ((uint32_t)((PR_SLA_REL_BASE - (v)) / 2048))
 #define PR_SLA_REL_MIN(v)    ((int32_t)((PR_SLA_REL_BASE - (v)) % 2048))
 
+/* A target given by a rule function returning the deadline (index fn of
+** the rules' target functions): run once per cycle and policy through
+** pr_sla_actions.deadline when the cycle starts (or the policy comes to
+** match), its answer kept with the ticket; the target is the business
+** time from the cycle's start to that instant, as for PR_SLA_REL. */
+#define PR_SLA_FN_BASE       (-(INT64_C(1) << 50))
+#define PR_SLA_FN(fn)        (PR_SLA_FN_BASE - (int64_t)(fn))
+#define PR_SLA_IS_FN(v)      ((v) <= PR_SLA_FN_BASE && \
+                              (v) > PR_SLA_FN_BASE - (INT64_C(1) << 32))
+#define PR_SLA_FN_INDEX(v)   ((uint32_t)(PR_SLA_FN_BASE - (v)))
+
 /* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
 #define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
 
@@ -362,6 +373,10 @@ int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
 ** clock's cycle started. */
 int pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
                             void *ud, char *err, size_t errlen);
+/* A target function, PR_SLA_FN(fn). */
+int pr_sla_set_target_fn(pr_sla_set *s, uint32_t policy, uint32_t level,
+                         uint32_t metric, uint32_t fn, char *err,
+                         size_t errlen);
 /* A relative deadline, PR_SLA_REL(n, minute): n in [0, PR_CAL_MAX_BDAYS],
 ** minute in [0, 1440) for n >= 1, or PR_SLA_REL_END (any n). */
 int pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
@@ -476,6 +491,15 @@ typedef struct pr_sla_record {
   char *json;              /* the record, one JSON line without newline */
 } pr_sla_record;
 
+/* The deadline target function fn gives metric m's cycle of ticket under
+** policy (indices of the set) at level, started at start_ms: 1 with the
+** instant in *at_ms, 0 for no target (the function said so, or failed:
+** the callee reports it). */
+typedef int (*pr_sla_deadline_fn)(void *ud, int64_t ticket, uint32_t fn,
+                                  uint32_t metric, uint32_t policy,
+                                  uint32_t level, int64_t start_ms,
+                                  int64_t *at_ms);
+
 typedef struct pr_sla_actions {
   pr_sla_action *v;
   uint32_t n;
@@ -490,6 +514,10 @@ typedef struct pr_sla_actions {
   pr_sla_record *recs;
   uint32_t n_recs;
   uint32_t cap_recs;
+  /* Target functions (PR_SLA_FN) run through this; NULL: they give no
+  ** target. */
+  pr_sla_deadline_fn deadline;
+  void *deadline_ud;
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);

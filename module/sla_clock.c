@@ -141,6 +141,14 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
     } else if (pr_cal_deadline(cal, start, n, tod, &v) != PROMPTLY_OK) {
       return PR_SLA_NONE; /* no such business day: never due */
     }
+  } else if (PR_SLA_IS_FN(v)) {
+    /* A rule function's deadline for this cycle (sla_fn.c). */
+    int64_t dl;
+    if (c->state == CLK_IDLE ||
+        !sla_fn_lookup(t, m, policy, PR_SLA_FN_INDEX(v), &dl)) {
+      return PR_SLA_NONE;
+    }
+    v = sla_cal_between(cal, start, dl);
   }
   if (v == PR_SLA_NONE) {
     return PR_SLA_NONE;

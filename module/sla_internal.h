@@ -11,6 +11,7 @@
 **   sla.c         transitions: events, pauses, retargeting, exceptions,
 **                 reloads
 **   sla_fields.c  the fields a ticket shows, and clock information
+**   sla_fn.c      targets given by rule functions: their deadlines kept
 */
 #ifndef PR_SLA_INTERNAL_H
 #define PR_SLA_INTERNAL_H
@@ -110,8 +111,19 @@ typedef struct sla_past {
   uint32_t fired;
 } sla_past;
 
+/* The deadline a target function gave one cycle of one metric under one
+** policy (sla_fn.c); NEVER: no target. */
+typedef struct sla_fnt {
+  int64_t at_ms;
+  uint32_t cycle;
+  uint32_t fn;
+  uint16_t policy;
+  uint8_t metric;
+} sla_fnt;
+
 /* What a ticket keeps beyond its clocks, allocated on first need (a
-** pause, a breach, an exception), so that a plain ticket stays small. */
+** pause, a breach, an exception, a target function), so that a plain
+** ticket stays small. */
 typedef struct sla_ext {
   char *exc_reason;          /* the last exception's reason, owned */
   sla_span *spans;
@@ -123,6 +135,8 @@ typedef struct sla_ext {
                                 reason each applied exception recorded */
   sla_past *past;
   uint32_t n_past;
+  sla_fnt *fnt;              /* target functions' deadlines, or NULL */
+  uint32_t n_fnt;
 } sla_ext;
 
 /* Elapsed figures of a cycle over its running intervals. */
@@ -238,6 +252,17 @@ int sla_report(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
                pr_sla_actions *out);
 /* Remember the entries of mask as fired under m's current generation. */
 void sla_past_add(pr_sla_ticket *t, uint32_t m, uint32_t mask);
+
+/* sla_fn.c */
+/* Run the target functions that the open cycles' policies need and that
+** did not run for their cycle yet (through out->deadline), before
+** sla_settle. */
+void sla_fn_targets(pr_sla_ticket *t, const pr_sla_set *s,
+                    pr_sla_actions *out);
+/* The deadline function fn gave m's current cycle under policy: 1 and
+** *at_ms, or 0 (not run, or no target). */
+int sla_fn_lookup(const pr_sla_ticket *t, uint32_t m, uint32_t policy,
+                  uint32_t fn, int64_t *at_ms);
 
 /* sla.c */
 int64_t sla_clamp_at(pr_sla_ticket *t, int64_t at);

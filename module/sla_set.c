@@ -762,6 +762,19 @@ pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
 
 
 int
+pr_sla_set_target_fn(pr_sla_set *s, uint32_t policy, uint32_t level,
+                     uint32_t metric, uint32_t fn, char *err, size_t errlen)
+{
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] =
+      PR_SLA_FN(fn);
+  }
+  return rc;
+}
+
+
+int
 pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
                            uint32_t metric, uint32_t n, int32_t minute,
                            char *err, size_t errlen)

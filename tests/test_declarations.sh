@@ -98,8 +98,42 @@ scenario business-days "$src/examples/policies/business-days" \
 expect_problems "$fx/business-days-bad"
 # item 2: relative deadlines ("next business day 16:00").
 scenario relative-deadlines "$src/examples/policies/relative-deadlines" \
-  2026-11-24T12:00:00Z
+  2026-11-26T00:00:00Z
 expect_problems "$fx/relative-deadlines-bad"
+# A target function that fails on a ticket: reported as a failing `when`
+# is (file:line, the ticket; the run fails), and the ticket keeps the
+# other policy's target (standard: Mon 10:00 + next business day 16:00 =
+# Tue 17 16:00).  The function runs when the cycle starts: a later change
+# of the attribute does not move the due (ticket 3: 11:00, breached then).
+d="$fx/deadline-fn-errors"
+for n in 1 2 3; do
+  grep "\"ticket\": $n," "$d/events.jsonl" >"$tmp/fn$n.jsonl"
+  run_cli "$tmp/fn$n.out" "$tmp/fn$n.err" run --rules "$d" \
+    --events "$tmp/fn$n.jsonl" --until 2026-11-16T12:00:00Z
+  eval "rc$n=\$rc"
+done
+check "target function returning no instant: the run fails" test "$rc1" -eq 1
+check "target function returning no instant: file:line and ticket" grep -qxF \
+  "promptly: error: 20-fn.lua:3: policy 'promised': resolution: the function returned 'soon', not an instant (give \"2026-11-17T16:00:00Z\", milliseconds since 1970, or nil for no target) (ticket 1, resolution)" \
+  "$tmp/fn1.err"
+check "target function returning no instant: the other policy's due" grep -qF \
+  '"sla.policy": "standard", "sla.status": "on_track", "sla.due": "2026-11-17T16:00:00Z"' \
+  "$tmp/fn1.out"
+check "target function raising: the function's own file:line" grep -qxF \
+  "promptly: error: 20-fn.lua:7: attempt to index a nil value (field 'missing') (ticket 2, resolution)" \
+  "$tmp/fn2.err"
+check "target function raising: the other policy's due" grep -qF \
+  '"sla.policy": "standard", "sla.status": "on_track", "sla.due": "2026-11-17T16:00:00Z"' \
+  "$tmp/fn2.out"
+check "target function: fixed when the cycle starts" test "$rc3" -eq 0
+check "target function: its instant is the due" grep -qF \
+  '"sla.policy": "promised", "sla.status": "on_track", "sla.due": "2026-11-16T11:00:00Z"' \
+  "$tmp/fn3.out"
+check "target function: breached at it, whatever the attribute says later" \
+  grep -qF '"at": "2026-11-16T11:00:00Z", "ticket": 3, "write": {"sla.status": "breached"' \
+  "$tmp/fn3.out"
+check "target function: nothing on stderr when it works" same /dev/null \
+  "$tmp/fn3.err"
 # item 8: rising priority, escalate_priority { at = { ... } }.
 scenario escalation "$src/examples/policies/escalation" 2026-11-20T00:00:00Z
 scenario escalation-over-manual "$fx/escalation-over-manual/rules" \

@@ -1080,7 +1080,8 @@ test_rules_sla_problems(void **state)
     "20-bad.lua:18: metric 'call': start: unknown event 'ring'",
     "20-bad.lua:19: pause_on: 'On Hold' is already given at 20-bad.lua:19",
     "20-bad.lua:20: policy 'f': first_response: a target is a duration "
-    "such as \"4h\", \"best effort\" or false, not a number",
+    "such as \"4h\", a deadline such as \"next business day 16:00\", a "
+    "function returning one, \"best effort\" or false, not a number",
     "20-bad.lua:21: policy 'g': first_response: '1.5h' is not a duration",
     "20-bad.lua:23: at '90%': already declared at 20-bad.lua:22",
     "20-bad.lua:24: at_risk: '0%' is out of range",
