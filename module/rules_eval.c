@@ -469,8 +469,8 @@ typedef struct rules_dl {
 } rules_dl;
 
 /* "2026-11-17T16:00:00Z", optionally ".123" before the Z: UTC only. */
-static int
-dl_parse_iso(const char *s, int64_t *out)
+int
+rules_parse_instant(const char *s, int64_t *out)
 {
   int v[6] = {0}, ms = 0;
   static const int at[6] = {0, 5, 8, 11, 14, 17}, len[6] = {4, 2, 2, 2, 2, 2};
@@ -541,7 +541,7 @@ rules_deadline_lua(lua_State *L)
     d->at_ms = (int64_t)lua_tointeger(L, -1);
     d->given = 1;
   } else if (ty == LUA_TSTRING &&
-             dl_parse_iso(lua_tostring(L, -1), &d->at_ms) == 0) {
+             rules_parse_instant(lua_tostring(L, -1), &d->at_ms) == 0) {
     d->given = 1;
   } else if (ty == LUA_TSTRING) {
     snprintf(d->bad, sizeof(d->bad), "'%.60s', not an instant",

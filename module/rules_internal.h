@@ -106,12 +106,16 @@ typedef struct rules_target {
   int has_fn;
 } rules_target;
 
-/* A target given by a function (rules_deadline.c): PR_SLA_FN(index). */
+/* A target given by a function (rules_eval.c): PR_SLA_FN(index). */
 typedef struct rules_fn {
   int ref;           /* the function, in the registry */
   rules_site site;   /* the policy's */
   char *what;        /* "policy 'vip': resolution P1" */
 } rules_fn;
+
+/* rules_eval.c: an instant as target functions return it,
+** "2026-11-17T16:00:00Z" (optionally ".123" before the Z); 0 or -1. */
+int rules_parse_instant(const char *s, int64_t *out);
 
 typedef struct rules_arg {
   char *name;
