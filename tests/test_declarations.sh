@@ -139,6 +139,13 @@ scenario escalation "$src/examples/policies/escalation" 2026-11-20T00:00:00Z
 scenario escalation-over-manual "$fx/escalation-over-manual/rules" \
   2026-11-17T00:00:00Z
 expect_problems "$fx/escalation-bad"
+scenario escalation-once "$fx/escalation-once/rules" 2026-11-18T00:00:00Z
+run_cli "$tmp/once.out" "$tmp/once.err" run \
+  --rules "$fx/escalation-once/rules" --events "$fx/escalation-once/events.jsonl" \
+  --until 2026-11-18T00:00:00Z --records "$tmp/once.rec"
+check "escalation-once: the step fired under both target generations" \
+  grep -qF '"keys": ["1:resolution:1:escalate-75%:raise_priority", "1:resolution:1.2:escalate-75%:raise_priority"]' \
+  "$tmp/once.rec"
 # A restart that replays the events with the keys carried out (--done):
 # the step is not handed out again, and the priority still rises the same.
 echo '1:resolution:1:escalate-50%:raise_priority' >"$tmp/esc.done"
