@@ -146,6 +146,13 @@ run_cli "$tmp/once.out" "$tmp/once.err" run \
 check "escalation-once: the step fired under both target generations" \
   grep -qF '"keys": ["1:resolution:1:escalate-75%:raise_priority", "1:resolution:1.2:escalate-75%:raise_priority"]' \
   "$tmp/once.rec"
+# explain says why a step did nothing (ticket 2: the agent's P4).
+run_cli "$tmp/esc.ex" "$tmp/esc.ex.err" explain \
+  --rules "$src/examples/policies/escalation" \
+  --events "$fx/escalation/events.jsonl" --ticket 2 --at 2026-11-19T00:00:00Z
+check "escalation: explain says why the agent's priority stays" grep -qxF \
+  "2026-11-18T10:00:00Z  escalate_priority 50% of resolution: the priority stays P4: an agent set it by hand (over_manual is false)" \
+  "$tmp/esc.ex"
 # A restart that replays the events with the keys carried out (--done):
 # the step is not handed out again, and the priority still rises the same.
 echo '1:resolution:1:escalate-50%:raise_priority' >"$tmp/esc.done"
