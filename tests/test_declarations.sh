@@ -134,6 +134,14 @@ check "target function: breached at it, whatever the attribute says later" \
   "$tmp/fn3.out"
 check "target function: nothing on stderr when it works" same /dev/null \
   "$tmp/fn3.err"
+# All three in one run: the errors fail it (exit 1) but do not stop it;
+# every ticket is written, each as in its own run.
+run_cli "$tmp/fnall.out" "$tmp/fnall.err" run --rules "$d" \
+  --events "$d/events.jsonl" --until 2026-11-16T12:00:00Z
+check "target function errors: one run goes on to the end, exit 1" \
+  test "$rc" -eq 1 -a "$(grep -c '^promptly: error: ' "$tmp/fnall.err")" -eq 2
+check "target function errors: one run writes what the three runs wrote" same \
+  <(sort "$tmp/fn1.out" "$tmp/fn2.out" "$tmp/fn3.out") <(sort "$tmp/fnall.out")
 # item 8: rising priority, escalate_priority { at = { ... } }.
 scenario escalation "$src/examples/policies/escalation" 2026-11-20T00:00:00Z
 scenario escalation-over-manual "$fx/escalation-over-manual/rules" \
