@@ -11,6 +11,7 @@
 **   sla.c         transitions: events, pauses, retargeting, exceptions,
 **                 reloads
 **   sla_fields.c  the fields a ticket shows, and clock information
+**   sla_fn.c      targets given by rule functions: their deadlines kept
 */
 #ifndef PR_SLA_INTERNAL_H
 #define PR_SLA_INTERNAL_H
@@ -130,10 +131,21 @@ typedef struct sla_past {
   char *key;            /* PAST_KEY only */
 } sla_past;
 
+/* The deadline a target function gave one cycle of one metric under one
+** policy (sla_fn.c); NEVER: no target. */
+typedef struct sla_fnt {
+  int64_t at_ms;
+  uint32_t cycle;
+  uint32_t fn;
+  uint16_t policy;
+  uint8_t metric;
+} sla_fnt;
+
 /* What a ticket keeps beyond its clocks, allocated on first need (a
-** pause, a breach, an exception, a customer wait), so that a plain ticket
-** stays small.  A waiting ticket (T_WAITING) always has one: a wait only
-** begins once its ext is there, and an ext stays until the ticket goes. */
+** pause, a breach, an exception, a target function, a customer wait), so
+** that a plain ticket stays small.  A waiting ticket (T_WAITING) always has
+** one: a wait only begins once its ext is there, and an ext stays until
+** the ticket goes. */
 typedef struct sla_ext {
   int64_t wait_ms;           /* customer wait before wait_since_at_ms */
   int64_t wait_since_at_ms;  /* start of the current wait period */
@@ -149,6 +161,8 @@ typedef struct sla_ext {
                                 reason each applied exception recorded */
   sla_past *past;
   uint32_t n_past;
+  sla_fnt *fnt;              /* target functions' deadlines, or NULL */
+  uint32_t n_fnt;
 } sla_ext;
 
 /* Elapsed figures of a cycle over its running intervals. */
@@ -272,6 +286,17 @@ void sla_past_rebind(pr_sla_ticket *nt, const pr_sla_ticket *t,
                      const pr_sla_set *old_s, const pr_sla_set *new_s);
 /* Drop the entries of metric m (a new cycle), or all with m = UINT32_MAX. */
 void sla_past_clear(sla_ext *e, uint32_t m);
+
+/* sla_fn.c */
+/* Run the target functions that the open cycles' policies need and that
+** did not run for their cycle yet (through out->deadline), before
+** sla_settle. */
+void sla_fn_targets(pr_sla_ticket *t, const pr_sla_set *s,
+                    pr_sla_actions *out);
+/* The deadline function fn gave m's current cycle under policy: 1 and
+** *at_ms, or 0 (not run, or no target). */
+int sla_fn_lookup(const pr_sla_ticket *t, uint32_t m, uint32_t policy,
+                  uint32_t fn, int64_t *at_ms);
 
 /* sla.c */
 int64_t sla_clamp_at(pr_sla_ticket *t, int64_t at);
