@@ -746,6 +746,52 @@ attr_edges(promptly *p, pr_ticket *t, const pr_sla_attr_state *before,
 }
 
 
+/* Which pause conditions hold on the ticket's attributes now (a failing
+** `when` is logged with the ticket and counts as not holding). */
+static uint32_t
+eval_conditions(promptly *p, const pr_ticket *t, const char *source)
+{
+  uint32_t holds = 0;
+  char err[512];
+  int rc = pr_rules_conditions(p->rules, t->id, t->attrs.kv, t->attrs.n,
+                               &holds, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
+             (long long)t->id, *source ? ", " : "", source,
+             rc == PROMPTLY_ERULE ? "; the condition counts as not holding"
+                                  : "");
+  }
+  return holds;
+}
+
+
+/* Whether the ticket's pause conditions need a look: the rules have some,
+** or the ticket still follows some of earlier rules. */
+static int
+has_conditions(promptly *p, const pr_ticket *t)
+{
+  return t->sla != NULL && (pr_rules_has_conditions(p->rules) ||
+                            pr_sla_ticket_conditions(t->sla) != 0);
+}
+
+
+static void
+apply_conditions(promptly *p, pr_ticket *t, uint32_t holds, int64_t at_ms,
+                 pr_sla_actions *acts)
+{
+  uint32_t before = pr_sla_ticket_conditions(t->sla);
+  int rc = pr_sla_conditions(t->sla, sla_set(p), holds, at_ms, acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "pause conditions");
+  } else if (before != pr_sla_ticket_conditions(t->sla)) {
+    trace(p, t, at_ms, "pause conditions: %s",
+          (holds & PR_SLA_COND_WAIT) ? "customer wait holds"
+          : holds ? "a pause holds"
+                  : "none holds");
+  }
+}
+
+
 static void
 handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
               pr_sla_actions *acts)
@@ -771,6 +817,9 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
                             &t->sla);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
+  }
+  if (has_conditions(p, t)) {
+    apply_conditions(p, t, eval_conditions(p, t, ev->source), at_ms, acts);
   }
   const pr_sla_attr_state none = {{0}};
   attr_edges(p, t, &none, at_ms, acts);
@@ -940,6 +989,10 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
       oom(p, t->id);
       break;
     }
+    if (has_conditions(p, t)) {
+      apply_conditions(p, t, eval_conditions(p, t, ev->source), at_ms,
+                       &acts);
+    }
     attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
@@ -960,10 +1013,20 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     trace(p, t, at_ms, "%s %s",
           ev->type == PROMPTLY_EV_STATUS ? "status" : "reopened, status",
           pr_kvset_get(&t->attrs, "status"));
+    /* The conditions on the attributes the event brings take effect
+    ** with it, at its instant. */
+    int conds = has_conditions(p, t);
+    uint32_t holds = conds ? eval_conditions(p, t, ev->source) : 0;
+    if (conds && pr_sla_stage_conditions(t->sla, holds) != PROMPTLY_OK) {
+      oom(p, t->id);
+    }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
                                              : PR_SLA_EV_REOPEN,
               status, at_ms, &acts);
+    if (conds) {
+      apply_conditions(p, t, holds, at_ms, &acts);
+    }
     attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
@@ -1260,6 +1323,10 @@ rebind_one(pr_ticket *t, void *ud)
   }
   t->pick = match_policies(p, t, "reload");
   retarget(p, t, c->at_ms, &c->acts);
+  if (has_conditions(p, t)) {
+    apply_conditions(p, t, eval_conditions(p, t, "reload"), c->at_ms,
+                     &c->acts);
+  }
   settle(p, t, &c->acts, c->at_ms);
 }
 

@@ -145,6 +145,13 @@ typedef struct rules_pause {
   int named[2];
 } rules_pause;
 
+/* pause_on / customer_wait { attr = value, ..., when = function } : a
+** condition (all its parts hold) that pauses while it holds. */
+typedef struct rules_pcond {
+  rules_site site;
+  int customer_wait; /* 0 pause_on, 1 customer_wait */
+  rules_match m;
+} rules_pcond;
 
 typedef struct rules_action {
   char *name;
@@ -235,6 +242,8 @@ struct pr_rules {
   size_t n_policies;
   rules_pause *pauses;
   size_t n_pauses;
+  rules_pcond *pconds;
+  size_t n_pconds;
   int32_t at_risk;       /* per mille; 0 = not declared */
   rules_site at_risk_site;
   char **at_risk_names;  /* at_risk { metric = "50%" }: metric names */
@@ -313,6 +322,7 @@ void collect_levels(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_levels(pr_rules *r);
 void collect_default(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void free_match(rules_match *m);
+void collect_cond(lua_State *L, pr_rules *r, const rules_site *site, const char *what, rules_match *m, const char *attr, int idx);
 int collect_match_key(lua_State *L, pr_rules *r, const rules_site *site, const char *what, rules_match *m, const char *key, int val);
 void match_add_words(pr_rules *r, const rules_site *site, const char *what, rules_match *m);
 void compile_keywords(pr_rules *r);
@@ -341,6 +351,7 @@ void compile_policies(pr_rules *r);
 void collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_pauses(pr_rules *r);
+void free_pconds(pr_rules *r);
 void collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_at_risk(pr_rules *r);
 void free_exc(rules_exc *e);

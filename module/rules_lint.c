@@ -317,6 +317,12 @@ lint_whens(const pr_rules *r, lint_list *w)
       exercise(r, r->policies[i].m.when_ref, &r->policies[i].site, what, w);
     }
   }
+  for (size_t i = 0; r->sb != NULL && i < r->n_pconds; i++) {
+    if (r->pconds[i].m.when_ref != LUA_NOREF) {
+      exercise(r, r->pconds[i].m.when_ref, &r->pconds[i].site,
+               r->pconds[i].customer_wait ? "customer_wait" : "pause_on", w);
+    }
+  }
 }
 
 

@@ -875,6 +875,7 @@ pr_rules_free(pr_rules *r)
   if (r->policy_names != NULL) {
     g_hash_table_destroy(r->policy_names);
   }
+  free_pconds(r);
   for (size_t i = 0; i < r->n_pauses; i++) {
     free(r->pauses[i].status);
   }

@@ -30,7 +30,9 @@
 ** - A pause status (pr_sla_set_add_pause) pauses every running clock; a
 **   customer reply or a change to a status that is not a pause status
 **   resumes them.  A pause status marked as customer wait also accounts
-**   calendar time to sla.customer_wait and runs the wait timers.
+**   calendar time to sla.customer_wait and runs the wait timers.  Pause
+**   conditions (pr_sla_conditions) do the same while they hold; the
+**   clocks run when neither a pause status nor a condition holds.
 ** - Elapsed time is business time of the calendar of the policy that
 **   supplies the metric's target (calendar time for a NULL calendar),
 **   counted over the cycle's running intervals: from its start to now
@@ -507,6 +509,33 @@ void pr_sla_ticket_free(pr_sla_ticket *t);
 ** PR_SLA_EV_REOPEN.  "resolved" and "closed" (any case) resolve. */
 int pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
                  const char *status, int64_t at_ms, pr_sla_actions *out);
+
+/* Pause conditions (pause_on / customer_wait with attribute conditions
+** or a `when`, evaluated by the rules on the ticket's attributes at every
+** transition): PR_SLA_COND_PAUSE while one of pause_on holds,
+** PR_SLA_COND_WAIT while one of customer_wait holds (it pauses too).
+** While either holds the ticket's clocks stand still as in a pause
+** status (the same history spans, so elapsed, paused and customer-wait
+** time are exact in any calendar); they run again when the last
+** condition and status stop holding.  A customer reply resumes a pause
+** status but not a condition: a condition holds until the attributes
+** say otherwise.  A resolved ticket does not pause; a reopened one
+** pauses again if a condition still holds. */
+#define PR_SLA_COND_PAUSE 1u
+#define PR_SLA_COND_WAIT  2u
+
+/* The conditions that hold now, as a transition at at_ms (nothing
+** happens when the clocks already follow them).  EINVAL, ENOMEM, ESTATE
+** as the other transitions. */
+int pr_sla_conditions(pr_sla_ticket *t, const pr_sla_set *s, uint32_t holds,
+                      int64_t at_ms, pr_sla_actions *out);
+/* Note the conditions that hold for the transition that comes next at
+** the same instant (pr_sla_event applies them after firing what was due
+** before its instant, so that a status event and the attributes it
+** carries take effect together).  EINVAL, ENOMEM. */
+int pr_sla_stage_conditions(pr_sla_ticket *t, uint32_t holds);
+/* The conditions noted, PR_SLA_COND_* bits. */
+uint32_t pr_sla_ticket_conditions(const pr_sla_ticket *t);
 
 /* The priority level or the set of matching policies changed (priority,
 ** tier, type, channel, queue...): re-choose each metric's policy, keeping

@@ -39,11 +39,18 @@
 
 /* Ticket flags. */
 #define T_PAUSED   0x01  /* in a pause status, not resumed by the customer */
-#define T_WAITING  0x02  /* in a customer-wait period */
+#define T_WAITING  0x02  /* in a customer-wait period (a status or a
+                            condition of customer wait holds) */
 #define T_DONE     0x04  /* resolved or closed */
 #define T_DEAD     0x08  /* merged or deleted */
 #define T_EXCLUDED 0x10  /* an exclusion exception applies */
 #define T_REPLIED  0x20  /* an agent replied publicly at least once */
+#define T_SWAIT    0x40  /* in a customer-wait status, not resumed by the
+                            customer (T_WAITING follows it and ext->cond) */
+
+/* ext->cond: the pause conditions that hold (pr_sla_conditions). */
+#define COND_PAUSE PR_SLA_COND_PAUSE
+#define COND_WAIT  PR_SLA_COND_WAIT
 
 #define NO_POLICY 0xffff
 #define NEVER     INT64_MAX
@@ -123,6 +130,8 @@ typedef struct sla_ext {
                                 reason each applied exception recorded */
   sla_past *past;
   uint32_t n_past;
+  uint32_t cond;             /* COND_* that hold: the ticket is paused
+                                (waits on the customer) while they do */
 } sla_ext;
 
 /* Elapsed figures of a cycle over its running intervals. */
@@ -240,6 +249,9 @@ int sla_report(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
 void sla_past_add(pr_sla_ticket *t, uint32_t m, uint32_t mask);
 
 /* sla.c */
+/* Whether the ticket's clocks stand still: a pause status or a pause
+** condition holds, and the ticket is not resolved. */
+int sla_ticket_paused(const pr_sla_ticket *t);
 int64_t sla_clamp_at(pr_sla_ticket *t, int64_t at);
 int sla_check_set(const pr_sla_set *s);
 

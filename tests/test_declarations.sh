@@ -119,6 +119,32 @@ check "customer-zone-unknown: the unknown zone reported once, with the ticket" \
      "$tmp/unknown.err")" -eq 1
 expect_problems "$fx/customer-zone-bad"
 
+# item 5: pause on conditions (attributes, when), mixed with statuses.
+scenario vendor-wait "$src/examples/policies/vendor-wait" 2026-11-18T12:00:00Z
+run_cli "$tmp/vw.out" "$tmp/vw.err" run \
+  --rules "$src/examples/policies/vendor-wait" \
+  --events "$fx/vendor-wait/events.jsonl" --until 2026-11-18T12:00:00Z \
+  --records "$tmp/vw.rec"
+# Ticket 1's resolution (see the events' comments): 7h of business time,
+# 3h paused (09:30-10:30 vendor, 12:00-14:00 customer), 2h of them
+# customer wait; its first response 1h, 1h paused, no customer wait.
+check "vendor-wait: the resolution record counts the condition pauses" \
+  grep -q '"ticket": 1, "metric": "resolution", .*"outcome": "met", .*"elapsed_ms": 25200000, "paused_ms": 10800000, "customer_wait_ms": 7200000,' "$tmp/vw.rec"
+check "vendor-wait: the first response record too" \
+  grep -q '"ticket": 1, "metric": "first_response", .*"elapsed_ms": 3600000, "paused_ms": 3600000, "customer_wait_ms": 0,' "$tmp/vw.rec"
+expect_problems "$fx/vendor-wait-bad"
+d="$fx/vendor-wait-when"
+run_cli "$tmp/vww.out" "$tmp/vww.err" run --rules "$d/rules" \
+  --events "$d/events.jsonl" --until 2026-11-16T10:30:00Z
+check "vendor-wait-when: a failing when fails the run (exit 1)" \
+  test "$rc" -eq 1
+check "vendor-wait-when: ... after going on: it does not hold" same \
+  "$d/expected.jsonl" "$tmp/vww.out"
+check "vendor-wait-when: the failure at the when's file:line, with the ticket" \
+  test "$(grep -c . "$tmp/vww.err")" -eq 1 -a \
+  "$(grep -c "^promptly: error: 20-when.lua:3: attempt to index a nil value (field 'vendor') (ticket 1, line 9); the condition counts as not holding$" \
+     "$tmp/vww.err")" -eq 1
+
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"
 if [ "$failed" -ne 0 ]; then

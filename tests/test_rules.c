@@ -919,6 +919,59 @@ test_rules_sla_exceptions_apply(void **state)
 }
 
 
+/* Pause conditions (issue 12 item 5): attributes in any case, lists of
+** values, a `when` that must hold too, and a failing `when` that counts
+** as not holding, reported at its file:line. */
+static void
+test_rules_pause_conditions(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("pause-conds");
+  char err[512];
+  uint32_t holds = 99;
+  assert_int_equal(pr_rules_has_conditions(r), 1);
+  /* The statuses are the set's pause statuses, not conditions. */
+  assert_int_equal(pr_rules_sla(r)->n_pauses, 2);
+  pr_kv a[] = {{"vendor_wait", "YES"}, {"waiting_on", "agent"}};
+  assert_int_equal(pr_rules_conditions(r, 1, a, N(a), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  pr_kv b[] = {{"vendor_wait", "no"}, {"waiting_on", "Customer"}};
+  assert_int_equal(pr_rules_conditions(r, 2, b, N(b), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_WAIT);
+  /* Every part of a condition: the queue and the when. */
+  pr_kv c[] = {{"queue", "legal"}, {"contract", "basic"},
+               {"waiting_on", ""}};
+  assert_int_equal(pr_rules_conditions(r, 3, c, N(c), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  pr_kv d[] = {{"queue", "legal"}, {"contract", "premium"},
+               {"waiting_on", ""}};
+  assert_int_equal(pr_rules_conditions(r, 4, d, N(d), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, 0);
+  /* No waiting_on: customer_wait's when fails on nil, counts as not
+  ** holding, the other conditions still count. */
+  pr_kv e[] = {{"queue", "Vendors"}};
+  err[0] = '\0';
+  assert_int_equal(pr_rules_conditions(r, 5, e, N(e), &holds, err,
+                                       sizeof(err)), PROMPTLY_ERULE);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  assert_non_null(strstr(err, "20-pauses.lua:6:"));
+  assert_non_null(strstr(err, "waiting_on"));
+  assert_int_equal(pr_rules_conditions(r, 6, NULL, 0, NULL, err,
+                                       sizeof(err)), PROMPTLY_EINVAL);
+  pr_rules_free(r);
+  r = load_ok("sla-decls");
+  assert_int_equal(pr_rules_has_conditions(r), 0);
+  assert_int_equal(pr_rules_conditions(r, 1, e, N(e), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, 0);
+  pr_rules_free(r);
+}
+
+
 static uint64_t
 policy_mask(pr_rules *r, const pr_kv *attrs, size_t n)
 {
@@ -1386,6 +1439,7 @@ main(void)
     cmocka_unit_test(test_rules_sla_waits_joined_and_sorted),
     cmocka_unit_test(test_rules_sla_exceptions_declared),
     cmocka_unit_test(test_rules_sla_exceptions_apply),
+    cmocka_unit_test(test_rules_pause_conditions),
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),
     cmocka_unit_test(test_rules_sla_problems),

@@ -942,6 +942,97 @@ waiting_set(void)
 }
 
 
+/* Pause conditions (issue 12 item 5): they pause like a pause status,
+** hold against a customer reply, end only when they stop holding, wait
+** on the customer when they are customer_wait's, and pause a reopened
+** ticket again.  24x7 calendar: elapsed = wall time less the pauses. */
+static void
+test_sla_pause_conditions(void **state)
+{
+  (void)state;
+  pr_sla_set *s = waiting_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 31, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_conditions(t, s, 4, mon, &a), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE,
+                                     mon + 30 * MIN, &a), PROMPTLY_OK);
+  assert_string_equal(fld(t, s, mon + 40 * MIN, "sla.first_response.state"),
+                      "paused");
+  assert_string_equal(fld(t, s, mon + 40 * MIN, "sla.due"), "");
+  assert_int_equal(next(t, s, mon + 30 * MIN), 0);
+  /* The same again changes nothing. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE,
+                                     mon + 45 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_conditions(t, s, 0, mon + HOUR, &a), PROMPTLY_OK);
+  /* 30m used: the first response is due 30m later. */
+  assert_string_equal(fld(t, s, mon + HOUR, "sla.first_response.due"),
+                      "2026-11-16T10:30:00Z");
+  /* A status pause and a condition: the clock runs when both are gone. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE,
+                                     mon + HOUR + 5 * MIN, &a), PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_STATUS, "on hold", mon + HOUR + 10 * MIN, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "open", mon + HOUR + 20 * MIN, &a);
+  assert_string_equal(fld(t, s, mon + HOUR + 30 * MIN,
+                          "sla.first_response.state"), "paused");
+  assert_int_equal(pr_sla_conditions(t, s, 0, mon + HOUR + 40 * MIN, &a),
+                   PROMPTLY_OK);
+  /* 35m used: due 25m after 10:40. */
+  assert_string_equal(fld(t, s, mon + HOUR + 40 * MIN,
+                          "sla.first_response.due"), "2026-11-16T11:05:00Z");
+  /* Customer wait by a condition: a customer reply does not end it. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_WAIT, mon + 2 * HOUR,
+                                     &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_conditions(t),
+                   PR_SLA_COND_WAIT | PR_SLA_COND_PAUSE);
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, mon + 3 * HOUR, &a);
+  assert_string_equal(fld(t, s, mon + 3 * HOUR, "sla.first_response.state"),
+                      "paused");
+  assert_string_equal(fld(t, s, mon + 3 * HOUR, "sla.customer_wait"),
+                      "3600");
+  /* Its wait timers run: 24h after 11:00. */
+  assert_int_equal(next(t, s, mon + 3 * HOUR), mon + DAY + 2 * HOUR);
+  assert_int_equal(pr_sla_fire(t, s, mon + DAY + 2 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "31:wait:1:1d:remind_customer");
+  int64_t tue = mon + DAY;
+  assert_int_equal(pr_sla_conditions(t, s, 0, tue + 3 * HOUR, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, tue + 3 * HOUR, "sla.customer_wait"),
+                      "90000");
+  assert_string_equal(fld(t, s, tue + 3 * HOUR, "sla.first_response.due"),
+                      "2026-11-17T12:05:00Z");
+  /* Resolved while a condition holds, then reopened: paused again. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE, tue + 4 * HOUR,
+                                     &a), PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_STATUS, "resolved", tue + 5 * HOUR, &a);
+  ev(t, s, PR_SLA_EV_REOPEN, "open", tue + 6 * HOUR, &a);
+  assert_string_equal(fld(t, s, tue + 6 * HOUR, "sla.resolution.state"),
+                      "paused");
+  assert_int_equal(pr_sla_conditions(t, s, 0, tue + 7 * HOUR, &a),
+                   PROMPTLY_OK);
+  /* 31h since Monday 09:00 less 30m + 35m + 25h + 1h (paused) + 1h
+  ** (resolved) + 1h (paused after the reopen): 1h55m. */
+  pr_sla_clock_info ci;
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION,
+                                        tue + 7 * HOUR, &ci), PROMPTLY_OK);
+  assert_string_equal(ci.state, "running");
+  assert_int_equal(ci.elapsed_ms, HOUR + 55 * MIN);
+  /* Staged conditions take effect with the next event, at its instant. */
+  assert_int_equal(pr_sla_stage_conditions(t, PR_SLA_COND_PAUSE),
+                   PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_NOTE, NULL, tue + 8 * HOUR, &a);
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION,
+                                        tue + 10 * HOUR, &ci), PROMPTLY_OK);
+  assert_string_equal(ci.state, "paused");
+  assert_int_equal(ci.elapsed_ms, 2 * HOUR + 55 * MIN);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
 static void
 test_sla_pending_customer_two_days(void **state)
 {
@@ -2123,6 +2214,7 @@ main(void)
     cmocka_unit_test(test_sla_late_fire_catches_up_in_order),
     cmocka_unit_test(test_sla_priority_change_keeps_elapsed),
     cmocka_unit_test(test_sla_pending_customer_two_days),
+    cmocka_unit_test(test_sla_pause_conditions),
     cmocka_unit_test(test_sla_enterprise_policy_beats_priority_policy),
     cmocka_unit_test(test_sla_security_policy_on_weekend),
     cmocka_unit_test(test_sla_reopen_resumes_resolution),
