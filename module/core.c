@@ -480,15 +480,35 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
         pr_buf_printf(&b, "%s%s=%s", j ? ", " : " (", a->args[j].name,
                       a->args[j].value);
       }
-      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s",
+      char held[PR_ISO_LEN + 32] = "";
+      if (a->reached_at_ms < a->at_ms) {
+        char iso[PR_ISO_LEN];
+        pr_iso_format(a->reached_at_ms, iso);
+        snprintf(held, sizeof(held), " (held from %s)", iso);
+      }
+      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s%s",
             a->metric, a->threshold, (unsigned)a->cycle, a->name,
-            pr_buf_cstr(&b), b.len ? ")" : "", a->key);
+            pr_buf_cstr(&b), b.len ? ")" : "", a->key, held);
       pr_buf_free(&b);
+    }
+    /* An action held to its notification calendar carries the instant it
+    ** was reached, after its own arguments: reached_at. */
+    pr_kv args[65];
+    const pr_kv *av = a->args;
+    uint32_t n_av = a->n_args;
+    char reached[PR_ISO_LEN];
+    if (a->reached_at_ms < a->at_ms && a->n_args < 64) {
+      memcpy(args, a->args, a->n_args * sizeof(pr_kv));
+      pr_iso_format(a->reached_at_ms, reached);
+      args[a->n_args].name = "reached_at";
+      args[a->n_args].value = reached;
+      av = args;
+      n_av = a->n_args + 1;
     }
     if (p->host.do_action != NULL) {
       int32_t rc = p->host.do_action(p->host.user_data, t->id, a->at_ms,
-                                     a->name, (const promptly_attr *)a->args,
-                                     a->n_args, a->key);
+                                     a->name, (const promptly_attr *)av,
+                                     n_av, a->key);
       if (rc != 0) {
         core_log(p, PROMPTLY_LOG_WARN,
                  "ticket %lld: the host could not carry out %s (%d), key %s",
@@ -1059,6 +1079,13 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
             (long long)into);
     } else {
       trace(p, t, at_ms, "deleted: its clocks stop");
+    }
+    uint32_t held = t->sla != NULL ? pr_sla_ticket_held(t->sla) : 0;
+    if (held > 0) {
+      core_log(p, PROMPTLY_LOG_INFO, "ticket %lld: %s with %u action%s held "
+               "for the notification calendar: dropped", (long long)t->id,
+               into > 0 ? "merged" : "deleted", (unsigned)held,
+               held == 1 ? "" : "s");
     }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE

@@ -159,10 +159,18 @@ typedef struct rules_action {
   size_t n_args;
 } rules_action;
 
+/* quiet = ... of an at or waiting step. */
+#define QUIET_DEFAULT 0  /* not given: the folder's notify_calendar, if any */
+#define QUIET_OFF     1  /* quiet = false: delivered when reached */
+#define QUIET_FOLDER  2  /* quiet = true: the folder's notify_calendar */
+#define QUIET_NAMED   3  /* quiet = "calendar" */
+
 typedef struct rules_at {
   rules_site site;
   char *text;        /* as written */
   int complete;
+  int quiet;         /* QUIET_* */
+  char *quiet_cal;   /* QUIET_NAMED: the calendar's name */
   int32_t permille;
   int64_t offset_ms;
   char **metrics;    /* names; none = every metric */
@@ -175,6 +183,8 @@ typedef struct rules_wait {
   rules_site site;
   char *text;
   int complete;
+  int quiet;         /* QUIET_* */
+  char *quiet_cal;
   int64_t after_ms;
   rules_action *actions;
   size_t n_actions;
@@ -253,6 +263,8 @@ struct pr_rules {
   size_t n_ats;
   rules_wait *waits;
   size_t n_waits;
+  char *notify_cal;      /* notify_calendar "name", or NULL */
+  rules_site notify_site;
   rules_exc *excs;
   size_t n_excs;
   pr_sla_set *sla;       /* sealed after a successful load */
@@ -410,5 +422,7 @@ void body_waiting(lua_State *L, pr_rules *r, long wi, int arg);
 void collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_close_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_waits(pr_rules *r);
+void collect_notify_calendar(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_notify_calendar(pr_rules *r);
 
 #endif /* PROMPTLY_RULES_INTERNAL_H */

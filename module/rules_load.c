@@ -397,6 +397,8 @@ static const rules_decl rules_decls[] = {
    NULL},
   {"at_risk",          collect_at_risk,  NULL,          NULL,
    compile_at_risk},
+  {"notify_calendar",  collect_notify_calendar, NULL,   NULL,
+   compile_notify_calendar},
   {"at",               NULL,             open_at,       body_at,
    compile_ats},
   {"waiting",          NULL,             open_waiting,  body_waiting,
@@ -888,6 +890,7 @@ pr_rules_free(pr_rules *r)
     free_wait(&r->waits[i]);
   }
   free(r->waits);
+  free(r->notify_cal);
   for (size_t i = 0; i < r->n_excs; i++) {
     free_exc(&r->excs[i]);
   }

@@ -74,6 +74,7 @@ wait_follow(pr_sla_ticket *t, int64_t at)
   } else if (!want && (t->flags & T_WAITING) != 0) {
     t->wait_ms += at - t->wait_since_at_ms;
     t->flags &= (uint8_t)~T_WAITING;
+    sla_held_drop_waits(t);  /* no reminder once the wait is over */
   }
 }
 
@@ -963,6 +964,9 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
   }
   move_ext(t, nt, old_s, new_s);
+  if (nt->ext != NULL) {
+    sla_held_rebind(nt->ext, old_s, new_s);
+  }
   for (uint32_t m = 0; m < nt->n_clocks; m++) {
     sla_clock *c = &nt->clocks[m];
     if (c->state != CLK_ACTIVE) {
@@ -1062,6 +1066,13 @@ pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded)
     *excluded = (t->flags & T_EXCLUDED) != 0;
   }
   return t->ext != NULL ? t->ext->exc_reason : NULL;
+}
+
+
+uint32_t
+pr_sla_ticket_held(const pr_sla_ticket *t)
+{
+  return t->ext != NULL ? t->ext->n_held : 0;
 }
 
 

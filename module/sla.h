@@ -76,6 +76,19 @@
 ** ladder entries not reached under the new target may fire again: the
 ** cycle's target generation goes up by one (at most 255).
 **
+** Quiet hours.  A ladder entry or wait timer may name a notification
+** calendar (pr_sla_quiet): reached while that calendar (in the ticket's
+** zone) is closed, its actions are held and handed out at the
+** calendar's next opening, with at_ms that opening and reached_at_ms the
+** instant reached; the ledger, the fields and the keys are as without
+** quiet hours (the entry fired when reached).  Held actions are the
+** ticket's (ext->held, allocated on first use, at most SLA_MAX_HELD; one
+** more is handed out when reached).  A wait timer's held actions are
+** dropped when its wait period ends (the customer answered, the ticket
+** was resolved), every held action when the ticket is merged or deleted;
+** a threshold's survive its cycle's end and the ticket's resolution (a
+** breach at night is still news in the morning) and an exclusion.
+**
 ** Idempotency keys, one per action:
 **   "<ticket>:<metric>:<cycle>:<threshold>:<action>", where <cycle> is
 **   "<cycle>.<generation>" from the second target generation on
@@ -175,6 +188,17 @@ typedef struct pr_sla_action_decl {
   uint32_t ordinal; /* 1 for the first action of this name in its entry */
 } pr_sla_action_decl;
 
+/* The notification calendar of a ladder entry or wait timer: its actions
+** reached outside the calendar's open hours are held until its next
+** opening (quiet hours).  cal NULL: delivered when reached.  zone_fn as
+** for policies: the calendar in the ticket's zone. */
+typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+typedef struct pr_sla_quiet {
+  pr_calendar *cal;          /* borrowed */
+  pr_sla_zone_fn zone_fn;    /* NULL: cal whatever the ticket's zone */
+  void *zone_ud;
+} pr_sla_quiet;
+
 typedef struct pr_sla_threshold {
   int32_t permille;          /* share of the target: 750 = 75% */
   int64_t offset_ms;         /* business time after that share, >= 0 */
@@ -182,6 +206,7 @@ typedef struct pr_sla_threshold {
   char label[40];            /* canonical, "100%+2h" */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  pr_sla_quiet quiet;
 } pr_sla_threshold;
 
 typedef struct pr_sla_wait {
@@ -189,12 +214,12 @@ typedef struct pr_sla_wait {
   char label[24];            /* canonical, "24h" */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  pr_sla_quiet quiet;
 } pr_sla_wait;
 
-/* The variant of a policy's calendar in time zone zone (an id the rules
-** hand out, pr_sla_pick.zone), compiled once per zone by the owner of the
-** calendar; NULL: use the calendar itself. */
-typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+/* pr_sla_zone_fn (above): the variant of a policy's calendar in time
+** zone zone (an id the rules hand out, pr_sla_pick.zone), compiled once
+** per zone by the owner of the calendar; NULL: use the calendar itself. */
 
 typedef struct pr_sla_policy {
   char *name;
@@ -382,6 +407,16 @@ int pr_sla_set_wait_action(pr_sla_set *s, uint32_t wait, const char *name,
                            const pr_kv *args, uint32_t n_args, char *err,
                            size_t errlen);
 
+/* Hold the actions of threshold (or wait timer) index to notification
+** calendar cal (borrowed; zone_fn may be NULL) when reached outside its
+** open hours.  EINVAL for a bad index or a NULL calendar. */
+int pr_sla_set_threshold_quiet(pr_sla_set *s, uint32_t threshold,
+                               pr_calendar *cal, pr_sla_zone_fn zone_fn,
+                               void *zone_ud, char *err, size_t errlen);
+int pr_sla_set_wait_quiet(pr_sla_set *s, uint32_t wait, pr_calendar *cal,
+                          pr_sla_zone_fn zone_fn, void *zone_ud, char *err,
+                          size_t errlen);
+
 /* An approved exception the rules can apply to a ticket: kind
 ** PR_SLA_EXC_EXCLUDE, or PR_SLA_EXC_EXTEND by extend_ms for the metrics in
 ** the mask (0 = all).  reason is the default reason recorded. */
@@ -408,7 +443,10 @@ typedef struct pr_sla_ticket pr_sla_ticket;  /* opaque */
 /* One action to carry out.  name, args, metric and threshold point into the
 ** set and live as long as it. */
 typedef struct pr_sla_action {
-  int64_t at_ms;           /* the instant the threshold was reached */
+  int64_t at_ms;           /* when to carry it out: the instant the
+                              threshold was reached, or for an action held
+                              to a notification calendar its next opening */
+  int64_t reached_at_ms;   /* the instant the threshold was reached */
   const char *name;
   const pr_kv *args;
   uint32_t n_args;
@@ -607,6 +645,8 @@ uint64_t pr_sla_ticket_policies(const pr_sla_ticket *t);
 const pr_sla_pick *pr_sla_ticket_pick(const pr_sla_ticket *t);
 /* The recorded exception reason, or NULL; excluded 1 if excluded. */
 const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
+/* Actions held to a notification calendar, not delivered yet. */
+uint32_t pr_sla_ticket_held(const pr_sla_ticket *t);
 /* Bytes the state of a ticket uses (heap included). */
 size_t pr_sla_ticket_size(const pr_sla_ticket *t);
 

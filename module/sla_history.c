@@ -52,6 +52,7 @@ sla_ext_free(sla_ext *e)
       free(e->reasons);
     }
     free(e->past);
+    free(e->held);
     free(e);
   }
 }
@@ -79,7 +80,7 @@ sla_ext_size(const sla_ext *e)
       n += e->reasons[i] != NULL ? strlen(e->reasons[i]) + 1 : 0;
     }
   }
-  return n + e->n_past * sizeof(sla_past);
+  return n + e->n_past * sizeof(sla_past) + e->cap_held * sizeof(sla_held);
 }
 
 

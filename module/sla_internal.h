@@ -117,6 +117,19 @@ typedef struct sla_past {
   uint32_t fired;
 } sla_past;
 
+/* An entry whose actions wait for its notification calendar to open. */
+typedef struct sla_held {
+  int64_t reached_ms;   /* when the entry was reached (it fired then) */
+  int64_t deliver_ms;   /* the calendar's next opening */
+  uint32_t cycle;       /* the metric's cycle, or the wait period */
+  uint8_t metric;       /* PR_SLA_MAX_METRICS: a wait timer */
+  uint8_t entry;        /* ladder or wait index */
+  uint8_t gen;          /* the cycle's target generation (keys) */
+} sla_held;
+
+#define SLA_MAX_HELD 64
+#define SLA_HELD_WAIT PR_SLA_MAX_METRICS
+
 /* What a ticket keeps beyond its clocks, allocated on first need (a
 ** pause, a breach, an exception), so that a plain ticket stays small. */
 typedef struct sla_ext {
@@ -132,6 +145,10 @@ typedef struct sla_ext {
   uint32_t n_past;
   uint32_t cond;             /* COND_* that hold: the ticket is paused
                                 (waits on the customer) while they do */
+  sla_held *held;            /* actions held to a notification calendar,
+                                in the order reached */
+  uint32_t n_held;
+  uint32_t cap_held;
 } sla_ext;
 
 /* Elapsed figures of a cycle over its running intervals. */
@@ -239,6 +256,12 @@ void sla_note_breach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
 int64_t sla_threshold_point(const pr_sla_threshold *th, int64_t target);
 int sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
                  pr_sla_actions *out);
+/* Drop the held actions of wait timers (their wait period ended). */
+void sla_held_drop_waits(pr_sla_ticket *t);
+/* Map the held actions from old_s to new_s by metric name and label
+** (a reload); those whose entry is gone are dropped. */
+void sla_held_rebind(sla_ext *e, const pr_sla_set *old_s,
+                     const pr_sla_set *new_s);
 
 /* sla_record.c */
 /* Hand out, into out, the records of the clocks that ended (CLK_REPORT).

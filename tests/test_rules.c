@@ -1074,7 +1074,7 @@ test_rules_sla_problems(void **state)
     "20-bad.lua:9: at: '0%' is out of range",
     "20-bad.lua:10: at '50%': unknown action 'page' (known: notify, "
     "raise_priority, set_priority, reassign, set_field, note, message, "
-    "remind_customer, close; and metrics)",
+    "remind_customer, close; and metrics, quiet)",
     "20-bad.lua:11: at '60%': metrics: unknown metric 'speed'",
     "20-bad.lua:12: at '70%': set_priority: unknown level 'P9'",
     "20-bad.lua:13: at '80%': raise_priority must be a whole number",
