@@ -1033,6 +1033,147 @@ test_sla_pause_conditions(void **state)
 }
 
 
+/* Quiet hours (issue 12 item 7): a round-the-clock first response of 2h,
+** 75% held to the office calendar (Mon-Fri 09-17 UTC), 100% at once, a
+** reminder after 1h of customer wait held to the office too.  drop_75:
+** without the 75% step (a reload that removes it). */
+static pr_sla_set *
+quiet_set(int drop_75)
+{
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, 2 * HOUR);
+  assert_int_equal(pr_sla_set_add_pause(s, "pending customer", 1, NULL, 0),
+                   PROMPTLY_OK);
+  if (!drop_75) {
+    uint32_t th = threshold(s, 750, 0, "notify", "team-lead");
+    assert_int_equal(pr_sla_set_threshold_quiet(s, th, NULL, NULL, NULL,
+                                                NULL, 0), PROMPTLY_EINVAL);
+    assert_int_equal(pr_sla_set_threshold_quiet(s, th, office, NULL, NULL,
+                                                NULL, 0), PROMPTLY_OK);
+  }
+  threshold(s, 1000, 0, "notify", "on-call");
+  uint32_t w;
+  pr_kv tpl = {"template", "reminder"};
+  assert_int_equal(pr_sla_set_add_wait(s, HOUR, &w, NULL, 0), PROMPTLY_OK);
+  assert_int_equal(
+    pr_sla_set_wait_action(s, w, "remind_customer", &tpl, 1, NULL, 0),
+    PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_wait_quiet(s, w, office, NULL, NULL, NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  return s;
+}
+
+
+static int
+quiet_done(void *ud, const char *key)
+{
+  return strcmp(key, (const char *)ud) == 0;
+}
+
+
+static void
+test_sla_quiet_hours(void **state)
+{
+  (void)state;
+  pr_sla_set *s = quiet_set(0);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 20, 0);
+  int64_t tue9 = at(2026, 11, 17, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 41, mon, 2, 1, &a);
+  /* 75% at 21:30: fired (escalation 1), its notify held. */
+  assert_int_equal(next(t, s, mon), mon + 90 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  assert_int_equal(pr_sla_ticket_held(t), 1);
+  assert_string_equal(fld(t, s, mon + 90 * MIN, "sla.escalation"), "1");
+  /* The breach at 22:00 pages at once. */
+  assert_int_equal(next(t, s, mon + 90 * MIN), mon + 2 * HOUR);
+  assert_int_equal(pr_sla_fire(t, s, mon + 2 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "41:first_response:1:100%:notify");
+  assert_int_equal(a.v[0].at_ms, mon + 2 * HOUR);
+  assert_int_equal(a.v[0].reached_at_ms, mon + 2 * HOUR);
+  /* A reply meets the clock; the held notify still goes out, at 09:00,
+  ** with its own key and the instant it was reached. */
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, mon + 3 * HOUR, &a);
+  assert_int_equal(next(t, s, mon + 3 * HOUR), tue9);
+  pr_sla_actions_clear(&a);
+  assert_int_equal(pr_sla_fire(t, s, tue9 - 1, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  assert_int_equal(pr_sla_fire(t, s, tue9, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "41:first_response:1:75%:notify");
+  assert_string_equal(a.v[0].args[0].value, "team-lead");
+  assert_int_equal(a.v[0].at_ms, tue9);
+  assert_int_equal(a.v[0].reached_at_ms, mon + 90 * MIN);
+  assert_int_equal(pr_sla_ticket_held(t), 0);
+  pr_sla_ticket_free(t);
+
+  /* A reminder held at night is dropped when the customer answers. */
+  pr_sla_actions_clear(&a);
+  t = open_ticket(s, 42, mon, 2, 1, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "pending customer", mon + 10 * MIN, &a);
+  assert_int_equal(next(t, s, mon + 10 * MIN), mon + 70 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, mon + 70 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(t), 1);
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, mon + 2 * HOUR, &a);
+  assert_int_equal(pr_sla_ticket_held(t), 0);
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+
+  /* Reached in open hours: at once.  A key the host carried out before a
+  ** restart is not handed out at the opening. */
+  int64_t tue10 = tue9 + HOUR;
+  t = open_ticket(s, 43, tue10, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, tue10 + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_int_equal(a.v[0].at_ms, tue10 + 90 * MIN);
+  assert_int_equal(pr_sla_ticket_held(t), 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_clear(&a);
+  a.done = quiet_done;
+  a.done_ud = (void *)"44:first_response:1:75%:notify";
+  t = open_ticket(s, 44, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(t), 1);
+  assert_int_equal(pr_sla_fire(t, s, tue9, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);  /* the breach only */
+  assert_string_equal(a.v[0].key, "44:first_response:1:100%:notify");
+  pr_sla_ticket_free(t);
+  a.done = NULL;
+
+  /* A reload keeps a held action whose step is still declared, with its
+  ** instant, and drops one whose step is gone. */
+  pr_sla_actions_clear(&a);
+  pr_sla_set *same = quiet_set(0), *gone = quiet_set(1);
+  t = open_ticket(s, 45, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  pr_sla_ticket *nt = NULL;
+  assert_int_equal(pr_sla_rebind(t, s, same, mon + 100 * MIN, &a, &nt),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(nt), 1);
+  assert_int_equal(pr_sla_fire(nt, same, tue9, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "45:first_response:1:75%:notify");
+  assert_int_equal(a.v[1].reached_at_ms, mon + 90 * MIN);
+  pr_sla_ticket_free(nt);
+  pr_sla_actions_clear(&a);
+  t = open_ticket(s, 46, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_rebind(t, s, gone, mon + 100 * MIN, &a, &nt),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(nt), 0);
+  pr_sla_ticket_free(nt);
+  pr_sla_set_free(same);
+  pr_sla_set_free(gone);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
 static void
 test_sla_pending_customer_two_days(void **state)
 {
@@ -2215,6 +2356,7 @@ main(void)
     cmocka_unit_test(test_sla_priority_change_keeps_elapsed),
     cmocka_unit_test(test_sla_pending_customer_two_days),
     cmocka_unit_test(test_sla_pause_conditions),
+    cmocka_unit_test(test_sla_quiet_hours),
     cmocka_unit_test(test_sla_enterprise_policy_beats_priority_policy),
     cmocka_unit_test(test_sla_security_policy_on_weekend),
     cmocka_unit_test(test_sla_reopen_resumes_resolution),
