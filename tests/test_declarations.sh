@@ -147,6 +147,9 @@ check "vendor-wait-when: the failure at the when's file:line, with the ticket" \
 
 # item 7: notifications in business hours (quiet hours).
 scenario quiet-hours "$src/examples/policies/quiet-hours" 2026-11-18T18:00:00Z
+run_cli "$tmp/qt.out" "$tmp/qt.err" test "$src/examples/policies/quiet-hours"
+check "quiet-hours: the folder's rule tests pass (held actions, reached_at)" \
+  test "$rc" -eq 0 -a "$(cat "$tmp/qt.out" "$tmp/qt.err" | grep -c 'promptly test: 2 cases passed')" -eq 1
 expect_problems "$fx/quiet-hours-bad"
 expect_problems "$fx/quiet-hours-true"
 # A restart (test_restart.sh style): B1 runs the events up to Mon 23:30,
