@@ -514,6 +514,19 @@ check "--compare with --calibrate: exit 2" test "$rc" -eq 2
 run_cli "$tmp/nf.out" "$tmp/nf.err" report --records "$tmp/absent.jsonl"
 check "missing records file: exit 2" test "$rc" -eq 2
 
+# --label names the source in the text's first line, the JSON and the page.
+run_cli "$tmp/lab.txt" "$tmp/lab.err" report --records "$fx/basic.jsonl" \
+  --label "RT records, queue General"
+check "--label: the text's first line names it" \
+  grep -q '^promptly report: RT records, queue General, ' "$tmp/lab.txt"
+run_cli "$tmp/lab.json" "$tmp/lab.err" report --records "$fx/basic.jsonl" \
+  --label "RT records" --format json
+jqeq "--label: the JSON source" "$tmp/lab.json" '.source' '"RT records"'
+run_cli "$tmp/lab.html" "$tmp/lab.err" report --records "$fx/basic.jsonl" \
+  --label "RT <records>" --format html
+check "--label: the page names it, escaped, and not the path" \
+  sh -c "grep -q 'RT &lt;records&gt;' '$tmp/lab.html' && ! grep -q basic.jsonl '$tmp/lab.html'"
+
 # The examples of promptly(1) and README.md run as written (from the top
 # of the source tree; records.jsonl and contracts.lua being fixtures).
 rc=0

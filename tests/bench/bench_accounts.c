@@ -12,9 +12,9 @@
 ** in virtual time, one submit + advance per event. */
 #include "config.h"
 
+#include "bench_host.h"
 #include "promptly.h"
 
-#include <dlfcn.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,68 +23,6 @@
 #include <unistd.h>
 
 #define EVENTS 100000
-
-static int (*p_open)(const promptly_host *, const char *, promptly **, char *,
-                     size_t);
-static int (*p_submit)(promptly *, const promptly_event *, char *, size_t);
-static int (*p_advance)(promptly *, int64_t);
-static int (*p_close)(promptly *);
-
-static long writes;
-
-static int32_t
-on_write(void *ud, int64_t ticket, int64_t at_ms, const promptly_attr *f,
-         uint32_t n)
-{
-  (void)ud;
-  (void)ticket;
-  (void)at_ms;
-  (void)f;
-  (void)n;
-  writes++;
-  return 0;
-}
-
-
-static double
-cpu_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-
-static double
-now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-
-static int
-cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-
-static void
-random_word(char *out, size_t len, unsigned *seed)
-{
-  size_t n = 4 + (size_t)(rand_r(seed) % 6);
-  if (n >= len) {
-    n = len - 1;
-  }
-  for (size_t i = 0; i < n; i++) {
-    out[i] = (char)('a' + rand_r(seed) % 26);
-  }
-  out[n] = '\0';
-}
-
 
 /* The default rules, n_accounts account policies (a CSV file read by one
 ** accounts declaration) and n_words keywords in 20 priority rules, in dir. */
@@ -127,7 +65,7 @@ make_rules(char *dir, const char *defaults, int n_accounts, int n_words)
     fprintf(f, "priority { \"P%d\", words = {", 1 + rule % 4);
     for (int k = 0; k < n_words / 20; k++) {
       char w[16];
-      random_word(w, sizeof(w), &seed);
+      bench_random_word(w, sizeof(w), &seed);
       fprintf(f, "%s\"%s zq%d\"", k ? ", " : " ", w, k);
     }
     fprintf(f, " } }\n");
@@ -152,12 +90,12 @@ run(const char *defaults, int n_accounts, int n_words)
   promptly_host host = {0};
   host.struct_size = sizeof(host);
   host.abi_version = PROMPTLY_ABI_VERSION;
-  host.write_fields = on_write;
+  host.write_fields = bench_count_write;
   char err[512];
   promptly *p = NULL;
-  double l0 = now_s(), c0 = cpu_s();
+  double l0 = bench_now_s(), c0 = bench_cpu_s();
   int rc = p_open(&host, dir, &p, err, sizeof(err));
-  double load = now_s() - l0, load_cpu = cpu_s() - c0;
+  double load = bench_now_s() - l0, load_cpu = bench_cpu_s() - c0;
   if (rc != PROMPTLY_OK) {
     fprintf(stderr, "bench: open: %s\n", err);
     return 1;
@@ -175,8 +113,8 @@ run(const char *defaults, int n_accounts, int n_words)
   double *lat = malloc(sizeof(double) * EVENTS);
   const int64_t t0 = 1795194000000LL;
   unsigned seed = 7;
-  writes = 0;
-  double start = now_s();
+  bench_writes = 0;
+  double start = bench_now_s();
   for (int i = 0; i < EVENTS; i++) {
     char customer[32];
     /* One in ten has no row. */
@@ -190,14 +128,14 @@ run(const char *defaults, int n_accounts, int n_words)
     };
     promptly_event ev = {sizeof(ev), PROMPTLY_EV_CREATE, i + 1, t0 + i,
                          a, 5, 0, NULL};
-    double t = now_s();
+    double t = bench_now_s();
     p_submit(p, &ev, NULL, 0);
     p_advance(p, t0 + i);
-    lat[i] = now_s() - t;
+    lat[i] = bench_now_s() - t;
   }
-  double total = now_s() - start;
+  double total = bench_now_s() - start;
   p_close(p);
-  qsort(lat, EVENTS, sizeof(double), cmp_double);
+  qsort(lat, EVENTS, sizeof(double), bench_cmp_double);
   printf("  %5d account policies, %6d keywords: load %.3f s (CPU %.3f s), "
          "%.0f events/s (p50 %.2f us, p99 %.2f us)\n",
          n_accounts, n_words, load, load_cpu, EVENTS / total,
@@ -255,7 +193,7 @@ run_zones(char names[][64], int n_zones)
   promptly_host host = {0};
   host.struct_size = sizeof(host);
   host.abi_version = PROMPTLY_ABI_VERSION;
-  host.write_fields = on_write;
+  host.write_fields = bench_count_write;
   char err[512];
   promptly *p = NULL;
   if (p_open(&host, dir, &p, err, sizeof(err)) != PROMPTLY_OK) {
@@ -263,7 +201,7 @@ run_zones(char names[][64], int n_zones)
     return 1;
   }
   const int64_t t0 = 1795194000000LL;
-  double start = now_s(), c0 = cpu_s();
+  double start = bench_now_s(), c0 = bench_cpu_s();
   for (int i = 0; i < EVENTS; i++) {
     promptly_attr a[3] = {
       {"subject", "Invoice question"},
@@ -275,7 +213,7 @@ run_zones(char names[][64], int n_zones)
     p_submit(p, &ev, NULL, 0);
     p_advance(p, t0 + (int64_t)i * 1000);
   }
-  double total = now_s() - start, cpu = cpu_s() - c0;
+  double total = bench_now_s() - start, cpu = bench_cpu_s() - c0;
   p_close(p);
   printf("  %3d zone%s: %.0f events/s (CPU %.2f s for %d creates)\n",
          n_zones, n_zones == 1 ? " " : "s", EVENTS / total, cpu, EVENTS);
@@ -293,15 +231,7 @@ main(void)
     fprintf(stderr, "bench: set PROMPTLY_SO and PROMPTLY_RULES\n");
     return 1;
   }
-  void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (h == NULL) {
-    fprintf(stderr, "bench: %s\n", dlerror());
-    return 1;
-  }
-  *(void **)&p_open = dlsym(h, "promptly_open");
-  *(void **)&p_submit = dlsym(h, "promptly_submit");
-  *(void **)&p_advance = dlsym(h, "promptly_advance");
-  *(void **)&p_close = dlsym(h, "promptly_close");
+  bench_host_load(so);
   printf("accounts: %d creates (customers among the accounts, one in ten "
          "without a row), default rules, one core\n", EVENTS);
   int bad = run(rules, 10, 1000);

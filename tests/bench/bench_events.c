@@ -7,9 +7,9 @@
 ** the path `promptly run` takes. */
 #include "config.h"
 
+#include "bench_host.h"
 #include "promptly.h"
 
-#include <dlfcn.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,59 +18,6 @@
 #include <unistd.h>
 
 #define EVENTS 200000
-
-static int (*p_open)(const promptly_host *, const char *, promptly **, char *,
-                     size_t);
-static int (*p_submit)(promptly *, const promptly_event *, char *, size_t);
-static int (*p_advance)(promptly *, int64_t);
-static int (*p_close)(promptly *);
-
-static long writes;
-
-static int32_t
-on_write(void *ud, int64_t ticket, int64_t at_ms, const promptly_attr *f,
-         uint32_t n)
-{
-  (void)ud;
-  (void)ticket;
-  (void)at_ms;
-  (void)f;
-  (void)n;
-  writes++;
-  return 0;
-}
-
-
-static double
-now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-
-static int
-cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-
-static void
-random_word(char *out, size_t len, unsigned *seed)
-{
-  size_t n = 4 + (size_t)(rand_r(seed) % 6);
-  if (n >= len) {
-    n = len - 1;
-  }
-  for (size_t i = 0; i < n; i++) {
-    out[i] = (char)('a' + rand_r(seed) % 26);
-  }
-  out[n] = '\0';
-}
-
 
 /* The default rules plus a file with 500 extra keywords, in a temp dir. */
 static void
@@ -94,7 +41,7 @@ make_rules(char *dir, const char *defaults)
     fprintf(f, "priority { \"P%d\", words = {", 1 + rule % 4);
     for (int k = 0; k < 50; k++) {
       char w[16];
-      random_word(w, sizeof(w), &seed);
+      bench_random_word(w, sizeof(w), &seed);
       fprintf(f, "%s\"%s%s\"", k ? ", " : " ", w, k % 7 == 0 ? " zq" : "");
     }
     fprintf(f, " } }\n");
@@ -112,15 +59,7 @@ main(void)
     fprintf(stderr, "bench: set PROMPTLY_SO and PROMPTLY_RULES\n");
     return 1;
   }
-  void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (h == NULL) {
-    fprintf(stderr, "bench: %s\n", dlerror());
-    return 1;
-  }
-  *(void **)&p_open = dlsym(h, "promptly_open");
-  *(void **)&p_submit = dlsym(h, "promptly_submit");
-  *(void **)&p_advance = dlsym(h, "promptly_advance");
-  *(void **)&p_close = dlsym(h, "promptly_close");
+  bench_host_load(so);
 
   char dir[] = "/tmp/promptly-bench-XXXXXX";
   if (mkdtemp(dir) == NULL) {
@@ -132,7 +71,7 @@ main(void)
   promptly_host host = {0};
   host.struct_size = sizeof(host);
   host.abi_version = PROMPTLY_ABI_VERSION;
-  host.write_fields = on_write;
+  host.write_fields = bench_count_write;
   char err[512];
   promptly *p = NULL;
 
@@ -159,7 +98,7 @@ main(void)
     "Best regards, Alice from the operations group at Example Corp.";
   double *lat = malloc(sizeof(double) * EVENTS);
   const int64_t t0 = 1795194000000LL;
-  double start = now_s();
+  double start = bench_now_s();
   for (int i = 0; i < EVENTS; i++) {
     promptly_attr a[6] = {
       {"subject", subjects[i % 6]}, {"body", body},
@@ -169,20 +108,20 @@ main(void)
     };
     promptly_event ev = {sizeof(ev), PROMPTLY_EV_CREATE, i + 1, t0 + i,
                          a, 6, 0, NULL};
-    double t = now_s();
+    double t = bench_now_s();
     p_submit(p, &ev, NULL, 0);
     p_advance(p, t0 + i);
-    lat[i] = now_s() - t;
+    lat[i] = bench_now_s() - t;
   }
-  double total = now_s() - start;
+  double total = bench_now_s() - start;
   struct mallinfo2 m2 = mallinfo2();
   p_close(p);
 
-  qsort(lat, EVENTS, sizeof(double), cmp_double);
+  qsort(lat, EVENTS, sizeof(double), bench_cmp_double);
   printf("events: %d creates, default rules + 500 extra keywords, one core\n",
          EVENTS);
   printf("  throughput: %.0f events/s (%ld priority writes)\n",
-         EVENTS / total, writes);
+         EVENTS / total, bench_writes);
   printf("  latency per event: p50 %.2f us, p99 %.2f us, max %.2f us\n",
          lat[EVENTS / 2] * 1e6, lat[EVENTS * 99 / 100] * 1e6,
          lat[EVENTS - 1] * 1e6);

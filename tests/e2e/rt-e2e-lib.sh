@@ -134,6 +134,19 @@ e2e_start_rt() {
       install -g www-data -m 0640 "$f" "$RT_SITE_CONFIG_DIR/"
   done
   write_site_config
+  # The plugin and Mason's compiled cache in private folders too: runs
+  # side by side (other checkouts) install their own plugin files, and
+  # would otherwise overwrite each other's in RT's shared local folder.
+  export RT_LOCAL_PLUGINS=$WORK/plugins RT_MASON_DATA=$WORK/mason_data
+  install -d -m 0755 "$RT_LOCAL_PLUGINS"
+  install -d -o www-data -g www-data -m 0750 "$RT_MASON_DATA"
+  cat >"$RT_SITE_CONFIG_DIR/98-e2e-paths.pm" <<EOF_PATHS
+\$RT::LocalPluginPath = '$RT_LOCAL_PLUGINS';
+\$RT::MasonDataDir = '$RT_MASON_DATA';
+1;
+EOF_PATHS
+  chgrp www-data "$RT_SITE_CONFIG_DIR/98-e2e-paths.pm"
+  chmod 0640 "$RT_SITE_CONFIG_DIR/98-e2e-paths.pm"
   install_ui 2>>"$WORK/setup-db.log"
   local init=(--action init --skip-create)
   case $E2E_DB in

@@ -40,6 +40,16 @@ report_checks() {
   else
     fail "Reports > SLA: row '$row', want (all) $n $met $br ... $comp; page: $(head -c 300 <<<"$text")"
   fi
+  # The page's report part (the iframe's srcdoc, not in the page's text)
+  # names RT's records, not the temporary file the page hands to promptly
+  # report, and covers every record (not only the last 90 days).
+  local src
+  src=$(curl -s -b "$COOKIE" -H "Referer: $B/" "$B/Reports/SLA.html")
+  if [[ $src == *"RT records: $n cycles in the period"* && $src != *"/tmp/"* ]]; then
+    pass "Reports > SLA's report part says 'RT records: $n cycles', no temporary path"
+  else
+    fail "Reports > SLA's report part: want 'RT records: $n cycles in the period', no /tmp/; got '$(grep -o '[^;>]*cycles in the period[^,]*' <<<"$src" | head -1)'"
+  fi
 
   csv_want=$("$CLI" --module "$PROMPTLY_SO" report --records "$WORK/records2.jsonl" \
                --by metric,priority --format csv 2>>"$WORK/report.err")

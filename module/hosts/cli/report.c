@@ -419,18 +419,32 @@ bad(reader *rd, const char *fmt, const char *what)
 }
 
 
+/* key's value in *v: 1 when it is there and not null; 0 when it is
+** absent or null and not required; -1 (reported) when it is required. */
+static int
+present(reader *rd, json_t *o, const char *key, int required, json_t **v)
+{
+  *v = json_object_get(o, key);
+  if (*v != NULL && !json_is_null(*v)) {
+    return 1;
+  }
+  if (required) {
+    return bad(rd, *v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
+               key);
+  }
+  return 0;
+}
+
+
 /* key: an integer (required: no null). */
 static int
 get_int(reader *rd, json_t *o, const char *key, int required, int64_t *out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v)) {
-    if (required) {
-      return bad(rd, v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
-                 key);
-    }
+  json_t *v = NULL;
+  int got = present(rd, o, key, required, &v);
+  if (got <= 0) {
     *out = REP_NONE;
-    return 0;
+    return got;
   }
   if (!json_is_integer(v)) {
     return bad(rd, "\"%s\" is not an integer", key);
@@ -461,14 +475,11 @@ static int
 get_str(reader *rd, json_t *o, const char *key, int required,
         const char **out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v)) {
-    if (required) {
-      return bad(rd, v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
-                 key);
-    }
+  json_t *v = NULL;
+  int got = present(rd, o, key, required, &v);
+  if (got <= 0) {
     *out = NULL;
-    return 0;
+    return got;
   }
   if (!json_is_string(v)) {
     return bad(rd, "\"%s\" is not a string", key);
@@ -482,14 +493,11 @@ static int
 get_instant(reader *rd, json_t *o, const char *key, int required,
             int64_t *out)
 {
-  json_t *v = json_object_get(o, key);
-  if (v == NULL || json_is_null(v)) {
-    if (required) {
-      return bad(rd, v == NULL ? "\"%s\" is missing" : "\"%s\" is null",
-                 key);
-    }
+  json_t *v = NULL;
+  int got = present(rd, o, key, required, &v);
+  if (got <= 0) {
     *out = REP_NONE;
-    return 0;
+    return got;
   }
   if (!json_is_string(v) || cli_parse_iso(json_string_value(v), out) != 0) {
     return bad(rd, "\"%s\" is not an ISO 8601 instant", key);
@@ -1164,7 +1172,7 @@ report_usage(FILE *f)
         "[--sort time|overrun|ticket]\n"
         "         [--calibrate] [--buffer PCT] [--goal PCT] "
         "[--contracts FILE]\n"
-        "         [--format text|json|csv|html]\n"
+        "         [--format text|json|csv|html] [--label TEXT]\n"
         "  KEY: metric priority channel tier queue policy type customer\n"
         "       day week month\n",
         f);
@@ -1303,6 +1311,7 @@ cli_report(int argc, char **argv)
   const char *from = NULL, *to = NULL, *by = "metric", *tz = "UTC";
   const char *format = "text", *sort = NULL, *buffer = NULL, *goal = NULL;
   const char *rules = NULL, *events = NULL, *compare = NULL, *until = NULL;
+  const char *label = NULL;
   int rc = CLI_EXIT_INPUT;
   char *tmpdir = NULL, *path_a = NULL, *path_b = NULL;
   char *source_a = NULL, *source_b = NULL;
@@ -1327,7 +1336,8 @@ cli_report(int argc, char **argv)
         (got = cli_opt_value(argc, argv, &i, "--rules", &rules)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--events", &events)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--compare", &compare)) != 0 ||
-        (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0) {
+        (got = cli_opt_value(argc, argv, &i, "--until", &until)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--label", &label)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
       }
@@ -1379,7 +1389,7 @@ cli_report(int argc, char **argv)
     report_usage(stderr);
     return CLI_EXIT_INPUT;
   }
-  r->source = r->records_path;
+  r->source = label != NULL ? label : r->records_path;
 
   report_init_data(r);
   r->tz_name = tz;
@@ -1444,7 +1454,7 @@ cli_report(int argc, char **argv)
     }
     rc = CLI_EXIT_INPUT;
     r->records_path = path_a;
-    r->source = source_a;
+    r->source = label != NULL ? label : source_a;
   }
   if (report_data(r, 1) != 0) {
     goto out;
