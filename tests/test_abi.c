@@ -529,6 +529,79 @@ test_abi_late_event_counts_before_the_jump(void **state)
 }
 
 
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+
+/* Pause conditions follow a reload (issue 12 item 5): a ticket whose
+** vendor_wait is "yes" pauses when the new rules say that pauses, and
+** runs again when a later reload drops the condition. */
+static void
+test_abi_reload_applies_pause_conditions(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/promptly-abi-conds.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const char *plain = "policy \"p\" { first_response = \"1h\" }\n"
+                      "at \"100%\" { notify = \"on-call\" }\n";
+  write_file(dir, "20-p.lua", plain);
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  char err[512] = "";
+  assert_int_equal(api.open(&h.host, dir, &h.p, err, sizeof(err)),
+                   PROMPTLY_OK);
+  fake_event fe;
+  fake_create(&fe, 3, now, "licence");
+  fe.attrs[2].name = "vendor_wait";
+  fe.attrs[2].value = "YES";
+  fe.ev.n_attrs = 3;
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "running");
+  write_file(dir, "20-p.lua",
+             "policy \"p\" { first_response = \"1h\" }\n"
+             "at \"100%\" { notify = \"on-call\" }\n"
+             "pause_on { vendor_wait = \"yes\" }\n");
+  h.now_ms = now + 10 * 60 * 1000;
+  assert_int_equal(api.reload(h.p, err, sizeof(err)), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "paused");
+  /* Paused: no breach at the old due. */
+  h.now_ms = now + 70 * 60 * 1000;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  write_file(dir, "20-p.lua", plain);
+  assert_int_equal(api.reload(h.p, err, sizeof(err)), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "running");
+  /* 10 minutes used before the pause: the breach comes 50 minutes after
+  ** the second reload, not before. */
+  h.now_ms = now + 120 * 60 * 1000 - 1;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  h.now_ms = now + 120 * 60 * 1000;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 1);
+  assert_string_equal(h.last_action_key, "3:first_response:1:100%:notify");
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/20-p.lua", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+
 static int
 count_threads(void)
 {
@@ -585,6 +658,7 @@ main(void)
     cmocka_unit_test(test_abi_held_host_clock_fires_at_the_next_run),
     cmocka_unit_test(test_abi_late_event_counts_before_the_jump),
     cmocka_unit_test(test_abi_creates_no_thread),
+    cmocka_unit_test(test_abi_reload_applies_pause_conditions),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
