@@ -796,6 +796,21 @@ has_conditions(promptly *p, const pr_ticket *t)
 
 
 static void
+trace_conditions(promptly *p, const pr_ticket *t, uint32_t before,
+                 uint32_t holds, int64_t at_ms)
+{
+  if (p->host.trace != NULL && before != (holds & PR_SLA_COND_WAIT
+                                            ? holds | PR_SLA_COND_PAUSE
+                                            : holds)) {
+    trace(p, t, at_ms, "pause conditions: %s",
+          (holds & PR_SLA_COND_WAIT) ? "customer wait holds"
+          : holds ? "a pause holds"
+                  : "none holds");
+  }
+}
+
+
+static void
 apply_conditions(promptly *p, pr_ticket *t, uint32_t holds, int64_t at_ms,
                  pr_sla_actions *acts)
 {
@@ -803,11 +818,8 @@ apply_conditions(promptly *p, pr_ticket *t, uint32_t holds, int64_t at_ms,
   int rc = pr_sla_conditions(t->sla, sla_set(p), holds, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "pause conditions");
-  } else if (before != pr_sla_ticket_conditions(t->sla)) {
-    trace(p, t, at_ms, "pause conditions: %s",
-          (holds & PR_SLA_COND_WAIT) ? "customer wait holds"
-          : holds ? "a pause holds"
-                  : "none holds");
+  } else {
+    trace_conditions(p, t, before, holds, at_ms);
   }
 }
 
@@ -1037,8 +1049,13 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     ** with it, at its instant. */
     int conds = has_conditions(p, t);
     uint32_t holds = conds ? eval_conditions(p, t, ev->source) : 0;
-    if (conds && pr_sla_stage_conditions(t->sla, holds) != PROMPTLY_OK) {
-      oom(p, t->id);
+    if (conds) {
+      uint32_t was = pr_sla_ticket_conditions(t->sla);
+      if (pr_sla_stage_conditions(t->sla, holds) != PROMPTLY_OK) {
+        oom(p, t->id);
+      } else {
+        trace_conditions(p, t, was, holds, at_ms);
+      }
     }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
