@@ -972,6 +972,51 @@ test_rules_pause_conditions(void **state)
 }
 
 
+/* Quiet hours (issue 12 item 7): the notification calendar of each step:
+** the folder's notify_calendar by default, none with quiet = false, a
+** named one (with its zone from the ticket), quiet = true for the
+** folder's; wait timers the same. */
+static void
+test_rules_quiet_hours(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("quiet");
+  const pr_sla_set *s = pr_rules_sla(r);
+  pr_calendar *business = pr_rules_calendar(r, "business");
+  pr_calendar *customer = pr_rules_calendar(r, "customer-hours");
+  assert_non_null(business);
+  assert_non_null(customer);
+  assert_int_equal(s->n_thresholds, 3);
+  assert_string_equal(s->thresholds[0].label, "75%");
+  assert_ptr_equal(s->thresholds[0].quiet.cal, business);
+  assert_null(s->thresholds[0].quiet.zone_fn);
+  assert_string_equal(s->thresholds[1].label, "100%");
+  assert_null(s->thresholds[1].quiet.cal);
+  assert_string_equal(s->thresholds[2].label, "150%");
+  assert_ptr_equal(s->thresholds[2].quiet.cal, customer);
+  assert_non_null(s->thresholds[2].quiet.zone_fn);
+  assert_int_equal(s->n_waits, 3);
+  assert_string_equal(s->waits[0].label, "1d");
+  assert_ptr_equal(s->waits[0].quiet.cal, business);
+  assert_string_equal(s->waits[1].label, "2d");
+  assert_ptr_equal(s->waits[1].quiet.cal, customer);
+  assert_non_null(s->waits[1].quiet.zone_fn);
+  assert_string_equal(s->waits[2].label, "7d");
+  assert_ptr_equal(s->waits[2].quiet.cal, business);
+  pr_rules_free(r);
+  /* Without quiet hours nothing is held. */
+  r = load_ok("sla-decls");
+  s = pr_rules_sla(r);
+  for (uint32_t i = 0; i < s->n_thresholds; i++) {
+    assert_null(s->thresholds[i].quiet.cal);
+  }
+  for (uint32_t i = 0; i < s->n_waits; i++) {
+    assert_null(s->waits[i].quiet.cal);
+  }
+  pr_rules_free(r);
+}
+
+
 static uint64_t
 policy_mask(pr_rules *r, const pr_kv *attrs, size_t n)
 {
@@ -1440,6 +1485,7 @@ main(void)
     cmocka_unit_test(test_rules_sla_exceptions_declared),
     cmocka_unit_test(test_rules_sla_exceptions_apply),
     cmocka_unit_test(test_rules_pause_conditions),
+    cmocka_unit_test(test_rules_quiet_hours),
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),
     cmocka_unit_test(test_rules_sla_problems),
