@@ -675,6 +675,38 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
 }
 
 
+/* An event that sets an exception attribute to a name no exception
+** declares gets a warning with the ticket (and a line in explain): a
+** misspelled request would otherwise apply nothing, silently.  The
+** warning names no input line: the event itself is taken. */
+static void
+warn_unknown_exception(promptly *p, const pr_ticket *t, const pr_qevent *ev,
+                       int64_t at_ms)
+{
+  const char *attr = NULL, *value = NULL;
+  char known[256];
+  if (pr_rules_exception_unknown(p->rules, t->attrs.kv, t->attrs.n, &attr,
+                                 &value, known, sizeof(known)) !=
+        PROMPTLY_OK ||
+      attr == NULL) {
+    return;
+  }
+  int in_event = 0;
+  for (uint32_t i = 0; i < ev->n && !in_event; i++) {
+    in_event = strcmp(ev->attrs[i].name, attr) == 0;
+  }
+  if (!in_event) {
+    return;
+  }
+  core_log(p, PROMPTLY_LOG_WARN,
+           "ticket %lld: %s '%s' names no exception (declared: %s); none "
+           "applied",
+           (long long)t->id, attr, value, known);
+  trace(p, t, at_ms, "%s '%s' names no exception (declared: %s)", attr,
+        value, known);
+}
+
+
 static int
 merge_attrs(pr_ticket *t, const pr_qevent *ev)
 {
@@ -856,6 +888,7 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
   const pr_sla_attr_state none = {{0}};
   attr_edges(p, t, &none, at_ms, acts);
   apply_exceptions(p, t, at_ms, acts);
+  warn_unknown_exception(p, t, ev, at_ms);
   settle(p, t, acts, at_ms);
 }
 
@@ -872,6 +905,7 @@ rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
     retarget(p, t, at_ms, acts);
   }
   apply_exceptions(p, t, at_ms, acts);
+  warn_unknown_exception(p, t, ev, at_ms);
 }
 
 

@@ -202,7 +202,9 @@ typedef struct promptly_host {
 **   exceptions        [{"name": ..., "reason": ...}, ...]: the exceptions
 **                     applied to the ticket that touch the metric
 **   keys              the idempotency keys of the threshold actions fired
-**                     in the cycle, in order, every target generation
+**                     in the cycle, in order, every target generation,
+**                     each once and as it was handed out, also after a
+**                     reload that removed or changed its ladder step
 ** A reopen resumes the resolution cycle: when it ends again its new record
 ** (same ticket, metric, cycle) supersedes the earlier one.  Replaying the
 ** same events under the same rules gives the same records. */

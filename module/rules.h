@@ -186,4 +186,15 @@ int pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                         size_t n_attrs, uint32_t *holds, char *err,
                         size_t errlen);
 
+/* An exception attribute (sla_exception, or an exception's attr) that
+** holds a value naming no exception declared for it: *attr and *value
+** (borrowed from r and attrs), known = the names declared for that
+** attribute, ", "-joined (truncated to knownlen).  *attr NULL when there
+** is none, or when no exception is declared at all (the attribute is
+** then only data).  OK; EINVAL.  Pure. */
+int pr_rules_exception_unknown(const pr_rules *r, const pr_kv *attrs,
+                               size_t n_attrs, const char **attr,
+                               const char **value, char *known,
+                               size_t knownlen);
+
 #endif /* PR_RULES_H */

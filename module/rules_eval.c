@@ -549,3 +549,67 @@ pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
   free(ev.need);
   return failed;
 }
+
+
+/* The attribute an exception is named by: its attr, else sla_exception. */
+static const char *
+exc_attr(const rules_exc *e)
+{
+  return e->attr != NULL ? e->attr : "sla_exception";
+}
+
+
+int
+pr_rules_exception_unknown(const pr_rules *r, const pr_kv *attrs,
+                           size_t n_attrs, const char **attr,
+                           const char **value, char *known, size_t knownlen)
+{
+  if (r == NULL || attr == NULL || value == NULL ||
+      (attrs == NULL && n_attrs > 0) || (known == NULL && knownlen > 0)) {
+    return PROMPTLY_EINVAL;
+  }
+  *attr = *value = NULL;
+  if (knownlen > 0) {
+    known[0] = '\0';
+  }
+  if (r->sla == NULL || r->n_excs == 0) {
+    return PROMPTLY_OK;   /* no exceptions declared: the attribute is data */
+  }
+  for (size_t i = 0; i < r->n_excs && *attr == NULL; i++) {
+    const char *name = exc_attr(&r->excs[i]);
+    int first = 1;   /* each attribute once: at its first declaration */
+    for (size_t j = 0; j < i && first; j++) {
+      first = strcmp(exc_attr(&r->excs[j]), name) != 0;
+    }
+    const char *v = first ? attr_value(attrs, n_attrs, name) : NULL;
+    if (v == NULL || v[0] == '\0') {
+      continue;
+    }
+    int named = 0;
+    for (size_t j = 0; j < r->n_excs && !named; j++) {
+      named = strcmp(exc_attr(&r->excs[j]), name) == 0 &&
+              equal_folded(v, r->excs[j].name);
+    }
+    if (!named) {
+      *attr = name;
+      *value = v;
+    }
+  }
+  if (*attr == NULL) {
+    return PROMPTLY_OK;
+  }
+  size_t used = 0;
+  for (size_t j = 0; j < r->n_excs && knownlen > 0; j++) {
+    if (strcmp(exc_attr(&r->excs[j]), *attr) != 0) {
+      continue;
+    }
+    int w = snprintf(known + used, knownlen - used, "%s%s",
+                     used > 0 ? ", " : "", r->excs[j].name);
+    if (w < 0 || (size_t)w >= knownlen - used) {
+      known[used] = '\0';   /* the names that fit, whole */
+      break;
+    }
+    used += (size_t)w;
+  }
+  return PROMPTLY_OK;
+}

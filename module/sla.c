@@ -676,6 +676,33 @@ pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
 }
 
 
+/* Exception already applied, its reason given again (the ticket's reason
+** attribute may change after the exception's own): a new reason replaces
+** the recorded one and is written; the clocks are not touched. */
+static int
+sla_except_reason(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
+                  const char *why, int64_t at_ms, pr_sla_actions *out)
+{
+  if (t->ext == NULL || t->ext->reasons == NULL ||
+      (t->ext->reasons[exception] != NULL &&
+       strcmp(t->ext->reasons[exception], why) == 0)) {
+    return PROMPTLY_OK;
+  }
+  char *kept = pr_strdup(why);
+  char *shown = pr_strdup(why);
+  if (kept == NULL || shown == NULL) {
+    free(kept);
+    free(shown);
+    return PROMPTLY_ENOMEM;
+  }
+  free(t->ext->reasons[exception]);
+  t->ext->reasons[exception] = kept;
+  free(t->ext->exc_reason);
+  t->ext->exc_reason = shown;
+  return sla_report(t, s, sla_clamp_at(t, at_ms), out);
+}
+
+
 int
 pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
               const char *reason, int64_t at_ms, pr_sla_actions *out)
@@ -687,10 +714,11 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
   if (t->flags & T_DEAD) {
     return PROMPTLY_ESTATE;
   }
-  if (t->exceptions & ((uint32_t)1 << exception)) {
-    return PROMPTLY_OK;
-  }
   const pr_sla_exception *e = &s->exceptions[exception];
+  if (t->exceptions & ((uint32_t)1 << exception)) {
+    return sla_except_reason(t, s, exception,
+                             reason != NULL ? reason : e->reason, at_ms, out);
+  }
   char *why = pr_strdup(reason != NULL ? reason : e->reason);
   if (why == NULL || sla_ext_get(t) == NULL) {
     free(why);
@@ -967,6 +995,7 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
   if (nt->ext != NULL) {
     sla_held_rebind(nt->ext, old_s, new_s);
   }
+  sla_past_rebind(nt, t, old_s, new_s);
   for (uint32_t m = 0; m < nt->n_clocks; m++) {
     sla_clock *c = &nt->clocks[m];
     if (c->state != CLK_ACTIVE) {

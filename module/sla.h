@@ -584,8 +584,9 @@ int pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s,
                          uint32_t level, const pr_sla_pick *pick,
                          int64_t at_ms, pr_sla_actions *out);
 
-/* Apply exception index of s (once; again is a no-op returning OK).
-** reason (copied; NULL = the declared one) is recorded. */
+/* Apply exception index of s (once; again only records a changed reason,
+** the clocks untouched). reason (copied; NULL = the declared one) is
+** recorded. */
 int pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
                   const char *reason, int64_t at_ms, pr_sla_actions *out);
 

@@ -489,11 +489,7 @@ sla_unbreach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t tg)
       unfired |= (uint32_t)1 << j;
     }
   }
-  if (unfired != 0 && c->gen < UINT8_MAX) {
-    sla_past_add(t, m, unfired);
-    c->fired &= ~unfired;
-    c->gen++;
-  }
+  sla_past_next_gen(t, m, unfired);
 }
 
 

@@ -51,6 +51,7 @@ sla_ext_free(sla_ext *e)
       }
       free(e->reasons);
     }
+    sla_past_clear(e, UINT32_MAX);
     free(e->past);
     free(e->held);
     free(e);
@@ -79,6 +80,9 @@ sla_ext_size(const sla_ext *e)
     for (uint32_t i = 0; i < PR_SLA_MAX_EXCEPTIONS; i++) {
       n += e->reasons[i] != NULL ? strlen(e->reasons[i]) + 1 : 0;
     }
+  }
+  for (uint32_t i = 0; i < e->n_past; i++) {
+    n += e->past[i].key != NULL ? strlen(e->past[i].key) + 1 : 0;
   }
   return n + e->n_past * sizeof(sla_past) + e->cap_held * sizeof(sla_held);
 }
@@ -415,11 +419,5 @@ sla_history_cycle(pr_sla_ticket *t, uint32_t m)
   if (e->facts != NULL) {
     memset(&e->facts[m], 0, sizeof(e->facts[m]));
   }
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < e->n_past; i++) {
-    if (e->past[i].metric != m) {
-      e->past[k++] = e->past[i];
-    }
-  }
-  e->n_past = k;
+  sla_past_clear(e, m);
 }

@@ -109,12 +109,32 @@ typedef struct sla_fact {
   uint16_t policy;
 } sla_fact;
 
-/* Ladder entries that fired under an earlier target generation, for the
-** keys of the outcome record. */
+/* What the keys of the outcome record are made of besides the current
+** generation's fired bits, per metric in the order it happened:
+**   PAST_FIRED    the entries of mask fired under generation gen (keys
+**                 made from the rule set in force, whose ladder indexes
+**                 mask names);
+**   PAST_KEY      one key, as it was handed out (key, owned): an entry a
+**                 reload removed or changed, whose key the new ladder
+**                 cannot make;
+**   PAST_CARRIED  the bits of the current generation's fired mask that
+**                 its record must not list under it: they fired under an
+**                 earlier generation (kept through a change of target), or
+**                 are listed as PAST_KEY.  One per metric at most, gen is
+**                 the clock's current one.
+** A reload remaps masks whose entries make the same keys in the new
+** ladder (same label and actions) and turns the others into PAST_KEY, so
+** that the record lists exactly the keys handed out, whatever the rules
+** became.  Cleared at each new cycle of the metric. */
+#define PAST_FIRED   0
+#define PAST_KEY     1
+#define PAST_CARRIED 2
 typedef struct sla_past {
   uint8_t metric;
   uint8_t gen;
+  uint8_t kind;         /* PAST_* */
   uint32_t fired;
+  char *key;            /* PAST_KEY only */
 } sla_past;
 
 /* An entry whose actions wait for its notification calendar to open. */
@@ -268,8 +288,20 @@ void sla_held_rebind(sla_ext *e, const pr_sla_set *old_s,
 ** The merged or deleted ticket's open clocks end here first. */
 int sla_report(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
                pr_sla_actions *out);
-/* Remember the entries of mask as fired under m's current generation. */
-void sla_past_add(pr_sla_ticket *t, uint32_t m, uint32_t mask);
+/* m's target moved out of the entries of unfired (a subset of its fired
+** bits): the generation's fired entries are remembered for the record,
+** those still reached carried into the next generation, whose number is
+** taken.  No-op when the generation number is used up. */
+void sla_past_next_gen(pr_sla_ticket *t, uint32_t m, uint32_t unfired);
+/* The bits of m's current fired mask its record lists elsewhere. */
+uint32_t sla_past_carried(const pr_sla_ticket *t, uint32_t m);
+/* After a reload (nt has t's ext, its clocks are nt's, their fired masks
+** already mapped by label): remap the record's entries from old_s to
+** new_s, metric and ladder indexes, keeping each key handed out. */
+void sla_past_rebind(pr_sla_ticket *nt, const pr_sla_ticket *t,
+                     const pr_sla_set *old_s, const pr_sla_set *new_s);
+/* Drop the entries of metric m (a new cycle), or all with m = UINT32_MAX. */
+void sla_past_clear(sla_ext *e, uint32_t m);
 
 /* sla.c */
 /* Whether the ticket's clocks stand still: a pause status or a pause

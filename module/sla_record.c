@@ -7,8 +7,11 @@
 ** rules gives byte-identical records.  A cycle is handed out once when it
 ** ends (CLK_REPORT is cleared as its record goes out); a reopened
 ** resolution cycle ends again later, and its later record, with the same
-** ticket, metric and cycle, supersedes the earlier one.  Keys are listed
-** in the order they fired within each target generation.
+** ticket, metric and cycle, supersedes the earlier one.  Keys are exactly
+** those handed out for the cycle, each once, in the order of their target
+** generations and, within one, of the ladder; after a reload that changed
+** the ladder, the keys its new entries cannot make are kept as written
+** (sla_past in sla_internal.h), and listed where they fired.
 */
 #include "config.h"
 
@@ -86,19 +89,114 @@ json_ms(pr_buf *b, const char *key, int64_t v, int has)
 }
 
 
-void
-sla_past_add(pr_sla_ticket *t, uint32_t m, uint32_t mask)
+static sla_past *
+past_push(pr_sla_ticket *t, sla_past p)
 {
   sla_ext *e = sla_ext_get(t);
   if (e == NULL) {
-    return;
+    return NULL;
   }
   sla_past *v = realloc(e->past, (e->n_past + 1) * sizeof(*v));
   if (v == NULL) {
-    return;  /* Out of memory: the record lists fewer keys. */
+    return NULL;  /* Out of memory: the record lists fewer keys. */
   }
   e->past = v;
-  e->past[e->n_past++] = (sla_past){(uint8_t)m, t->clocks[m].gen, mask};
+  e->past[e->n_past] = p;
+  return &e->past[e->n_past++];
+}
+
+
+static sla_past *
+carried_of(const sla_ext *e, uint32_t m)
+{
+  for (uint32_t i = 0; e != NULL && i < e->n_past; i++) {
+    if (e->past[i].kind == PAST_CARRIED && e->past[i].metric == m) {
+      return &e->past[i];
+    }
+  }
+  return NULL;
+}
+
+
+uint32_t
+sla_past_carried(const pr_sla_ticket *t, uint32_t m)
+{
+  const sla_past *c = carried_of(t->ext, m);
+  return c != NULL ? c->fired : 0;
+}
+
+
+void
+sla_past_clear(sla_ext *e, uint32_t m)
+{
+  if (e == NULL) {
+    return;
+  }
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < e->n_past; i++) {
+    if (m == UINT32_MAX || e->past[i].metric == m) {
+      free(e->past[i].key);
+    } else {
+      e->past[k++] = e->past[i];
+    }
+  }
+  e->n_past = k;
+}
+
+
+void
+sla_past_next_gen(pr_sla_ticket *t, uint32_t m, uint32_t unfired)
+{
+  sla_clock *c = &t->clocks[m];
+  if (unfired == 0 || c->gen == UINT8_MAX) {
+    return;
+  }
+  /* What fired under this generation is listed under it; what stays
+  ** reached fired earlier, so the next generation carries it unlisted. */
+  uint32_t carried = sla_past_carried(t, m);
+  uint32_t mine = c->fired & ~carried;
+  sla_past *cp = carried_of(t->ext, m);
+  if (cp != NULL) {
+    cp->kind = PAST_FIRED;  /* reused below, or emptied */
+    cp->fired = 0;
+  }
+  if (mine != 0) {
+    past_push(t, (sla_past){(uint8_t)m, c->gen, PAST_FIRED, mine, NULL});
+  }
+  c->fired &= ~unfired;
+  c->gen++;
+  if (c->fired != 0) {
+    past_push(t, (sla_past){(uint8_t)m, c->gen, PAST_CARRIED, c->fired,
+                            NULL});
+  }
+  /* The emptied entry is dropped. */
+  sla_ext *e = t->ext;
+  uint32_t k = 0;
+  for (uint32_t i = 0; e != NULL && i < e->n_past; i++) {
+    if (e->past[i].kind != PAST_FIRED || e->past[i].fired != 0) {
+      e->past[k++] = e->past[i];
+    }
+  }
+  if (e != NULL) {
+    e->n_past = k;
+  }
+}
+
+
+/* The keys of entry j of s's ladder for metric m. */
+static void
+entry_keys(pr_buf *b, const pr_sla_ticket *t, const pr_sla_set *s,
+           uint32_t m, uint32_t gen, uint32_t j, int *first)
+{
+  const pr_sla_threshold *th = &s->thresholds[j];
+  for (uint32_t k = 0; k < th->n_actions; k++) {
+    char key[160];
+    sla_key(key, sizeof(key), t->id, s->metrics[m].name, t->clocks[m].cycle,
+            gen, th->label, &th->actions[k]);
+    pr_buf_append(b, *first ? "" : ", ", *first ? 0 : 2);
+    *first = 0;
+    pr_sla_json_str(b, key);
+  }
 }
 
 
@@ -106,21 +204,205 @@ static void
 keys_of(pr_buf *b, const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
         uint32_t gen, uint32_t fired, int *first)
 {
-  const sla_clock *c = &t->clocks[m];
   for (uint32_t j = 0; j < s->n_thresholds; j++) {
-    if ((fired & ((uint32_t)1 << j)) == 0) {
-      continue;
-    }
-    const pr_sla_threshold *th = &s->thresholds[j];
-    for (uint32_t k = 0; k < th->n_actions; k++) {
-      char key[160];
-      sla_key(key, sizeof(key), t->id, s->metrics[m].name, c->cycle, gen,
-              th->label, &th->actions[k]);
-      pr_buf_append(b, *first ? "" : ", ", *first ? 0 : 2);
-      *first = 0;
-      pr_sla_json_str(b, key);
+    if (fired & ((uint32_t)1 << j)) {
+      entry_keys(b, t, s, m, gen, j, first);
     }
   }
+}
+
+
+/* --- Reloads --------------------------------------------------------------- */
+
+/* Entry k of new_s makes, for metric m, the keys entry j of old_s made. */
+static int
+same_keys(const pr_sla_set *old_s, uint32_t j, const pr_sla_set *new_s,
+          uint32_t k, uint32_t m)
+{
+  const pr_sla_threshold *a = &old_s->thresholds[j];
+  const pr_sla_threshold *b = &new_s->thresholds[k];
+  if (strcmp(a->label, b->label) != 0 || !sla_applies(b->metrics, m) ||
+      a->n_actions != b->n_actions) {
+    return 0;
+  }
+  for (uint32_t i = 0; i < a->n_actions; i++) {
+    if (strcmp(a->actions[i].name, b->actions[i].name) != 0 ||
+        a->actions[i].ordinal != b->actions[i].ordinal) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+
+/* mask (old_s's indexes) in new_s's: by same keys (exact) or by label
+** (what the clock's fired mask does).  *lost: the bits with no exact
+** counterpart. */
+static uint32_t
+map_mask(const pr_sla_set *old_s, const pr_sla_set *new_s, uint32_t m_new,
+         uint32_t mask, int exact, uint32_t *lost)
+{
+  uint32_t out = 0, gone = 0;
+  for (uint32_t j = 0; j < old_s->n_thresholds; j++) {
+    if ((mask & ((uint32_t)1 << j)) == 0) {
+      continue;
+    }
+    int found = 0;
+    for (uint32_t k = 0; k < new_s->n_thresholds; k++) {
+      if (exact ? same_keys(old_s, j, new_s, k, m_new)
+                : (strcmp(old_s->thresholds[j].label,
+                          new_s->thresholds[k].label) == 0 &&
+                   sla_applies(new_s->thresholds[k].metrics, m_new))) {
+        out |= (uint32_t)1 << k;
+        found = 1;
+      }
+    }
+    if (!found) {
+      gone |= (uint32_t)1 << j;
+    }
+  }
+  if (lost != NULL) {
+    *lost = gone;
+  }
+  return out;
+}
+
+
+/* The keys of mask under old_s become PAST_KEY entries of new metric
+** m_new, in ladder order. */
+static void
+literal_keys(pr_sla_ticket *nt, const pr_sla_ticket *t,
+             const pr_sla_set *old_s, uint32_t m_old, uint32_t m_new,
+             uint32_t gen, uint32_t mask, sla_past *out, uint32_t *n,
+             uint32_t cap)
+{
+  for (uint32_t j = 0; j < old_s->n_thresholds; j++) {
+    if ((mask & ((uint32_t)1 << j)) == 0) {
+      continue;
+    }
+    const pr_sla_threshold *th = &old_s->thresholds[j];
+    for (uint32_t k = 0; k < th->n_actions && *n < cap; k++) {
+      char key[160];
+      sla_key(key, sizeof(key), nt->id, old_s->metrics[m_old].name,
+              t->clocks[m_old].cycle, gen, th->label, &th->actions[k]);
+      char *dup = pr_strdup(key);
+      if (dup != NULL) {
+        out[(*n)++] = (sla_past){(uint8_t)m_new, (uint8_t)gen, PAST_KEY, 0,
+                                 dup};
+      }
+    }
+  }
+}
+
+
+void
+sla_past_rebind(pr_sla_ticket *nt, const pr_sla_ticket *t,
+                const pr_sla_set *old_s, const pr_sla_set *new_s)
+{
+  sla_ext *e = nt->ext;
+  int any = e != NULL && e->n_past > 0;
+  for (uint32_t m = 0; m < t->n_clocks && !any; m++) {
+    any = t->clocks[m].fired != 0;
+  }
+  if (!any) {
+    return;  /* Nothing fired: nothing to keep (most tickets). */
+  }
+  /* The current generations' fired entries become record entries too,
+  ** so count them in; each old entry gives at most one mask or carried
+  ** entry, or one key per action of each of its entries. */
+  uint32_t cap = 0;
+  uint32_t keys_per_mask = 0;
+  for (uint32_t j = 0; j < old_s->n_thresholds; j++) {
+    keys_per_mask += old_s->thresholds[j].n_actions;
+  }
+  keys_per_mask = keys_per_mask > 0 ? keys_per_mask : 1;
+  uint32_t n_old = e != NULL ? e->n_past : 0;
+  cap = (n_old + 2 * t->n_clocks) * keys_per_mask + 1;
+  sla_past *v = calloc(cap, sizeof(*v));
+  if (v == NULL) {
+    /* Out of memory: the record may list fewer keys; the masks can no
+    ** longer be read in the new ladder. */
+    sla_past_clear(e, UINT32_MAX);
+    return;
+  }
+  uint32_t n = 0;
+  int map[PR_SLA_MAX_METRICS];
+  for (uint32_t m = 0; m < old_s->n_metrics; m++) {
+    map[m] = pr_sla_set_metric_find(new_s, old_s->metrics[m].name);
+  }
+  for (uint32_t i = 0; i < n_old; i++) {
+    sla_past p = e->past[i];
+    int mn = p.metric < old_s->n_metrics ? map[p.metric] : -1;
+    if (mn < 0) {
+      free(p.key);
+      continue;
+    }
+    if (p.kind == PAST_KEY) {
+      p.metric = (uint8_t)mn;
+      v[n++] = p;
+      continue;
+    }
+    if (p.kind == PAST_CARRIED) {
+      continue;  /* Made again below, with the clock's mask. */
+    }
+    uint32_t lost = 0;
+    uint32_t mask = map_mask(old_s, new_s, (uint32_t)mn, p.fired, 1, &lost);
+    if (lost == 0) {
+      v[n++] = (sla_past){(uint8_t)mn, p.gen, PAST_FIRED, mask, NULL};
+    } else {
+      literal_keys(nt, t, old_s, p.metric, (uint32_t)mn, p.gen, p.fired, v,
+                   &n, cap);
+    }
+  }
+  /* The current generations: what fired under them and cannot be made
+  ** in the new ladder is kept as keys; nt's fired mask (by label) then
+  ** carries those, and what an earlier generation carried, unlisted. */
+  for (uint32_t mo = 0; mo < old_s->n_metrics; mo++) {
+    int mn = map[mo];
+    if (mn < 0) {
+      continue;
+    }
+    const sla_clock *oc = &t->clocks[mo];
+    uint32_t old_carried = 0;
+    for (uint32_t i = 0; i < n_old; i++) {
+      if (e->past[i].kind == PAST_CARRIED && e->past[i].metric == mo) {
+        old_carried = e->past[i].fired;
+      }
+    }
+    uint32_t mine = oc->fired & ~old_carried;
+    uint32_t lost = 0;
+    map_mask(old_s, new_s, (uint32_t)mn, mine, 1, &lost);
+    uint32_t carried =
+      map_mask(old_s, new_s, (uint32_t)mn, old_carried, 0, NULL);
+    if (lost != 0) {
+      literal_keys(nt, t, old_s, mo, (uint32_t)mn, oc->gen, mine, v, &n, cap);
+      carried |= map_mask(old_s, new_s, (uint32_t)mn, mine, 0, NULL);
+    }
+    carried &= nt->clocks[mn].fired;
+    if (carried != 0 && n < cap) {
+      v[n++] = (sla_past){(uint8_t)mn, oc->gen, PAST_CARRIED, carried, NULL};
+    }
+  }
+  if (e == NULL && n > 0) {
+    e = sla_ext_get(nt);
+  }
+  if (e == NULL) {
+    for (uint32_t i = 0; i < n; i++) {
+      free(v[i].key);
+    }
+    free(v);
+    return;
+  }
+  free(e->past);
+  e->past = NULL;
+  e->n_past = 0;
+  if (n == 0) {
+    free(v);
+    return;
+  }
+  sla_past *fit = realloc(v, n * sizeof(*v));
+  e->past = fit != NULL ? fit : v;
+  e->n_past = n;
 }
 
 
@@ -233,11 +515,19 @@ add_record(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
   pr_buf_append(&b, "[", 1);
   first = 1;
   for (uint32_t i = 0; e != NULL && i < e->n_past; i++) {
-    if (e->past[i].metric == m) {
-      keys_of(&b, t, s, m, e->past[i].gen, e->past[i].fired, &first);
+    const sla_past *p = &e->past[i];
+    if (p->metric != m) {
+      continue;
+    }
+    if (p->kind == PAST_FIRED) {
+      keys_of(&b, t, s, m, p->gen, p->fired, &first);
+    } else if (p->kind == PAST_KEY) {
+      pr_buf_append(&b, first ? "" : ", ", first ? 0 : 2);
+      first = 0;
+      pr_sla_json_str(&b, p->key);
     }
   }
-  keys_of(&b, t, s, m, c->gen, c->fired, &first);
+  keys_of(&b, t, s, m, c->gen, c->fired & ~sla_past_carried(t, m), &first);
   pr_buf_append(&b, "]}", 2);
   if (pr_buf_append(&b, "", 0) != 0 || b.data == NULL) {
     pr_buf_free(&b);

@@ -266,6 +266,23 @@ check "live bad line: the good one written" same \
   <(echo '{"at": AT, "ticket": 60, "write": {"priority": "P1"}}') \
   <(live_normalise "$tmp/lb.out")
 
+# An exception request naming no declared exception: a warning with the
+# ticket, the value and the names declared; nothing applied, exit 0.
+rc=0
+printf '%s\n' \
+  '{"ticket": 70, "at": "2026-11-16T10:00:00Z", "type": "create", "attrs": {"subject": "Export failed", "sla_exception": "outgae"}}' \
+  '{"ticket": 70, "at": "2026-11-16T10:05:00Z", "type": "update", "attrs": {"note": "x"}}' \
+  '{"ticket": 70, "at": "2026-11-16T10:10:00Z", "type": "update", "attrs": {"sla_exception": "Outage"}}' |
+  cli run --rules "$PROMPTLY_SRCDIR/tests/fixtures/rules/sla-decls" \
+    --events - --until 2026-11-16T11:00:00Z >"$tmp/xu.out" 2>"$tmp/xu.err" ||
+  rc=$?
+check "unknown exception: exits 0" test "$rc" -eq 0
+check "unknown exception: one warning, with the ticket and the names" same \
+  <(echo "promptly: warning: ticket 70: sla_exception 'outgae' names no exception (declared: outage, force majeure); none applied") \
+  "$tmp/xu.err"
+check "unknown exception: applied once spelt right" grep -q \
+  '"sla.exception": "outage: Data centre outage"' "$tmp/xu.out"
+
 echo "1..$count"
 if [ "$failed" -ne 0 ]; then
   echo "$failed of $count CLI tests failed" >&2

@@ -1017,6 +1017,58 @@ test_rules_quiet_hours(void **state)
 }
 
 
+/* A value naming no declared exception is found, with the names that the
+** attribute takes; case does not matter, an empty value is no request,
+** and vendor_delay has its own list. */
+static void
+test_rules_sla_exception_unknown(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-decls");
+  const char *attr = "x", *value = "x";
+  char known[128];
+
+  assert_int_equal(pr_rules_exception_unknown(r, NULL, 0, &attr, &value,
+                                              known, sizeof(known)),
+                   PROMPTLY_OK);
+  assert_null(attr);
+  assert_null(value);
+  pr_kv a[] = {{"sla_exception", "OUTAGE"}, {"vendor_delay", ""}};
+  assert_int_equal(pr_rules_exception_unknown(r, a, N(a), &attr, &value,
+                                              known, sizeof(known)),
+                   PROMPTLY_OK);
+  assert_null(attr);
+  pr_kv b[] = {{"sla_exception", "outgae"}};
+  assert_int_equal(pr_rules_exception_unknown(r, b, N(b), &attr, &value,
+                                              known, sizeof(known)),
+                   PROMPTLY_OK);
+  assert_string_equal(attr, "sla_exception");
+  assert_string_equal(value, "outgae");
+  assert_string_equal(known, "outage, force majeure");
+  /* "vendor" is declared, but for vendor_delay only. */
+  pr_kv c[] = {{"sla_exception", "vendor"}};
+  assert_int_equal(pr_rules_exception_unknown(r, c, N(c), &attr, &value,
+                                              known, sizeof(known)),
+                   PROMPTLY_OK);
+  assert_string_equal(attr, "sla_exception");
+  pr_kv d[] = {{"vendor_delay", "outage"}};
+  assert_int_equal(pr_rules_exception_unknown(r, d, N(d), &attr, &value,
+                                              known, sizeof(known)),
+                   PROMPTLY_OK);
+  assert_string_equal(attr, "vendor_delay");
+  assert_string_equal(known, "vendor");
+  /* The list cut to what fits. */
+  assert_int_equal(pr_rules_exception_unknown(r, b, N(b), &attr, &value,
+                                              known, 10),
+                   PROMPTLY_OK);
+  assert_string_equal(known, "outage");
+  assert_int_equal(pr_rules_exception_unknown(r, b, N(b), NULL, &value,
+                                              known, sizeof(known)),
+                   PROMPTLY_EINVAL);
+  pr_rules_free(r);
+}
+
+
 static uint64_t
 policy_mask(pr_rules *r, const pr_kv *attrs, size_t n)
 {
@@ -1486,6 +1538,7 @@ main(void)
     cmocka_unit_test(test_rules_sla_exceptions_apply),
     cmocka_unit_test(test_rules_pause_conditions),
     cmocka_unit_test(test_rules_quiet_hours),
+    cmocka_unit_test(test_rules_sla_exception_unknown),
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),
     cmocka_unit_test(test_rules_sla_problems),

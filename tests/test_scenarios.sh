@@ -196,6 +196,96 @@ check "when-falls-through: reported as file:line, ticket and event line" \
 (field 'customer') (ticket 700, line 2); the rule does not match" \
   "$tmp/wf.err"
 
+# Issue 11: a reload that changes the ladder (reload-ladder).  The events
+# come through a FIFO, the rules folder is a symbolic link: to rules/ until
+# the run has loaded it (its first write is out), then to rules-2/, which
+# the reload line at 12:30 reads.  Each first-response record lists
+# exactly the keys handed out, of every target generation, also those of
+# the steps the reload removed or changed.
+rl="$sc/reload-ladder"
+grep -v '^#' "$rl/events.jsonl" >"$tmp/rl.events"
+rl_at=$(grep -n '"reload": true' "$tmp/rl.events" | cut -d: -f1)
+# reload_run OUT ERR N ARGS...: run on the first N event lines (0: all).
+reload_run() {
+  local out=$1 err=$2 n=$3 pid
+  shift 3
+  [ "$n" -gt 0 ] || n=$(wc -l <"$tmp/rl.events")
+  ln -sfn "$rl/rules" "$tmp/rl-rules"
+  rm -f "$tmp/rl-fifo"
+  mkfifo "$tmp/rl-fifo"
+  ${PROMPTLY_WRAP:-} "$PROMPTLY_BIN" run --rules "$tmp/rl-rules" \
+    --events "$tmp/rl-fifo" "$@" >"$out" 2>"$err" &
+  pid=$!
+  killpid=$pid
+  exec 4>"$tmp/rl-fifo"
+  head -n "$((n < rl_at ? n : rl_at - 1))" "$tmp/rl.events" >&4
+  if [ "$n" -ge "$rl_at" ]; then
+    wait_for "$out" '"ticket": 700, "write"' || true
+    ln -sfn "$rl/rules-2" "$tmp/rl-rules"
+    sed -n "${rl_at},${n}p" "$tmp/rl.events" >&4
+  fi
+  exec 4>&-
+  rc=0
+  wait "$pid" || rc=$?
+  killpid=
+}
+rl_keys() {  # the first-response records' keys: "ticket metric cycle keys..."
+  jq -r 'select(.metric == "first_response") |
+         "\(.ticket) \(.metric) \(.cycle) \(.keys | join(" "))"' "$1"
+}
+rl_until=2026-11-23T14:00:00Z
+reload_run "$tmp/rl.out" "$tmp/rl.err" 0 --until "$rl_until" \
+  --records "$tmp/rl.rec"
+check "reload-ladder: exits 0" test "$rc" -eq 0
+check "reload-ladder: nothing on stderr" same /dev/null "$tmp/rl.err"
+check "reload-ladder: the expected writes and actions" same \
+  "$rl/expected.jsonl" "$tmp/rl.out"
+check "reload-ladder: each record lists the keys handed out" same \
+  "$rl/record-keys.txt" <(rl_keys "$tmp/rl.rec")
+check "reload-ladder: the records' keys are the printed ones, each once" same \
+  <(keys "$tmp/rl.out" | sort) <(jq -r '.keys[]' "$tmp/rl.rec" | sort)
+reload_run "$tmp/rl2.out" "$tmp/rl2.err" 0 --until "$rl_until" \
+  --records "$tmp/rl2.rec"
+check "reload-ladder: a second replay gives the same output and records" \
+  cmp <(cat "$tmp/rl.out" "$tmp/rl.rec") <(cat "$tmp/rl2.out" "$tmp/rl2.rec")
+# A stop just before the reload, then a restart that replays it all
+# (--done / --record on one file): nothing twice, nothing lost, and the
+# same records as one run.
+rlk="$tmp/rl.keys"
+: >"$rlk"
+reload_run "$tmp/rlA.out" "$tmp/rlA.err" "$((rl_at - 1))" --done "$rlk" \
+  --record "$rlk"
+check "reload-ladder restart: run A exits 0" test "$rc" -eq 0
+reload_run "$tmp/rlB.out" "$tmp/rlB.err" 0 --until "$rl_until" \
+  --done "$rlk" --record "$rlk" --records "$tmp/rlB.rec"
+check "reload-ladder restart: run B exits 0" test "$rc" -eq 0
+check "reload-ladder restart: A and B both printed actions" test \
+  "$(keys "$tmp/rlA.out" | wc -l)" -gt 0 -a "$(keys "$tmp/rlB.out" | wc -l)" -gt 0
+check "reload-ladder restart: the actions of A and B are those of one run" \
+  same <(actions "$rl/expected.jsonl") <(actions "$tmp/rlA.out" "$tmp/rlB.out")
+check "reload-ladder restart: the key file lists every key once, in order" \
+  same <(keys "$rl/expected.jsonl") "$rlk"
+check "reload-ladder restart: run B writes the records of one run" same \
+  "$tmp/rl.rec" "$tmp/rlB.rec"
+# The reload line: only "at" and "reload": true, only in virtual time.
+printf '%s\n' '{"at": "2026-11-23T09:00:00Z", "reload": false}' \
+  '{"at": "2026-11-23T09:00:00Z", "reload": true, "ticket": 1}' \
+  >"$tmp/rlbad.events"
+run_cli "$tmp/rlbad.out" "$tmp/rlbad.err" run --rules "$rl/rules" \
+  --events "$tmp/rlbad.events"
+check "reload line: bad ones make the exit status 2" test "$rc" -eq 2
+printf '%s\n' "promptly: line 1: reload: must be true" \
+  "promptly: line 2: unknown key 'ticket' (a reload line has at and reload)" \
+  >"$tmp/rlbad.want"
+check "reload line: each refusal named" same "$tmp/rlbad.want" "$tmp/rlbad.err"
+check "reload line: nothing printed" same /dev/null "$tmp/rlbad.out"
+printf '%s\n' '{"at": "2026-11-23T09:00:00Z", "reload": true}' \
+  >"$tmp/rllive.events"
+run_cli "$tmp/rllive.out" "$tmp/rllive.err" run --live --rules "$rl/rules" \
+  --events "$tmp/rllive.events"
+check "reload line with --live: refused" grep -qF \
+  'reload: only in virtual time' "$tmp/rllive.err"
+
 # --- Outcome records (--records) ---------------------------------------------
 
 # records CASE UNTIL: the records file equals <case>/records.jsonl (worked

@@ -2320,6 +2320,26 @@ test_sla_exception_scoped_shown_and_undone(void **state)
                       "2026-11-17T11:00:00Z");
   assert_string_equal(fld(t, s, t0 + HOUR, "sla.exception"),
                       "outage: carrier down");
+  /* The reason changes at 10:30 (the host's reason field set after the
+  ** exception's own): shown and recorded, the dues stay where they are;
+  ** the same reason again changes nothing. */
+  uint32_t before = a.n;
+  assert_int_equal(pr_sla_except(t, s, outage, "fibre cut at the carrier",
+                                 t0 + 90 * MIN, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, t0 + 90 * MIN, "sla.exception"),
+                      "outage: fibre cut at the carrier");
+  assert_string_equal(pr_sla_ticket_exception(t, NULL),
+                      "fibre cut at the carrier");
+  assert_string_equal(fld(t, s, t0 + 90 * MIN, "sla.resolution.due"),
+                      "2026-11-17T11:00:00Z");
+  assert_string_equal(fld(t, s, t0 + 90 * MIN, "sla.first_response.due"),
+                      "2026-11-16T13:00:00Z");
+  assert_int_equal(a.n, before);
+  assert_int_equal(pr_sla_except(t, s, outage, "fibre cut at the carrier",
+                                 t0 + 100 * MIN, &a),
+                   PROMPTLY_OK);
+  assert_int_equal(a.n, before);
   /* Undone at 11:00: back to 8h, Mon 17:00 sharp: Tue 09:00. */
   assert_int_equal(pr_sla_unexcept(t, s, outage, t0 + 2 * HOUR, &a),
                    PROMPTLY_OK);

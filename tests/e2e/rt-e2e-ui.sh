@@ -341,3 +341,92 @@ LUA
         GROUP BY ObjectId ORDER BY ObjectId" |
     awk -F'|' '{ printf "     #%s: %s rows, %s SLA, %s custom-field\n", $1, $2, $3, $4 }'
 }
+
+# exception_checks: an approved exception (issue 11).  The rules of
+# rules-sla/ declare exception "outage" (resolution + 4h); the input
+# fields SLA Exception Request and SLA Exception Reason (promptly-
+# initialdata) are the attributes sla_exception and sla_exception_reason
+# (rt-promptly).  A team lead (group SLA Team Leads) sets them through
+# REST 2:
+# the resolution due moves by 4 h exactly (24x7, 1 h target: created +
+# 5 h), the first response due stays, SLA Exception reads "name: reason"
+# through REST and in the SLA box of the ticket page; emptying the request
+# undoes it (created + 1 h).  A plain agent's attempt is refused by RT and
+# changes nothing.  Run after ui_checks (which makes agent1).
+exception_checks() {
+  note "approved exceptions: SLA Exception Request / Reason, set by a team lead, taken back by a manager"
+  # lead1 in "SLA Team Leads" approves it, exmgr1 in "SLA Managers" takes
+  # it back (report_checks wants manager1 outside SLA Managers at first).
+  PROMPTLY_RT_DB=$DB perl -I"$RT_LIB" -e '
+    use RT; RT::LoadConfig(); RT::Init();
+    for my $who (["lead1", "SLA Team Leads"], ["exmgr1", "SLA Managers"]) {
+      my ($name, $gname) = @$who;
+      my $u = RT::User->new(RT->SystemUser);
+      my ($ok, $m) = $u->Create(Name => $name, EmailAddress => "$name\@example.com",
+                                Privileged => 1, Password => $ARGV[0]);
+      die "$m\n" unless $ok;
+      for my $r (qw(ShowTicket SeeQueue ModifyTicket ShowTicketComments)) {
+        ($ok, $m) = $u->PrincipalObj->GrantRight(Right => $r, Object => RT->System);
+        die "$m\n" unless $ok;
+      }
+      my $g = RT::Group->new(RT->SystemUser);
+      $g->LoadUserDefinedGroup($gname);
+      die "no group $gname\n" unless $g->id;
+      ($ok, $m) = $g->AddMember($u->PrincipalId);
+      die "$m\n" unless $ok;
+    }' "lead-pass-1" 2>>"$WORK/setup-db.log"
+  local TX created fr0 due want reason="Frankfurt data centre without power"
+  TX=$(create_ticket "Exception check: the mail relay is down" "Outage at the data centre.")
+  ex_sla() { [[ -n "$(cf_of "$TX" "SLA Resolution Due")" ]]; }
+  wait_for 5 ex_sla || true
+  created=$(epoch_of "$(sql "SELECT Created FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TX AND Type = 'Create'") UTC")
+  fr0=$(cf_of "$TX" "SLA First Response Due")
+  ex_due() { epoch_of "$(cf_of "$TX" "SLA Resolution Due")"; }
+  # A plain agent (staff, no SLA group): RT refuses, nothing moves.
+  local resp
+  resp=$(curl -s -u agent1:agent-pass-1 -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"CustomFields":{"SLA Exception Request":"outage","SLA Exception Reason":"I say so"}}' \
+    "$B/REST/2.0/ticket/$TX")
+  local LAST; LAST=$(max_txn)
+  wait_for 5 cursor_at_least "$LAST" || true
+  sleep 0.5
+  due=$(ex_due)
+  if grep -qi 'permission denied' <<<"$resp" &&
+     [[ -z "$(cf_of "$TX" "SLA Exception Request")" && -z "$(cf_of "$TX" "SLA Exception")" &&
+        $due == $((created + 3600)) ]]; then
+    pass "a plain agent's SLA Exception Request on #$TX is refused by RT ($(jq -c . <<<"$resp" | cut -c1-100)); the resolution due stays created + 1h"
+  else
+    fail "agent's exception on #$TX: RT said $resp; request '$(cf_of "$TX" "SLA Exception Request")', SLA Exception '$(cf_of "$TX" "SLA Exception")', resolution due $due (want $((created + 3600)))"
+  fi
+  # A team lead approves it, with a reason of their own.
+  resp=$(curl -s -u lead1:lead-pass-1 -X PUT -H 'Content-Type: application/json' \
+    --data-binary "{\"CustomFields\":{\"SLA Exception Request\":\"outage\",\"SLA Exception Reason\":\"$reason\"}}" \
+    "$B/REST/2.0/ticket/$TX")
+  ex_shown() { [[ "$(cf_of "$TX" "SLA Exception")" == "outage: $reason" ]]; }
+  want=$((created + 3600 + 4 * 3600))
+  if wait_for 5 ex_shown && [[ "$(ex_due)" == "$want" &&
+        "$(cf_of "$TX" "SLA First Response Due")" == "$fr0" ]]; then
+    pass "a team lead's (SLA Team Leads) exception 'outage' on #$TX: SLA Exception '$(cf_of "$TX" "SLA Exception")', resolution due moved by 4h to $(cf_of "$TX" "SLA Resolution Due") (created + 5h), first response due kept ($fr0)"
+  else
+    fail "team lead's exception on #$TX: RT said $resp; SLA Exception '$(cf_of "$TX" "SLA Exception")' (want 'outage: $reason'), resolution due $(ex_due) (want $want), first response '$(cf_of "$TX" "SLA First Response Due")' (was '$fr0')"
+  fi
+  browse "ui-exception=/Ticket/Display.html?id=$TX" >"$WORK/ui-exception.jsonl" || true
+  cp "$WORK/ui-exception.jsonl" "$ART/" 2>/dev/null || true
+  local shown
+  shown=$(page_json "$WORK/ui-exception.jsonl" ui-exception |
+          jq -r '.text' | grep -A1 -x 'Exception:' | tail -1)
+  if [[ "$shown" == "outage: $reason" ]]; then
+    pass "the ticket page of #$TX shows 'Exception: $shown' in the SLA box (screenshot ui-exception.png)"
+  else
+    fail "ticket page of #$TX: SLA box exception '$shown', want 'outage: $reason' (see $ART/ui-exception.png)"
+  fi
+  # Emptied by a manager (SLA Managers): undone, the due back at created + 1h.
+  resp=$(curl -s -u exmgr1:lead-pass-1 -X PUT -H 'Content-Type: application/json' \
+    --data-binary '{"CustomFields":{"SLA Exception Request":null}}' "$B/REST/2.0/ticket/$TX")
+  ex_gone() { [[ -z "$(cf_of "$TX" "SLA Exception")" ]]; }
+  if wait_for 5 ex_gone && [[ "$(ex_due)" == $((created + 3600)) ]]; then
+    pass "an SLA manager emptied SLA Exception Request on #$TX: SLA Exception empty, resolution due back to created + 1h ($(cf_of "$TX" "SLA Resolution Due"))"
+  else
+    fail "exception cleared on #$TX: RT said $resp; SLA Exception '$(cf_of "$TX" "SLA Exception")', resolution due $(ex_due) (want $((created + 3600)))"
+  fi
+}

@@ -44,7 +44,8 @@
 # a resolved ticket left dormant, then reopened with its resolution time
 # kept);
 # the ticket page in headless Chromium (DOM text, and a screenshot kept in
-# the artifacts folder).
+# the artifacts folder); what agents see (rt-e2e-ui.sh); an approved
+# exception set by an SLA manager, refused to a plain agent.
 #
 # Time: about 40 s with RT installed; 65 s after RT and Chromium were
 # purged (packages in apt's cache; module configured and built too);
@@ -593,6 +594,10 @@ fi
 # --- 8. What agents see: SLA box, SLA column, quiet History (rt-e2e-ui.sh) ---
 
 ui_checks
+
+# --- 8b. An approved exception, set by an SLA manager (rt-e2e-ui.sh) -------
+
+exception_checks
 
 # --- 9. The support manager's SLA report in RT (rt-e2e-report.sh) ----------
 

@@ -633,6 +633,7 @@ typedef struct run_event {
   promptly_attr *attrs;
   promptly_event ev;
   int has_at;
+  int reload;             /* {"at": ..., "reload": true}: no event */
   char source[32];
 } run_event;
 
@@ -737,7 +738,26 @@ parse_event(run_ctx *r, const char *line, size_t len, run_event *e,
   }
   const char *key;
   json_t *v;
+  /* {"at": ..., "reload": true}: reload the rules folder at that instant
+  ** (virtual time), as a hot reload would. */
+  if ((v = json_object_get(e->root, "reload")) != NULL) {
+    json_object_foreach(e->root, key, v) {
+      if (strcmp(key, "reload") != 0 && strcmp(key, "at") != 0) {
+        snprintf(why, whylen,
+                 "unknown key '%s' (a reload line has at and reload)", key);
+        return -1;
+      }
+    }
+    if (!json_is_true(json_object_get(e->root, "reload"))) {
+      snprintf(why, whylen, "reload: must be true");
+      return -1;
+    }
+    e->reload = 1;
+  }
   json_object_foreach(e->root, key, v) {
+    if (e->reload) {
+      break;
+    }
     if (strcmp(key, "ticket") != 0 && strcmp(key, "at") != 0 &&
         strcmp(key, "type") != 0 && strcmp(key, "attrs") != 0) {
       snprintf(why, whylen,
@@ -746,6 +766,9 @@ parse_event(run_ctx *r, const char *line, size_t len, run_event *e,
     }
   }
 
+  if (e->reload) {
+    goto at;
+  }
   v = json_object_get(e->root, "type");
   if (v == NULL) {
     snprintf(why, whylen, "type: missing");
@@ -774,6 +797,7 @@ parse_event(run_ctx *r, const char *line, size_t len, run_event *e,
   }
   e->ev.ticket = (int64_t)json_integer_value(v);
 
+at:
   v = json_object_get(e->root, "at");
   if (v != NULL) {
     if (!json_is_string(v)) {
@@ -791,6 +815,9 @@ parse_event(run_ctx *r, const char *line, size_t len, run_event *e,
       return -1;
     }
     e->has_at = 1;
+  }
+  if (e->reload) {
+    return 0;
   }
 
   v = json_object_get(e->root, "attrs");
@@ -842,6 +869,23 @@ virtual_line(run_ctx *r, const char *line, size_t len)
   } else if (r->explain != 0 && r->until_ms != RUN_NO_TIME &&
              e.ev.at_ms > r->until_ms) {
     /* explain --at: what came later has not happened yet. */
+  } else if (e.reload) {
+    /* At its instant, after what came due up to it (under the rules
+    ** before it); a failed load keeps the rules, as a hot reload does. */
+    r->vnow_ms = e.ev.at_ms;
+    int rc = r->m.advance(r->p, e.ev.at_ms);
+    if (rc == PROMPTLY_OK) {
+      r->last_at_ms = e.ev.at_ms;
+      char err[1024] = "";
+      int lrc = r->m.reload(r->p, err, sizeof(err));
+      if (lrc != PROMPTLY_OK) {
+        bad_line(r, "reload: %s", err[0] != '\0' ? err : r->m.strerror(lrc));
+      }
+    } else {
+      fprintf(stderr, "promptly: error: line %ld: advance: %s\n",
+              r->lineno, r->m.strerror(rc));
+      atomic_store(&r->failed, 1);
+    }
   } else {
     r->vnow_ms = e.ev.at_ms;
     if (submit(r, &e) == 0) {
@@ -865,6 +909,9 @@ live_line(run_ctx *r, const char *line, size_t len)
   char why[1024];
   if (parse_event(r, line, len, &e, why, sizeof(why)) != 0) {
     bad_line(r, "%s", why);
+  } else if (e.reload) {
+    bad_line(r, "reload: only in virtual time (without --live; a live "
+                "run reloads when the folder changes)");
   } else {
     submit(r, &e);
   }
