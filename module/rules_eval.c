@@ -1,5 +1,6 @@
 /* rules_eval.c - the rule set's verdicts on a ticket: its priority, the
-** policies that match, the exceptions that apply.
+** policies that match, the exceptions that apply, the pause conditions
+** that hold.
 **
 ** Subject and body are scanned once for every keyword; conditions that
 ** need no Lua are checked in C first, and `when` functions run in the

@@ -1,5 +1,6 @@
 /* rules_sla.c - the SLA declarations: durations and shares, metric,
-** policy, pause_on / customer_wait, at_risk and exception.
+** policy, pause_on / customer_wait (statuses, and conditions on
+** attributes or a `when`: rules_pcond), at_risk and exception.
 **
 ** Each is collected at the caller's file:line and compiled, in the order
 ** of rules_decls[], into the rule set's one pr_sla_set (sla.h), which is

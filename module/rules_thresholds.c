@@ -1,6 +1,6 @@
 /* rules_thresholds.c - actions and the declarations that carry them:
 ** at "75%" { ... }, waiting "24h" { ... }, remind_customer_after and
-** close_after.
+** close_after; their quiet hours (quiet = ..., notify_calendar).
 **
 ** Actions come out in the fixed order of action_keys[], whatever the
 ** order of a table's keys, so replays are deterministic.

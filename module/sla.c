@@ -6,7 +6,11 @@
 ** Invariants.  Every transition first fires what was due before its
 ** instant under the old state, then applies the change, then fires what
 ** the change made due at its instant; a dead (merged, deleted) ticket
-** refuses every transition.
+** refuses every transition.  At the end of a transition every open
+** clock is paused exactly while a pause status or condition holds on a
+** ticket not resolved (pause_follow), and the customer-wait period is
+** open exactly while a customer-wait status or condition does
+** (wait_follow).
 */
 #include "config.h"
 
