@@ -516,6 +516,14 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
       }
     }
   }
+  for (uint32_t i = 0; p->host.trace != NULL && i < acts->n_held; i++) {
+    const pr_sla_action *a = &acts->held[i];
+    char iso[PR_ISO_LEN];
+    pr_iso_format(a->at_ms, iso);
+    trace(p, t, a->reached_at_ms, "%s %s reached (cycle %u): %s held for "
+          "the notification calendar until %s, key %s", a->metric,
+          a->threshold, (unsigned)a->cycle, a->name, iso, a->key);
+  }
   pr_sla_actions_clear(acts);
   hand_records(p, t, acts);
 }

@@ -493,10 +493,17 @@ typedef struct pr_sla_actions {
   pr_sla_record *recs;
   uint32_t n_recs;
   uint32_t cap_recs;
+  /* Notices of the actions held to a notification calendar by these
+  ** transitions (at_ms: their delivery, reached_at_ms: now), for
+  ** explanations only: they are handed out later, in v. */
+  pr_sla_action *held;
+  uint32_t n_held;
+  uint32_t cap_held;
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);
-void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
+void pr_sla_actions_clear(pr_sla_actions *a);  /* n = n_held = 0, keeps
+                                                  memory */
 void pr_sla_actions_free(pr_sla_actions *a);
 /* Drop the records (frees their JSON), keeping the memory of the array. */
 void pr_sla_records_clear(pr_sla_actions *a);

@@ -31,6 +31,7 @@ void
 pr_sla_actions_clear(pr_sla_actions *a)
 {
   a->n = 0;
+  a->n_held = 0;
 }
 
 
@@ -45,6 +46,10 @@ pr_sla_actions_free(pr_sla_actions *a)
   a->v = NULL;
   a->n = 0;
   a->cap = 0;
+  free(a->held);
+  a->held = NULL;
+  a->n_held = 0;
+  a->cap_held = 0;
 }
 
 
@@ -92,10 +97,12 @@ sla_note_breach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
 }
 
 
+/* Append action d to out->v (notice 0) or, as a notice of an action held
+** until at, to out->held (notice 1). */
 static int
 emit(pr_sla_actions *out, const pr_sla_ticket *t, int64_t at, int64_t reached,
      const char *metric, uint32_t cycle, uint32_t gen, const char *label,
-     const pr_sla_action_decl *d)
+     const pr_sla_action_decl *d, int notice)
 {
   pr_sla_action act;
   memset(&act, 0, sizeof(act));
@@ -103,14 +110,17 @@ emit(pr_sla_actions *out, const pr_sla_ticket *t, int64_t at, int64_t reached,
   if (out->done != NULL && out->done(out->done_ud, act.key)) {
     return PROMPTLY_OK;
   }
-  if (out->n == out->cap) {
-    uint32_t cap = out->cap ? out->cap * 2 : 8;
-    pr_sla_action *v = realloc(out->v, cap * sizeof(*v));
+  pr_sla_action **vp = notice ? &out->held : &out->v;
+  uint32_t *np = notice ? &out->n_held : &out->n;
+  uint32_t *capp = notice ? &out->cap_held : &out->cap;
+  if (*np == *capp) {
+    uint32_t cap = *capp ? *capp * 2 : 8;
+    pr_sla_action *v = realloc(*vp, cap * sizeof(*v));
     if (v == NULL) {
       return PROMPTLY_ENOMEM;
     }
-    out->v = v;
-    out->cap = cap;
+    *vp = v;
+    *capp = cap;
   }
   act.at_ms = at;
   act.reached_at_ms = reached;
@@ -120,7 +130,7 @@ emit(pr_sla_actions *out, const pr_sla_ticket *t, int64_t at, int64_t reached,
   act.metric = metric;
   act.threshold = label;
   act.cycle = cycle;
-  out->v[out->n++] = act;
+  (*vp)[(*np)++] = act;
   return PROMPTLY_OK;
 }
 
@@ -268,6 +278,33 @@ sla_held_rebind(sla_ext *e, const pr_sla_set *old_s, const pr_sla_set *new_s)
 }
 
 
+/* The notices of the actions of entry it, held (explanations). */
+static void
+held_notices(const pr_sla_ticket *t, const pr_sla_set *s, const due_item *it,
+             pr_sla_actions *out)
+{
+  const pr_sla_action_decl *acts;
+  uint32_t n_acts;
+  const char *metric, *label;
+  if (it->metric == SLA_HELD_WAIT) {
+    acts = s->waits[it->entry].actions;
+    n_acts = s->waits[it->entry].n_actions;
+    metric = "wait";
+    label = s->waits[it->entry].label;
+  } else {
+    acts = s->thresholds[it->entry].actions;
+    n_acts = s->thresholds[it->entry].n_actions;
+    metric = s->metrics[it->metric].name;
+    label = s->thresholds[it->entry].label;
+  }
+  for (uint32_t a = 0; a < n_acts; a++) {
+    /* Out of memory: only the explanation is short of it. */
+    (void)emit(out, t, it->at_ms, it->reached_ms, metric, it->cycle,
+               it->gen, label, &acts[a], 1);
+  }
+}
+
+
 /* Record breaches and fire every ladder entry and wait timer reached at
 ** or before at, in (instant, metric, entry) order; the actions of those
 ** held to a closed notification calendar wait for its opening, and the
@@ -334,6 +371,7 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
     }
     it.at_ms = delivery(t, quiet_of(s, it.metric, it.entry), it.reached_ms);
     if (it.at_ms > at && hold(t, &it, it.at_ms)) {
+      held_notices(t, s, &it, out);
       continue;
     }
     if (it.at_ms > at) {
@@ -379,7 +417,7 @@ sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
     }
     for (uint32_t a = 0; a < n_acts; a++) {
       if (emit(out, t, items[i].at_ms, items[i].reached_ms, metric,
-               items[i].cycle, items[i].gen, label, &acts[a]) !=
+               items[i].cycle, items[i].gen, label, &acts[a], 0) !=
           PROMPTLY_OK) {
         rc = PROMPTLY_ENOMEM;
       }

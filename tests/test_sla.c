@@ -1088,6 +1088,11 @@ test_sla_quiet_hours(void **state)
   assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
   assert_int_equal(a.n, 0);
   assert_int_equal(pr_sla_ticket_held(t), 1);
+  /* A notice for explanations says until when. */
+  assert_int_equal(a.n_held, 1);
+  assert_string_equal(a.held[0].key, "41:first_response:1:75%:notify");
+  assert_int_equal(a.held[0].at_ms, tue9);
+  assert_int_equal(a.held[0].reached_at_ms, mon + 90 * MIN);
   assert_string_equal(fld(t, s, mon + 90 * MIN, "sla.escalation"), "1");
   /* The breach at 22:00 pages at once. */
   assert_int_equal(next(t, s, mon + 90 * MIN), mon + 2 * HOUR);
