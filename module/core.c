@@ -305,6 +305,36 @@ snap_attrs(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms)
 }
 
 
+/* pr_sla_deadline_fn: a target function of the rules, on the ticket as
+** it is now.  A failure is logged as a failing `when` is, with the ticket;
+** the policy then gives that cycle no target. */
+static int
+deadline_of(void *ud, int64_t ticket, uint32_t fn, uint32_t metric,
+            uint32_t policy, uint32_t level, int64_t start_ms, int64_t *at_ms)
+{
+  promptly *p = ud;
+  const pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  const pr_sla_set *s = sla_set(p);
+  if (metric >= s->n_metrics || policy >= s->n_policies ||
+      level >= s->n_levels) {
+    return 0;
+  }
+  char err[1024];
+  int rc = pr_rules_deadline(p->rules, fn, ticket,
+                             t != NULL ? t->attrs.kv : NULL,
+                             t != NULL ? t->attrs.n : 0,
+                             s->metrics[metric].name,
+                             s->policies[policy].name, s->levels[level],
+                             start_ms, at_ms, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld, %s)", err,
+             (long long)ticket, s->metrics[metric].name);
+    return 0;
+  }
+  return *at_ms != INT64_MAX;
+}
+
+
 static void
 acts_init(promptly *p, pr_sla_actions *a)
 {
@@ -312,6 +342,8 @@ acts_init(promptly *p, pr_sla_actions *a)
   a->want_records = p->host.record != NULL || p->host.trace != NULL;
   a->attrs = attrs_at;
   a->attrs_ud = p;
+  a->deadline = deadline_of;
+  a->deadline_ud = p;
 }
 
 
@@ -396,38 +428,57 @@ action_arg(const pr_sla_action *a, const char *name)
 
 /* raise_priority and set_priority change the priority the ticket shows;
 ** the clocks keep the targets they run on, so a raise at breach does not
-** make later thresholds fire at once. */
-static void
+** make later thresholds fire at once.  A step of escalate_priority raises
+** one level once per ticket, not past the top level, and not over an
+** agent's priority unless it says over_manual; a step that does nothing
+** is not handed to the host (0), every other action is (1). */
+static int
 apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 {
   if (strcmp(a->name, "raise_priority") != 0 &&
       strcmp(a->name, "set_priority") != 0) {
-    return;
+    return 1;
   }
+  int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
+                        : (int)pr_rules_default_level(p->rules);
   /* A ladder step changes the priority once per ticket, whichever metric
   ** reaches it first, unless the step names its metrics (then once per
   ** metric and cycle, as its key says). */
   const pr_sla_set *s = sla_set(p);
   for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
-    if (strcmp(s->thresholds[j].label, a->threshold) != 0) {
+    const pr_sla_threshold *th = &s->thresholds[j];
+    if (strcmp(th->label, a->threshold) != 0) {
       continue;
     }
-    if (s->thresholds[j].metrics == 0) {
-      if (t->raised & ((uint32_t)1 << j)) {
+    uint32_t bit = (uint32_t)1 << j;
+    if (th->escalate) {
+      const char *why = (t->raised & bit) ? "this step raised it already "
+                                            "(once per ticket)"
+                        : t->manual && th->escalate != PR_SLA_ESCALATE_OVER_MANUAL
+                          ? "an agent set it by hand (over_manual is false)"
+                        : cur <= 0 ? "it is at the top level already"
+                                   : NULL;
+      if (why != NULL) {
+        trace(p, t, a->at_ms, "escalate_priority %s of %s: the priority "
+              "stays %s: %s", a->threshold + 9, a->metric,
+              t->priority ? t->priority : "(default)", why);
+        return 0;
+      }
+      t->raised |= bit;
+    } else if (th->metrics == 0) {
+      if (t->raised & bit) {
         trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
               "step already (steps count per ticket)", a->name,
               a->threshold);
-        return;
+        return 1;
       }
-      t->raised |= (uint32_t)1 << j;
+      t->raised |= bit;
     }
     break;
   }
   int level = -1;
   if (strcmp(a->name, "raise_priority") == 0) {
     const char *by = action_arg(a, "by");
-    int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
-                          : (int)pr_rules_default_level(p->rules);
     level = cur - (by != NULL ? atoi(by) : 1);
     if (level < 0) {
       level = 0;
@@ -439,6 +490,7 @@ apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
       set_priority(t, pr_rules_level_id(p->rules, (size_t)level)) != 0) {
     oom(p, t->id);
   }
+  return 1;
 }
 
 
@@ -472,7 +524,9 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
 {
   for (uint32_t i = 0; i < acts->n; i++) {
     const pr_sla_action *a = &acts->v[i];
-    apply_priority_action(p, t, a);
+    if (!apply_priority_action(p, t, a)) {
+      continue;
+    }
     if (p->host.trace != NULL) {
       pr_buf b;
       pr_buf_init(&b);

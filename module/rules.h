@@ -152,6 +152,19 @@ int pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                   size_t n_attrs, struct pr_sla_pick *pick, size_t *n_matched,
                   char *err, size_t errlen);
 
+/* The deadline target function fn (PR_SLA_FN(fn) in pr_rules_sla(r))
+** gives a cycle: fn(t, c) runs in the sandbox with the ticket table of
+** `when` functions and c = { start = "2026-11-16T10:00:00Z", start_ms,
+** metric, policy, priority }, and returns an instant (an ISO 8601 UTC
+** string or milliseconds since 1970) or nil / false.  OK with *at_ms
+** (INT64_MAX for nil or false: no target); ERULE with "file:line: message"
+** in err when it fails or returns anything else; EINVAL. */
+int pr_rules_deadline(pr_rules *r, uint32_t fn, int64_t ticket,
+                      const pr_kv *attrs, size_t n_attrs, const char *metric,
+                      const char *policy, const char *level,
+                      int64_t start_ms, int64_t *at_ms, char *err,
+                      size_t errlen);
+
 /* An approved exception that applies to a ticket. */
 typedef struct pr_rules_exception {
   uint32_t index;       /* into pr_rules_sla(r)->exceptions */

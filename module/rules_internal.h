@@ -102,7 +102,20 @@ typedef struct rules_target {
   char *level;
   char *text;        /* the duration; NULL: no target (false) */
   const char *bad_type; /* not a string or false: Lua's (static) type name */
+  int fn_ref;        /* a function: its registry ref (has_fn) */
+  int has_fn;
 } rules_target;
+
+/* A target given by a function (rules_eval.c): PR_SLA_FN(index). */
+typedef struct rules_fn {
+  int ref;           /* the function, in the registry */
+  rules_site site;   /* the policy's */
+  char *what;        /* "policy 'vip': resolution P1" */
+} rules_fn;
+
+/* rules_eval.c: an instant as target functions return it,
+** "2026-11-17T16:00:00Z" (optionally ".123" before the Z); 0 or -1. */
+int rules_parse_instant(const char *s, int64_t *out);
 
 typedef struct rules_arg {
   char *name;
@@ -177,6 +190,7 @@ typedef struct rules_at {
   size_t n_metrics;
   rules_action *actions;
   size_t n_actions;
+  int32_t escalate;  /* 0: at; a step of escalate_priority (PR_SLA_ESCALATE*) */
 } rules_at;
 
 typedef struct rules_wait {
@@ -261,6 +275,8 @@ struct pr_rules {
   size_t n_at_risk;
   rules_at *ats;
   size_t n_ats;
+  rules_fn *fns;         /* target functions */
+  size_t n_fns;
   rules_wait *waits;
   size_t n_waits;
   char *notify_cal;      /* notify_calendar "name", or NULL */
@@ -421,6 +437,7 @@ long open_waiting(lua_State *L, pr_rules *r, const rules_site *site, const char 
 void body_waiting(lua_State *L, pr_rules *r, long wi, int arg);
 void collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_close_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void collect_escalate(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_waits(pr_rules *r);
 void collect_notify_calendar(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_notify_calendar(pr_rules *r);

@@ -615,6 +615,10 @@ add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
     if ((t->text = pr_strdup(lua_tostring(L, idx))) == NULL) {
       rules_out_of_memory(r, &p->site, what);
     }
+  } else if (lua_type(L, idx) == LUA_TFUNCTION) {
+    lua_pushvalue(L, idx);
+    t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->has_fn = 1;
   } else if (lua_type(L, idx) != LUA_TBOOLEAN || lua_toboolean(L, idx)) {
     t->bad_type = luaL_typename(L, idx);
   }
@@ -719,6 +723,117 @@ business_days(const char *text)
     return 0;
   }
   return n >= 1 && n <= PR_CAL_MAX_BDAYS ? (int)n : -1;
+}
+
+/* A relative deadline: [end of] (business day | next business day | N
+** business day[s]) [[by | at] HH:MM], words in any case, any spaces.
+** 1 with *n and *minute (PR_SLA_REL_END for "end of"); 0 if the text is
+** not of that form (it does not start with "end", "next" or "N
+** business"); -1 with a hint in msg for one that is malformed. */
+static int
+relative_deadline(const char *text, uint32_t *n, int32_t *minute, char *msg,
+                  size_t len)
+{
+  char buf[128];
+  const char *w[12];
+  int nw = 0;
+  size_t tl = strlen(text);
+  if (tl >= sizeof(buf)) {
+    return 0;
+  }
+  memcpy(buf, text, tl + 1);
+  for (char *p = strtok(buf, " \t"); p != NULL && nw < 12;
+       p = strtok(NULL, " \t")) {
+    for (char *q = p; *q; q++) {
+      *q = g_ascii_tolower(*q);
+    }
+    w[nw++] = p;
+  }
+  int i = 0, end = 0;
+  long days = -1;
+  if (nw == 0) {
+    return 0;
+  }
+  const char *form = "write \"next business day 16:00\", \"2 business "
+                     "days 12:00\", \"end of business day\" or \"end of "
+                     "next business day\"";
+  if (strcmp(w[0], "end") == 0) {
+    if (nw < 2 || strcmp(w[1], "of") != 0) {
+      snprintf(msg, len, "'%s' is not a relative deadline (%s)", text, form);
+      return -1;
+    }
+    end = 1;
+    i = 2;
+  }
+  if (i < nw && strcmp(w[i], "next") == 0) {
+    days = 1;
+    i++;
+  } else if (i < nw && w[i][0] >= '0' && w[i][0] <= '9' &&
+             strspn(w[i], "0123456789") == strlen(w[i])) {
+    if (i + 1 >= nw || strcmp(w[i + 1], "business") != 0) {
+      return end ? (snprintf(msg, len, "'%s' is not a relative deadline "
+                             "(%s)", text, form), -1) : 0;
+    }
+    days = strlen(w[i]) > 5 ? 100000 : strtol(w[i], NULL, 10);
+    i++;
+  } else if (!end) {
+    return 0;
+  } else {
+    days = 0;
+  }
+  if (i + 1 >= nw || strcmp(w[i], "business") != 0 ||
+      (strcmp(w[i + 1], "day") != 0 && strcmp(w[i + 1], "days") != 0)) {
+    snprintf(msg, len, "'%s' is not a relative deadline (%s)", text, form);
+    return -1;
+  }
+  i += 2;
+  if (days > PR_CAL_MAX_BDAYS) {
+    snprintf(msg, len, "'%s': a relative deadline is at most %d business "
+             "days away", text, PR_CAL_MAX_BDAYS);
+    return -1;
+  }
+  if (days == 0 && !end) {
+    snprintf(msg, len, "'%s': 0 business days is the cycle's own day: write "
+             "\"end of business day\"", text);
+    return -1;
+  }
+  if (i < nw && (strcmp(w[i], "by") == 0 || strcmp(w[i], "at") == 0)) {
+    i++;
+  }
+  int hh = -1, mm = -1;
+  if (i < nw) {
+    size_t hl = strspn(w[i], "0123456789");
+    if (i + 1 != nw) {
+      snprintf(msg, len, "'%s': one time of day ends it, as in \"next "
+               "business day 16:00\"", text);
+      return -1;
+    }
+    if (hl < 1 || hl > 2 || w[i][hl] != ':' ||
+        strspn(w[i] + hl + 1, "0123456789") != 2 || w[i][hl + 3] != '\0' ||
+        sscanf(w[i], "%d:%d", &hh, &mm) != 2) {
+      snprintf(msg, len, "'%s': '%s' is not a time of day (write \"16:00\")",
+               text, w[i]);
+      return -1;
+    }
+    if (hh > 23 || mm > 59) {
+      snprintf(msg, len, "'%s': '%s' is out of range (00:00 to 23:59)", text,
+               w[i]);
+      return -1;
+    }
+  }
+  if (end && hh >= 0) {
+    snprintf(msg, len, "'%s': give the day's end or a time of day, not both",
+             text);
+    return -1;
+  }
+  if (!end && hh < 0) {
+    snprintf(msg, len, "'%s': say when on that day: \"%s 16:00\", or \"end "
+             "of %s\"", text, text, text);
+    return -1;
+  }
+  *n = (uint32_t)days;
+  *minute = end ? PR_SLA_REL_END : hh * 60 + mm;
+  return 1;
 }
 
 void
@@ -842,24 +957,63 @@ compile_policies(pr_rules *r)
       if (tg->bad_type != NULL) {
         rules_problem(r, &p->site,
                       "%s: %s: a target is a duration such as \"4h\", "
-                      "\"best effort\" or false, not a %s",
+                      "a deadline such as \"next business day 16:00\", a "
+                      "function returning one, \"best effort\" or false, "
+                      "not a %s",
                       what, where, tg->bad_type);
         continue;
       }
+      if (tg->has_fn) {
+        long fi = push_elem((void **)&r->fns, &r->n_fns, sizeof(rules_fn));
+        char *fw = fi < 0 ? NULL : g_strdup_printf("%s: %s", what, where);
+        if (fi < 0 || fw == NULL) {
+          free(fw);
+          rules_out_of_memory(r, &p->site, what);
+          continue;
+        }
+        r->fns[fi].ref = tg->fn_ref;
+        r->fns[fi].site = p->site;
+        r->fns[fi].what = pr_strdup(fw);
+        g_free(fw);
+        for (size_t l = from; l < to; l++) {
+          if (pr_sla_set_target_fn(r->sla, index, (uint32_t)l, (uint32_t)m,
+                                   (uint32_t)fi, err, sizeof(err)) !=
+              PROMPTLY_OK) {
+            rules_problem(r, &p->site, "%s", err);
+            break;
+          }
+        }
+        continue;
+      }
       int bd = tg->text != NULL ? business_days(tg->text) : 0;
+      uint32_t rel_n = 0;
+      int32_t rel_min = 0;
+      char rel_msg[320];
+      int rel = bd == 0 && tg->text != NULL
+                  ? relative_deadline(tg->text, &rel_n, &rel_min, rel_msg,
+                                      sizeof(rel_msg))
+                  : 0;
+      if (rel < 0) {
+        rules_problem(r, &p->site, "%s: %s: %s", what, where, rel_msg);
+        continue;
+      }
       if (bd < 0) {
         rules_problem(r, &p->site, "%s: %s: '%s': business days are 1bd "
                       "to %dbd", what, where, tg->text, PR_CAL_MAX_BDAYS);
         continue;
       }
-      if (bd == 0 && tg->text != NULL &&
+      if (bd == 0 && rel == 0 && tg->text != NULL &&
                  g_ascii_strcasecmp(tg->text, "best effort") &&
                  duration_or_problem(r, &p->site, what, where, tg->text, 0,
                                      &ms)) {
         continue;
       }
       for (size_t l = from; l < to; l++) {
-        int rc = bd > 0
+        int rc = rel > 0
+          ? pr_sla_set_target_deadline(r->sla, index, (uint32_t)l,
+                                       (uint32_t)m, rel_n, rel_min, err,
+                                       sizeof(err))
+          : bd > 0
           ? pr_sla_set_target_bdays(r->sla, index, (uint32_t)l, (uint32_t)m,
                                     (uint32_t)bd, err, sizeof(err))
           : pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,

@@ -1,6 +1,8 @@
 /* rules_thresholds.c - actions and the declarations that carry them:
-** at "75%" { ... }, waiting "24h" { ... }, remind_customer_after and
-** close_after; their quiet hours (quiet = ..., notify_calendar).
+** at "75%" { ... }, waiting "24h" { ... }, remind_customer_after,
+** close_after, and escalate_priority { at = { "50%", "75%" } } (one
+** ladder step per share that raises the priority one level, sla.h);
+** their quiet hours (quiet = ..., notify_calendar).
 **
 ** Actions come out in the fixed order of action_keys[], whatever the
 ** order of a table's keys, so replays are deterministic.
@@ -478,7 +480,8 @@ compile_ats(pr_rules *r)
   for (size_t i = 0; i < r->n_ats; i++) {
     const rules_at *a = &r->ats[i];
     char what[96];
-    snprintf(what, sizeof(what), "at '%s'", a->text);
+    snprintf(what, sizeof(what), "%s '%s'",
+             a->escalate ? "escalate_priority" : "at", a->text);
     if (!a->complete) {
       rules_problem(r, &a->site, "%s: no table of actions follows, as in "
                     "at \"%s\" { notify = \"manager\" }", what, a->text);
@@ -489,15 +492,22 @@ compile_ats(pr_rules *r)
     }
     masks[i] = metric_mask(r, &a->site, what, a->metrics, a->n_metrics);
     /* One share twice for one metric: which of them would it fire?  The
-    ** same share for other metrics is a per-metric warning. */
+    ** same share for other metrics is a per-metric warning.  A step of
+    ** escalate_priority may share a share with an `at`. */
     size_t dup = i;
     for (size_t k = 0; k < i && dup == i; k++) {
       const rules_at *b = &r->ats[k];
-      if (b->complete && b->permille == a->permille &&
+      if (b->complete && (b->escalate != 0) == (a->escalate != 0) &&
+          b->permille == a->permille &&
           b->offset_ms == a->offset_ms &&
           (masks[k] == 0 || masks[i] == 0 || (masks[k] & masks[i]) != 0)) {
         dup = k;
       }
+    }
+    if (dup < i && a->escalate) {
+      rules_problem(r, &a->site, "escalate_priority: '%s' is given twice",
+                    a->text);
+      continue;
     }
     if (dup < i) {
       rules_problem(r, &a->site, "%s: already declared at %s for the same "
@@ -506,18 +516,130 @@ compile_ats(pr_rules *r)
       continue;
     }
     uint32_t index;
-    if (pr_sla_set_add_threshold(r->sla, a->permille, a->offset_ms, masks[i],
-                                 &index, err, sizeof(err)) != PROMPTLY_OK) {
+    if ((a->escalate
+           ? pr_sla_set_add_escalation(r->sla, a->permille, a->offset_ms,
+                                       masks[i], a->escalate, &index, err,
+                                       sizeof(err))
+           : pr_sla_set_add_threshold(r->sla, a->permille, a->offset_ms,
+                                      masks[i], &index, err, sizeof(err))) !=
+        PROMPTLY_OK) {
       rules_problem(r, &a->site, "%s: %s", what, err);
       continue;
     }
     compile_actions(r, &a->site, what, a->actions, a->n_actions, index,
                     pr_sla_set_threshold_action);
-    compile_quiet(r, &a->site, what,
-                  quiet_name(r, &a->site, what, a->quiet, a->quiet_cal),
-                  index, pr_sla_set_threshold_quiet);
+    /* A rising priority is no notification: never held. */
+    if (!a->escalate) {
+      compile_quiet(r, &a->site, what,
+                    quiet_name(r, &a->site, what, a->quiet, a->quiet_cal),
+                    index, pr_sla_set_threshold_quiet);
+    }
   }
   free(masks);
+}
+
+/* --- escalate_priority { at = { "50%", "75%" }, metric = "resolution" } -- */
+
+typedef struct rules_escalate_ctx {
+  const char *metric;
+  int32_t kind;
+} rules_escalate_ctx;
+
+static void
+add_escalate_step(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
+                  const char *text)
+{
+  (void)L;
+  rules_escalate_ctx *ctx = ud;
+  int32_t permille = 0;
+  int64_t offset = 0;
+  int rc = parse_share(text, 1, &permille, &offset);
+  if (rc == -1) {
+    rules_problem(r, site, "escalate_priority: '%s' is not a share of the "
+                  "target (write " SHARE_FORMS ")", text);
+    return;
+  }
+  if (rc == -2 || permille < 1 || permille > 10000) {
+    rules_problem(r, site, "escalate_priority: '%s' is out of range (more "
+                  "than 0%%, at most 1000%%, plus at most 10 years)", text);
+    return;
+  }
+  long i = push_elem((void **)&r->ats, &r->n_ats, sizeof(rules_at));
+  if (i < 0) {
+    rules_out_of_memory(r, site, "escalate_priority");
+    return;
+  }
+  rules_at *a = &r->ats[i];
+  a->site = *site;
+  a->permille = permille;
+  a->offset_ms = offset;
+  a->escalate = ctx->kind;
+  a->complete = 1;
+  char what[96];
+  snprintf(what, sizeof(what), "escalate_priority '%s'", text);
+  rules_actions acts = {&a->actions, &a->n_actions, "escalate_priority"};
+  if ((a->text = pr_strdup(text)) == NULL ||
+      push_str(&a->metrics, &a->n_metrics, ctx->metric) != PROMPTLY_OK ||
+      push_action(r, site, &acts, "raise_priority", "by", "1") == NULL) {
+    rules_out_of_memory(r, site, "escalate_priority");
+  }
+}
+
+/* escalate_priority { at = "75%" | { shares }, metric = "resolution",
+** over_manual = false }: once a folder. */
+void
+collect_escalate(lua_State *L, pr_rules *r, const rules_site *site, int arg)
+{
+  static const char *const keys[] = {"at", "metric", "over_manual", NULL};
+  for (size_t i = 0; i < r->n_ats; i++) {
+    if (r->ats[i].escalate) {
+      rules_problem(r, site, "escalate_priority: already declared at %s",
+                    r->ats[i].site.where);
+      return;
+    }
+  }
+  if (lua_type(L, arg) != LUA_TTABLE) {
+    rules_problem(r, site, "escalate_priority: expects a table, as in "
+                  "escalate_priority { at = { \"50%%\", \"75%%\" }, "
+                  "metric = \"resolution\" }");
+    return;
+  }
+  size_t n;
+  const char **names = sorted_keys(L, r, site, "escalate_priority", arg, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (!in_list(keys, names[i])) {
+      rules_problem(r, site, "escalate_priority: unknown key '%s' (known: "
+                    "at, metric, over_manual)", names[i]);
+    }
+  }
+  lua_pop(L, 1);
+  rules_escalate_ctx ctx = {"resolution", PR_SLA_ESCALATE};
+  if (raw_field(L, arg, "metric") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, site, "escalate_priority: metric must be the name of "
+                    "a metric, not a %s", luaL_typename(L, -1));
+      lua_pop(L, 1);
+      return;
+    }
+    ctx.metric = lua_tostring(L, -1);
+  }
+  if (raw_field(L, arg, "over_manual") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN) {
+      rules_problem(r, site, "escalate_priority: over_manual must be true or "
+                    "false, not a %s", luaL_typename(L, -1));
+    } else if (lua_toboolean(L, -1)) {
+      ctx.kind = PR_SLA_ESCALATE_OVER_MANUAL;
+    }
+  }
+  lua_pop(L, 1);
+  if (raw_field(L, arg, "at") == LUA_TNIL) {
+    rules_problem(r, site, "escalate_priority: no shares (write at = { "
+                  "\"50%%\", \"75%%\" })");
+  } else {
+    each_string(L, r, site, "escalate_priority", "at", -1, add_escalate_step,
+                &ctx);
+  }
+  lua_pop(L, 2); /* at, metric */
 }
 
 /* --- waiting "24h" { ... }, remind_customer_after, close_after ------------ */

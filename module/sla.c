@@ -356,6 +356,7 @@ pr_sla_attr_edges(pr_sla_ticket *t, const pr_sla_set *s,
     }
     custom_roles(t, s, m, on, at);
   }
+  sla_fn_targets(t, s, out);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -456,6 +457,7 @@ pr_sla_open_pick(const pr_sla_set *s, int64_t ticket, int64_t at_ms,
   if (t->flags & T_DONE) {
     resolve(t, s, status, at_ms);
   }
+  sla_fn_targets(t, s, out);
   sla_settle(t, s, at_ms);
   int rc = sla_fire_due(t, s, at_ms, out);
   if (sla_report(t, s, at_ms, out) != PROMPTLY_OK) {
@@ -546,6 +548,7 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   pause_follow(t, s, at);
   wait_follow(t, at);
   custom_event(t, s, kind, status, at);
+  sla_fn_targets(t, s, out);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -671,6 +674,7 @@ pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
       c->elapsed_ms = h.business_ms;
     }
   }
+  sla_fn_targets(t, s, out);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -750,6 +754,7 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
     t->flags |= T_EXCLUDED;
     return rc;
   }
+  sla_fn_targets(t, s, out);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -802,6 +807,7 @@ pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
   if (!excluded) {
     t->flags &= (uint8_t)~T_EXCLUDED;
   }
+  sla_fn_targets(t, s, out);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -855,6 +861,11 @@ move_ext(pr_sla_ticket *t, pr_sla_ticket *nt, const pr_sla_set *old_s,
   if (e == NULL) {
     return;
   }
+  /* The new rules' target functions run again (their indices and
+  ** policies are the new set's). */
+  free(e->fnt);
+  e->fnt = NULL;
+  e->n_fnt = 0;
   int map[PR_SLA_MAX_METRICS];  /* old index -> new index, -1 gone */
   for (uint32_t m = 0; m < old_s->n_metrics; m++) {
     map[m] = pr_sla_set_metric_find(new_s, old_s->metrics[m].name);
@@ -1018,6 +1029,7 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
   }
   pr_sla_ticket_free(t);
+  sla_fn_targets(nt, new_s, out);
   sla_settle(nt, new_s, at);
   int rc2 = sla_fire_due(nt, new_s, at, out);
   if (sla_report(nt, new_s, at, out) != PROMPTLY_OK) {

@@ -140,8 +140,32 @@
 ** cycle's start and the policy's calendar give it; calendar time: n x
 ** 24 h).  n in [1, PR_CAL_MAX_BDAYS]. */
 #define PR_SLA_BDAYS(n)      (-1 - (int64_t)(n))
-#define PR_SLA_IS_BDAYS(v)   ((v) < -1)
+#define PR_SLA_IS_BDAYS(v)   ((v) < -1 && (v) >= PR_SLA_BDAYS(PR_CAL_MAX_BDAYS))
 #define PR_SLA_BDAYS_N(v)    ((uint32_t)(-1 - (v)))
+
+/* A relative deadline ("next business day 16:00", "end of business day",
+** pr_cal_deadline): n business days after the cycle's start date, at
+** minute (0..1439) of that day, or minute PR_SLA_REL_END for the day's
+** end.  Stored as a negative code, turned into business ms from each
+** cycle's start in the policy's calendar (calendar time: UTC days). */
+#define PR_SLA_REL_END       1440
+#define PR_SLA_REL_BASE      (-(INT64_C(1) << 40))
+#define PR_SLA_REL(n, min)   (PR_SLA_REL_BASE - ((int64_t)(n) * 2048 + (min)))
+#define PR_SLA_IS_REL(v)     ((v) <= PR_SLA_REL_BASE && \
+                              (v) > PR_SLA_REL_BASE - (int64_t)(PR_CAL_MAX_BDAYS + 1) * 2048)
+#define PR_SLA_REL_N(v)      ((uint32_t)((PR_SLA_REL_BASE - (v)) / 2048))
+#define PR_SLA_REL_MIN(v)    ((int32_t)((PR_SLA_REL_BASE - (v)) % 2048))
+
+/* A target given by a rule function returning the deadline (index fn of
+** the rules' target functions): run once per cycle and policy through
+** pr_sla_actions.deadline when the cycle starts (or the policy comes to
+** match), its answer kept with the ticket; the target is the business
+** time from the cycle's start to that instant, as for PR_SLA_REL. */
+#define PR_SLA_FN_BASE       (-(INT64_C(1) << 50))
+#define PR_SLA_FN(fn)        (PR_SLA_FN_BASE - (int64_t)(fn))
+#define PR_SLA_IS_FN(v)      ((v) <= PR_SLA_FN_BASE && \
+                              (v) > PR_SLA_FN_BASE - (INT64_C(1) << 32))
+#define PR_SLA_FN_INDEX(v)   ((uint32_t)(PR_SLA_FN_BASE - (v)))
 
 /* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
 #define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
@@ -203,11 +227,21 @@ typedef struct pr_sla_threshold {
   int32_t permille;          /* share of the target: 750 = 75% */
   int64_t offset_ms;         /* business time after that share, >= 0 */
   uint32_t metrics;          /* bit per metric index; 0 = every metric */
-  char label[40];            /* canonical, "100%+2h" */
+  char label[40];            /* canonical, "100%+2h"; "escalate-50%" for
+                                an escalate_priority step */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
   pr_sla_quiet quiet;
+  int32_t escalate;          /* 0: an `at` step; else a step of
+                                escalate_priority (PR_SLA_ESCALATE_*) */
 } pr_sla_threshold;
+
+/* escalate_priority steps: each raises the ticket's priority one level,
+** once per ticket, never past the top level; over a priority an agent set
+** by hand only with PR_SLA_ESCALATE_OVER_MANUAL.  They are not steps of
+** sla.escalation. */
+#define PR_SLA_ESCALATE             1
+#define PR_SLA_ESCALATE_OVER_MANUAL 2
 
 typedef struct pr_sla_wait {
   int64_t after_ms;          /* calendar time in one customer wait period */
@@ -366,6 +400,15 @@ int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
 ** clock's cycle started. */
 int pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
                             void *ud, char *err, size_t errlen);
+/* A target function, PR_SLA_FN(fn). */
+int pr_sla_set_target_fn(pr_sla_set *s, uint32_t policy, uint32_t level,
+                         uint32_t metric, uint32_t fn, char *err,
+                         size_t errlen);
+/* A relative deadline, PR_SLA_REL(n, minute): n in [0, PR_CAL_MAX_BDAYS],
+** minute in [0, 1440) for n >= 1, or PR_SLA_REL_END (any n). */
+int pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
+                               uint32_t metric, uint32_t n, int32_t minute,
+                               char *err, size_t errlen);
 int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                             uint32_t metric, uint32_t n, char *err,
                             size_t errlen);
@@ -394,6 +437,15 @@ int32_t pr_sla_at_risk(const pr_sla_set *s, uint32_t m);
 int pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille,
                              int64_t offset_ms, uint32_t metrics,
                              uint32_t *index, char *err, size_t errlen);
+
+/* A step of escalate_priority (kind PR_SLA_ESCALATE or
+** PR_SLA_ESCALATE_OVER_MANUAL), as a threshold labelled "escalate-<share>":
+** it may share a share with an `at` step of the same metrics, not with
+** another escalation step.  Its actions are added as a threshold's. */
+int pr_sla_set_add_escalation(pr_sla_set *s, int32_t permille,
+                              int64_t offset_ms, uint32_t metrics,
+                              int32_t kind, uint32_t *index, char *err,
+                              size_t errlen);
 
 /* A customer-wait timer after after_ms (> 0) of one wait period. */
 int pr_sla_set_add_wait(pr_sla_set *s, int64_t after_ms, uint32_t *index,
@@ -479,6 +531,15 @@ typedef struct pr_sla_record {
   char *json;              /* the record, one JSON line without newline */
 } pr_sla_record;
 
+/* The deadline target function fn gives metric m's cycle of ticket under
+** policy (indices of the set) at level, started at start_ms: 1 with the
+** instant in *at_ms, 0 for no target (the function said so, or failed:
+** the callee reports it). */
+typedef int (*pr_sla_deadline_fn)(void *ud, int64_t ticket, uint32_t fn,
+                                  uint32_t metric, uint32_t policy,
+                                  uint32_t level, int64_t start_ms,
+                                  int64_t *at_ms);
+
 typedef struct pr_sla_actions {
   pr_sla_action *v;
   uint32_t n;
@@ -499,6 +560,10 @@ typedef struct pr_sla_actions {
   pr_sla_action *held;
   uint32_t n_held;
   uint32_t cap_held;
+  /* Target functions (PR_SLA_FN) run through this; NULL: they give no
+  ** target. */
+  pr_sla_deadline_fn deadline;
+  void *deadline_ud;
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);

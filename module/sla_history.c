@@ -54,6 +54,7 @@ sla_ext_free(sla_ext *e)
     sla_past_clear(e, UINT32_MAX);
     free(e->past);
     free(e->held);
+    free(e->fnt);
     free(e);
   }
 }
@@ -84,7 +85,8 @@ sla_ext_size(const sla_ext *e)
   for (uint32_t i = 0; i < e->n_past; i++) {
     n += e->past[i].key != NULL ? strlen(e->past[i].key) + 1 : 0;
   }
-  return n + e->n_past * sizeof(sla_past) + e->cap_held * sizeof(sla_held);
+  return n + e->n_past * sizeof(sla_past) + e->n_fnt * sizeof(sla_fnt) +
+         e->cap_held * sizeof(sla_held);
 }
 
 

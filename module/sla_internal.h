@@ -11,6 +11,7 @@
 **   sla.c         transitions: events, pauses, retargeting, exceptions,
 **                 reloads
 **   sla_fields.c  the fields a ticket shows, and clock information
+**   sla_fn.c      targets given by rule functions: their deadlines kept
 */
 #ifndef PR_SLA_INTERNAL_H
 #define PR_SLA_INTERNAL_H
@@ -150,8 +151,19 @@ typedef struct sla_held {
 #define SLA_MAX_HELD 64
 #define SLA_HELD_WAIT PR_SLA_MAX_METRICS
 
+/* The deadline a target function gave one cycle of one metric under one
+** policy (sla_fn.c); NEVER: no target. */
+typedef struct sla_fnt {
+  int64_t at_ms;
+  uint32_t cycle;
+  uint32_t fn;
+  uint16_t policy;
+  uint8_t metric;
+} sla_fnt;
+
 /* What a ticket keeps beyond its clocks, allocated on first need (a
-** pause, a breach, an exception), so that a plain ticket stays small. */
+** pause, a breach, an exception, a target function), so that a plain
+** ticket stays small. */
 typedef struct sla_ext {
   char *exc_reason;          /* the last exception's reason, owned */
   sla_span *spans;
@@ -169,6 +181,8 @@ typedef struct sla_ext {
                                 in the order reached */
   uint32_t n_held;
   uint32_t cap_held;
+  sla_fnt *fnt;              /* target functions' deadlines, or NULL */
+  uint32_t n_fnt;
 } sla_ext;
 
 /* Elapsed figures of a cycle over its running intervals. */
@@ -302,6 +316,17 @@ void sla_past_rebind(pr_sla_ticket *nt, const pr_sla_ticket *t,
                      const pr_sla_set *old_s, const pr_sla_set *new_s);
 /* Drop the entries of metric m (a new cycle), or all with m = UINT32_MAX. */
 void sla_past_clear(sla_ext *e, uint32_t m);
+
+/* sla_fn.c */
+/* Run the target functions that the open cycles' policies need and that
+** did not run for their cycle yet (through out->deadline), before
+** sla_settle. */
+void sla_fn_targets(pr_sla_ticket *t, const pr_sla_set *s,
+                    pr_sla_actions *out);
+/* The deadline function fn gave m's current cycle under policy: 1 and
+** *at_ms, or 0 (not run, or no target). */
+int sla_fn_lookup(const pr_sla_ticket *t, uint32_t m, uint32_t policy,
+                  uint32_t fn, int64_t *at_ms);
 
 /* sla.c */
 /* Whether the ticket's clocks stand still: a pause status or a pause

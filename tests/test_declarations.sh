@@ -96,6 +96,82 @@ expect_problems "$fx/accounts-bad"
 scenario business-days "$src/examples/policies/business-days" \
   2026-11-26T12:00:00Z
 expect_problems "$fx/business-days-bad"
+# item 2: relative deadlines ("next business day 16:00").
+scenario relative-deadlines "$src/examples/policies/relative-deadlines" \
+  2026-11-26T00:00:00Z
+expect_problems "$fx/relative-deadlines-bad"
+# A target function that fails on a ticket: reported as a failing `when`
+# is (file:line, the ticket; the run fails), and the ticket keeps the
+# other policy's target (standard: Mon 10:00 + next business day 16:00 =
+# Tue 17 16:00).  The function runs when the cycle starts: a later change
+# of the attribute does not move the due (ticket 3: 11:00, breached then).
+d="$fx/deadline-fn-errors"
+for n in 1 2 3; do
+  grep "\"ticket\": $n," "$d/events.jsonl" >"$tmp/fn$n.jsonl"
+  run_cli "$tmp/fn$n.out" "$tmp/fn$n.err" run --rules "$d" \
+    --events "$tmp/fn$n.jsonl" --until 2026-11-16T12:00:00Z
+  eval "rc$n=\$rc"
+done
+check "target function returning no instant: the run fails" test "$rc1" -eq 1
+check "target function returning no instant: file:line and ticket" grep -qxF \
+  "promptly: error: 20-fn.lua:3: policy 'promised': resolution: the function returned 'soon', not an instant (give \"2026-11-17T16:00:00Z\", milliseconds since 1970, or nil for no target) (ticket 1, resolution)" \
+  "$tmp/fn1.err"
+check "target function returning no instant: the other policy's due" grep -qF \
+  '"sla.policy": "standard", "sla.status": "on_track", "sla.due": "2026-11-17T16:00:00Z"' \
+  "$tmp/fn1.out"
+check "target function raising: the function's own file:line" grep -qxF \
+  "promptly: error: 20-fn.lua:7: attempt to index a nil value (field 'missing') (ticket 2, resolution)" \
+  "$tmp/fn2.err"
+check "target function raising: the other policy's due" grep -qF \
+  '"sla.policy": "standard", "sla.status": "on_track", "sla.due": "2026-11-17T16:00:00Z"' \
+  "$tmp/fn2.out"
+check "target function: fixed when the cycle starts" test "$rc3" -eq 0
+check "target function: its instant is the due" grep -qF \
+  '"sla.policy": "promised", "sla.status": "on_track", "sla.due": "2026-11-16T11:00:00Z"' \
+  "$tmp/fn3.out"
+check "target function: breached at it, whatever the attribute says later" \
+  grep -qF '"at": "2026-11-16T11:00:00Z", "ticket": 3, "write": {"sla.status": "breached"' \
+  "$tmp/fn3.out"
+check "target function: nothing on stderr when it works" same /dev/null \
+  "$tmp/fn3.err"
+# All three in one run: the errors fail it (exit 1) but do not stop it;
+# every ticket is written, each as in its own run.
+run_cli "$tmp/fnall.out" "$tmp/fnall.err" run --rules "$d" \
+  --events "$d/events.jsonl" --until 2026-11-16T12:00:00Z
+check "target function errors: one run goes on to the end, exit 1" \
+  test "$rc" -eq 1 -a "$(grep -c '^promptly: error: ' "$tmp/fnall.err")" -eq 2
+check "target function errors: one run writes what the three runs wrote" same \
+  <(sort "$tmp/fn1.out" "$tmp/fn2.out" "$tmp/fn3.out") <(sort "$tmp/fnall.out")
+# item 8: rising priority, escalate_priority { at = { ... } }.
+scenario escalation "$src/examples/policies/escalation" 2026-11-20T00:00:00Z
+scenario escalation-over-manual "$fx/escalation-over-manual/rules" \
+  2026-11-17T00:00:00Z
+expect_problems "$fx/escalation-bad"
+scenario escalation-once "$fx/escalation-once/rules" 2026-11-18T00:00:00Z
+run_cli "$tmp/once.out" "$tmp/once.err" run \
+  --rules "$fx/escalation-once/rules" --events "$fx/escalation-once/events.jsonl" \
+  --until 2026-11-18T00:00:00Z --records "$tmp/once.rec"
+check "escalation-once: the step fired under both target generations" \
+  grep -qF '"keys": ["1:resolution:1:escalate-75%:raise_priority", "1:resolution:1.2:escalate-75%:raise_priority"]' \
+  "$tmp/once.rec"
+# explain says why a step did nothing (ticket 2: the agent's P4).
+run_cli "$tmp/esc.ex" "$tmp/esc.ex.err" explain \
+  --rules "$src/examples/policies/escalation" \
+  --events "$fx/escalation/events.jsonl" --ticket 2 --at 2026-11-19T00:00:00Z
+check "escalation: explain says why the agent's priority stays" grep -qxF \
+  "2026-11-18T10:00:00Z  escalate_priority 50% of resolution: the priority stays P4: an agent set it by hand (over_manual is false)" \
+  "$tmp/esc.ex"
+# A restart that replays the events with the keys carried out (--done):
+# the step is not handed out again, and the priority still rises the same.
+echo '1:resolution:1:escalate-50%:raise_priority' >"$tmp/esc.done"
+run_cli "$tmp/esc.done.out" "$tmp/esc.done.err" run \
+  --rules "$src/examples/policies/escalation" \
+  --events "$fx/escalation/events.jsonl" --until 2026-11-20T00:00:00Z \
+  --done "$tmp/esc.done"
+check "escalation --done: exits 0" test "$rc" -eq 0
+check "escalation --done: only the step carried out is left out" same \
+  <(grep -vF '"key": "1:resolution:1:escalate-50%:raise_priority"' \
+    "$fx/escalation/expected.jsonl") "$tmp/esc.done.out"
 # item 6: per-metric warnings and at_risk.
 scenario warnings "$src/examples/policies/warnings" 2026-11-19T00:00:00Z
 expect_problems "$fx/warnings-bad"

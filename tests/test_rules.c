@@ -793,6 +793,54 @@ test_rules_sla_thresholds_sorted_with_actions(void **state)
 }
 
 
+/* Relative deadlines compile to their codes (words in any case, "by");
+** escalate_priority's shares become ladder steps of the resolution with
+** raise_priority by=1, labelled apart from an at step of the same share,
+** after it, and outside sla.escalation's steps. */
+static void
+test_rules_relative_deadlines_and_escalation(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-rel-escalate");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_policies, 1);
+  const int64_t *tg = s->policies[0].target_ms;
+  uint32_t nm = s->n_metrics;
+  for (uint32_t l = 0; l < 4; l++) {
+    assert_true(tg[l * nm + PR_SLA_RESOLUTION] == PR_SLA_REL(1, 16 * 60));
+  }
+  assert_true(tg[0 * nm + PR_SLA_FIRST_RESPONSE] ==
+              PR_SLA_REL(0, PR_SLA_REL_END));
+  assert_true(tg[1 * nm + PR_SLA_FIRST_RESPONSE] ==
+              PR_SLA_REL(2, 12 * 60 + 30));
+  assert_true(tg[2 * nm + PR_SLA_FIRST_RESPONSE] ==
+              PR_SLA_REL(1, PR_SLA_REL_END));
+  assert_true(tg[3 * nm + PR_SLA_FIRST_RESPONSE] == PR_SLA_BDAYS(3));
+  assert_true(PR_SLA_IS_REL(PR_SLA_REL(1000, PR_SLA_REL_END)));
+  assert_false(PR_SLA_IS_BDAYS(PR_SLA_REL(0, 0)));
+  assert_false(PR_SLA_IS_REL(PR_SLA_BDAYS(1000)));
+  assert_int_equal(PR_SLA_REL_N(PR_SLA_REL(2, 750)), 2);
+  assert_int_equal(PR_SLA_REL_MIN(PR_SLA_REL(2, 750)), 750);
+  assert_int_equal(s->n_thresholds, 3);
+  const pr_sla_threshold *t = s->thresholds;
+  assert_string_equal(t[0].label, "50%");
+  assert_int_equal(t[0].escalate, 0);
+  assert_int_equal(t[0].metrics, 0);
+  assert_int_equal(s->step[0], 1);
+  assert_string_equal(t[1].label, "escalate-50%");
+  assert_string_equal(t[2].label, "escalate-75%");
+  for (int i = 1; i <= 2; i++) {
+    assert_int_equal(t[i].escalate, PR_SLA_ESCALATE_OVER_MANUAL);
+    assert_int_equal(t[i].metrics, 1u << PR_SLA_RESOLUTION);
+    assert_int_equal(s->step[i], 0);
+    assert_int_equal(t[i].n_actions, 1);
+    assert_action(t[i].actions, t[i].n_actions, 0, "raise_priority", 1,
+                  "by=1");
+  }
+  pr_rules_free(r);
+}
+
+
 /* The 100% entry names every action, in a scrambled order: they come out
 ** in the documented order, with set_field's fields by name, and a level
 ** name turned into its id; the same on every load (Lua's pairs() order
@@ -986,15 +1034,19 @@ test_rules_quiet_hours(void **state)
   pr_calendar *customer = pr_rules_calendar(r, "customer-hours");
   assert_non_null(business);
   assert_non_null(customer);
-  assert_int_equal(s->n_thresholds, 3);
-  assert_string_equal(s->thresholds[0].label, "75%");
-  assert_ptr_equal(s->thresholds[0].quiet.cal, business);
-  assert_null(s->thresholds[0].quiet.zone_fn);
-  assert_string_equal(s->thresholds[1].label, "100%");
-  assert_null(s->thresholds[1].quiet.cal);
-  assert_string_equal(s->thresholds[2].label, "150%");
-  assert_ptr_equal(s->thresholds[2].quiet.cal, customer);
-  assert_non_null(s->thresholds[2].quiet.zone_fn);
+  /* Sorted by share: the escalate_priority step (50%) first, never held
+  ** (a rising priority is no notification). */
+  assert_int_equal(s->n_thresholds, 4);
+  assert_int_not_equal(s->thresholds[0].escalate, 0);
+  assert_null(s->thresholds[0].quiet.cal);
+  assert_string_equal(s->thresholds[1].label, "75%");
+  assert_ptr_equal(s->thresholds[1].quiet.cal, business);
+  assert_null(s->thresholds[1].quiet.zone_fn);
+  assert_string_equal(s->thresholds[2].label, "100%");
+  assert_null(s->thresholds[2].quiet.cal);
+  assert_string_equal(s->thresholds[3].label, "150%");
+  assert_ptr_equal(s->thresholds[3].quiet.cal, customer);
+  assert_non_null(s->thresholds[3].quiet.zone_fn);
   assert_int_equal(s->n_waits, 3);
   assert_string_equal(s->waits[0].label, "1d");
   assert_ptr_equal(s->waits[0].quiet.cal, business);
@@ -1182,7 +1234,8 @@ test_rules_sla_problems(void **state)
     "20-bad.lua:18: metric 'call': start: unknown event 'ring'",
     "20-bad.lua:19: pause_on: 'On Hold' is already given at 20-bad.lua:19",
     "20-bad.lua:20: policy 'f': first_response: a target is a duration "
-    "such as \"4h\", \"best effort\" or false, not a number",
+    "such as \"4h\", a deadline such as \"next business day 16:00\", a "
+    "function returning one, \"best effort\" or false, not a number",
     "20-bad.lua:21: policy 'g': first_response: '1.5h' is not a duration",
     "20-bad.lua:23: at '90%': already declared at 20-bad.lua:22",
     "20-bad.lua:24: at_risk: '0%' is out of range",
@@ -1533,6 +1586,7 @@ main(void)
     cmocka_unit_test(test_rules_sla_pauses_and_at_risk),
     cmocka_unit_test(test_rules_sla_thresholds_sorted_with_actions),
     cmocka_unit_test(test_rules_sla_actions_in_fixed_order),
+    cmocka_unit_test(test_rules_relative_deadlines_and_escalation),
     cmocka_unit_test(test_rules_sla_waits_joined_and_sorted),
     cmocka_unit_test(test_rules_sla_exceptions_declared),
     cmocka_unit_test(test_rules_sla_exceptions_apply),

@@ -669,6 +669,161 @@ test_sla_calendar_time_policy(void **state)
 }
 
 
+/* Relative deadlines (values by hand; office = Mon-Fri 09-17 UTC,
+** 2026-11-16 a Monday).  From Mon 10:00: "next business day 16:00" is 7h
+** + 7h = 14h, due Tue 16:00, 75% (10h30m) at Tue 12:30; "end of business
+** day" is Monday's 7h, used up at the close: due Tue 09:00.  Half an hour
+** on hold on Tuesday (10:00-10:30) moves the due to 16:30 and 75% to
+** 13:00.  In calendar time: 16:00 UTC of the next day, 30h. */
+static void
+test_sla_relative_deadline(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "office", office);
+  uint32_t q = add_policy(s, "plain", NULL);
+  for (uint32_t l = 0; l < 4; l++) {
+    assert_int_equal(pr_sla_set_target_deadline(s, p, l, PR_SLA_RESOLUTION,
+                                                 1, 16 * 60, NULL, 0),
+                     PROMPTLY_OK);
+    assert_int_equal(pr_sla_set_target_deadline(s, p, l,
+                                                PR_SLA_FIRST_RESPONSE, 0,
+                                                PR_SLA_REL_END, NULL, 0),
+                     PROMPTLY_OK);
+    assert_int_equal(pr_sla_set_target_deadline(s, q, l, PR_SLA_RESOLUTION,
+                                                 1, 16 * 60, NULL, 0),
+                     PROMPTLY_OK);
+  }
+  /* 0 days needs the day's end; 1001 days and minute 1441 are absurd. */
+  assert_int_equal(pr_sla_set_target_deadline(s, p, 0, PR_SLA_RESOLUTION, 0,
+                                              16 * 60, NULL, 0),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(pr_sla_set_target_deadline(s, p, 0, PR_SLA_RESOLUTION,
+                                              PR_CAL_MAX_BDAYS + 1, 60, NULL,
+                                              0),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(pr_sla_set_target_deadline(s, p, 0, PR_SLA_RESOLUTION, 1,
+                                              PR_SLA_REL_END + 1, NULL, 0),
+                   PROMPTLY_ERANGE);
+  assert_int_equal(pr_sla_set_add_pause(s, "on hold", 0, NULL, 0),
+                   PROMPTLY_OK);
+  threshold(s, 750, 0, "notify", "lead");
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 10, 0);
+  pr_sla_ticket *t = open_ticket(s, 5, mon, 2, 1, &a);
+  assert_string_equal(fld(t, s, mon, "sla.resolution.due"),
+                      "2026-11-17T16:00:00Z");
+  assert_string_equal(fld(t, s, mon, "sla.first_response.due"),
+                      "2026-11-17T09:00:00Z");
+  pr_sla_clock_info ci;
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION, mon, &ci),
+                   PROMPTLY_OK);
+  assert_int_equal(ci.target_ms, 14 * HOUR);
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, at(2026, 11, 16, 11, 0), &a);
+  ev(t, s, PR_SLA_EV_STATUS, "on hold", at(2026, 11, 17, 10, 0), &a);
+  ev(t, s, PR_SLA_EV_STATUS, "open", at(2026, 11, 17, 10, 30), &a);
+  assert_string_equal(fld(t, s, at(2026, 11, 17, 10, 30),
+                          "sla.resolution.due"),
+                      "2026-11-17T16:30:00Z");
+  assert_int_equal(next(t, s, at(2026, 11, 17, 10, 30)),
+                   at(2026, 11, 17, 13, 0));
+  pr_sla_actions_clear(&a);
+  assert_int_equal(pr_sla_fire(t, s, at(2026, 11, 17, 13, 0), &a),
+                   PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "5:resolution:1:75%:notify");
+  assert_int_equal(a.v[0].at_ms, at(2026, 11, 17, 13, 0));
+  /* Calendar time: every UTC day a business day. */
+  pr_sla_ticket *u = open_ticket(s, 6, mon, 2, 2, &a);
+  assert_string_equal(fld(u, s, mon, "sla.resolution.due"),
+                      "2026-11-17T16:00:00Z");
+  assert_int_equal(pr_sla_clock_info_at(u, s, PR_SLA_RESOLUTION, mon, &ci),
+                   PROMPTLY_OK);
+  assert_int_equal(ci.target_ms, 30 * HOUR);
+  pr_sla_ticket_free(t);
+  pr_sla_ticket_free(u);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* A target function's deadline (values by hand; office = Mon-Fri 09-17
+** UTC).  Function 0 answers the start + 26 hours of wall time: from Mon
+** 10:00, Tue 12:00 = 7h + 3h of business time.  Function 1 gives no
+** target.  Each runs once per cycle and policy: an event in the cycle runs
+** nothing again; a level with another function runs that one. */
+static int fn_calls;
+
+static int
+fake_deadline(void *ud, int64_t ticket, uint32_t fn, uint32_t metric,
+              uint32_t policy, uint32_t level, int64_t start_ms,
+              int64_t *at_ms)
+{
+  (void)ud;
+  (void)ticket;
+  (void)policy;
+  (void)level;
+  fn_calls++;
+  assert_int_equal(metric, PR_SLA_RESOLUTION);
+  if (fn == 1) {
+    return 0;
+  }
+  *at_ms = start_ms + 26 * HOUR;
+  return 1;
+}
+
+static void
+test_sla_function_target(void **state)
+{
+  (void)state;
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "office", office);
+  for (uint32_t l = 0; l < 4; l++) {
+    assert_int_equal(pr_sla_set_target_fn(s, p, l, PR_SLA_RESOLUTION,
+                                          l == 0 ? 1 : 0, NULL, 0),
+                     PROMPTLY_OK);
+  }
+  seal(s);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  a.deadline = fake_deadline;
+  fn_calls = 0;
+  int64_t mon = at(2026, 11, 16, 10, 0);
+  pr_sla_ticket *t = open_ticket(s, 8, mon, 2, 1, &a);
+  assert_int_equal(fn_calls, 1);
+  assert_string_equal(fld(t, s, mon, "sla.resolution.due"),
+                      "2026-11-17T12:00:00Z");
+  pr_sla_clock_info ci;
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION, mon, &ci),
+                   PROMPTLY_OK);
+  assert_int_equal(ci.target_ms, 10 * HOUR);
+  ev(t, s, PR_SLA_EV_NOTE, NULL, at(2026, 11, 16, 11, 0), &a);
+  assert_int_equal(fn_calls, 1);
+  assert_string_equal(fld(t, s, at(2026, 11, 16, 11, 0),
+                          "sla.resolution.due"),
+                      "2026-11-17T12:00:00Z");
+  /* P1's function gives no target: the resolution stops applying. */
+  assert_int_equal(pr_sla_retarget(t, s, 0, 1, at(2026, 11, 16, 12, 0), &a),
+                   PROMPTLY_OK);
+  assert_int_equal(fn_calls, 2);
+  assert_string_equal(fld(t, s, at(2026, 11, 16, 12, 0),
+                          "sla.resolution.due"), "");
+  /* Without a way to run functions, no target at all. */
+  pr_sla_actions b;
+  pr_sla_actions_init(&b);
+  pr_sla_ticket *u = open_ticket(s, 9, mon, 2, 1, &b);
+  assert_int_equal(fn_calls, 2);
+  assert_string_equal(fld(u, s, mon, "sla.resolution.due"), "");
+  pr_sla_ticket_free(t);
+  pr_sla_ticket_free(u);
+  pr_sla_actions_free(&a);
+  pr_sla_actions_free(&b);
+  pr_sla_set_free(s);
+}
+
+
 /* Four business hours from Friday 13:00 are used up at 17:00, the close:
 ** due Monday 09:00, so a reply on Saturday is in time and one at Monday
 ** 09:00 is not. */
@@ -2400,6 +2555,8 @@ main(void)
     cmocka_unit_test(test_sla_thousand_pauses_stay_bounded),
     cmocka_unit_test(test_sla_reload_loosened_target_breaches_again),
     cmocka_unit_test(test_sla_exception_scoped_shown_and_undone),
+    cmocka_unit_test(test_sla_relative_deadline),
+    cmocka_unit_test(test_sla_function_target),
   };
   return cmocka_run_group_tests(tests, setup_calendars, teardown_calendars);
 }
