@@ -1320,6 +1320,33 @@ pr_core_records_open(promptly *p, int64_t at_ms)
 
 /* --- Rebinding tickets after a reload ------------------------------------ */
 
+/* t->raised names ladder entries by their index in the rule set in force;
+** a reload that inserts, removes or reorders steps moves them.  Each step
+** that changed the priority keeps that memory under the new ladder's
+** entry of the same label (the one apply_priority_action looks up), as
+** the clocks' fired bits do (pr_sla_rebind): such a step does not raise
+** again, a step new to the ladder raises once.  A step the reload removed
+** is forgotten (its label no longer fires). */
+static uint32_t
+remap_raised(uint32_t raised, const pr_sla_set *old_s, const pr_sla_set *new_s)
+{
+  uint32_t out = 0;
+  for (uint32_t j = 0; j < old_s->n_thresholds && j < 32; j++) {
+    if ((raised & ((uint32_t)1 << j)) == 0) {
+      continue;
+    }
+    for (uint32_t k = 0; k < new_s->n_thresholds && k < 32; k++) {
+      if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
+          0) {
+        out |= (uint32_t)1 << k;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+
 typedef struct rebind_ctx {
   promptly *p;
   const pr_sla_set *old_set;
@@ -1346,6 +1373,7 @@ rebind_one(pr_ticket *t, void *ud)
       t->sla = fresh;
     }
   }
+  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
   t->pick = match_policies(p, t, "reload");
   retarget(p, t, c->at_ms, &c->acts);
   settle(p, t, &c->acts, c->at_ms);

@@ -205,7 +205,9 @@ check "when-falls-through: reported as file:line, ticket and event line" \
 rl="$sc/reload-ladder"
 grep -v '^#' "$rl/events.jsonl" >"$tmp/rl.events"
 rl_at=$(grep -n '"reload": true' "$tmp/rl.events" | cut -d: -f1)
-# reload_run OUT ERR N ARGS...: run on the first N event lines (0: all).
+rl_wait='"ticket": 700, "write"'  # the run has loaded rules/
+# reload_run OUT ERR N ARGS...: run the case $rl on the first N event lines
+# of $tmp/rl.events (0: all), the reload line at line $rl_at.
 reload_run() {
   local out=$1 err=$2 n=$3 pid
   shift 3
@@ -220,7 +222,7 @@ reload_run() {
   exec 4>"$tmp/rl-fifo"
   head -n "$((n < rl_at ? n : rl_at - 1))" "$tmp/rl.events" >&4
   if [ "$n" -ge "$rl_at" ]; then
-    wait_for "$out" '"ticket": 700, "write"' || true
+    wait_for "$out" "$rl_wait" || true
     ln -sfn "$rl/rules-2" "$tmp/rl-rules"
     sed -n "${rl_at},${n}p" "$tmp/rl.events" >&4
   fi
@@ -285,6 +287,24 @@ run_cli "$tmp/rllive.out" "$tmp/rllive.err" run --live --rules "$rl/rules" \
   --events "$tmp/rllive.events"
 check "reload line with --live: refused" grep -qF \
   'reload: only in virtual time' "$tmp/rllive.err"
+
+# Issue 11: the steps that changed the priority are remembered by step, not
+# by position in the ladder (reload-raise): a reload that puts a 50% raise
+# in front of the 75% one that raised already neither raises again for 75%
+# (when the resolution reaches it) nor skips the new 50% step, passed
+# before the reload, which fires at the reload.
+rl="$sc/reload-raise"
+grep -v '^#' "$rl/events.jsonl" >"$tmp/rl.events"
+rl_at=$(grep -n '"reload": true' "$tmp/rl.events" | cut -d: -f1)
+rl_wait='"ticket": 800, "write"'
+reload_run "$tmp/rr.out" "$tmp/rr.err" 0 --until 2026-11-23T15:30:00Z
+check "reload-raise: exits 0" test "$rc" -eq 0
+check "reload-raise: nothing on stderr" same /dev/null "$tmp/rr.err"
+check "reload-raise: the expected writes and actions" same \
+  "$rl/expected.jsonl" "$tmp/rr.out"
+reload_run "$tmp/rr2.out" "$tmp/rr2.err" 0 --until 2026-11-23T15:30:00Z
+check "reload-raise: a second replay gives the same output" \
+  cmp "$tmp/rr.out" "$tmp/rr2.out"
 
 # --- Outcome records (--records) ---------------------------------------------
 
