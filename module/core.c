@@ -1349,6 +1349,7 @@ remap_raised(uint32_t raised, const pr_sla_set *old_s, const pr_sla_set *new_s)
 
 typedef struct rebind_ctx {
   promptly *p;
+  pr_rules *old_rules;
   const pr_sla_set *old_set;
   int64_t at_ms;
   pr_sla_actions acts;
@@ -1360,9 +1361,21 @@ rebind_one(pr_ticket *t, void *ud)
   rebind_ctx *c = ud;
   promptly *p = c->p;
   if (t->sla != NULL) {
+    /* What came due under the old rules before the reload is carried out
+    ** under them (pr_sla_rebind would fire it too, in the same actions as
+    ** the new rules'): its labels and levels are theirs, and its raises
+    ** count in t->raised by their ladder, before it is remapped. */
+    int rc = pr_sla_fire(t->sla, c->old_set, c->at_ms - 1, &c->acts);
+    if (rc != PROMPTLY_OK) {
+      sla_failed(p, t, rc, "fire before reload");
+    }
+    pr_rules *fresh_rules = p->rules;
+    p->rules = c->old_rules;
+    carry_out(p, t, &c->acts);
+    p->rules = fresh_rules;
     pr_sla_ticket *fresh = NULL;
-    int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
-                           &fresh);
+    rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
+                       &fresh);
     if (rc != PROMPTLY_OK) {
       /* Its clocks cannot follow the new rules: stop them rather than
       ** keep a state that points into the old ones. */
@@ -1419,7 +1432,7 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   ** time and their fired-threshold ledger, then take the new verdicts. */
   pr_rules *old = p->rules;
   p->rules = fresh;
-  rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
+  rebind_ctx c = {p, old, pr_rules_sla(old), now_ms(p), {0}};
   acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);
