@@ -444,91 +444,6 @@ test_abi_unknown_ticket_reported_with_source(void **state)
 }
 
 
-/* A host catching up (live time, an event two hours old): when
-** promptly_run returns, the deadlines already due have fired, so the
-** fields it was given are those of now, not those of the old event. */
-static void
-test_abi_live_catch_up_fires_overdue_deadlines(void **state)
-{
-  (void)state;
-  fake_host h;
-  fake_host_init(&h, &api);
-  const int64_t now = 1795194000000LL;
-  fake_host_set_clock(&h, now);
-  open_ok(&h, "abi-sla");
-  fake_event fe;
-  fake_create(&fe, 9, now - 2 * 3600 * 1000, "server down");
-  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
-  api.run(h.p, PROMPTLY_RUN_NOWAIT);
-  assert_string_equal(h.last_fr_state, "breached");
-  assert_int_equal(h.actions, 1);
-  assert_string_equal(h.last_action_key, "9:first_response:1:100%:notify");
-  assert_int_equal(h.last_at_ms, now - 2 * 3600 * 1000 + 30 * 60 * 1000);
-  assert_int_equal(api.close(h.p), PROMPTLY_OK);
-  fake_host_free(&h);
-}
-
-
-/* A host clock held back, then let on (rt-promptly holds time until every
-** earlier transaction is known): nothing fires while it stands before the
-** due, and the next promptly_run after it jumps past fires the threshold
-** at once, though the timer was armed for the distance of then (30 min). */
-static void
-test_abi_held_host_clock_fires_at_the_next_run(void **state)
-{
-  (void)state;
-  fake_host h;
-  fake_host_init(&h, &api);
-  const int64_t now = 1795194000000LL;
-  fake_host_set_clock(&h, now);
-  open_ok(&h, "abi-sla");
-  fake_event fe;
-  fake_create(&fe, 9, now, "server down");
-  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
-  api.run(h.p, PROMPTLY_RUN_NOWAIT);
-  assert_int_equal(h.actions, 0);
-  /* 30 min target (abi-sla): one ms before, nothing; at it, the breach. */
-  h.now_ms = now + 30 * 60 * 1000 - 1;
-  api.run(h.p, PROMPTLY_RUN_NOWAIT);
-  assert_int_equal(h.actions, 0);
-  h.now_ms = now + 30 * 60 * 1000;
-  api.run(h.p, PROMPTLY_RUN_NOWAIT);
-  assert_int_equal(h.actions, 1);
-  assert_string_equal(h.last_action_key, "9:first_response:1:100%:notify");
-  assert_int_equal(h.last_at_ms, now + 30 * 60 * 1000);
-  assert_int_equal(api.close(h.p), PROMPTLY_OK);
-  fake_host_free(&h);
-}
-
-
-/* The event that held the clock back (a reply made a minute before the
-** due, known only later) is submitted with the jump past the due: it
-** counts first, so the first response is met and nothing breaches. */
-static void
-test_abi_late_event_counts_before_the_jump(void **state)
-{
-  (void)state;
-  fake_host h;
-  fake_host_init(&h, &api);
-  const int64_t now = 1795194000000LL;
-  fake_host_set_clock(&h, now);
-  open_ok(&h, "abi-sla");
-  fake_event fe;
-  fake_create(&fe, 9, now, "server down");
-  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
-  api.run(h.p, PROMPTLY_RUN_NOWAIT);
-  h.now_ms = now + 31 * 60 * 1000;
-  promptly_event reply = {sizeof(promptly_event), PROMPTLY_EV_REPLY_AGENT, 9,
-                          now + 29 * 60 * 1000, NULL, 0, 0, "late"};
-  assert_int_equal(api.submit(h.p, &reply, NULL, 0), PROMPTLY_OK);
-  api.run(h.p, PROMPTLY_RUN_NOWAIT);
-  assert_int_equal(h.actions, 0);
-  assert_string_equal(h.last_fr_state, "met");
-  assert_int_equal(api.close(h.p), PROMPTLY_OK);
-  fake_host_free(&h);
-}
-
-
 /* Write text as DIR/10-rules.lua, replacing the file by rename. */
 static void
 write_rules(const char *dir, const char *text)
@@ -668,6 +583,91 @@ test_abi_reload_escalation_step_in_front(void **state)
 }
 
 
+/* A host catching up (live time, an event two hours old): when
+** promptly_run returns, the deadlines already due have fired, so the
+** fields it was given are those of now, not those of the old event. */
+static void
+test_abi_live_catch_up_fires_overdue_deadlines(void **state)
+{
+  (void)state;
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  open_ok(&h, "abi-sla");
+  fake_event fe;
+  fake_create(&fe, 9, now - 2 * 3600 * 1000, "server down");
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "breached");
+  assert_int_equal(h.actions, 1);
+  assert_string_equal(h.last_action_key, "9:first_response:1:100%:notify");
+  assert_int_equal(h.last_at_ms, now - 2 * 3600 * 1000 + 30 * 60 * 1000);
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+}
+
+
+/* A host clock held back, then let on (rt-promptly holds time until every
+** earlier transaction is known): nothing fires while it stands before the
+** due, and the next promptly_run after it jumps past fires the threshold
+** at once, though the timer was armed for the distance of then (30 min). */
+static void
+test_abi_held_host_clock_fires_at_the_next_run(void **state)
+{
+  (void)state;
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  open_ok(&h, "abi-sla");
+  fake_event fe;
+  fake_create(&fe, 9, now, "server down");
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  /* 30 min target (abi-sla): one ms before, nothing; at it, the breach. */
+  h.now_ms = now + 30 * 60 * 1000 - 1;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  h.now_ms = now + 30 * 60 * 1000;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 1);
+  assert_string_equal(h.last_action_key, "9:first_response:1:100%:notify");
+  assert_int_equal(h.last_at_ms, now + 30 * 60 * 1000);
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+}
+
+
+/* The event that held the clock back (a reply made a minute before the
+** due, known only later) is submitted with the jump past the due: it
+** counts first, so the first response is met and nothing breaches. */
+static void
+test_abi_late_event_counts_before_the_jump(void **state)
+{
+  (void)state;
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  open_ok(&h, "abi-sla");
+  fake_event fe;
+  fake_create(&fe, 9, now, "server down");
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  h.now_ms = now + 31 * 60 * 1000;
+  promptly_event reply = {sizeof(promptly_event), PROMPTLY_EV_REPLY_AGENT, 9,
+                          now + 29 * 60 * 1000, NULL, 0, 0, "late"};
+  assert_int_equal(api.submit(h.p, &reply, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  assert_string_equal(h.last_fr_state, "met");
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+}
+
+
 static int
 count_threads(void)
 {
@@ -720,12 +720,12 @@ main(void)
     cmocka_unit_test(test_abi_advance_handles_events_at_their_instant),
     cmocka_unit_test(test_abi_manual_priority_is_never_overwritten),
     cmocka_unit_test(test_abi_unknown_ticket_reported_with_source),
+    cmocka_unit_test(test_abi_reload_old_step_raises_once),
+    cmocka_unit_test(test_abi_reload_escalation_step_in_front),
     cmocka_unit_test(test_abi_live_catch_up_fires_overdue_deadlines),
     cmocka_unit_test(test_abi_held_host_clock_fires_at_the_next_run),
     cmocka_unit_test(test_abi_late_event_counts_before_the_jump),
     cmocka_unit_test(test_abi_creates_no_thread),
-    cmocka_unit_test(test_abi_reload_old_step_raises_once),
-    cmocka_unit_test(test_abi_reload_escalation_step_in_front),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
