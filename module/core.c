@@ -1326,7 +1326,8 @@ pr_core_records_open(promptly *p, int64_t at_ms)
 ** entry of the same label (the one apply_priority_action looks up), as
 ** the clocks' fired bits do (pr_sla_rebind): such a step does not raise
 ** again, a step new to the ladder raises once.  A step the reload removed
-** is forgotten (its label no longer fires). */
+** is forgotten: a later reload that brings it back lets it raise again
+** (as its clocks' fired bits, it is gone with the step). */
 static uint32_t
 remap_raised(uint32_t raised, const pr_sla_set *old_s, const pr_sla_set *new_s)
 {
@@ -1355,16 +1356,15 @@ typedef struct rebind_ctx {
   pr_sla_actions acts;
 } rebind_ctx;
 
+/* Before the new rules take t: what came due under the old rules before
+** the reload is carried out under them (pr_sla_rebind would fire it too,
+** in the same actions as the new rules'), so that its labels and levels
+** are theirs and its raises count in t->raised by their ladder; then
+** t->raised moves to the new ladder. */
 static void
-rebind_one(pr_ticket *t, void *ud)
+leave_old_rules(promptly *p, pr_ticket *t, rebind_ctx *c)
 {
-  rebind_ctx *c = ud;
-  promptly *p = c->p;
   if (t->sla != NULL) {
-    /* What came due under the old rules before the reload is carried out
-    ** under them (pr_sla_rebind would fire it too, in the same actions as
-    ** the new rules'): its labels and levels are theirs, and its raises
-    ** count in t->raised by their ladder, before it is remapped. */
     int rc = pr_sla_fire(t->sla, c->old_set, c->at_ms - 1, &c->acts);
     if (rc != PROMPTLY_OK) {
       sla_failed(p, t, rc, "fire before reload");
@@ -1373,9 +1373,21 @@ rebind_one(pr_ticket *t, void *ud)
     p->rules = c->old_rules;
     carry_out(p, t, &c->acts);
     p->rules = fresh_rules;
+  }
+  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
+}
+
+
+static void
+rebind_one(pr_ticket *t, void *ud)
+{
+  rebind_ctx *c = ud;
+  promptly *p = c->p;
+  leave_old_rules(p, t, c);
+  if (t->sla != NULL) {
     pr_sla_ticket *fresh = NULL;
-    rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
-                       &fresh);
+    int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
+                           &fresh);
     if (rc != PROMPTLY_OK) {
       /* Its clocks cannot follow the new rules: stop them rather than
       ** keep a state that points into the old ones. */
@@ -1386,7 +1398,6 @@ rebind_one(pr_ticket *t, void *ud)
       t->sla = fresh;
     }
   }
-  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
   t->pick = match_policies(p, t, "reload");
   retarget(p, t, c->at_ms, &c->acts);
   settle(p, t, &c->acts, c->at_ms);
