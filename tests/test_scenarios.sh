@@ -305,6 +305,24 @@ check "reload-raise: the expected writes and actions" same \
 reload_run "$tmp/rr2.out" "$tmp/rr2.err" 0 --until 2026-11-23T15:30:00Z
 check "reload-raise: a second replay gives the same output" \
   cmp "$tmp/rr.out" "$tmp/rr2.out"
+# Stopped before the reload, then restarted on it all (--done / --record):
+# the priority raised at 12:00 is not raised again, nothing fires twice.
+rrk="$tmp/rr.keys"
+: >"$rrk"
+reload_run "$tmp/rrA.out" "$tmp/rrA.err" "$((rl_at - 1))" --done "$rrk" \
+  --record "$rrk" --until 2026-11-23T12:15:00Z
+check "reload-raise restart: run A exits 0" test "$rc" -eq 0
+reload_run "$tmp/rrB.out" "$tmp/rrB.err" 0 --until 2026-11-23T15:30:00Z \
+  --done "$rrk" --record "$rrk"
+check "reload-raise restart: run B exits 0" test "$rc" -eq 0
+check "reload-raise restart: the actions of A and B are those of one run" \
+  same <(actions "$rl/expected.jsonl") <(actions "$tmp/rrA.out" "$tmp/rrB.out")
+check "reload-raise restart: the key file lists every key once, in order" \
+  same <(keys "$rl/expected.jsonl") "$rrk"
+check "reload-raise restart: run B writes the priorities of one run" same \
+  <(jq -c 'select(.write.priority) | [.at, .write.priority]' \
+    "$rl/expected.jsonl") \
+  <(jq -c 'select(.write.priority) | [.at, .write.priority]' "$tmp/rrB.out")
 
 # --- Outcome records (--records) ---------------------------------------------
 
