@@ -1435,18 +1435,70 @@ pr_core_records_open(promptly *p, int64_t at_ms)
 
 /* --- Rebinding tickets after a reload ------------------------------------ */
 
+/* t->raised names ladder entries by their index in the rule set in force;
+** a reload that inserts, removes or reorders steps moves them.  Each step
+** that changed the priority keeps that memory under the new ladder's
+** entry of the same label (the one apply_priority_action looks up), as
+** the clocks' fired bits do (pr_sla_rebind): such a step does not raise
+** again, a step new to the ladder raises once.  A step the reload removed
+** is forgotten: a later reload that brings it back lets it raise again
+** (as its clocks' fired bits, it is gone with the step). */
+static uint32_t
+remap_raised(uint32_t raised, const pr_sla_set *old_s, const pr_sla_set *new_s)
+{
+  uint32_t out = 0;
+  for (uint32_t j = 0; j < old_s->n_thresholds && j < 32; j++) {
+    if ((raised & ((uint32_t)1 << j)) == 0) {
+      continue;
+    }
+    for (uint32_t k = 0; k < new_s->n_thresholds && k < 32; k++) {
+      if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
+          0) {
+        out |= (uint32_t)1 << k;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+
 typedef struct rebind_ctx {
   promptly *p;
+  pr_rules *old_rules;
   const pr_sla_set *old_set;
   int64_t at_ms;
   pr_sla_actions acts;
 } rebind_ctx;
+
+/* Before the new rules take t: what came due under the old rules before
+** the reload is carried out under them (pr_sla_rebind would fire it too,
+** in the same actions as the new rules'), so that its labels and levels
+** are theirs and its raises count in t->raised by their ladder; then
+** t->raised moves to the new ladder. */
+static void
+leave_old_rules(promptly *p, pr_ticket *t, rebind_ctx *c)
+{
+  if (t->sla != NULL) {
+    int rc = pr_sla_fire(t->sla, c->old_set, c->at_ms - 1, &c->acts);
+    if (rc != PROMPTLY_OK) {
+      sla_failed(p, t, rc, "fire before reload");
+    }
+    pr_rules *fresh_rules = p->rules;
+    p->rules = c->old_rules;
+    carry_out(p, t, &c->acts);
+    p->rules = fresh_rules;
+  }
+  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
+}
+
 
 static void
 rebind_one(pr_ticket *t, void *ud)
 {
   rebind_ctx *c = ud;
   promptly *p = c->p;
+  leave_old_rules(p, t, c);
   if (t->sla != NULL) {
     pr_sla_ticket *fresh = NULL;
     int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
@@ -1510,7 +1562,7 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   ** time and their fired-threshold ledger, then take the new verdicts. */
   pr_rules *old = p->rules;
   p->rules = fresh;
-  rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
+  rebind_ctx c = {p, old, pr_rules_sla(old), now_ms(p), {0}};
   acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);
