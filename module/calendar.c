@@ -1819,3 +1819,39 @@ pr_cal_local_day(pr_calendar *c, int64_t t_ms, int64_t *lo_ms, int64_t *hi_ms)
   free(ps.p);
   return rc;
 }
+
+
+int
+pr_cal_local_at(pr_calendar *c, int64_t t_ms, int64_t tod_ms, int64_t *at_ms)
+{
+  if (t_ms < PR_CAL_MIN_MS || t_ms >= PR_CAL_MAX_MS || tod_ms < 0 ||
+      tod_ms > DAY_MS) {
+    return tod_ms < 0 || tod_ms > DAY_MS ? PROMPTLY_EINVAL : PROMPTLY_ERANGE;
+  }
+  int rc = zone_ensure(c, t_ms - 3 * DAY_MS, t_ms + 3 * DAY_MS);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  int64_t d = floor_div(t_ms + c->seg[zone_find(c, t_ms)].off_ms, DAY_MS);
+  cal_pieces ps = {0};
+  /* The instants whose local reading lies in [tod, midnight): the first
+  ** of them (after a spring-forward gap: the gap's end). */
+  rc = local_to_utc(c, d * DAY_MS + tod_ms, (d + 1) * DAY_MS, &ps);
+  if (rc == PROMPTLY_OK && ps.n == 0) {
+    /* tod is midnight at the end of the day: the next day's start. */
+    ps.n = 0;
+    rc = local_to_utc(c, (d + 1) * DAY_MS, (d + 2) * DAY_MS, &ps);
+    if (rc == PROMPTLY_OK && ps.n == 0) {
+      rc = PROMPTLY_ERANGE;
+    }
+  }
+  if (rc == PROMPTLY_OK) {
+    int64_t lo = ps.p[0].beg;
+    for (size_t i = 1; i < ps.n; i++) {
+      lo = ps.p[i].beg < lo ? ps.p[i].beg : lo;
+    }
+    *at_ms = lo;
+  }
+  free(ps.p);
+  return rc;
+}

@@ -126,6 +126,13 @@ int pr_cal_is_open(pr_calendar *c, int64_t t_ms);
 int pr_cal_local_day(pr_calendar *c, int64_t t_ms, int64_t *lo_ms,
                      int64_t *hi_ms);
 
+/* The first instant on the local date that holds t_ms whose local
+** reading is tod_ms after midnight or later (in a spring-forward gap: the
+** gap's end; in a fall-back hour: its first pass), in *at_ms; tod_ms in
+** [0, 24 h].  EINVAL for tod_ms out of range, ERANGE, ENOMEM. */
+int pr_cal_local_at(pr_calendar *c, int64_t t_ms, int64_t tod_ms,
+                    int64_t *at_ms);
+
 /* Business days (calendar_days.c).  A business day is a local date with
 ** business time in it.  *dur_ms = the business time from start_ms to the
 ** same point of the n-th business day after start's: the rest of start's
@@ -138,5 +145,20 @@ int pr_cal_local_day(pr_calendar *c, int64_t t_ms, int64_t *lo_ms,
 #define PR_CAL_MAX_BDAYS 1000
 int pr_cal_bdays(pr_calendar *c, int64_t start_ms, uint32_t n,
                  int64_t *dur_ms);
+
+/* A relative deadline (calendar_days.c): *dur_ms = the business time
+** from start_ms to the deadline on a target day.  The target day is, for
+** n >= 1, the n-th business day after the local date of start_ms (later
+** dates only, whatever the hour of start); for n == 0, start's own date
+** if business time is left on it after start, else the next business
+** day.  The deadline is tod_ms after that day's local midnight
+** (pr_cal_local_at), or with tod_ms < 0 the day's end (its next
+** midnight: the close of its last opening).  A deadline outside the
+** day's hours counts the business time up to it (before the opening:
+** none of that day's).  n in [0, PR_CAL_MAX_BDAYS], tod_ms in [0, 24 h)
+** or negative (only negative for n == 0); EINVAL, ERANGE when fewer than
+** n business days follow within 100 years, ENOMEM. */
+int pr_cal_deadline(pr_calendar *c, int64_t start_ms, uint32_t n,
+                    int64_t tod_ms, int64_t *dur_ms);
 
 #endif /* PR_CALENDAR_H */

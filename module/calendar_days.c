@@ -13,6 +13,12 @@
 ** The answer is a business duration, so that a clock measured in business
 ** time against it is met or breached exactly at that instant.
 **
+** A relative deadline ("next business day 16:00", "end of business day")
+** is the business time from the start to an instant of a target day: the
+** n-th business day after the start's date, or for "end of business day"
+** the start's own day while business time is left on it.  It too is
+** answered as a business duration, for the same reason.
+**
 ** Only the public calendar queries are used: each step is a binary search
 ** in the calendar's interval cache.
 */
@@ -84,4 +90,42 @@ pr_cal_bdays(pr_calendar *c, int64_t start_ms, uint32_t n, int64_t *dur_ms)
   }
   *dur_ms = total;
   return PROMPTLY_OK;
+}
+
+
+int
+pr_cal_deadline(pr_calendar *c, int64_t start_ms, uint32_t n, int64_t tod_ms,
+                int64_t *dur_ms)
+{
+  if (c == NULL || dur_ms == NULL || n > PR_CAL_MAX_BDAYS ||
+      tod_ms >= DAY_MS || (n == 0 && tod_ms >= 0)) {
+    return PROMPTLY_EINVAL;
+  }
+  int64_t lo, hi, len;
+  int rc = pr_cal_local_day(c, start_ms, &lo, &hi);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (n == 0) {
+    int64_t left;
+    rc = pr_cal_between(c, start_ms, hi, &left);
+    if (rc == PROMPTLY_OK && left == 0) {
+      rc = next_bday(c, hi, &lo, &hi, &len);
+    }
+  }
+  for (uint32_t k = 0; rc == PROMPTLY_OK && k < n; k++) {
+    rc = next_bday(c, hi, &lo, &hi, &len);
+  }
+  int64_t end = hi;
+  if (rc == PROMPTLY_OK && tod_ms >= 0) {
+    rc = pr_cal_local_at(c, lo, tod_ms, &end);
+  }
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (end <= start_ms) {
+    *dur_ms = 0;
+    return PROMPTLY_OK;
+  }
+  return pr_cal_between(c, start_ms, end, dur_ms);
 }

@@ -305,6 +305,36 @@ snap_attrs(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms)
 }
 
 
+/* pr_sla_deadline_fn: a target function of the rules, on the ticket as
+** it is now.  A failure is logged as a failing `when` is, with the ticket;
+** the policy then gives that cycle no target. */
+static int
+deadline_of(void *ud, int64_t ticket, uint32_t fn, uint32_t metric,
+            uint32_t policy, uint32_t level, int64_t start_ms, int64_t *at_ms)
+{
+  promptly *p = ud;
+  const pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
+  const pr_sla_set *s = sla_set(p);
+  if (metric >= s->n_metrics || policy >= s->n_policies ||
+      level >= s->n_levels) {
+    return 0;
+  }
+  char err[1024];
+  int rc = pr_rules_deadline(p->rules, fn, ticket,
+                             t != NULL ? t->attrs.kv : NULL,
+                             t != NULL ? t->attrs.n : 0,
+                             s->metrics[metric].name,
+                             s->policies[policy].name, s->levels[level],
+                             start_ms, at_ms, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld, %s)", err,
+             (long long)ticket, s->metrics[metric].name);
+    return 0;
+  }
+  return *at_ms != INT64_MAX;
+}
+
+
 static void
 acts_init(promptly *p, pr_sla_actions *a)
 {
@@ -312,6 +342,8 @@ acts_init(promptly *p, pr_sla_actions *a)
   a->want_records = p->host.record != NULL || p->host.trace != NULL;
   a->attrs = attrs_at;
   a->attrs_ud = p;
+  a->deadline = deadline_of;
+  a->deadline_ud = p;
 }
 
 
@@ -396,38 +428,57 @@ action_arg(const pr_sla_action *a, const char *name)
 
 /* raise_priority and set_priority change the priority the ticket shows;
 ** the clocks keep the targets they run on, so a raise at breach does not
-** make later thresholds fire at once. */
-static void
+** make later thresholds fire at once.  A step of escalate_priority raises
+** one level once per ticket, not past the top level, and not over an
+** agent's priority unless it says over_manual; a step that does nothing
+** is not handed to the host (0), every other action is (1). */
+static int
 apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
 {
   if (strcmp(a->name, "raise_priority") != 0 &&
       strcmp(a->name, "set_priority") != 0) {
-    return;
+    return 1;
   }
+  int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
+                        : (int)pr_rules_default_level(p->rules);
   /* A ladder step changes the priority once per ticket, whichever metric
   ** reaches it first, unless the step names its metrics (then once per
   ** metric and cycle, as its key says). */
   const pr_sla_set *s = sla_set(p);
   for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
-    if (strcmp(s->thresholds[j].label, a->threshold) != 0) {
+    const pr_sla_threshold *th = &s->thresholds[j];
+    if (strcmp(th->label, a->threshold) != 0) {
       continue;
     }
-    if (s->thresholds[j].metrics == 0) {
-      if (t->raised & ((uint32_t)1 << j)) {
+    uint32_t bit = (uint32_t)1 << j;
+    if (th->escalate) {
+      const char *why = (t->raised & bit) ? "this step raised it already "
+                                            "(once per ticket)"
+                        : t->manual && th->escalate != PR_SLA_ESCALATE_OVER_MANUAL
+                          ? "an agent set it by hand (over_manual is false)"
+                        : cur <= 0 ? "it is at the top level already"
+                                   : NULL;
+      if (why != NULL) {
+        trace(p, t, a->at_ms, "escalate_priority %s of %s: the priority "
+              "stays %s: %s", a->threshold + 9, a->metric,
+              t->priority ? t->priority : "(default)", why);
+        return 0;
+      }
+      t->raised |= bit;
+    } else if (th->metrics == 0) {
+      if (t->raised & bit) {
         trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
               "step already (steps count per ticket)", a->name,
               a->threshold);
-        return;
+        return 1;
       }
-      t->raised |= (uint32_t)1 << j;
+      t->raised |= bit;
     }
     break;
   }
   int level = -1;
   if (strcmp(a->name, "raise_priority") == 0) {
     const char *by = action_arg(a, "by");
-    int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
-                          : (int)pr_rules_default_level(p->rules);
     level = cur - (by != NULL ? atoi(by) : 1);
     if (level < 0) {
       level = 0;
@@ -439,6 +490,7 @@ apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
       set_priority(t, pr_rules_level_id(p->rules, (size_t)level)) != 0) {
     oom(p, t->id);
   }
+  return 1;
 }
 
 
@@ -472,7 +524,9 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
 {
   for (uint32_t i = 0; i < acts->n; i++) {
     const pr_sla_action *a = &acts->v[i];
-    apply_priority_action(p, t, a);
+    if (!apply_priority_action(p, t, a)) {
+      continue;
+    }
     if (p->host.trace != NULL) {
       pr_buf b;
       pr_buf_init(&b);
@@ -480,21 +534,49 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
         pr_buf_printf(&b, "%s%s=%s", j ? ", " : " (", a->args[j].name,
                       a->args[j].value);
       }
-      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s",
+      char held[PR_ISO_LEN + 32] = "";
+      if (a->reached_at_ms < a->at_ms) {
+        char iso[PR_ISO_LEN];
+        pr_iso_format(a->reached_at_ms, iso);
+        snprintf(held, sizeof(held), " (held from %s)", iso);
+      }
+      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s%s",
             a->metric, a->threshold, (unsigned)a->cycle, a->name,
-            pr_buf_cstr(&b), b.len ? ")" : "", a->key);
+            pr_buf_cstr(&b), b.len ? ")" : "", a->key, held);
       pr_buf_free(&b);
+    }
+    /* An action held to its notification calendar carries the instant it
+    ** was reached, after its own arguments: reached_at. */
+    pr_kv args[65];
+    const pr_kv *av = a->args;
+    uint32_t n_av = a->n_args;
+    char reached[PR_ISO_LEN];
+    if (a->reached_at_ms < a->at_ms && a->n_args < 64) {
+      memcpy(args, a->args, a->n_args * sizeof(pr_kv));
+      pr_iso_format(a->reached_at_ms, reached);
+      args[a->n_args].name = "reached_at";
+      args[a->n_args].value = reached;
+      av = args;
+      n_av = a->n_args + 1;
     }
     if (p->host.do_action != NULL) {
       int32_t rc = p->host.do_action(p->host.user_data, t->id, a->at_ms,
-                                     a->name, (const promptly_attr *)a->args,
-                                     a->n_args, a->key);
+                                     a->name, (const promptly_attr *)av,
+                                     n_av, a->key);
       if (rc != 0) {
         core_log(p, PROMPTLY_LOG_WARN,
                  "ticket %lld: the host could not carry out %s (%d), key %s",
                  (long long)t->id, a->name, (int)rc, a->key);
       }
     }
+  }
+  for (uint32_t i = 0; p->host.trace != NULL && i < acts->n_held; i++) {
+    const pr_sla_action *a = &acts->held[i];
+    char iso[PR_ISO_LEN];
+    pr_iso_format(a->at_ms, iso);
+    trace(p, t, a->reached_at_ms, "%s %s reached (cycle %u): %s held for "
+          "the notification calendar until %s, key %s", a->metric,
+          a->threshold, (unsigned)a->cycle, a->name, iso, a->key);
   }
   pr_sla_actions_clear(acts);
   hand_records(p, t, acts);
@@ -778,6 +860,64 @@ attr_edges(promptly *p, pr_ticket *t, const pr_sla_attr_state *before,
 }
 
 
+/* Which pause conditions hold on the ticket's attributes now (a failing
+** `when` is logged with the ticket and counts as not holding). */
+static uint32_t
+eval_conditions(promptly *p, const pr_ticket *t, const char *source)
+{
+  uint32_t holds = 0;
+  char err[512];
+  int rc = pr_rules_conditions(p->rules, t->id, t->attrs.kv, t->attrs.n,
+                               &holds, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
+             (long long)t->id, *source ? ", " : "", source,
+             rc == PROMPTLY_ERULE ? "; the condition counts as not holding"
+                                  : "");
+  }
+  return holds;
+}
+
+
+/* Whether the ticket's pause conditions need a look: the rules have some,
+** or the ticket still follows some of earlier rules. */
+static int
+has_conditions(promptly *p, const pr_ticket *t)
+{
+  return t->sla != NULL && (pr_rules_has_conditions(p->rules) ||
+                            pr_sla_ticket_conditions(t->sla) != 0);
+}
+
+
+static void
+trace_conditions(promptly *p, const pr_ticket *t, uint32_t before,
+                 uint32_t holds, int64_t at_ms)
+{
+  if (p->host.trace != NULL && before != (holds & PR_SLA_COND_WAIT
+                                            ? holds | PR_SLA_COND_PAUSE
+                                            : holds)) {
+    trace(p, t, at_ms, "pause conditions: %s",
+          (holds & PR_SLA_COND_WAIT) ? "customer wait holds"
+          : holds ? "a pause holds"
+                  : "none holds");
+  }
+}
+
+
+static void
+apply_conditions(promptly *p, pr_ticket *t, uint32_t holds, int64_t at_ms,
+                 pr_sla_actions *acts)
+{
+  uint32_t before = pr_sla_ticket_conditions(t->sla);
+  int rc = pr_sla_conditions(t->sla, sla_set(p), holds, at_ms, acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "pause conditions");
+  } else {
+    trace_conditions(p, t, before, holds, at_ms);
+  }
+}
+
+
 static void
 handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
               pr_sla_actions *acts)
@@ -803,6 +943,9 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
                             &t->sla);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
+  }
+  if (has_conditions(p, t)) {
+    apply_conditions(p, t, eval_conditions(p, t, ev->source), at_ms, acts);
   }
   const pr_sla_attr_state none = {{0}};
   attr_edges(p, t, &none, at_ms, acts);
@@ -974,6 +1117,10 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
       oom(p, t->id);
       break;
     }
+    if (has_conditions(p, t)) {
+      apply_conditions(p, t, eval_conditions(p, t, ev->source), at_ms,
+                       &acts);
+    }
     attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
@@ -994,10 +1141,25 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     trace(p, t, at_ms, "%s %s",
           ev->type == PROMPTLY_EV_STATUS ? "status" : "reopened, status",
           pr_kvset_get(&t->attrs, "status"));
+    /* The conditions on the attributes the event brings take effect
+    ** with it, at its instant. */
+    int conds = has_conditions(p, t);
+    uint32_t holds = conds ? eval_conditions(p, t, ev->source) : 0;
+    if (conds) {
+      uint32_t was = pr_sla_ticket_conditions(t->sla);
+      if (pr_sla_stage_conditions(t->sla, holds) != PROMPTLY_OK) {
+        oom(p, t->id);
+      } else {
+        trace_conditions(p, t, was, holds, at_ms);
+      }
+    }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
                                              : PR_SLA_EV_REOPEN,
               status, at_ms, &acts);
+    if (conds) {
+      apply_conditions(p, t, holds, at_ms, &acts);
+    }
     attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
@@ -1030,6 +1192,13 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
             (long long)into);
     } else {
       trace(p, t, at_ms, "deleted: its clocks stop");
+    }
+    uint32_t held = t->sla != NULL ? pr_sla_ticket_held(t->sla) : 0;
+    if (held > 0) {
+      core_log(p, PROMPTLY_LOG_INFO, "ticket %lld: %s with %u action%s held "
+               "for the notification calendar: dropped", (long long)t->id,
+               into > 0 ? "merged" : "deleted", (unsigned)held,
+               held == 1 ? "" : "s");
     }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE
@@ -1266,18 +1435,70 @@ pr_core_records_open(promptly *p, int64_t at_ms)
 
 /* --- Rebinding tickets after a reload ------------------------------------ */
 
+/* t->raised names ladder entries by their index in the rule set in force;
+** a reload that inserts, removes or reorders steps moves them.  Each step
+** that changed the priority keeps that memory under the new ladder's
+** entry of the same label (the one apply_priority_action looks up), as
+** the clocks' fired bits do (pr_sla_rebind): such a step does not raise
+** again, a step new to the ladder raises once.  A step the reload removed
+** is forgotten: a later reload that brings it back lets it raise again
+** (as its clocks' fired bits, it is gone with the step). */
+static uint32_t
+remap_raised(uint32_t raised, const pr_sla_set *old_s, const pr_sla_set *new_s)
+{
+  uint32_t out = 0;
+  for (uint32_t j = 0; j < old_s->n_thresholds && j < 32; j++) {
+    if ((raised & ((uint32_t)1 << j)) == 0) {
+      continue;
+    }
+    for (uint32_t k = 0; k < new_s->n_thresholds && k < 32; k++) {
+      if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
+          0) {
+        out |= (uint32_t)1 << k;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+
 typedef struct rebind_ctx {
   promptly *p;
+  pr_rules *old_rules;
   const pr_sla_set *old_set;
   int64_t at_ms;
   pr_sla_actions acts;
 } rebind_ctx;
+
+/* Before the new rules take t: what came due under the old rules before
+** the reload is carried out under them (pr_sla_rebind would fire it too,
+** in the same actions as the new rules'), so that its labels and levels
+** are theirs and its raises count in t->raised by their ladder; then
+** t->raised moves to the new ladder. */
+static void
+leave_old_rules(promptly *p, pr_ticket *t, rebind_ctx *c)
+{
+  if (t->sla != NULL) {
+    int rc = pr_sla_fire(t->sla, c->old_set, c->at_ms - 1, &c->acts);
+    if (rc != PROMPTLY_OK) {
+      sla_failed(p, t, rc, "fire before reload");
+    }
+    pr_rules *fresh_rules = p->rules;
+    p->rules = c->old_rules;
+    carry_out(p, t, &c->acts);
+    p->rules = fresh_rules;
+  }
+  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
+}
+
 
 static void
 rebind_one(pr_ticket *t, void *ud)
 {
   rebind_ctx *c = ud;
   promptly *p = c->p;
+  leave_old_rules(p, t, c);
   if (t->sla != NULL) {
     pr_sla_ticket *fresh = NULL;
     int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
@@ -1294,6 +1515,10 @@ rebind_one(pr_ticket *t, void *ud)
   }
   t->pick = match_policies(p, t, "reload");
   retarget(p, t, c->at_ms, &c->acts);
+  if (has_conditions(p, t)) {
+    apply_conditions(p, t, eval_conditions(p, t, "reload"), c->at_ms,
+                     &c->acts);
+  }
   settle(p, t, &c->acts, c->at_ms);
 }
 
@@ -1337,7 +1562,7 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   ** time and their fired-threshold ledger, then take the new verdicts. */
   pr_rules *old = p->rules;
   p->rules = fresh;
-  rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
+  rebind_ctx c = {p, old, pr_rules_sla(old), now_ms(p), {0}};
   acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);

@@ -152,6 +152,19 @@ int pr_rules_pick(pr_rules *r, int64_t ticket, const pr_kv *attrs,
                   size_t n_attrs, struct pr_sla_pick *pick, size_t *n_matched,
                   char *err, size_t errlen);
 
+/* The deadline target function fn (PR_SLA_FN(fn) in pr_rules_sla(r))
+** gives a cycle: fn(t, c) runs in the sandbox with the ticket table of
+** `when` functions and c = { start = "2026-11-16T10:00:00Z", start_ms,
+** metric, policy, priority }, and returns an instant (an ISO 8601 UTC
+** string or milliseconds since 1970) or nil / false.  OK with *at_ms
+** (INT64_MAX for nil or false: no target); ERULE with "file:line: message"
+** in err when it fails or returns anything else; EINVAL. */
+int pr_rules_deadline(pr_rules *r, uint32_t fn, int64_t ticket,
+                      const pr_kv *attrs, size_t n_attrs, const char *metric,
+                      const char *policy, const char *level,
+                      int64_t start_ms, int64_t *at_ms, char *err,
+                      size_t errlen);
+
 /* An approved exception that applies to a ticket. */
 typedef struct pr_rules_exception {
   uint32_t index;       /* into pr_rules_sla(r)->exceptions */
@@ -171,6 +184,20 @@ typedef struct pr_rules_exception {
 int pr_rules_exceptions(const pr_rules *r, const pr_kv *attrs,
                         size_t n_attrs, pr_rules_exception *out, size_t cap,
                         size_t *n);
+
+/* Whether the rules declare pause conditions (pause_on or customer_wait
+** with attributes or a `when`). */
+int pr_rules_has_conditions(const pr_rules *r);
+
+/* Which pause conditions hold for a ticket with these attributes:
+** PR_SLA_COND_PAUSE (one of pause_on's) and PR_SLA_COND_WAIT (one of
+** customer_wait's) in *holds (sla.h).  Attributes and the `when` table
+** are those of pr_rules_priority.  A `when` that fails counts as not
+** holding: *holds is set all the same, and ERULE is returned with the
+** first failure as "file:line: message" in err.  EINVAL, ENOMEM. */
+int pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                        size_t n_attrs, uint32_t *holds, char *err,
+                        size_t errlen);
 
 /* An exception attribute (sla_exception, or an exception's attr) that
 ** holds a value naming no exception declared for it: *attr and *value

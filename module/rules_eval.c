@@ -1,5 +1,6 @@
 /* rules_eval.c - the rule set's verdicts on a ticket: its priority, the
-** policies that match, the exceptions that apply.
+** policies that match, the exceptions that apply, the pause conditions
+** that hold.
 **
 ** Subject and body are scanned once for every keyword; conditions that
 ** need no Lua are checked in C first, and `when` functions run in the
@@ -456,6 +457,147 @@ pr_rules_exceptions(const pr_rules *r, const pr_kv *attrs, size_t n_attrs,
   return found > cap ? PROMPTLY_ENOBUFS : PROMPTLY_OK;
 }
 
+/* --- Target functions ------------------------------------------------------ */
+
+typedef struct rules_dl {
+  rules_eval ev;
+  const rules_fn *fn;
+  const char *metric, *policy, *level;
+  int64_t start_ms;
+  int64_t at_ms;
+  int given;        /* 1: an instant, 0: no target */
+  char bad[160];    /* a result that is no instant, described */
+} rules_dl;
+
+/* "2026-11-17T16:00:00Z", optionally ".123" before the Z: UTC only. */
+int
+rules_parse_instant(const char *s, int64_t *out)
+{
+  int v[6] = {0}, ms = 0;
+  static const int at[6] = {0, 5, 8, 11, 14, 17}, len[6] = {4, 2, 2, 2, 2, 2};
+  static const char sep[6] = {'-', '-', 'T', ':', ':', 0};
+  if (strlen(s) < 20) {
+    return -1;
+  }
+  for (int i = 0; i < 6; i++) {
+    for (int k = 0; k < len[i]; k++) {
+      char ch = s[at[i] + k];
+      if (ch < '0' || ch > '9') {
+        return -1;
+      }
+      v[i] = v[i] * 10 + (ch - '0');
+    }
+    if (sep[i] != 0 && s[at[i] + len[i]] != sep[i]) {
+      return -1;
+    }
+  }
+  const char *t = s + 19;
+  if (*t == '.') {
+    for (int k = 1; k <= 3; k++) {
+      if (t[k] < '0' || t[k] > '9') {
+        return -1;
+      }
+      ms = ms * 10 + (t[k] - '0');
+    }
+    t += 4;
+  }
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int y = v[0], mo = v[1], d = v[2];
+  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (strcmp(t, "Z") != 0 || mo < 1 || mo > 12 || d < 1 ||
+      d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || v[3] > 23 ||
+      v[4] > 59 || v[5] > 59) {
+    return -1;
+  }
+  int64_t days = pr_days_from_civil(y, (unsigned)mo, (unsigned)d);
+  *out = ((days * 24 + v[3]) * 60 + v[4]) * 60000 + (int64_t)v[5] * 1000 + ms;
+  return 0;
+}
+
+/* In Lua: fn(t, c), c = { start, start_ms, metric, policy, priority }. */
+static int
+rules_deadline_lua(lua_State *L)
+{
+  rules_dl *d = lua_touserdata(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->fn->ref);
+  push_ticket(L, &d->ev);
+  char iso[PR_ISO_LEN];
+  pr_iso_format(d->start_ms, iso);
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, iso);
+  lua_setfield(L, -2, "start");
+  lua_pushinteger(L, d->start_ms);
+  lua_setfield(L, -2, "start_ms");
+  lua_pushstring(L, d->metric);
+  lua_setfield(L, -2, "metric");
+  lua_pushstring(L, d->policy);
+  lua_setfield(L, -2, "policy");
+  lua_pushstring(L, d->level);
+  lua_setfield(L, -2, "priority");
+  lua_call(L, 2, 1);
+  int ty = lua_type(L, -1);
+  if (ty == LUA_TNIL || (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+    d->given = 0;
+  } else if (lua_isinteger(L, -1)) {
+    d->at_ms = (int64_t)lua_tointeger(L, -1);
+    d->given = 1;
+  } else if (ty == LUA_TSTRING &&
+             rules_parse_instant(lua_tostring(L, -1), &d->at_ms) == 0) {
+    d->given = 1;
+  } else if (ty == LUA_TSTRING) {
+    snprintf(d->bad, sizeof(d->bad), "'%.60s', not an instant",
+             lua_tostring(L, -1));
+  } else {
+    snprintf(d->bad, sizeof(d->bad), "a %s, not an instant",
+             luaL_typename(L, -1));
+  }
+  if (d->given && (d->at_ms < PR_CAL_MIN_MS || d->at_ms >= PR_CAL_MAX_MS)) {
+    snprintf(d->bad, sizeof(d->bad), "%lld, out of range",
+             (long long)d->at_ms);
+    d->given = 0;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+int
+pr_rules_deadline(pr_rules *r, uint32_t fn, int64_t ticket,
+                  const pr_kv *attrs, size_t n_attrs, const char *metric,
+                  const char *policy, const char *level, int64_t start_ms,
+                  int64_t *at_ms, char *err, size_t errlen)
+{
+  if (r == NULL || fn >= r->n_fns || at_ms == NULL ||
+      (attrs == NULL && n_attrs > 0)) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
+  }
+  rules_dl d;
+  memset(&d, 0, sizeof(d));
+  d.ev.r = r;
+  d.ev.ticket = ticket;
+  d.ev.attrs = attrs;
+  d.ev.n_attrs = n_attrs;
+  d.ev.matched = -1;
+  d.fn = &r->fns[fn];
+  d.metric = metric;
+  d.policy = policy;
+  d.level = level;
+  d.start_ms = start_ms;
+  char msg[RULES_MSG_MAX];
+  int rc = pr_sandbox_run(r->sb, rules_deadline_lua, &d, msg, sizeof(msg));
+  if (rc != PROMPTLY_OK) {
+    return when_failed(r, rc, msg, &d.fn->site, d.fn->what, err, errlen);
+  }
+  if (d.bad[0] != '\0') {
+    return pr_err(err, errlen, PROMPTLY_ERULE, "%s: %s: the function "
+                  "returned %s (give \"2026-11-17T16:00:00Z\", milliseconds "
+                  "since 1970, or nil for no target)", d.fn->site.where,
+                  d.fn->what, d.bad);
+  }
+  *at_ms = d.given ? d.at_ms : INT64_MAX;
+  return PROMPTLY_OK;
+}
+
+
 
 /* The attribute an exception is named by: its attr, else sla_exception. */
 static const char *
@@ -518,4 +660,98 @@ pr_rules_exception_unknown(const pr_rules *r, const pr_kv *attrs,
     used += (size_t)w;
   }
   return PROMPTLY_OK;
+}
+
+/* In Lua: the `when` functions of the pause conditions marked in ev->need
+** (ev->cand holds their indices), in order; one that fails stops the
+** walk at ev->next, the caller goes on after it. */
+static int
+rules_pconds_lua(lua_State *L)
+{
+  rules_eval *ev = lua_touserdata(L, 1);
+  pr_rules *r = ev->r;
+  int t = push_ticket(L, ev);
+  for (; ev->next < ev->n_cand; ev->next++) {
+    if (ev->need[ev->next] &&
+        !call_when(L, r->pconds[ev->cand[ev->next]].m.when_ref, t)) {
+      ev->need[ev->next] = 0;
+    }
+  }
+  return 0;
+}
+
+int
+pr_rules_has_conditions(const pr_rules *r)
+{
+  return r != NULL && r->n_pconds > 0;
+}
+
+int
+pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                    size_t n_attrs, uint32_t *holds, char *err,
+                    size_t errlen)
+{
+  if (r == NULL || holds == NULL || (attrs == NULL && n_attrs > 0)) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
+  }
+  *holds = 0;
+  if (r->n_pconds == 0) {
+    return PROMPTLY_OK;
+  }
+  rules_eval ev = {
+    .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
+    .hits = NULL, .next = 0, .matched = -1,
+  };
+  ev.cand = calloc(r->n_pconds, sizeof(uint32_t));
+  ev.need = calloc(r->n_pconds, 1);
+  if (ev.cand == NULL || ev.need == NULL) {
+    free(ev.cand);
+    free(ev.need);
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  /* The conditions in C first; the `when` of those whose other parts
+  ** hold then run in one sandbox call. */
+  int any_when = 0;
+  for (size_t i = 0; i < r->n_pconds; i++) {
+    const rules_pcond *pc = &r->pconds[i];
+    if (!match_holds(&ev, &pc->m)) {
+      continue;
+    }
+    uint32_t bit = pc->customer_wait ? PR_SLA_COND_WAIT : PR_SLA_COND_PAUSE;
+    if (pc->m.when_ref == LUA_NOREF) {
+      *holds |= bit;
+      continue;
+    }
+    ev.cand[ev.n_cand] = (uint32_t)i;
+    ev.need[ev.n_cand++] = 1;
+    any_when = 1;
+  }
+  int failed = PROMPTLY_OK;
+  ev.next = 0;
+  while (any_when && ev.next < ev.n_cand) {
+    char msg[RULES_MSG_MAX];
+    int rc = pr_sandbox_run(r->sb, rules_pconds_lua, &ev, msg, sizeof(msg));
+    if (rc == PROMPTLY_OK) {
+      break;
+    }
+    /* A failing `when` counts as not holding; the first is reported. */
+    const rules_pcond *pc = &r->pconds[ev.cand[ev.next]];
+    if (failed == PROMPTLY_OK) {
+      when_failed(r, rc, msg, &pc->site,
+                  pc->customer_wait ? "customer_wait" : "pause_on", err,
+                  errlen);
+      failed = rc;
+    }
+    ev.need[ev.next] = 0;
+    ev.next++;
+  }
+  for (size_t i = 0; i < ev.n_cand; i++) {
+    if (ev.need[i]) {
+      *holds |= r->pconds[ev.cand[i]].customer_wait ? PR_SLA_COND_WAIT
+                                                    : PR_SLA_COND_PAUSE;
+    }
+  }
+  free(ev.cand);
+  free(ev.need);
+  return failed;
 }

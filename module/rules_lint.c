@@ -247,6 +247,7 @@ typedef struct lint_call {
   const pr_rules *r;
   int ref;
   int empty;   /* 1: every common attribute "", 0: none at all */
+  int target;  /* 1: a target function: (t, c), returns an instant */
 } lint_call;
 
 static int
@@ -266,16 +267,47 @@ lint_call_when(lua_State *L)
   lua_setfield(L, -2, "id");
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->r->ticket_mt_ref);
   lua_setmetatable(L, -2);
-  lua_call(L, 1, 0);
+  if (!c->target) {
+    lua_call(L, 1, 0);
+    return 0;
+  }
+  /* A cycle that starts on Monday 2026-01-05 at 09:00 UTC. */
+  lua_createtable(L, 0, 5);
+  lua_pushliteral(L, "2026-01-05T09:00:00Z");
+  lua_setfield(L, -2, "start");
+  lua_pushinteger(L, INT64_C(1767603600000));
+  lua_setfield(L, -2, "start_ms");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "metric");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "policy");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "priority");
+  lua_call(L, 2, 1);
+  int64_t at;
+  int ty = lua_type(L, -1);
+  if (!(ty == LUA_TNIL || (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1)) ||
+        lua_isinteger(L, -1) ||
+        (ty == LUA_TSTRING &&
+         rules_parse_instant(lua_tostring(L, -1), &at) == 0))) {
+    if (ty == LUA_TSTRING) {
+      return luaL_error(L, "it returns '%s', not an instant (\"2026-01-05T"
+                        "17:00:00Z\", milliseconds since 1970, or nil)",
+                        lua_tostring(L, -1));
+    }
+    return luaL_error(L, "it returns a %s, not an instant",
+                      luaL_typename(L, -1));
+  }
   return 0;
 }
 
 static void
-exercise(const pr_rules *r, int ref, const rules_site *site, const char *what,
-         lint_list *w)
+exercise(const pr_rules *r, int ref, int target, const rules_site *site,
+         const char *what, lint_list *w)
 {
+  const char *fn = target ? "the target function" : "when";
   for (int empty = 0; empty < 2; empty++) {
-    lint_call c = {r, ref, empty};
+    lint_call c = {r, ref, empty, target};
     char msg[LINT_LINE];
     if (pr_sandbox_run(r->sb, lint_call_when, &c, msg, sizeof(msg)) ==
         PROMPTLY_OK) {
@@ -292,12 +324,12 @@ exercise(const pr_rules *r, int ref, const rules_site *site, const char *what,
       if (msg[at] == ':' && at > (size_t)(num - msg)) {
         char file[256];
         snprintf(file, sizeof(file), "%.*s", (int)(num - 1 - msg), msg);
-        warn(w, file, atoi(num), "%s: when fails on %s:%s", what, with,
+        warn(w, file, atoi(num), "%s: %s fails on %s:%s", what, fn, with,
              msg + at + 1);
         continue;
       }
     }
-    warn(w, site->file, site->line, "%s: when fails on %s: %s", what, with,
+    warn(w, site->file, site->line, "%s: %s fails on %s: %s", what, fn, with,
          msg);
   }
 }
@@ -307,15 +339,26 @@ lint_whens(const pr_rules *r, lint_list *w)
 {
   for (size_t i = 0; r->sb != NULL && i < r->n_prios; i++) {
     if (r->prios[i].m.when_ref != LUA_NOREF) {
-      exercise(r, r->prios[i].m.when_ref, &r->prios[i].site, "priority", w);
+      exercise(r, r->prios[i].m.when_ref, 0, &r->prios[i].site, "priority",
+               w);
     }
   }
   for (size_t i = 0; r->sb != NULL && i < r->n_policies; i++) {
     if (r->policies[i].m.when_ref != LUA_NOREF) {
       char what[96];
       snprintf(what, sizeof(what), "policy '%s'", r->policies[i].name);
-      exercise(r, r->policies[i].m.when_ref, &r->policies[i].site, what, w);
+      exercise(r, r->policies[i].m.when_ref, 0, &r->policies[i].site, what,
+               w);
     }
+  }
+  for (size_t i = 0; r->sb != NULL && i < r->n_pconds; i++) {
+    if (r->pconds[i].m.when_ref != LUA_NOREF) {
+      exercise(r, r->pconds[i].m.when_ref, 0, &r->pconds[i].site,
+               r->pconds[i].customer_wait ? "customer_wait" : "pause_on", w);
+    }
+  }
+  for (size_t i = 0; r->sb != NULL && i < r->n_fns; i++) {
+    exercise(r, r->fns[i].ref, 1, &r->fns[i].site, r->fns[i].what, w);
   }
 }
 

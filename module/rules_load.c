@@ -4,7 +4,8 @@
 ** names, in one sandbox (files share globals).  The declaration functions
 ** the files call (levels, default_priority, priority, calendar, and the
 ** SLA declarations metric, policy, pause_on, customer_wait, at_risk, at,
-** waiting, remind_customer_after, close_after, exception) check their
+** waiting, remind_customer_after, close_after, escalate_priority,
+** exception) check their
 ** arguments on the spot, where the caller's file:line is known, and
 ** collect plain C data into the pr_rules; they never stop a file, so that
 ** every problem is reported.  Then the collected declarations are compiled
@@ -397,6 +398,8 @@ static const rules_decl rules_decls[] = {
    NULL},
   {"at_risk",          collect_at_risk,  NULL,          NULL,
    compile_at_risk},
+  {"notify_calendar",  collect_notify_calendar, NULL,   NULL,
+   compile_notify_calendar},
   {"at",               NULL,             open_at,       body_at,
    compile_ats},
   {"waiting",          NULL,             open_waiting,  body_waiting,
@@ -404,6 +407,8 @@ static const rules_decl rules_decls[] = {
   {"remind_customer_after", collect_remind_after, NULL, NULL,
    NULL},
   {"close_after",      collect_close_after, NULL,       NULL,
+   NULL},
+  {"escalate_priority", collect_escalate, NULL,          NULL,
    NULL},
   {"exception",        NULL,             open_exception, body_exception,
    compile_exceptions},
@@ -875,6 +880,7 @@ pr_rules_free(pr_rules *r)
   if (r->policy_names != NULL) {
     g_hash_table_destroy(r->policy_names);
   }
+  free_pconds(r);
   for (size_t i = 0; i < r->n_pauses; i++) {
     free(r->pauses[i].status);
   }
@@ -883,10 +889,15 @@ pr_rules_free(pr_rules *r)
     free_at(&r->ats[i]);
   }
   free(r->ats);
+  for (size_t i = 0; i < r->n_fns; i++) {
+    free(r->fns[i].what);
+  }
+  free(r->fns);
   for (size_t i = 0; i < r->n_waits; i++) {
     free_wait(&r->waits[i]);
   }
   free(r->waits);
+  free(r->notify_cal);
   for (size_t i = 0; i < r->n_excs; i++) {
     free_exc(&r->excs[i]);
   }

@@ -1,5 +1,6 @@
 /* rules_sla.c - the SLA declarations: durations and shares, metric,
-** policy, pause_on / customer_wait, at_risk and exception.
+** policy, pause_on / customer_wait (statuses, and conditions on
+** attributes or a `when`: rules_pcond), at_risk and exception.
 **
 ** Each is collected at the caller's file:line and compiled, in the order
 ** of rules_decls[], into the rule set's one pr_sla_set (sla.h), which is
@@ -614,6 +615,10 @@ add_target(pr_rules *r, rules_policy *p, const char *what, const char *metric,
     if ((t->text = pr_strdup(lua_tostring(L, idx))) == NULL) {
       rules_out_of_memory(r, &p->site, what);
     }
+  } else if (lua_type(L, idx) == LUA_TFUNCTION) {
+    lua_pushvalue(L, idx);
+    t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->has_fn = 1;
   } else if (lua_type(L, idx) != LUA_TBOOLEAN || lua_toboolean(L, idx)) {
     t->bad_type = luaL_typename(L, idx);
   }
@@ -718,6 +723,117 @@ business_days(const char *text)
     return 0;
   }
   return n >= 1 && n <= PR_CAL_MAX_BDAYS ? (int)n : -1;
+}
+
+/* A relative deadline: [end of] (business day | next business day | N
+** business day[s]) [[by | at] HH:MM], words in any case, any spaces.
+** 1 with *n and *minute (PR_SLA_REL_END for "end of"); 0 if the text is
+** not of that form (it does not start with "end", "next" or "N
+** business"); -1 with a hint in msg for one that is malformed. */
+static int
+relative_deadline(const char *text, uint32_t *n, int32_t *minute, char *msg,
+                  size_t len)
+{
+  char buf[128];
+  const char *w[12];
+  int nw = 0;
+  size_t tl = strlen(text);
+  if (tl >= sizeof(buf)) {
+    return 0;
+  }
+  memcpy(buf, text, tl + 1);
+  for (char *p = strtok(buf, " \t"); p != NULL && nw < 12;
+       p = strtok(NULL, " \t")) {
+    for (char *q = p; *q; q++) {
+      *q = g_ascii_tolower(*q);
+    }
+    w[nw++] = p;
+  }
+  int i = 0, end = 0;
+  long days = -1;
+  if (nw == 0) {
+    return 0;
+  }
+  const char *form = "write \"next business day 16:00\", \"2 business "
+                     "days 12:00\", \"end of business day\" or \"end of "
+                     "next business day\"";
+  if (strcmp(w[0], "end") == 0) {
+    if (nw < 2 || strcmp(w[1], "of") != 0) {
+      snprintf(msg, len, "'%s' is not a relative deadline (%s)", text, form);
+      return -1;
+    }
+    end = 1;
+    i = 2;
+  }
+  if (i < nw && strcmp(w[i], "next") == 0) {
+    days = 1;
+    i++;
+  } else if (i < nw && w[i][0] >= '0' && w[i][0] <= '9' &&
+             strspn(w[i], "0123456789") == strlen(w[i])) {
+    if (i + 1 >= nw || strcmp(w[i + 1], "business") != 0) {
+      return end ? (snprintf(msg, len, "'%s' is not a relative deadline "
+                             "(%s)", text, form), -1) : 0;
+    }
+    days = strlen(w[i]) > 5 ? 100000 : strtol(w[i], NULL, 10);
+    i++;
+  } else if (!end) {
+    return 0;
+  } else {
+    days = 0;
+  }
+  if (i + 1 >= nw || strcmp(w[i], "business") != 0 ||
+      (strcmp(w[i + 1], "day") != 0 && strcmp(w[i + 1], "days") != 0)) {
+    snprintf(msg, len, "'%s' is not a relative deadline (%s)", text, form);
+    return -1;
+  }
+  i += 2;
+  if (days > PR_CAL_MAX_BDAYS) {
+    snprintf(msg, len, "'%s': a relative deadline is at most %d business "
+             "days away", text, PR_CAL_MAX_BDAYS);
+    return -1;
+  }
+  if (days == 0 && !end) {
+    snprintf(msg, len, "'%s': 0 business days is the cycle's own day: write "
+             "\"end of business day\"", text);
+    return -1;
+  }
+  if (i < nw && (strcmp(w[i], "by") == 0 || strcmp(w[i], "at") == 0)) {
+    i++;
+  }
+  int hh = -1, mm = -1;
+  if (i < nw) {
+    size_t hl = strspn(w[i], "0123456789");
+    if (i + 1 != nw) {
+      snprintf(msg, len, "'%s': one time of day ends it, as in \"next "
+               "business day 16:00\"", text);
+      return -1;
+    }
+    if (hl < 1 || hl > 2 || w[i][hl] != ':' ||
+        strspn(w[i] + hl + 1, "0123456789") != 2 || w[i][hl + 3] != '\0' ||
+        sscanf(w[i], "%d:%d", &hh, &mm) != 2) {
+      snprintf(msg, len, "'%s': '%s' is not a time of day (write \"16:00\")",
+               text, w[i]);
+      return -1;
+    }
+    if (hh > 23 || mm > 59) {
+      snprintf(msg, len, "'%s': '%s' is out of range (00:00 to 23:59)", text,
+               w[i]);
+      return -1;
+    }
+  }
+  if (end && hh >= 0) {
+    snprintf(msg, len, "'%s': give the day's end or a time of day, not both",
+             text);
+    return -1;
+  }
+  if (!end && hh < 0) {
+    snprintf(msg, len, "'%s': say when on that day: \"%s 16:00\", or \"end "
+             "of %s\"", text, text, text);
+    return -1;
+  }
+  *n = (uint32_t)days;
+  *minute = end ? PR_SLA_REL_END : hh * 60 + mm;
+  return 1;
 }
 
 void
@@ -841,24 +957,63 @@ compile_policies(pr_rules *r)
       if (tg->bad_type != NULL) {
         rules_problem(r, &p->site,
                       "%s: %s: a target is a duration such as \"4h\", "
-                      "\"best effort\" or false, not a %s",
+                      "a deadline such as \"next business day 16:00\", a "
+                      "function returning one, \"best effort\" or false, "
+                      "not a %s",
                       what, where, tg->bad_type);
         continue;
       }
+      if (tg->has_fn) {
+        long fi = push_elem((void **)&r->fns, &r->n_fns, sizeof(rules_fn));
+        char *fw = fi < 0 ? NULL : g_strdup_printf("%s: %s", what, where);
+        if (fi < 0 || fw == NULL) {
+          free(fw);
+          rules_out_of_memory(r, &p->site, what);
+          continue;
+        }
+        r->fns[fi].ref = tg->fn_ref;
+        r->fns[fi].site = p->site;
+        r->fns[fi].what = pr_strdup(fw);
+        g_free(fw);
+        for (size_t l = from; l < to; l++) {
+          if (pr_sla_set_target_fn(r->sla, index, (uint32_t)l, (uint32_t)m,
+                                   (uint32_t)fi, err, sizeof(err)) !=
+              PROMPTLY_OK) {
+            rules_problem(r, &p->site, "%s", err);
+            break;
+          }
+        }
+        continue;
+      }
       int bd = tg->text != NULL ? business_days(tg->text) : 0;
+      uint32_t rel_n = 0;
+      int32_t rel_min = 0;
+      char rel_msg[320];
+      int rel = bd == 0 && tg->text != NULL
+                  ? relative_deadline(tg->text, &rel_n, &rel_min, rel_msg,
+                                      sizeof(rel_msg))
+                  : 0;
+      if (rel < 0) {
+        rules_problem(r, &p->site, "%s: %s: %s", what, where, rel_msg);
+        continue;
+      }
       if (bd < 0) {
         rules_problem(r, &p->site, "%s: %s: '%s': business days are 1bd "
                       "to %dbd", what, where, tg->text, PR_CAL_MAX_BDAYS);
         continue;
       }
-      if (bd == 0 && tg->text != NULL &&
+      if (bd == 0 && rel == 0 && tg->text != NULL &&
                  g_ascii_strcasecmp(tg->text, "best effort") &&
                  duration_or_problem(r, &p->site, what, where, tg->text, 0,
                                      &ms)) {
         continue;
       }
       for (size_t l = from; l < to; l++) {
-        int rc = bd > 0
+        int rc = rel > 0
+          ? pr_sla_set_target_deadline(r->sla, index, (uint32_t)l,
+                                       (uint32_t)m, rel_n, rel_min, err,
+                                       sizeof(err))
+          : bd > 0
           ? pr_sla_set_target_bdays(r->sla, index, (uint32_t)l, (uint32_t)m,
                                     (uint32_t)bd, err, sizeof(err))
           : pr_sla_set_target(r->sla, index, (uint32_t)l, (uint32_t)m, ms,
@@ -918,26 +1073,116 @@ add_pause(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
   }
 }
 
+/* The table form with conditions: statuses at 1..n (each pauses on its
+** own), and named keys making one condition, all of whose parts must
+** hold: attributes (any name: vendor_wait = "yes", or a list of values),
+** attrs = { ... }, when = function(t) ... end. */
+static void
+collect_pause_decl(lua_State *L, pr_rules *r, const rules_site *site,
+                   int arg, int kind)
+{
+  static const char *const decl[2] = {"pause_on", "customer_wait"};
+  rules_pause_ctx ctx = {kind};
+  size_t n;
+  if (lua_type(L, arg) != LUA_TTABLE || is_list(L, arg, &n)) {
+    each_string(L, r, site, decl[kind], decl[kind], arg, add_pause, &ctx);
+    return;
+  }
+  size_t len = (size_t)lua_rawlen(L, arg);
+  for (size_t i = 1; i <= len; i++) {
+    lua_rawgeti(L, arg, (lua_Integer)i);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      rules_problem(r, site, "%s: entry %zu is a %s, not a status",
+                    decl[kind], i, luaL_typename(L, -1));
+    } else {
+      add_pause(L, r, site, &ctx, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  long ci = push_elem((void **)&r->pconds, &r->n_pconds, sizeof(rules_pcond));
+  if (ci < 0) {
+    rules_out_of_memory(r, site, decl[kind]);
+    return;
+  }
+  rules_pcond *pc = &r->pconds[ci];
+  pc->site = *site;
+  pc->customer_wait = kind;
+  pc->m.when_ref = LUA_NOREF;
+  size_t problems = r->n_problems;
+  /* The named part alone, in name order (the statuses are done). */
+  lua_newtable(L);
+  int named = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
+        (size_t)lua_tointeger(L, -2) <= len) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, named);
+  }
+  size_t nk;
+  const char **keys = sorted_keys(L, r, site, decl[kind], named, &nk);
+  for (size_t i = 0; i < nk; i++) {
+    int val = lua_gettop(L) + 1;
+    raw_field(L, named, keys[i]);
+    if (strcmp(keys[i], "words") == 0) {
+      rules_problem(r, site, "%s: words cannot pause a clock (give "
+                    "statuses, attributes such as vendor_wait = \"yes\", "
+                    "attrs or when)", decl[kind]);
+    } else if (strcmp(keys[i], "when") == 0 || strcmp(keys[i], "attrs") == 0) {
+      collect_match_key(L, r, site, decl[kind], &pc->m, keys[i], val);
+    } else {
+      collect_cond(L, r, site, decl[kind], &pc->m, keys[i], val);
+    }
+    lua_settop(L, val - 1);
+  }
+  lua_pop(L, 2);
+  if (r->n_problems > problems) {
+    /* Reported: the condition does not count (nor say it has none). */
+    free_match(&r->pconds[ci].m);
+    r->n_pconds--;
+  }
+}
+
 void
 collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg)
 {
-  rules_pause_ctx ctx = {0};
-  each_string(L, r, site, "pause_on", "pause_on", arg, add_pause, &ctx);
+  collect_pause_decl(L, r, site, arg, 0);
 }
 
 void
 collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site,
                       int arg)
 {
-  rules_pause_ctx ctx = {1};
-  each_string(L, r, site, "customer_wait", "customer_wait", arg, add_pause,
-              &ctx);
+  collect_pause_decl(L, r, site, arg, 1);
+}
+
+void
+free_pconds(pr_rules *r)
+{
+  for (size_t i = 0; i < r->n_pconds; i++) {
+    free_match(&r->pconds[i].m);
+  }
+  free(r->pconds);
+  r->pconds = NULL;
+  r->n_pconds = 0;
 }
 
 void
 compile_pauses(pr_rules *r)
 {
   char err[512];
+  for (size_t i = 0; i < r->n_pconds; i++) {
+    const rules_pcond *pc = &r->pconds[i];
+    if (pc->m.n_conds == 0 && pc->m.when_ref == LUA_NOREF) {
+      rules_problem(r, &pc->site, "%s: no condition (give statuses, "
+                    "attributes such as vendor_wait = \"yes\", attrs or "
+                    "when)", pc->customer_wait ? "customer_wait" : "pause_on");
+    }
+  }
   for (size_t i = 0; r->sla != NULL && i < r->n_pauses; i++) {
     const rules_pause *p = &r->pauses[i];
     if (pr_sla_set_add_pause(r->sla, p->status, p->customer_wait, err,

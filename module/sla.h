@@ -30,7 +30,9 @@
 ** - A pause status (pr_sla_set_add_pause) pauses every running clock; a
 **   customer reply or a change to a status that is not a pause status
 **   resumes them.  A pause status marked as customer wait also accounts
-**   calendar time to sla.customer_wait and runs the wait timers.
+**   calendar time to sla.customer_wait and runs the wait timers.  Pause
+**   conditions (pr_sla_conditions) do the same while they hold; the
+**   clocks run when neither a pause status nor a condition holds.
 ** - Elapsed time is business time of the calendar of the policy that
 **   supplies the metric's target (calendar time for a NULL calendar),
 **   counted over the cycle's running intervals: from its start to now
@@ -73,6 +75,19 @@
 ** exception, a loosened target on reload) un-breaches the state, and the
 ** ladder entries not reached under the new target may fire again: the
 ** cycle's target generation goes up by one (at most 255).
+**
+** Quiet hours.  A ladder entry or wait timer may name a notification
+** calendar (pr_sla_quiet): reached while that calendar (in the ticket's
+** zone) is closed, its actions are held and handed out at the
+** calendar's next opening, with at_ms that opening and reached_at_ms the
+** instant reached; the ledger, the fields and the keys are as without
+** quiet hours (the entry fired when reached).  Held actions are the
+** ticket's (ext->held, allocated on first use, at most SLA_MAX_HELD; one
+** more is handed out when reached).  A wait timer's held actions are
+** dropped when its wait period ends (the customer answered, the ticket
+** was resolved), every held action when the ticket is merged or deleted;
+** a threshold's survive its cycle's end and the ticket's resolution (a
+** breach at night is still news in the morning) and an exclusion.
 **
 ** Idempotency keys, one per action:
 **   "<ticket>:<metric>:<cycle>:<threshold>:<action>", where <cycle> is
@@ -125,8 +140,32 @@
 ** cycle's start and the policy's calendar give it; calendar time: n x
 ** 24 h).  n in [1, PR_CAL_MAX_BDAYS]. */
 #define PR_SLA_BDAYS(n)      (-1 - (int64_t)(n))
-#define PR_SLA_IS_BDAYS(v)   ((v) < -1)
+#define PR_SLA_IS_BDAYS(v)   ((v) < -1 && (v) >= PR_SLA_BDAYS(PR_CAL_MAX_BDAYS))
 #define PR_SLA_BDAYS_N(v)    ((uint32_t)(-1 - (v)))
+
+/* A relative deadline ("next business day 16:00", "end of business day",
+** pr_cal_deadline): n business days after the cycle's start date, at
+** minute (0..1439) of that day, or minute PR_SLA_REL_END for the day's
+** end.  Stored as a negative code, turned into business ms from each
+** cycle's start in the policy's calendar (calendar time: UTC days). */
+#define PR_SLA_REL_END       1440
+#define PR_SLA_REL_BASE      (-(INT64_C(1) << 40))
+#define PR_SLA_REL(n, min)   (PR_SLA_REL_BASE - ((int64_t)(n) * 2048 + (min)))
+#define PR_SLA_IS_REL(v)     ((v) <= PR_SLA_REL_BASE && \
+                              (v) > PR_SLA_REL_BASE - (int64_t)(PR_CAL_MAX_BDAYS + 1) * 2048)
+#define PR_SLA_REL_N(v)      ((uint32_t)((PR_SLA_REL_BASE - (v)) / 2048))
+#define PR_SLA_REL_MIN(v)    ((int32_t)((PR_SLA_REL_BASE - (v)) % 2048))
+
+/* A target given by a rule function returning the deadline (index fn of
+** the rules' target functions): run once per cycle and policy through
+** pr_sla_actions.deadline when the cycle starts (or the policy comes to
+** match), its answer kept with the ticket; the target is the business
+** time from the cycle's start to that instant, as for PR_SLA_REL. */
+#define PR_SLA_FN_BASE       (-(INT64_C(1) << 50))
+#define PR_SLA_FN(fn)        (PR_SLA_FN_BASE - (int64_t)(fn))
+#define PR_SLA_IS_FN(v)      ((v) <= PR_SLA_FN_BASE && \
+                              (v) > PR_SLA_FN_BASE - (INT64_C(1) << 32))
+#define PR_SLA_FN_INDEX(v)   ((uint32_t)(PR_SLA_FN_BASE - (v)))
 
 /* Largest target or offset accepted: 10 years.  Beyond is "absurd". */
 #define PR_SLA_MAX_MS ((int64_t)10 * 366 * 24 * 3600 * 1000)
@@ -173,26 +212,48 @@ typedef struct pr_sla_action_decl {
   uint32_t ordinal; /* 1 for the first action of this name in its entry */
 } pr_sla_action_decl;
 
+/* The notification calendar of a ladder entry or wait timer: its actions
+** reached outside the calendar's open hours are held until its next
+** opening (quiet hours).  cal NULL: delivered when reached.  zone_fn as
+** for policies: the calendar in the ticket's zone. */
+typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+typedef struct pr_sla_quiet {
+  pr_calendar *cal;          /* borrowed */
+  pr_sla_zone_fn zone_fn;    /* NULL: cal whatever the ticket's zone */
+  void *zone_ud;
+} pr_sla_quiet;
+
 typedef struct pr_sla_threshold {
   int32_t permille;          /* share of the target: 750 = 75% */
   int64_t offset_ms;         /* business time after that share, >= 0 */
   uint32_t metrics;          /* bit per metric index; 0 = every metric */
-  char label[40];            /* canonical, "100%+2h" */
+  char label[40];            /* canonical, "100%+2h"; "escalate-50%" for
+                                an escalate_priority step */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  pr_sla_quiet quiet;
+  int32_t escalate;          /* 0: an `at` step; else a step of
+                                escalate_priority (PR_SLA_ESCALATE_*) */
 } pr_sla_threshold;
+
+/* escalate_priority steps: each raises the ticket's priority one level,
+** once per ticket, never past the top level; over a priority an agent set
+** by hand only with PR_SLA_ESCALATE_OVER_MANUAL.  They are not steps of
+** sla.escalation. */
+#define PR_SLA_ESCALATE             1
+#define PR_SLA_ESCALATE_OVER_MANUAL 2
 
 typedef struct pr_sla_wait {
   int64_t after_ms;          /* calendar time in one customer wait period */
   char label[24];            /* canonical, "24h" */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  pr_sla_quiet quiet;
 } pr_sla_wait;
 
-/* The variant of a policy's calendar in time zone zone (an id the rules
-** hand out, pr_sla_pick.zone), compiled once per zone by the owner of the
-** calendar; NULL: use the calendar itself. */
-typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+/* pr_sla_zone_fn (above): the variant of a policy's calendar in time
+** zone zone (an id the rules hand out, pr_sla_pick.zone), compiled once
+** per zone by the owner of the calendar; NULL: use the calendar itself. */
 
 typedef struct pr_sla_policy {
   char *name;
@@ -339,6 +400,15 @@ int pr_sla_set_out_of_hours(pr_sla_set *s, uint32_t policy, uint32_t metric,
 ** clock's cycle started. */
 int pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
                             void *ud, char *err, size_t errlen);
+/* A target function, PR_SLA_FN(fn). */
+int pr_sla_set_target_fn(pr_sla_set *s, uint32_t policy, uint32_t level,
+                         uint32_t metric, uint32_t fn, char *err,
+                         size_t errlen);
+/* A relative deadline, PR_SLA_REL(n, minute): n in [0, PR_CAL_MAX_BDAYS],
+** minute in [0, 1440) for n >= 1, or PR_SLA_REL_END (any n). */
+int pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
+                               uint32_t metric, uint32_t n, int32_t minute,
+                               char *err, size_t errlen);
 int pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                             uint32_t metric, uint32_t n, char *err,
                             size_t errlen);
@@ -368,6 +438,15 @@ int pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille,
                              int64_t offset_ms, uint32_t metrics,
                              uint32_t *index, char *err, size_t errlen);
 
+/* A step of escalate_priority (kind PR_SLA_ESCALATE or
+** PR_SLA_ESCALATE_OVER_MANUAL), as a threshold labelled "escalate-<share>":
+** it may share a share with an `at` step of the same metrics, not with
+** another escalation step.  Its actions are added as a threshold's. */
+int pr_sla_set_add_escalation(pr_sla_set *s, int32_t permille,
+                              int64_t offset_ms, uint32_t metrics,
+                              int32_t kind, uint32_t *index, char *err,
+                              size_t errlen);
+
 /* A customer-wait timer after after_ms (> 0) of one wait period. */
 int pr_sla_set_add_wait(pr_sla_set *s, int64_t after_ms, uint32_t *index,
                         char *err, size_t errlen);
@@ -379,6 +458,16 @@ int pr_sla_set_threshold_action(pr_sla_set *s, uint32_t threshold,
 int pr_sla_set_wait_action(pr_sla_set *s, uint32_t wait, const char *name,
                            const pr_kv *args, uint32_t n_args, char *err,
                            size_t errlen);
+
+/* Hold the actions of threshold (or wait timer) index to notification
+** calendar cal (borrowed; zone_fn may be NULL) when reached outside its
+** open hours.  EINVAL for a bad index or a NULL calendar. */
+int pr_sla_set_threshold_quiet(pr_sla_set *s, uint32_t threshold,
+                               pr_calendar *cal, pr_sla_zone_fn zone_fn,
+                               void *zone_ud, char *err, size_t errlen);
+int pr_sla_set_wait_quiet(pr_sla_set *s, uint32_t wait, pr_calendar *cal,
+                          pr_sla_zone_fn zone_fn, void *zone_ud, char *err,
+                          size_t errlen);
 
 /* An approved exception the rules can apply to a ticket: kind
 ** PR_SLA_EXC_EXCLUDE, or PR_SLA_EXC_EXTEND by extend_ms for the metrics in
@@ -406,7 +495,10 @@ typedef struct pr_sla_ticket pr_sla_ticket;  /* opaque */
 /* One action to carry out.  name, args, metric and threshold point into the
 ** set and live as long as it. */
 typedef struct pr_sla_action {
-  int64_t at_ms;           /* the instant the threshold was reached */
+  int64_t at_ms;           /* when to carry it out: the instant the
+                              threshold was reached, or for an action held
+                              to a notification calendar its next opening */
+  int64_t reached_at_ms;   /* the instant the threshold was reached */
   const char *name;
   const pr_kv *args;
   uint32_t n_args;
@@ -439,6 +531,15 @@ typedef struct pr_sla_record {
   char *json;              /* the record, one JSON line without newline */
 } pr_sla_record;
 
+/* The deadline target function fn gives metric m's cycle of ticket under
+** policy (indices of the set) at level, started at start_ms: 1 with the
+** instant in *at_ms, 0 for no target (the function said so, or failed:
+** the callee reports it). */
+typedef int (*pr_sla_deadline_fn)(void *ud, int64_t ticket, uint32_t fn,
+                                  uint32_t metric, uint32_t policy,
+                                  uint32_t level, int64_t start_ms,
+                                  int64_t *at_ms);
+
 typedef struct pr_sla_actions {
   pr_sla_action *v;
   uint32_t n;
@@ -453,10 +554,21 @@ typedef struct pr_sla_actions {
   pr_sla_record *recs;
   uint32_t n_recs;
   uint32_t cap_recs;
+  /* Notices of the actions held to a notification calendar by these
+  ** transitions (at_ms: their delivery, reached_at_ms: now), for
+  ** explanations only: they are handed out later, in v. */
+  pr_sla_action *held;
+  uint32_t n_held;
+  uint32_t cap_held;
+  /* Target functions (PR_SLA_FN) run through this; NULL: they give no
+  ** target. */
+  pr_sla_deadline_fn deadline;
+  void *deadline_ud;
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);
-void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
+void pr_sla_actions_clear(pr_sla_actions *a);  /* n = n_held = 0, keeps
+                                                  memory */
 void pr_sla_actions_free(pr_sla_actions *a);
 /* Drop the records (frees their JSON), keeping the memory of the array. */
 void pr_sla_records_clear(pr_sla_actions *a);
@@ -507,6 +619,33 @@ void pr_sla_ticket_free(pr_sla_ticket *t);
 ** PR_SLA_EV_REOPEN.  "resolved" and "closed" (any case) resolve. */
 int pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
                  const char *status, int64_t at_ms, pr_sla_actions *out);
+
+/* Pause conditions (pause_on / customer_wait with attribute conditions
+** or a `when`, evaluated by the rules on the ticket's attributes at every
+** transition): PR_SLA_COND_PAUSE while one of pause_on holds,
+** PR_SLA_COND_WAIT while one of customer_wait holds (it pauses too).
+** While either holds the ticket's clocks stand still as in a pause
+** status (the same history spans, so elapsed, paused and customer-wait
+** time are exact in any calendar); they run again when the last
+** condition and status stop holding.  A customer reply resumes a pause
+** status but not a condition: a condition holds until the attributes
+** say otherwise.  A resolved ticket does not pause; a reopened one
+** pauses again if a condition still holds. */
+#define PR_SLA_COND_PAUSE 1u
+#define PR_SLA_COND_WAIT  2u
+
+/* The conditions that hold now, as a transition at at_ms (nothing
+** happens when the clocks already follow them).  EINVAL, ENOMEM, ESTATE
+** as the other transitions. */
+int pr_sla_conditions(pr_sla_ticket *t, const pr_sla_set *s, uint32_t holds,
+                      int64_t at_ms, pr_sla_actions *out);
+/* Note the conditions that hold for the transition that comes next at
+** the same instant (pr_sla_event applies them after firing what was due
+** before its instant, so that a status event and the attributes it
+** carries take effect together).  EINVAL, ENOMEM. */
+int pr_sla_stage_conditions(pr_sla_ticket *t, uint32_t holds);
+/* The conditions noted, PR_SLA_COND_* bits. */
+uint32_t pr_sla_ticket_conditions(const pr_sla_ticket *t);
 
 /* The priority level or the set of matching policies changed (priority,
 ** tier, type, channel, queue...): re-choose each metric's policy, keeping
@@ -579,6 +718,8 @@ uint64_t pr_sla_ticket_policies(const pr_sla_ticket *t);
 const pr_sla_pick *pr_sla_ticket_pick(const pr_sla_ticket *t);
 /* The recorded exception reason, or NULL; excluded 1 if excluded. */
 const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
+/* Actions held to a notification calendar, not delivered yet. */
+uint32_t pr_sla_ticket_held(const pr_sla_ticket *t);
 /* Bytes the state of a ticket uses (heap included). */
 size_t pr_sla_ticket_size(const pr_sla_ticket *t);
 

@@ -124,6 +124,31 @@ sla_target_of(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
     } else if (pr_cal_bdays(cal, start, n, &v) != PROMPTLY_OK) {
       return PR_SLA_NONE; /* no such business days: never due */
     }
+  } else if (PR_SLA_IS_REL(v)) {
+    /* A relative deadline: the business time from the cycle's start to
+    ** it, fixed by the start (pauses then move the due as for any
+    ** target). */
+    uint32_t n = PR_SLA_REL_N(v);
+    int32_t min = PR_SLA_REL_MIN(v);
+    int64_t tod = min == PR_SLA_REL_END ? -1 : (int64_t)min * 60000;
+    if (cal == NULL) {
+      /* Calendar time: every UTC day is a business day. */
+      const int64_t day = INT64_C(86400000);
+      int64_t d = start >= 0 ? start / day : -((-start + day - 1) / day);
+      int64_t end = tod < 0 ? (d + (int64_t)n + 1) * day
+                            : (d + (int64_t)n) * day + tod;
+      v = end > start ? end - start : 0;
+    } else if (pr_cal_deadline(cal, start, n, tod, &v) != PROMPTLY_OK) {
+      return PR_SLA_NONE; /* no such business day: never due */
+    }
+  } else if (PR_SLA_IS_FN(v)) {
+    /* A rule function's deadline for this cycle (sla_fn.c). */
+    int64_t dl;
+    if (c->state == CLK_IDLE ||
+        !sla_fn_lookup(t, m, policy, PR_SLA_FN_INDEX(v), &dl)) {
+      return PR_SLA_NONE;
+    }
+    v = sla_cal_between(cal, start, dl);
   }
   if (v == PR_SLA_NONE) {
     return PR_SLA_NONE;
@@ -379,7 +404,7 @@ sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   c->elapsed_ms = 0;
   c->due_at_ms = 0;
   c->fired = 0;
-  c->flags = (t->flags & T_PAUSED) ? CLK_PAUSE_STATUS : 0;
+  c->flags = sla_ticket_paused(t) ? CLK_PAUSE_STATUS : 0;
   c->level0 = t->level;
   c->zone = t->pick.zone;
   c->gen = 1;

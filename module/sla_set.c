@@ -633,10 +633,38 @@ pr_sla_set_at_risk(pr_sla_set *s, int32_t permille, char *err, size_t errlen)
 }
 
 
+static int
+add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
+              uint32_t metrics, int32_t escalate, uint32_t *index, char *err,
+              size_t errlen);
+
 int
 pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
                          uint32_t metrics, uint32_t *index, char *err,
                          size_t errlen)
+{
+  return add_threshold(s, permille, offset_ms, metrics, 0, index, err,
+                       errlen);
+}
+
+
+int
+pr_sla_set_add_escalation(pr_sla_set *s, int32_t permille, int64_t offset_ms,
+                          uint32_t metrics, int32_t kind, uint32_t *index,
+                          char *err, size_t errlen)
+{
+  if (kind != PR_SLA_ESCALATE && kind != PR_SLA_ESCALATE_OVER_MANUAL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no such escalation kind");
+  }
+  return add_threshold(s, permille, offset_ms, metrics, kind, index, err,
+                       errlen);
+}
+
+
+static int
+add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
+              uint32_t metrics, int32_t escalate, uint32_t *index, char *err,
+              size_t errlen)
 {
   int rc = check_open(s, err, errlen);
   if (rc != PROMPTLY_OK) {
@@ -657,7 +685,13 @@ pr_sla_set_add_threshold(pr_sla_set *s, int32_t permille, int64_t offset_ms,
   th.permille = permille;
   th.offset_ms = offset_ms;
   th.metrics = metrics;
-  format_share(permille, offset_ms, th.label, sizeof(th.label));
+  th.escalate = escalate;
+  if (escalate) {
+    memcpy(th.label, "escalate-", 9);
+    format_share(permille, offset_ms, th.label + 9, sizeof(th.label) - 9);
+  } else {
+    format_share(permille, offset_ms, th.label, sizeof(th.label));
+  }
   for (uint32_t i = 0; i < s->n_thresholds; i++) {
     uint32_t other = s->thresholds[i].metrics;
     if (strcmp(s->thresholds[i].label, th.label) == 0 &&
@@ -724,6 +758,39 @@ pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
   s->policies[policy].zone_fn = fn;
   s->policies[policy].zone_ud = ud;
   return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_target_fn(pr_sla_set *s, uint32_t policy, uint32_t level,
+                     uint32_t metric, uint32_t fn, char *err, size_t errlen)
+{
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] =
+      PR_SLA_FN(fn);
+  }
+  return rc;
+}
+
+
+int
+pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
+                           uint32_t metric, uint32_t n, int32_t minute,
+                           char *err, size_t errlen)
+{
+  if (n > PR_CAL_MAX_BDAYS || minute < 0 || minute > PR_SLA_REL_END ||
+      (n == 0 && minute != PR_SLA_REL_END)) {
+    return pr_err(err, errlen, PROMPTLY_ERANGE,
+                  "relative deadline out of range (0 to %d business days, "
+                  "a time of day or the day's end)", PR_CAL_MAX_BDAYS);
+  }
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] =
+      PR_SLA_REL(n, minute);
+  }
+  return rc;
 }
 
 
@@ -907,6 +974,57 @@ pr_sla_set_wait_action(pr_sla_set *s, uint32_t wait, const char *name,
 }
 
 
+static int
+set_quiet(pr_sla_quiet *q, pr_calendar *cal, pr_sla_zone_fn zone_fn,
+          void *zone_ud, char *err, size_t errlen)
+{
+  if (cal == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "a notification calendar is needed");
+  }
+  q->cal = cal;
+  q->zone_fn = zone_fn;
+  q->zone_ud = zone_ud;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_threshold_quiet(pr_sla_set *s, uint32_t threshold,
+                           pr_calendar *cal, pr_sla_zone_fn zone_fn,
+                           void *zone_ud, char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (threshold >= s->n_thresholds) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no threshold %u",
+                  (unsigned)threshold);
+  }
+  return set_quiet(&s->thresholds[threshold].quiet, cal, zone_fn, zone_ud,
+                   err, errlen);
+}
+
+
+int
+pr_sla_set_wait_quiet(pr_sla_set *s, uint32_t wait, pr_calendar *cal,
+                      pr_sla_zone_fn zone_fn, void *zone_ud, char *err,
+                      size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (wait >= s->n_waits) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no wait timer %u",
+                  (unsigned)wait);
+  }
+  return set_quiet(&s->waits[wait].quiet, cal, zone_fn, zone_ud, err,
+                   errlen);
+}
+
+
 int
 pr_sla_set_add_exception(pr_sla_set *s, const char *name, const char *reason,
                          int32_t kind, int64_t extend_ms, uint32_t metrics,
@@ -967,7 +1085,11 @@ cmp_threshold(const void *a, const void *b)
   if (x->permille != y->permille) {
     return x->permille < y->permille ? -1 : 1;
   }
-  return (x->offset_ms > y->offset_ms) - (x->offset_ms < y->offset_ms);
+  if (x->offset_ms != y->offset_ms) {
+    return x->offset_ms < y->offset_ms ? -1 : 1;
+  }
+  /* At one share, the `at` steps before those of escalate_priority. */
+  return (x->escalate != 0) - (y->escalate != 0);
 }
 
 
@@ -1013,11 +1135,17 @@ pr_sla_set_seal(pr_sla_set *s, char *err, size_t errlen)
           cmp_threshold);
   }
   /* Entries of one (share, offset) for different metrics are one step. */
+  /* escalate_priority's steps are none of sla.escalation's (step 0). */
+  const char *prev = NULL;
   for (uint32_t i = 0, step = 0; i < s->n_thresholds; i++) {
-    if (i == 0 || strcmp(s->thresholds[i].label,
-                         s->thresholds[i - 1].label) != 0) {
+    if (s->thresholds[i].escalate) {
+      s->step[i] = 0;
+      continue;
+    }
+    if (prev == NULL || strcmp(s->thresholds[i].label, prev) != 0) {
       step++;
     }
+    prev = s->thresholds[i].label;
     s->step[i] = (uint8_t)step;
   }
   if (s->n_waits > 1) {

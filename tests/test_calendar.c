@@ -617,6 +617,95 @@ test_calendar_bdays(void **state)
 }
 
 
+/* Relative deadlines (calendar_days.c) and local times of day; values by
+** hand.  Berlin, Mon-Fri 09:00-12:30 and 13:30-17:00 (7h a day), Thursday
+** 2026-11-19 a holiday; 2026-11-16 is a Monday (CET = UTC+1). */
+static void
+test_calendar_deadline(void **state)
+{
+  (void)state;
+  cal_desc d = {"Europe/Berlin", "mon-fri 09:00-12:30, mon-fri 13:30-17:00",
+                "2026-11-19", NULL};
+  pr_calendar *c = make_cal(&d);
+  int64_t at, dur, due;
+  const int64_t HR = HOUR_MS, MN = HOUR_MS / 60;
+  /* Local times of day: 16:00 CET is 15:00Z, 16:00 CEST 14:00Z; 02:30 on
+  ** 2026-03-29 does not exist (the gap's end, 03:00 CEST = 01:00Z); on
+  ** 2026-10-25 it happens twice (the first, 02:30 CEST = 00:30Z). */
+  assert_int_equal(pr_cal_local_at(c, iso("2026-11-16T09:00:00Z"), 16 * HR,
+                                   &at), PROMPTLY_OK);
+  assert_int_equal(at, iso("2026-11-16T15:00:00Z"));
+  assert_int_equal(pr_cal_local_at(c, iso("2026-07-06T09:00:00Z"), 16 * HR,
+                                   &at), PROMPTLY_OK);
+  assert_int_equal(at, iso("2026-07-06T14:00:00Z"));
+  assert_int_equal(pr_cal_local_at(c, iso("2026-03-29T12:00:00Z"),
+                                   2 * HR + 30 * MN, &at), PROMPTLY_OK);
+  assert_int_equal(at, iso("2026-03-29T01:00:00Z"));
+  assert_int_equal(pr_cal_local_at(c, iso("2026-10-25T12:00:00Z"),
+                                   2 * HR + 30 * MN, &at), PROMPTLY_OK);
+  assert_int_equal(at, iso("2026-10-25T00:30:00Z"));
+  /* From Mon 10:00 CET: Monday has 2h30m + 3h30m left.  Next business day
+  ** at 16:00: + Tue 3h30m + 2h30m = 12h. */
+  int64_t mon10 = iso("2026-11-16T09:00:00Z");
+  assert_int_equal(pr_cal_deadline(c, mon10, 1, 16 * HR, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 12 * HR);
+  assert_int_equal(pr_cal_add(c, mon10, dur, &due), PROMPTLY_OK);
+  assert_int_equal(due, iso("2026-11-17T15:00:00Z"));
+  /* At 08:00, before Tuesday opens: none of Tuesday's, 6h (due at its
+  ** opening); at 13:00, in the break: Tuesday's morning, 9h30m; at 20:00,
+  ** after the close: the whole Tuesday, 13h. */
+  assert_int_equal(pr_cal_deadline(c, mon10, 1, 8 * HR, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 6 * HR);
+  assert_int_equal(pr_cal_add(c, mon10, dur, &due), PROMPTLY_OK);
+  assert_int_equal(due, iso("2026-11-17T08:00:00Z"));
+  assert_int_equal(pr_cal_deadline(c, mon10, 1, 13 * HR, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 9 * HR + 30 * MN);
+  assert_int_equal(pr_cal_deadline(c, mon10, 1, 20 * HR, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 13 * HR);
+  /* End of business day: Monday's rest (6h) from 10:00; from 07:00, the
+  ** whole Monday (7h); from 18:00, no time left: Tuesday's 7h. */
+  assert_int_equal(pr_cal_deadline(c, mon10, 0, -1, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 6 * HR);
+  assert_int_equal(pr_cal_deadline(c, iso("2026-11-16T06:00:00Z"), 0, -1,
+                                   &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 7 * HR);
+  assert_int_equal(pr_cal_deadline(c, iso("2026-11-16T17:00:00Z"), 0, -1,
+                                   &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 7 * HR);
+  /* The next business day after Monday 18:00 is Tuesday (the date counts,
+  ** not the hour): 16:00 = Tuesday's 3h30m + 2h30m. */
+  assert_int_equal(pr_cal_deadline(c, iso("2026-11-16T17:00:00Z"), 1, 16 * HR,
+                                   &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 6 * HR);
+  /* Wed 15:00 CET: the holiday is skipped, Friday 16:00 = 2h + 6h. */
+  assert_int_equal(pr_cal_deadline(c, iso("2026-11-18T14:00:00Z"), 1, 16 * HR,
+                                   &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 8 * HR);
+  /* Saturday: the 2nd business day after it is Tuesday: Monday's 7h +
+  ** Tuesday 09:00-12:00; end of 2 business days: 14h. */
+  int64_t sat = iso("2026-11-21T11:00:00Z");
+  assert_int_equal(pr_cal_deadline(c, sat, 2, 12 * HR, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 10 * HR);
+  assert_int_equal(pr_cal_deadline(c, sat, 2, -1, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 14 * HR);
+  /* Across the end of summer time: Fri 2026-10-23 10:00 CEST (08:00Z) to
+  ** Mon 26 16:00 CET (15:00Z): 6h + 6h. */
+  int64_t fri = iso("2026-10-23T08:00:00Z");
+  assert_int_equal(pr_cal_deadline(c, fri, 1, 16 * HR, &dur), PROMPTLY_OK);
+  assert_int_equal(dur, 12 * HR);
+  assert_int_equal(pr_cal_add(c, fri, dur, &due), PROMPTLY_OK);
+  assert_int_equal(due, iso("2026-10-26T15:00:00Z"));
+  /* Bad arguments. */
+  assert_int_equal(pr_cal_deadline(c, mon10, 0, 16 * HR, &dur),
+                   PROMPTLY_EINVAL);
+  assert_int_equal(pr_cal_deadline(c, mon10, PR_CAL_MAX_BDAYS + 1, 16 * HR,
+                                   &dur), PROMPTLY_EINVAL);
+  assert_int_equal(pr_cal_deadline(c, mon10, 1, 24 * HR, &dur),
+                   PROMPTLY_EINVAL);
+  pr_calendar_free(c);
+}
+
+
 static void
 test_calendar_is_open(void **state)
 {
@@ -1710,6 +1799,7 @@ main(void)
     cmocka_unit_test(test_calendar_between_table),
     cmocka_unit_test(test_calendar_is_open),
     cmocka_unit_test(test_calendar_bdays),
+    cmocka_unit_test(test_calendar_deadline),
     cmocka_unit_test(test_calendar_bad_hours),
     cmocka_unit_test(test_calendar_bad_zone),
     cmocka_unit_test(test_calendar_bad_holidays),

@@ -793,6 +793,54 @@ test_rules_sla_thresholds_sorted_with_actions(void **state)
 }
 
 
+/* Relative deadlines compile to their codes (words in any case, "by");
+** escalate_priority's shares become ladder steps of the resolution with
+** raise_priority by=1, labelled apart from an at step of the same share,
+** after it, and outside sla.escalation's steps. */
+static void
+test_rules_relative_deadlines_and_escalation(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("sla-rel-escalate");
+  const pr_sla_set *s = pr_rules_sla(r);
+  assert_int_equal(s->n_policies, 1);
+  const int64_t *tg = s->policies[0].target_ms;
+  uint32_t nm = s->n_metrics;
+  for (uint32_t l = 0; l < 4; l++) {
+    assert_true(tg[l * nm + PR_SLA_RESOLUTION] == PR_SLA_REL(1, 16 * 60));
+  }
+  assert_true(tg[0 * nm + PR_SLA_FIRST_RESPONSE] ==
+              PR_SLA_REL(0, PR_SLA_REL_END));
+  assert_true(tg[1 * nm + PR_SLA_FIRST_RESPONSE] ==
+              PR_SLA_REL(2, 12 * 60 + 30));
+  assert_true(tg[2 * nm + PR_SLA_FIRST_RESPONSE] ==
+              PR_SLA_REL(1, PR_SLA_REL_END));
+  assert_true(tg[3 * nm + PR_SLA_FIRST_RESPONSE] == PR_SLA_BDAYS(3));
+  assert_true(PR_SLA_IS_REL(PR_SLA_REL(1000, PR_SLA_REL_END)));
+  assert_false(PR_SLA_IS_BDAYS(PR_SLA_REL(0, 0)));
+  assert_false(PR_SLA_IS_REL(PR_SLA_BDAYS(1000)));
+  assert_int_equal(PR_SLA_REL_N(PR_SLA_REL(2, 750)), 2);
+  assert_int_equal(PR_SLA_REL_MIN(PR_SLA_REL(2, 750)), 750);
+  assert_int_equal(s->n_thresholds, 3);
+  const pr_sla_threshold *t = s->thresholds;
+  assert_string_equal(t[0].label, "50%");
+  assert_int_equal(t[0].escalate, 0);
+  assert_int_equal(t[0].metrics, 0);
+  assert_int_equal(s->step[0], 1);
+  assert_string_equal(t[1].label, "escalate-50%");
+  assert_string_equal(t[2].label, "escalate-75%");
+  for (int i = 1; i <= 2; i++) {
+    assert_int_equal(t[i].escalate, PR_SLA_ESCALATE_OVER_MANUAL);
+    assert_int_equal(t[i].metrics, 1u << PR_SLA_RESOLUTION);
+    assert_int_equal(s->step[i], 0);
+    assert_int_equal(t[i].n_actions, 1);
+    assert_action(t[i].actions, t[i].n_actions, 0, "raise_priority", 1,
+                  "by=1");
+  }
+  pr_rules_free(r);
+}
+
+
 /* The 100% entry names every action, in a scrambled order: they come out
 ** in the documented order, with set_field's fields by name, and a level
 ** name turned into its id; the same on every load (Lua's pairs() order
@@ -915,6 +963,108 @@ test_rules_sla_exceptions_apply(void **state)
   assert_int_equal(out[0].index, 0);
   assert_int_equal(pr_rules_exceptions(r, d, N(d), NULL, 1, &n),
                    PROMPTLY_EINVAL);
+  pr_rules_free(r);
+}
+
+
+/* Pause conditions (issue 12 item 5): attributes in any case, lists of
+** values, a `when` that must hold too, and a failing `when` that counts
+** as not holding, reported at its file:line. */
+static void
+test_rules_pause_conditions(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("pause-conds");
+  char err[512];
+  uint32_t holds = 99;
+  assert_int_equal(pr_rules_has_conditions(r), 1);
+  /* The statuses are the set's pause statuses, not conditions. */
+  assert_int_equal(pr_rules_sla(r)->n_pauses, 2);
+  pr_kv a[] = {{"vendor_wait", "YES"}, {"waiting_on", "agent"}};
+  assert_int_equal(pr_rules_conditions(r, 1, a, N(a), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  pr_kv b[] = {{"vendor_wait", "no"}, {"waiting_on", "Customer"}};
+  assert_int_equal(pr_rules_conditions(r, 2, b, N(b), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_WAIT);
+  /* Every part of a condition: the queue and the when. */
+  pr_kv c[] = {{"queue", "legal"}, {"contract", "basic"},
+               {"waiting_on", ""}};
+  assert_int_equal(pr_rules_conditions(r, 3, c, N(c), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  pr_kv d[] = {{"queue", "legal"}, {"contract", "premium"},
+               {"waiting_on", ""}};
+  assert_int_equal(pr_rules_conditions(r, 4, d, N(d), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, 0);
+  /* No waiting_on: customer_wait's when fails on nil, counts as not
+  ** holding, the other conditions still count. */
+  pr_kv e[] = {{"queue", "Vendors"}};
+  err[0] = '\0';
+  assert_int_equal(pr_rules_conditions(r, 5, e, N(e), &holds, err,
+                                       sizeof(err)), PROMPTLY_ERULE);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  assert_non_null(strstr(err, "20-pauses.lua:6:"));
+  assert_non_null(strstr(err, "waiting_on"));
+  assert_int_equal(pr_rules_conditions(r, 6, NULL, 0, NULL, err,
+                                       sizeof(err)), PROMPTLY_EINVAL);
+  pr_rules_free(r);
+  r = load_ok("sla-decls");
+  assert_int_equal(pr_rules_has_conditions(r), 0);
+  assert_int_equal(pr_rules_conditions(r, 1, e, N(e), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, 0);
+  pr_rules_free(r);
+}
+
+
+/* Quiet hours (issue 12 item 7): the notification calendar of each step:
+** the folder's notify_calendar by default, none with quiet = false, a
+** named one (with its zone from the ticket), quiet = true for the
+** folder's; wait timers the same. */
+static void
+test_rules_quiet_hours(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("quiet");
+  const pr_sla_set *s = pr_rules_sla(r);
+  pr_calendar *business = pr_rules_calendar(r, "business");
+  pr_calendar *customer = pr_rules_calendar(r, "customer-hours");
+  assert_non_null(business);
+  assert_non_null(customer);
+  /* Sorted by share: the escalate_priority step (50%) first, never held
+  ** (a rising priority is no notification). */
+  assert_int_equal(s->n_thresholds, 4);
+  assert_int_not_equal(s->thresholds[0].escalate, 0);
+  assert_null(s->thresholds[0].quiet.cal);
+  assert_string_equal(s->thresholds[1].label, "75%");
+  assert_ptr_equal(s->thresholds[1].quiet.cal, business);
+  assert_null(s->thresholds[1].quiet.zone_fn);
+  assert_string_equal(s->thresholds[2].label, "100%");
+  assert_null(s->thresholds[2].quiet.cal);
+  assert_string_equal(s->thresholds[3].label, "150%");
+  assert_ptr_equal(s->thresholds[3].quiet.cal, customer);
+  assert_non_null(s->thresholds[3].quiet.zone_fn);
+  assert_int_equal(s->n_waits, 3);
+  assert_string_equal(s->waits[0].label, "1d");
+  assert_ptr_equal(s->waits[0].quiet.cal, business);
+  assert_string_equal(s->waits[1].label, "2d");
+  assert_ptr_equal(s->waits[1].quiet.cal, customer);
+  assert_non_null(s->waits[1].quiet.zone_fn);
+  assert_string_equal(s->waits[2].label, "7d");
+  assert_ptr_equal(s->waits[2].quiet.cal, business);
+  pr_rules_free(r);
+  /* Without quiet hours nothing is held. */
+  r = load_ok("sla-decls");
+  s = pr_rules_sla(r);
+  for (uint32_t i = 0; i < s->n_thresholds; i++) {
+    assert_null(s->thresholds[i].quiet.cal);
+  }
+  for (uint32_t i = 0; i < s->n_waits; i++) {
+    assert_null(s->waits[i].quiet.cal);
+  }
   pr_rules_free(r);
 }
 
@@ -1073,7 +1223,7 @@ test_rules_sla_problems(void **state)
     "20-bad.lua:9: at: '0%' is out of range",
     "20-bad.lua:10: at '50%': unknown action 'page' (known: notify, "
     "raise_priority, set_priority, reassign, set_field, note, message, "
-    "remind_customer, close; and metrics)",
+    "remind_customer, close; and metrics, quiet)",
     "20-bad.lua:11: at '60%': metrics: unknown metric 'speed'",
     "20-bad.lua:12: at '70%': set_priority: unknown level 'P9'",
     "20-bad.lua:13: at '80%': raise_priority must be a whole number",
@@ -1084,7 +1234,8 @@ test_rules_sla_problems(void **state)
     "20-bad.lua:18: metric 'call': start: unknown event 'ring'",
     "20-bad.lua:19: pause_on: 'On Hold' is already given at 20-bad.lua:19",
     "20-bad.lua:20: policy 'f': first_response: a target is a duration "
-    "such as \"4h\", \"best effort\" or false, not a number",
+    "such as \"4h\", a deadline such as \"next business day 16:00\", a "
+    "function returning one, \"best effort\" or false, not a number",
     "20-bad.lua:21: policy 'g': first_response: '1.5h' is not a duration",
     "20-bad.lua:23: at '90%': already declared at 20-bad.lua:22",
     "20-bad.lua:24: at_risk: '0%' is out of range",
@@ -1435,9 +1586,12 @@ main(void)
     cmocka_unit_test(test_rules_sla_pauses_and_at_risk),
     cmocka_unit_test(test_rules_sla_thresholds_sorted_with_actions),
     cmocka_unit_test(test_rules_sla_actions_in_fixed_order),
+    cmocka_unit_test(test_rules_relative_deadlines_and_escalation),
     cmocka_unit_test(test_rules_sla_waits_joined_and_sorted),
     cmocka_unit_test(test_rules_sla_exceptions_declared),
     cmocka_unit_test(test_rules_sla_exceptions_apply),
+    cmocka_unit_test(test_rules_pause_conditions),
+    cmocka_unit_test(test_rules_quiet_hours),
     cmocka_unit_test(test_rules_sla_exception_unknown),
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),

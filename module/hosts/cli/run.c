@@ -311,6 +311,7 @@ typedef struct run_ctx {
   atomic_int bad;       /* bad input: lines, events the module refused */
   atomic_int halted;    /* --strict met bad input: stop at once */
   atomic_int failed;    /* an I/O or module error: exit 1 */
+  atomic_int rule_failed;  /* a rule failed on a ticket: exit 1, at the end */
   int opening;          /* inside promptly_open (main thread only) */
   char open_error[1024];  /* the first error logged while opening */
   int64_t explain;      /* explain: the ticket told about; 0 = plain run */
@@ -415,9 +416,11 @@ on_log(void *ud, int32_t level, const char *msg)
     count_bad(r);
   }
   /* An error while running (a rule that failed on a ticket, out of
-  ** memory) fails the run, after it went on as the module could. */
+  ** memory) fails the run, but only at its end: the module went on as it
+  ** could (the ticket fell through to the next rule), and so does the
+  ** replay, as a host must. */
   if (level == PROMPTLY_LOG_ERROR && !r->opening) {
-    atomic_store(&r->failed, 1);
+    atomic_store(&r->rule_failed, 1);
   }
 }
 
@@ -1245,6 +1248,7 @@ run_with(const char *rules, const char *events, const char *until,
   atomic_init(&r->bad, 0);
   atomic_init(&r->halted, 0);
   atomic_init(&r->failed, 0);
+  atomic_init(&r->rule_failed, 0);
   if (until != NULL) {
     if (cli_parse_iso(until, &r->until_ms) != 0) {
       fprintf(stderr, "promptly %s: '%s' is not an ISO 8601 instant\n",
@@ -1338,7 +1342,7 @@ run_with(const char *rules, const char *events, const char *until,
     atomic_store(&r->failed, 1);
   }
   r->p = NULL;
-  if (atomic_load(&r->failed)) {
+  if (atomic_load(&r->failed) || atomic_load(&r->rule_failed)) {
     status = CLI_EXIT_FAIL;
   } else if (atomic_load(&r->bad) > 0) {
     status = CLI_EXIT_INPUT;
