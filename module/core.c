@@ -539,21 +539,49 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
         pr_buf_printf(&b, "%s%s=%s", j ? ", " : " (", a->args[j].name,
                       a->args[j].value);
       }
-      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s",
+      char held[PR_ISO_LEN + 32] = "";
+      if (a->reached_at_ms < a->at_ms) {
+        char iso[PR_ISO_LEN];
+        pr_iso_format(a->reached_at_ms, iso);
+        snprintf(held, sizeof(held), " (held from %s)", iso);
+      }
+      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s%s",
             a->metric, a->threshold, (unsigned)a->cycle, a->name,
-            pr_buf_cstr(&b), b.len ? ")" : "", a->key);
+            pr_buf_cstr(&b), b.len ? ")" : "", a->key, held);
       pr_buf_free(&b);
+    }
+    /* An action held to its notification calendar carries the instant it
+    ** was reached, after its own arguments: reached_at. */
+    pr_kv args[65];
+    const pr_kv *av = a->args;
+    uint32_t n_av = a->n_args;
+    char reached[PR_ISO_LEN];
+    if (a->reached_at_ms < a->at_ms && a->n_args < 64) {
+      memcpy(args, a->args, a->n_args * sizeof(pr_kv));
+      pr_iso_format(a->reached_at_ms, reached);
+      args[a->n_args].name = "reached_at";
+      args[a->n_args].value = reached;
+      av = args;
+      n_av = a->n_args + 1;
     }
     if (p->host.do_action != NULL) {
       int32_t rc = p->host.do_action(p->host.user_data, t->id, a->at_ms,
-                                     a->name, (const promptly_attr *)a->args,
-                                     a->n_args, a->key);
+                                     a->name, (const promptly_attr *)av,
+                                     n_av, a->key);
       if (rc != 0) {
         core_log(p, PROMPTLY_LOG_WARN,
                  "ticket %lld: the host could not carry out %s (%d), key %s",
                  (long long)t->id, a->name, (int)rc, a->key);
       }
     }
+  }
+  for (uint32_t i = 0; p->host.trace != NULL && i < acts->n_held; i++) {
+    const pr_sla_action *a = &acts->held[i];
+    char iso[PR_ISO_LEN];
+    pr_iso_format(a->at_ms, iso);
+    trace(p, t, a->reached_at_ms, "%s %s reached (cycle %u): %s held for "
+          "the notification calendar until %s, key %s", a->metric,
+          a->threshold, (unsigned)a->cycle, a->name, iso, a->key);
   }
   pr_sla_actions_clear(acts);
   hand_records(p, t, acts);
@@ -834,6 +862,64 @@ attr_edges(promptly *p, pr_ticket *t, const pr_sla_attr_state *before,
 }
 
 
+/* Which pause conditions hold on the ticket's attributes now (a failing
+** `when` is logged with the ticket and counts as not holding). */
+static uint32_t
+eval_conditions(promptly *p, const pr_ticket *t, const char *source)
+{
+  uint32_t holds = 0;
+  char err[512];
+  int rc = pr_rules_conditions(p->rules, t->id, t->attrs.kv, t->attrs.n,
+                               &holds, err, sizeof(err));
+  if (rc != PROMPTLY_OK) {
+    core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
+             (long long)t->id, *source ? ", " : "", source,
+             rc == PROMPTLY_ERULE ? "; the condition counts as not holding"
+                                  : "");
+  }
+  return holds;
+}
+
+
+/* Whether the ticket's pause conditions need a look: the rules have some,
+** or the ticket still follows some of earlier rules. */
+static int
+has_conditions(promptly *p, const pr_ticket *t)
+{
+  return t->sla != NULL && (pr_rules_has_conditions(p->rules) ||
+                            pr_sla_ticket_conditions(t->sla) != 0);
+}
+
+
+static void
+trace_conditions(promptly *p, const pr_ticket *t, uint32_t before,
+                 uint32_t holds, int64_t at_ms)
+{
+  if (p->host.trace != NULL && before != (holds & PR_SLA_COND_WAIT
+                                            ? holds | PR_SLA_COND_PAUSE
+                                            : holds)) {
+    trace(p, t, at_ms, "pause conditions: %s",
+          (holds & PR_SLA_COND_WAIT) ? "customer wait holds"
+          : holds ? "a pause holds"
+                  : "none holds");
+  }
+}
+
+
+static void
+apply_conditions(promptly *p, pr_ticket *t, uint32_t holds, int64_t at_ms,
+                 pr_sla_actions *acts)
+{
+  uint32_t before = pr_sla_ticket_conditions(t->sla);
+  int rc = pr_sla_conditions(t->sla, sla_set(p), holds, at_ms, acts);
+  if (rc != PROMPTLY_OK) {
+    sla_failed(p, t, rc, "pause conditions");
+  } else {
+    trace_conditions(p, t, before, holds, at_ms);
+  }
+}
+
+
 static void
 handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
               pr_sla_actions *acts)
@@ -859,6 +945,9 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
                             &t->sla);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "open");
+  }
+  if (has_conditions(p, t)) {
+    apply_conditions(p, t, eval_conditions(p, t, ev->source), at_ms, acts);
   }
   const pr_sla_attr_state none = {{0}};
   attr_edges(p, t, &none, at_ms, acts);
@@ -1031,6 +1120,10 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
       oom(p, t->id);
       break;
     }
+    if (has_conditions(p, t)) {
+      apply_conditions(p, t, eval_conditions(p, t, ev->source), at_ms,
+                       &acts);
+    }
     attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
@@ -1051,10 +1144,25 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     trace(p, t, at_ms, "%s %s",
           ev->type == PROMPTLY_EV_STATUS ? "status" : "reopened, status",
           pr_kvset_get(&t->attrs, "status"));
+    /* The conditions on the attributes the event brings take effect
+    ** with it, at its instant. */
+    int conds = has_conditions(p, t);
+    uint32_t holds = conds ? eval_conditions(p, t, ev->source) : 0;
+    if (conds) {
+      uint32_t was = pr_sla_ticket_conditions(t->sla);
+      if (pr_sla_stage_conditions(t->sla, holds) != PROMPTLY_OK) {
+        oom(p, t->id);
+      } else {
+        trace_conditions(p, t, was, holds, at_ms);
+      }
+    }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
                                              : PR_SLA_EV_REOPEN,
               status, at_ms, &acts);
+    if (conds) {
+      apply_conditions(p, t, holds, at_ms, &acts);
+    }
     attr_edges(p, t, &before, at_ms, &acts);
     rematch(p, t, ev, at_ms, &acts);
     settle(p, t, &acts, at_ms);
@@ -1087,6 +1195,13 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
             (long long)into);
     } else {
       trace(p, t, at_ms, "deleted: its clocks stop");
+    }
+    uint32_t held = t->sla != NULL ? pr_sla_ticket_held(t->sla) : 0;
+    if (held > 0) {
+      core_log(p, PROMPTLY_LOG_INFO, "ticket %lld: %s with %u action%s held "
+               "for the notification calendar: dropped", (long long)t->id,
+               into > 0 ? "merged" : "deleted", (unsigned)held,
+               held == 1 ? "" : "s");
     }
     sla_event(p, t,
               ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE
@@ -1325,18 +1440,70 @@ pr_core_records_open(promptly *p, int64_t at_ms)
 
 /* --- Rebinding tickets after a reload ------------------------------------ */
 
+/* t->raised names ladder entries by their index in the rule set in force;
+** a reload that inserts, removes or reorders steps moves them.  Each step
+** that changed the priority keeps that memory under the new ladder's
+** entry of the same label (the one apply_priority_action looks up), as
+** the clocks' fired bits do (pr_sla_rebind): such a step does not raise
+** again, a step new to the ladder raises once.  A step the reload removed
+** is forgotten: a later reload that brings it back lets it raise again
+** (as its clocks' fired bits, it is gone with the step). */
+static uint32_t
+remap_raised(uint32_t raised, const pr_sla_set *old_s, const pr_sla_set *new_s)
+{
+  uint32_t out = 0;
+  for (uint32_t j = 0; j < old_s->n_thresholds && j < 32; j++) {
+    if ((raised & ((uint32_t)1 << j)) == 0) {
+      continue;
+    }
+    for (uint32_t k = 0; k < new_s->n_thresholds && k < 32; k++) {
+      if (strcmp(old_s->thresholds[j].label, new_s->thresholds[k].label) ==
+          0) {
+        out |= (uint32_t)1 << k;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+
 typedef struct rebind_ctx {
   promptly *p;
+  pr_rules *old_rules;
   const pr_sla_set *old_set;
   int64_t at_ms;
   pr_sla_actions acts;
 } rebind_ctx;
+
+/* Before the new rules take t: what came due under the old rules before
+** the reload is carried out under them (pr_sla_rebind would fire it too,
+** in the same actions as the new rules'), so that its labels and levels
+** are theirs and its raises count in t->raised by their ladder; then
+** t->raised moves to the new ladder. */
+static void
+leave_old_rules(promptly *p, pr_ticket *t, rebind_ctx *c)
+{
+  if (t->sla != NULL) {
+    int rc = pr_sla_fire(t->sla, c->old_set, c->at_ms - 1, &c->acts);
+    if (rc != PROMPTLY_OK) {
+      sla_failed(p, t, rc, "fire before reload");
+    }
+    pr_rules *fresh_rules = p->rules;
+    p->rules = c->old_rules;
+    carry_out(p, t, &c->acts);
+    p->rules = fresh_rules;
+  }
+  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
+}
+
 
 static void
 rebind_one(pr_ticket *t, void *ud)
 {
   rebind_ctx *c = ud;
   promptly *p = c->p;
+  leave_old_rules(p, t, c);
   if (t->sla != NULL) {
     pr_sla_ticket *fresh = NULL;
     int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
@@ -1353,6 +1520,10 @@ rebind_one(pr_ticket *t, void *ud)
   }
   pr_sla_pick pick = match_policies(p, t, "reload");
   retarget(p, t, &pick, c->at_ms, &c->acts);
+  if (has_conditions(p, t)) {
+    apply_conditions(p, t, eval_conditions(p, t, "reload"), c->at_ms,
+                     &c->acts);
+  }
   settle(p, t, &c->acts, c->at_ms);
 }
 
@@ -1396,7 +1567,7 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   ** time and their fired-threshold ledger, then take the new verdicts. */
   pr_rules *old = p->rules;
   p->rules = fresh;
-  rebind_ctx c = {p, pr_rules_sla(old), now_ms(p), {0}};
+  rebind_ctx c = {p, old, pr_rules_sla(old), now_ms(p), {0}};
   acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);

@@ -128,7 +128,11 @@ typedef struct promptly_host {
   ** must not do it again.  Return 0 when done or already done.
   ** raise_priority and set_priority are applied by the module itself: the
   ** new level comes as the field "priority", and the host only records
-  ** their keys. */
+  ** their keys.  at_ms is when the action is due; one that the rules
+  ** held to a notification calendar (quiet hours) comes at the
+  ** calendar's opening, with the instant its threshold was reached as
+  ** one more argument after its own: reached_at (ISO 8601 UTC).  Its key
+  ** is the one it has without quiet hours. */
   int32_t (*do_action)(void *user_data, int64_t ticket, int64_t at_ms,
                        const char *action, const promptly_attr *args,
                        uint32_t n_args, const char *key);

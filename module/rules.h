@@ -185,6 +185,20 @@ int pr_rules_exceptions(const pr_rules *r, const pr_kv *attrs,
                         size_t n_attrs, pr_rules_exception *out, size_t cap,
                         size_t *n);
 
+/* Whether the rules declare pause conditions (pause_on or customer_wait
+** with attributes or a `when`). */
+int pr_rules_has_conditions(const pr_rules *r);
+
+/* Which pause conditions hold for a ticket with these attributes:
+** PR_SLA_COND_PAUSE (one of pause_on's) and PR_SLA_COND_WAIT (one of
+** customer_wait's) in *holds (sla.h).  Attributes and the `when` table
+** are those of pr_rules_priority.  A `when` that fails counts as not
+** holding: *holds is set all the same, and ERULE is returned with the
+** first failure as "file:line: message" in err.  EINVAL, ENOMEM. */
+int pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                        size_t n_attrs, uint32_t *holds, char *err,
+                        size_t errlen);
+
 /* An exception attribute (sla_exception, or an exception's attr) that
 ** holds a value naming no exception declared for it: *attr and *value
 ** (borrowed from r and attrs), known = the names declared for that

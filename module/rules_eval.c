@@ -1,5 +1,6 @@
 /* rules_eval.c - the rule set's verdicts on a ticket: its priority, the
-** policies that match, the exceptions that apply.
+** policies that match, the exceptions that apply, the pause conditions
+** that hold.
 **
 ** Subject and body are scanned once for every keyword; conditions that
 ** need no Lua are checked in C first, and `when` functions run in the
@@ -659,4 +660,98 @@ pr_rules_exception_unknown(const pr_rules *r, const pr_kv *attrs,
     used += (size_t)w;
   }
   return PROMPTLY_OK;
+}
+
+/* In Lua: the `when` functions of the pause conditions marked in ev->need
+** (ev->cand holds their indices), in order; one that fails stops the
+** walk at ev->next, the caller goes on after it. */
+static int
+rules_pconds_lua(lua_State *L)
+{
+  rules_eval *ev = lua_touserdata(L, 1);
+  pr_rules *r = ev->r;
+  int t = push_ticket(L, ev);
+  for (; ev->next < ev->n_cand; ev->next++) {
+    if (ev->need[ev->next] &&
+        !call_when(L, r->pconds[ev->cand[ev->next]].m.when_ref, t)) {
+      ev->need[ev->next] = 0;
+    }
+  }
+  return 0;
+}
+
+int
+pr_rules_has_conditions(const pr_rules *r)
+{
+  return r != NULL && r->n_pconds > 0;
+}
+
+int
+pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
+                    size_t n_attrs, uint32_t *holds, char *err,
+                    size_t errlen)
+{
+  if (r == NULL || holds == NULL || (attrs == NULL && n_attrs > 0)) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
+  }
+  *holds = 0;
+  if (r->n_pconds == 0) {
+    return PROMPTLY_OK;
+  }
+  rules_eval ev = {
+    .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
+    .hits = NULL, .next = 0, .matched = -1,
+  };
+  ev.cand = calloc(r->n_pconds, sizeof(uint32_t));
+  ev.need = calloc(r->n_pconds, 1);
+  if (ev.cand == NULL || ev.need == NULL) {
+    free(ev.cand);
+    free(ev.need);
+    return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
+  }
+  /* The conditions in C first; the `when` of those whose other parts
+  ** hold then run in one sandbox call. */
+  int any_when = 0;
+  for (size_t i = 0; i < r->n_pconds; i++) {
+    const rules_pcond *pc = &r->pconds[i];
+    if (!match_holds(&ev, &pc->m)) {
+      continue;
+    }
+    uint32_t bit = pc->customer_wait ? PR_SLA_COND_WAIT : PR_SLA_COND_PAUSE;
+    if (pc->m.when_ref == LUA_NOREF) {
+      *holds |= bit;
+      continue;
+    }
+    ev.cand[ev.n_cand] = (uint32_t)i;
+    ev.need[ev.n_cand++] = 1;
+    any_when = 1;
+  }
+  int failed = PROMPTLY_OK;
+  ev.next = 0;
+  while (any_when && ev.next < ev.n_cand) {
+    char msg[RULES_MSG_MAX];
+    int rc = pr_sandbox_run(r->sb, rules_pconds_lua, &ev, msg, sizeof(msg));
+    if (rc == PROMPTLY_OK) {
+      break;
+    }
+    /* A failing `when` counts as not holding; the first is reported. */
+    const rules_pcond *pc = &r->pconds[ev.cand[ev.next]];
+    if (failed == PROMPTLY_OK) {
+      when_failed(r, rc, msg, &pc->site,
+                  pc->customer_wait ? "customer_wait" : "pause_on", err,
+                  errlen);
+      failed = rc;
+    }
+    ev.need[ev.next] = 0;
+    ev.next++;
+  }
+  for (size_t i = 0; i < ev.n_cand; i++) {
+    if (ev.need[i]) {
+      *holds |= r->pconds[ev.cand[i]].customer_wait ? PR_SLA_COND_WAIT
+                                                    : PR_SLA_COND_PAUSE;
+    }
+  }
+  free(ev.cand);
+  free(ev.need);
+  return failed;
 }

@@ -158,6 +158,13 @@ typedef struct rules_pause {
   int named[2];
 } rules_pause;
 
+/* pause_on / customer_wait { attr = value, ..., when = function } : a
+** condition (all its parts hold) that pauses while it holds. */
+typedef struct rules_pcond {
+  rules_site site;
+  int customer_wait; /* 0 pause_on, 1 customer_wait */
+  rules_match m;
+} rules_pcond;
 
 typedef struct rules_action {
   char *name;
@@ -165,10 +172,18 @@ typedef struct rules_action {
   size_t n_args;
 } rules_action;
 
+/* quiet = ... of an at or waiting step. */
+#define QUIET_DEFAULT 0  /* not given: the folder's notify_calendar, if any */
+#define QUIET_OFF     1  /* quiet = false: delivered when reached */
+#define QUIET_FOLDER  2  /* quiet = true: the folder's notify_calendar */
+#define QUIET_NAMED   3  /* quiet = "calendar" */
+
 typedef struct rules_at {
   rules_site site;
   char *text;        /* as written */
   int complete;
+  int quiet;         /* QUIET_* */
+  char *quiet_cal;   /* QUIET_NAMED: the calendar's name */
   int32_t permille;
   int64_t offset_ms;
   char **metrics;    /* names; none = every metric */
@@ -182,6 +197,8 @@ typedef struct rules_wait {
   rules_site site;
   char *text;
   int complete;
+  int quiet;         /* QUIET_* */
+  char *quiet_cal;
   int64_t after_ms;
   rules_action *actions;
   size_t n_actions;
@@ -249,6 +266,8 @@ struct pr_rules {
   size_t n_policies;
   rules_pause *pauses;
   size_t n_pauses;
+  rules_pcond *pconds;
+  size_t n_pconds;
   int32_t at_risk;       /* per mille; 0 = not declared */
   rules_site at_risk_site;
   char **at_risk_names;  /* at_risk { metric = "50%" }: metric names */
@@ -260,6 +279,8 @@ struct pr_rules {
   size_t n_fns;
   rules_wait *waits;
   size_t n_waits;
+  char *notify_cal;      /* notify_calendar "name", or NULL */
+  rules_site notify_site;
   rules_exc *excs;
   size_t n_excs;
   pr_sla_set *sla;       /* sealed after a successful load */
@@ -329,6 +350,7 @@ void collect_levels(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_levels(pr_rules *r);
 void collect_default(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void free_match(rules_match *m);
+void collect_cond(lua_State *L, pr_rules *r, const rules_site *site, const char *what, rules_match *m, const char *attr, int idx);
 int collect_match_key(lua_State *L, pr_rules *r, const rules_site *site, const char *what, rules_match *m, const char *key, int val);
 void match_add_words(pr_rules *r, const rules_site *site, const char *what, rules_match *m);
 void compile_keywords(pr_rules *r);
@@ -357,6 +379,7 @@ void compile_policies(pr_rules *r);
 void collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_pauses(pr_rules *r);
+void free_pconds(pr_rules *r);
 void collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_at_risk(pr_rules *r);
 void free_exc(rules_exc *e);
@@ -416,5 +439,7 @@ void collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site, int
 void collect_close_after(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_escalate(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_waits(pr_rules *r);
+void collect_notify_calendar(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_notify_calendar(pr_rules *r);
 
 #endif /* PROMPTLY_RULES_INTERNAL_H */

@@ -351,6 +351,12 @@ lint_whens(const pr_rules *r, lint_list *w)
                w);
     }
   }
+  for (size_t i = 0; r->sb != NULL && i < r->n_pconds; i++) {
+    if (r->pconds[i].m.when_ref != LUA_NOREF) {
+      exercise(r, r->pconds[i].m.when_ref, 0, &r->pconds[i].site,
+               r->pconds[i].customer_wait ? "customer_wait" : "pause_on", w);
+    }
+  }
   for (size_t i = 0; r->sb != NULL && i < r->n_fns; i++) {
     exercise(r, r->fns[i].ref, 1, &r->fns[i].site, r->fns[i].what, w);
   }

@@ -398,6 +398,8 @@ static const rules_decl rules_decls[] = {
    NULL},
   {"at_risk",          collect_at_risk,  NULL,          NULL,
    compile_at_risk},
+  {"notify_calendar",  collect_notify_calendar, NULL,   NULL,
+   compile_notify_calendar},
   {"at",               NULL,             open_at,       body_at,
    compile_ats},
   {"waiting",          NULL,             open_waiting,  body_waiting,
@@ -878,6 +880,7 @@ pr_rules_free(pr_rules *r)
   if (r->policy_names != NULL) {
     g_hash_table_destroy(r->policy_names);
   }
+  free_pconds(r);
   for (size_t i = 0; i < r->n_pauses; i++) {
     free(r->pauses[i].status);
   }
@@ -894,6 +897,7 @@ pr_rules_free(pr_rules *r)
     free_wait(&r->waits[i]);
   }
   free(r->waits);
+  free(r->notify_cal);
   for (size_t i = 0; i < r->n_excs; i++) {
     free_exc(&r->excs[i]);
   }

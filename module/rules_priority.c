@@ -197,7 +197,7 @@ free_match(rules_match *m)
 
 /* Add a condition to m: attribute attr equals the string at idx or one of
 ** the list at idx.  what names the declaration in messages. */
-static void
+void
 collect_cond(lua_State *L, pr_rules *r, const rules_site *site,
              const char *what, rules_match *m, const char *attr, int idx)
 {

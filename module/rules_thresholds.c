@@ -1,7 +1,8 @@
 /* rules_thresholds.c - actions and the declarations that carry them:
 ** at "75%" { ... }, waiting "24h" { ... }, remind_customer_after,
 ** close_after, and escalate_priority { at = { "50%", "75%" } } (one
-** ladder step per share that raises the priority one level, sla.h).
+** ladder step per share that raises the priority one level, sla.h);
+** their quiet hours (quiet = ..., notify_calendar).
 **
 ** Actions come out in the fixed order of action_keys[], whatever the
 ** order of a table's keys, so replays are deterministic.
@@ -162,7 +163,8 @@ collect_set_field(lua_State *L, pr_rules *r, const rules_site *site,
 ** problems. */
 static void
 collect_actions(lua_State *L, pr_rules *r, const rules_site *site,
-                rules_actions *acts, int arg, const char *extra)
+                rules_actions *acts, int arg, const char *const *extra,
+                const char *extra_text)
 {
   size_t n;
   const char **keys = sorted_keys(L, r, site, acts->what, arg, &n);
@@ -170,11 +172,10 @@ collect_actions(lua_State *L, pr_rules *r, const rules_site *site,
   for (size_t i = 0; i < n; i++) {
     if (in_list(action_keys, keys[i])) {
       any = 1;
-    } else if (extra == NULL || strcmp(keys[i], extra) != 0) {
+    } else if (!in_list(extra, keys[i])) {
       unknown = 1;
       rules_problem(r, site, "%s: unknown action '%s' (known: " ACTION_LIST
-                    "%s%s)", acts->what, keys[i], extra ? "; and " : "",
-                    extra ? extra : "");
+                    "; and %s)", acts->what, keys[i], extra_text);
     }
   }
   lua_pop(L, 1);
@@ -272,12 +273,136 @@ compile_actions(pr_rules *r, const rules_site *site, const char *what,
   }
 }
 
+/* --- Quiet hours: quiet = ..., notify_calendar "name" --------------------- */
+
+/* quiet = "calendar" | true | false at val, for what. */
+static void
+collect_quiet(lua_State *L, pr_rules *r, const rules_site *site,
+              const char *what, int val, int *quiet, char **cal)
+{
+  if (lua_type(L, val) == LUA_TBOOLEAN) {
+    *quiet = lua_toboolean(L, val) ? QUIET_FOLDER : QUIET_OFF;
+  } else if (lua_type(L, val) == LUA_TSTRING && lua_tostring(L, val)[0]) {
+    *quiet = QUIET_NAMED;
+    if ((*cal = pr_strdup(lua_tostring(L, val))) == NULL) {
+      rules_out_of_memory(r, site, what);
+    }
+  } else {
+    rules_problem(r, site, "%s: quiet must name a calendar (quiet = "
+                  "\"business\"), or be true (the notify_calendar) or "
+                  "false (at once), not a %s", what, luaL_typename(L, val));
+  }
+}
+
+/* The calendar whose hours a step's actions wait for: NULL for none.  A
+** problem for an unknown one. */
+static const char *
+quiet_name(pr_rules *r, const rules_site *site, const char *what, int quiet,
+           const char *cal)
+{
+  switch (quiet) {
+  case QUIET_NAMED:
+    return cal;
+  case QUIET_FOLDER:
+    if (r->notify_cal == NULL) {
+      rules_problem(r, site, "%s: quiet = true, but no notify_calendar is "
+                    "declared (write quiet = \"business\", or declare "
+                    "notify_calendar \"business\")", what);
+    }
+    return r->notify_cal;
+  case QUIET_OFF:
+    return NULL;
+  default:
+    return r->notify_cal;
+  }
+}
+
+/* Hand the notification calendar name (NULL: none) of threshold or wait
+** index i to the set. */
+static void
+compile_quiet(pr_rules *r, const rules_site *site, const char *what,
+              const char *name, uint32_t i,
+              int (*set)(pr_sla_set *s, uint32_t i, pr_calendar *cal,
+                         pr_sla_zone_fn fn, void *ud, char *err,
+                         size_t errlen))
+{
+  char err[512];
+  if (name == NULL || r->sla == NULL) {
+    return;
+  }
+  size_t c = 0;
+  while (c < r->n_cals && strcmp(r->cals[c].name, name) != 0) {
+    c++;
+  }
+  if (c == r->n_cals) {
+    pr_buf names;
+    pr_buf_init(&names);
+    for (size_t k = 0; k < r->n_cals; k++) {
+      pr_buf_printf(&names, "%s'%s'", k ? ", " : "", r->cals[k].name);
+    }
+    rules_problem(r, site, "%s: quiet: unknown calendar '%s' (%s%s)", what,
+                  name, r->n_cals ? "declared: " : "no calendar is declared",
+                  pr_buf_cstr(&names));
+    pr_buf_free(&names);
+    return;
+  }
+  rules_cal *rc = &r->cals[c];
+  if (rc->cal == NULL) {
+    return;  /* the calendar's own problem is reported */
+  }
+  if (set(r->sla, i, rc->cal, rc->tz_attr != NULL ? rules_zone_cal : NULL,
+          rc->tz_attr != NULL ? rc : NULL, err, sizeof(err)) != PROMPTLY_OK) {
+    rules_problem(r, site, "%s: %s", what, err);
+  }
+}
+
+/* notify_calendar "business": every at and waiting step without a quiet
+** of its own waits for that calendar's hours. */
+void
+collect_notify_calendar(lua_State *L, pr_rules *r, const rules_site *site,
+                        int arg)
+{
+  if (r->notify_cal != NULL) {
+    rules_problem(r, site, "notify_calendar: already declared at %s",
+                  r->notify_site.where);
+    return;
+  }
+  if (lua_type(L, arg) != LUA_TSTRING || lua_tostring(L, arg)[0] == '\0') {
+    rules_problem(r, site, "notify_calendar: expects the name of a "
+                  "calendar, as in notify_calendar \"business\"");
+    return;
+  }
+  r->notify_site = *site;
+  if ((r->notify_cal = pr_strdup(lua_tostring(L, arg))) == NULL) {
+    rules_out_of_memory(r, site, "notify_calendar");
+  }
+}
+
+void
+compile_notify_calendar(pr_rules *r)
+{
+  if (r->notify_cal == NULL) {
+    return;
+  }
+  size_t c = 0;
+  while (c < r->n_cals && strcmp(r->cals[c].name, r->notify_cal) != 0) {
+    c++;
+  }
+  if (c == r->n_cals) {
+    rules_problem(r, &r->notify_site, "notify_calendar: unknown calendar "
+                  "'%s'", r->notify_cal);
+    free(r->notify_cal);
+    r->notify_cal = NULL; /* reported once, not again at every step */
+  }
+}
+
 /* --- at "75%" { ... } ------------------------------------------------------- */
 
 void
 free_at(rules_at *a)
 {
   free(a->text);
+  free(a->quiet_cal);
   free_strs(a->metrics, a->n_metrics);
   free_actions(a->actions, a->n_actions);
 }
@@ -329,10 +454,16 @@ body_at(lua_State *L, pr_rules *r, long ai, int arg)
     return;
   }
   rules_actions acts = {&a->actions, &a->n_actions, what};
-  collect_actions(L, r, &a->site, &acts, arg, "metrics");
+  static const char *const extra[] = {"metrics", "quiet", NULL};
+  collect_actions(L, r, &a->site, &acts, arg, extra, "metrics, quiet");
   if (raw_field(L, arg, "metrics") != LUA_TNIL) {
     rules_strs st = {&a->metrics, &a->n_metrics, what};
     each_string(L, r, &a->site, what, "metrics", -1, add_name, &st);
+  }
+  lua_pop(L, 1);
+  if (raw_field(L, arg, "quiet") != LUA_TNIL) {
+    collect_quiet(L, r, &a->site, what, lua_gettop(L), &a->quiet,
+                  &a->quiet_cal);
   }
   lua_pop(L, 1);
 }
@@ -397,6 +528,12 @@ compile_ats(pr_rules *r)
     }
     compile_actions(r, &a->site, what, a->actions, a->n_actions, index,
                     pr_sla_set_threshold_action);
+    /* A rising priority is no notification: never held. */
+    if (!a->escalate) {
+      compile_quiet(r, &a->site, what,
+                    quiet_name(r, &a->site, what, a->quiet, a->quiet_cal),
+                    index, pr_sla_set_threshold_quiet);
+    }
   }
   free(masks);
 }
@@ -511,6 +648,7 @@ void
 free_wait(rules_wait *w)
 {
   free(w->text);
+  free(w->quiet_cal);
   free_actions(w->actions, w->n_actions);
 }
 
@@ -558,11 +696,19 @@ body_waiting(lua_State *L, pr_rules *r, long wi, int arg)
     return;
   }
   rules_actions acts = {&w->actions, &w->n_actions, what};
-  collect_actions(L, r, &w->site, &acts, arg, NULL);
+  static const char *const extra[] = {"quiet", NULL};
+  collect_actions(L, r, &w->site, &acts, arg, extra, "quiet");
+  if (raw_field(L, arg, "quiet") != LUA_TNIL) {
+    collect_quiet(L, r, &w->site, what, lua_gettop(L), &w->quiet,
+                  &w->quiet_cal);
+  }
+  lua_pop(L, 1);
 }
 
 typedef struct rules_remind_ctx {
   const char *template_name;
+  int quiet;
+  const char *quiet_cal;
 } rules_remind_ctx;
 
 static void
@@ -576,6 +722,11 @@ add_remind(lua_State *L, pr_rules *r, const rules_site *site, void *ud,
     return;
   }
   r->waits[i].complete = 1;
+  r->waits[i].quiet = ctx->quiet;
+  if (ctx->quiet_cal != NULL &&
+      (r->waits[i].quiet_cal = pr_strdup(ctx->quiet_cal)) == NULL) {
+    rules_out_of_memory(r, site, "remind_customer_after");
+  }
   rules_actions acts = {&r->waits[i].actions, &r->waits[i].n_actions,
                         "remind_customer_after"};
   push_action(r, site, &acts, "remind_customer", "template",
@@ -587,7 +738,8 @@ void
 collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site,
                      int arg)
 {
-  rules_remind_ctx ctx = {"reminder"};
+  rules_remind_ctx ctx = {"reminder", QUIET_DEFAULT, NULL};
+  char *quiet_cal = NULL;
   size_t n;
   if (lua_type(L, arg) == LUA_TSTRING) {
     add_remind(L, r, site, &ctx, lua_tostring(L, arg));
@@ -602,15 +754,23 @@ collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site,
   while (lua_next(L, arg) != 0) {
     lua_pop(L, 1);
     if (lua_type(L, -1) == LUA_TSTRING &&
-        strcmp(lua_tostring(L, -1), "template") != 0) {
+        strcmp(lua_tostring(L, -1), "template") != 0 &&
+        strcmp(lua_tostring(L, -1), "quiet") != 0) {
       rules_problem(r, site, "remind_customer_after: unknown key '%s' "
-                    "(known: template)", lua_tostring(L, -1));
+                    "(known: template, quiet)", lua_tostring(L, -1));
     }
   }
+  if (raw_field(L, arg, "quiet") != LUA_TNIL) {
+    collect_quiet(L, r, site, "remind_customer_after", lua_gettop(L),
+                  &ctx.quiet, &quiet_cal);
+    ctx.quiet_cal = quiet_cal;
+  }
+  lua_pop(L, 1);
   if (raw_field(L, arg, "template") != LUA_TNIL) {
     if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0') {
       rules_problem(r, site, "remind_customer_after: template must be the "
                     "name of a message template");
+      free(quiet_cal);
       return;
     }
     ctx.template_name = lua_tostring(L, -1);
@@ -631,6 +791,7 @@ collect_remind_after(lua_State *L, pr_rules *r, const rules_site *site,
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  free(quiet_cal);
 }
 
 /* close_after "7d" */
@@ -680,12 +841,29 @@ compile_waits(pr_rules *r)
       rules_problem(r, &w->site, "%s: %s", what, err);
       continue;
     }
+    /* One timer, one notification calendar: the joined declarations
+    ** must agree on it. */
+    const char *quiet = quiet_name(r, &w->site, what, w->quiet, w->quiet_cal);
     for (size_t j = i; j < r->n_waits; j++) {
-      if (r->waits[j].after_ms == w->after_ms && r->waits[j].complete) {
-        compile_actions(r, &r->waits[j].site, what, r->waits[j].actions,
-                        r->waits[j].n_actions, index,
-                        pr_sla_set_wait_action);
+      const rules_wait *o = &r->waits[j];
+      if (o->after_ms != w->after_ms || !o->complete) {
+        continue;
+      }
+      compile_actions(r, &o->site, what, o->actions, o->n_actions, index,
+                      pr_sla_set_wait_action);
+      const char *q = j == i ? quiet
+                             : quiet_name(r, &o->site, what, o->quiet,
+                                          o->quiet_cal);
+      if ((q == NULL) != (quiet == NULL) ||
+          (q != NULL && strcmp(q, quiet) != 0)) {
+        rules_problem(r, &o->site, "%s: quiet %s%s%s differs from the "
+                      "timer's at %s (%s%s%s): the declarations of one "
+                      "timer share its notification calendar", what,
+                      q ? "'" : "", q ? q : "none", q ? "'" : "",
+                      w->site.where, quiet ? "'" : "",
+                      quiet ? quiet : "none", quiet ? "'" : "");
       }
     }
+    compile_quiet(r, &w->site, what, quiet, index, pr_sla_set_wait_quiet);
   }
 }

@@ -6,7 +6,11 @@
 ** Invariants.  Every transition first fires what was due before its
 ** instant under the old state, then applies the change, then fires what
 ** the change made due at its instant; a dead (merged, deleted) ticket
-** refuses every transition.
+** refuses every transition.  At the end of a transition every open
+** clock is paused exactly while a pause status or condition holds on a
+** ticket not resolved (pause_follow), and the customer-wait period is
+** open exactly while a customer-wait status or condition does
+** (wait_follow).
 */
 #include "config.h"
 
@@ -43,29 +47,81 @@ status_class(const pr_sla_set *s, const char *status, int *customer)
 }
 
 
-/* Its figures live in the ext: without memory for one, no wait period
-** begins (no wait timers, no customer wait counted). */
+static uint32_t
+cond_of(const pr_sla_ticket *t)
+{
+  return t->ext != NULL ? t->ext->cond : 0;
+}
+
+
+int
+sla_ticket_paused(const pr_sla_ticket *t)
+{
+  return (t->flags & T_DONE) == 0 &&
+         ((t->flags & T_PAUSED) != 0 || (cond_of(t) & COND_PAUSE) != 0);
+}
+
+
+/* The customer-wait period follows its sources: a customer-wait status
+** (T_SWAIT) or condition (COND_WAIT) on a ticket not resolved.  A period
+** opens when the first source comes and ends when the last one goes. */
+static void
+wait_follow(pr_sla_ticket *t, int64_t at)
+{
+  int want = (t->flags & T_DONE) == 0 &&
+             ((t->flags & T_SWAIT) != 0 || (cond_of(t) & COND_WAIT) != 0);
+  if (want && (t->flags & T_WAITING) == 0) {
+    /* Its figures live in the ext: without memory for one, no wait
+    ** period begins (no wait timers, no customer wait counted). */
+    sla_ext *e = sla_ext_get(t);
+    if (e == NULL) {
+      return;
+    }
+    t->flags |= T_WAITING;
+    e->wait_cycle++;
+    e->wait_fired = 0;
+    e->wait_since_at_ms = at;
+  } else if (!want && (t->flags & T_WAITING) != 0) {
+    t->ext->wait_ms += at - t->ext->wait_since_at_ms;
+    t->flags &= (uint8_t)~T_WAITING;
+    sla_held_drop_waits(t);  /* no reminder once the wait is over */
+  }
+}
+
+
+/* Every open clock stands still exactly while the ticket is paused. */
+static void
+pause_follow(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
+{
+  int want = sla_ticket_paused(t);
+  for (uint32_t m = 0; m < t->n_clocks; m++) {
+    sla_clock *c = &t->clocks[m];
+    if (c->state != CLK_ACTIVE ||
+        want == ((c->flags & CLK_PAUSE_STATUS) != 0)) {
+      continue;
+    }
+    if (want) {
+      sla_pause_clock(s, c, at, CLK_PAUSE_STATUS);
+    } else {
+      sla_resume_clock(t, s, m, at, CLK_PAUSE_STATUS);
+    }
+  }
+}
+
+
 static void
 begin_wait(pr_sla_ticket *t, int64_t at)
 {
-  sla_ext *e = sla_ext_get(t);
-  if (e == NULL) {
-    return;
-  }
-  t->flags |= T_WAITING;
-  e->wait_cycle++;
-  e->wait_fired = 0;
-  e->wait_since_at_ms = at;
+  t->flags |= T_SWAIT;
+  wait_follow(t, at);
 }
 
 
 static void
 end_wait(pr_sla_ticket *t, int64_t at)
 {
-  if (t->flags & T_WAITING) {
-    t->ext->wait_ms += at - t->ext->wait_since_at_ms;
-    t->flags &= (uint8_t)~T_WAITING;
-  }
+  t->flags &= (uint8_t)~T_SWAIT;
+  wait_follow(t, at);
 }
 
 
@@ -73,9 +129,7 @@ static void
 resume_all(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
 {
   t->flags &= (uint8_t)~T_PAUSED;
-  for (uint32_t m = 0; m < t->n_clocks; m++) {
-    sla_resume_clock(t, s, m, at, CLK_PAUSE_STATUS);
-  }
+  pause_follow(t, s, at);
 }
 
 
@@ -98,9 +152,9 @@ resolve(pr_sla_ticket *t, const pr_sla_set *s, const char *status,
       sla_stop(t, s, m, at);
     }
   }
-  end_wait(t, at);
-  t->flags &= (uint8_t)~T_PAUSED;
+  t->flags &= (uint8_t)~(T_PAUSED | T_SWAIT);
   t->flags |= T_DONE;
+  wait_follow(t, at);
 }
 
 
@@ -142,11 +196,9 @@ apply_status(pr_sla_ticket *t, const pr_sla_set *s, const char *status,
   if (cls == ST_PAUSE) {
     if ((t->flags & T_PAUSED) == 0) {
       t->flags |= T_PAUSED;
-      for (uint32_t m = 0; m < t->n_clocks; m++) {
-        sla_pause_clock(s, &t->clocks[m], at, CLK_PAUSE_STATUS);
-      }
+      pause_follow(t, s, at);
     }
-    if (customer && (t->flags & T_WAITING) == 0) {
+    if (customer && (t->flags & T_SWAIT) == 0) {
       begin_wait(t, at);
     } else if (!customer) {
       end_wait(t, at);
@@ -486,6 +538,9 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
     for (uint32_t m = 0; m < t->n_clocks; m++) {
       sla_stop(t, s, m, at);
     }
+    if (t->ext != NULL) {
+      t->ext->cond = 0;
+    }
     end_wait(t, at);
     t->flags |= T_DEAD;
     if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -495,8 +550,80 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   default:
     break;  /* A note moves only custom metrics. */
   }
+  /* Conditions staged for this event (a reopen, a status with them). */
+  pause_follow(t, s, at);
+  wait_follow(t, at);
   custom_event(t, s, kind, status, at);
   sla_fn_targets(t, s, out);
+  sla_settle(t, s, at);
+  int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
+  return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
+int
+pr_sla_stage_conditions(pr_sla_ticket *t, uint32_t holds)
+{
+  if (t == NULL || (holds & ~(uint32_t)(COND_PAUSE | COND_WAIT)) != 0) {
+    return PROMPTLY_EINVAL;
+  }
+  if (holds & COND_WAIT) {
+    holds |= COND_PAUSE;  /* customer wait pauses too */
+  }
+  if (cond_of(t) == holds) {
+    return PROMPTLY_OK;
+  }
+  if (sla_ext_get(t) == NULL) {
+    return PROMPTLY_ENOMEM;
+  }
+  t->ext->cond = holds;
+  return PROMPTLY_OK;
+}
+
+
+uint32_t
+pr_sla_ticket_conditions(const pr_sla_ticket *t)
+{
+  return cond_of(t);
+}
+
+
+int
+pr_sla_conditions(pr_sla_ticket *t, const pr_sla_set *s, uint32_t holds,
+                  int64_t at_ms, pr_sla_actions *out)
+{
+  if (t == NULL || !sla_check_set(s) || out == NULL ||
+      t->n_clocks != s->n_metrics) {
+    return PROMPTLY_EINVAL;
+  }
+  if (t->flags & T_DEAD) {
+    return PROMPTLY_ESTATE;
+  }
+  int rc = pr_sla_stage_conditions(t, holds);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  /* Nothing to do unless a clock or the wait period is not as the
+  ** conditions say. */
+  int want = sla_ticket_paused(t);
+  int change = ((t->flags & T_WAITING) != 0) !=
+               ((t->flags & T_DONE) == 0 &&
+                ((t->flags & T_SWAIT) != 0 || (cond_of(t) & COND_WAIT) != 0));
+  for (uint32_t m = 0; !change && m < t->n_clocks; m++) {
+    const sla_clock *c = &t->clocks[m];
+    change = c->state == CLK_ACTIVE &&
+             want != ((c->flags & CLK_PAUSE_STATUS) != 0);
+  }
+  if (!change) {
+    return PROMPTLY_OK;
+  }
+  int64_t at = sla_clamp_at(t, at_ms);
+  rc = sla_fire_due(t, s, at - 1, out);
+  pause_follow(t, s, at);
+  wait_follow(t, at);
   sla_settle(t, s, at);
   int rc2 = sla_fire_due(t, s, at, out);
   if (sla_report(t, s, at, out) != PROMPTLY_OK) {
@@ -887,6 +1014,7 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
   move_ext(t, nt, old_s, new_s);
   if (nt->ext != NULL) {
     nt->ext->wait_fired = wait_fired;
+    sla_held_rebind(nt->ext, old_s, new_s);
   }
   sla_past_rebind(nt, t, old_s, new_s);
   for (uint32_t m = 0; m < nt->n_clocks; m++) {
@@ -989,6 +1117,13 @@ pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded)
     *excluded = (t->flags & T_EXCLUDED) != 0;
   }
   return t->ext != NULL ? t->ext->exc_reason : NULL;
+}
+
+
+uint32_t
+pr_sla_ticket_held(const pr_sla_ticket *t)
+{
+  return t->ext != NULL ? t->ext->n_held : 0;
 }
 
 

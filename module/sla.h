@@ -33,7 +33,9 @@
 ** - A pause status (pr_sla_set_add_pause) pauses every running clock; a
 **   customer reply or a change to a status that is not a pause status
 **   resumes them.  A pause status marked as customer wait also accounts
-**   calendar time to sla.customer_wait and runs the wait timers.
+**   calendar time to sla.customer_wait and runs the wait timers.  Pause
+**   conditions (pr_sla_conditions) do the same while they hold; the
+**   clocks run when neither a pause status nor a condition holds.
 ** - Elapsed time is business time of the calendar of the policy that
 **   supplies the metric's target (calendar time for a NULL calendar),
 **   counted over the cycle's running intervals: from its start to now
@@ -77,6 +79,19 @@
 ** exception, a loosened target on reload) un-breaches the state, and the
 ** ladder entries not reached under the new target may fire again: the
 ** cycle's target generation goes up by one (at most 255).
+**
+** Quiet hours.  A ladder entry or wait timer may name a notification
+** calendar (pr_sla_quiet): reached while that calendar (in the ticket's
+** zone) is closed, its actions are held and handed out at the
+** calendar's next opening, with at_ms that opening and reached_at_ms the
+** instant reached; the ledger, the fields and the keys are as without
+** quiet hours (the entry fired when reached).  Held actions are the
+** ticket's (ext->held, allocated on first use, at most SLA_MAX_HELD; one
+** more is handed out when reached).  A wait timer's held actions are
+** dropped when its wait period ends (the customer answered, the ticket
+** was resolved), every held action when the ticket is merged or deleted;
+** a threshold's survive its cycle's end and the ticket's resolution (a
+** breach at night is still news in the morning) and an exclusion.
 **
 ** Idempotency keys, one per action:
 **   "<ticket>:<metric>:<cycle>:<threshold>:<action>", where <cycle> is
@@ -201,6 +216,17 @@ typedef struct pr_sla_action_decl {
   uint32_t ordinal; /* 1 for the first action of this name in its entry */
 } pr_sla_action_decl;
 
+/* The notification calendar of a ladder entry or wait timer: its actions
+** reached outside the calendar's open hours are held until its next
+** opening (quiet hours).  cal NULL: delivered when reached.  zone_fn as
+** for policies: the calendar in the ticket's zone. */
+typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+typedef struct pr_sla_quiet {
+  pr_calendar *cal;          /* borrowed */
+  pr_sla_zone_fn zone_fn;    /* NULL: cal whatever the ticket's zone */
+  void *zone_ud;
+} pr_sla_quiet;
+
 typedef struct pr_sla_threshold {
   int32_t permille;          /* share of the target: 750 = 75% */
   int64_t offset_ms;         /* business time after that share, >= 0 */
@@ -209,6 +235,7 @@ typedef struct pr_sla_threshold {
                                 an escalate_priority step */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  pr_sla_quiet quiet;
   int32_t escalate;          /* 0: an `at` step; else a step of
                                 escalate_priority (PR_SLA_ESCALATE_*) */
 } pr_sla_threshold;
@@ -225,12 +252,12 @@ typedef struct pr_sla_wait {
   char label[24];            /* canonical, "24h" */
   pr_sla_action_decl *actions;
   uint32_t n_actions;
+  pr_sla_quiet quiet;
 } pr_sla_wait;
 
-/* The variant of a policy's calendar in time zone zone (an id the rules
-** hand out, pr_sla_pick.zone), compiled once per zone by the owner of the
-** calendar; NULL: use the calendar itself. */
-typedef pr_calendar *(*pr_sla_zone_fn)(void *ud, uint32_t zone);
+/* pr_sla_zone_fn (above): the variant of a policy's calendar in time
+** zone zone (an id the rules hand out, pr_sla_pick.zone), compiled once
+** per zone by the owner of the calendar; NULL: use the calendar itself. */
 
 typedef struct pr_sla_policy {
   char *name;
@@ -436,6 +463,16 @@ int pr_sla_set_wait_action(pr_sla_set *s, uint32_t wait, const char *name,
                            const pr_kv *args, uint32_t n_args, char *err,
                            size_t errlen);
 
+/* Hold the actions of threshold (or wait timer) index to notification
+** calendar cal (borrowed; zone_fn may be NULL) when reached outside its
+** open hours.  EINVAL for a bad index or a NULL calendar. */
+int pr_sla_set_threshold_quiet(pr_sla_set *s, uint32_t threshold,
+                               pr_calendar *cal, pr_sla_zone_fn zone_fn,
+                               void *zone_ud, char *err, size_t errlen);
+int pr_sla_set_wait_quiet(pr_sla_set *s, uint32_t wait, pr_calendar *cal,
+                          pr_sla_zone_fn zone_fn, void *zone_ud, char *err,
+                          size_t errlen);
+
 /* An approved exception the rules can apply to a ticket: kind
 ** PR_SLA_EXC_EXCLUDE, or PR_SLA_EXC_EXTEND by extend_ms for the metrics in
 ** the mask (0 = all).  reason is the default reason recorded. */
@@ -462,7 +499,10 @@ typedef struct pr_sla_ticket pr_sla_ticket;  /* opaque */
 /* One action to carry out.  name, args, metric and threshold point into the
 ** set and live as long as it. */
 typedef struct pr_sla_action {
-  int64_t at_ms;           /* the instant the threshold was reached */
+  int64_t at_ms;           /* when to carry it out: the instant the
+                              threshold was reached, or for an action held
+                              to a notification calendar its next opening */
+  int64_t reached_at_ms;   /* the instant the threshold was reached */
   const char *name;
   const pr_kv *args;
   uint32_t n_args;
@@ -518,6 +558,12 @@ typedef struct pr_sla_actions {
   pr_sla_record *recs;
   uint32_t n_recs;
   uint32_t cap_recs;
+  /* Notices of the actions held to a notification calendar by these
+  ** transitions (at_ms: their delivery, reached_at_ms: now), for
+  ** explanations only: they are handed out later, in v. */
+  pr_sla_action *held;
+  uint32_t n_held;
+  uint32_t cap_held;
   /* Target functions (PR_SLA_FN) run through this; NULL: they give no
   ** target. */
   pr_sla_deadline_fn deadline;
@@ -525,7 +571,8 @@ typedef struct pr_sla_actions {
 } pr_sla_actions;
 
 void pr_sla_actions_init(pr_sla_actions *a);
-void pr_sla_actions_clear(pr_sla_actions *a);  /* n = 0, keeps memory */
+void pr_sla_actions_clear(pr_sla_actions *a);  /* n = n_held = 0, keeps
+                                                  memory */
 void pr_sla_actions_free(pr_sla_actions *a);
 /* Drop the records (frees their JSON), keeping the memory of the array. */
 void pr_sla_records_clear(pr_sla_actions *a);
@@ -576,6 +623,33 @@ void pr_sla_ticket_free(pr_sla_ticket *t);
 ** PR_SLA_EV_REOPEN.  "resolved" and "closed" (any case) resolve. */
 int pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
                  const char *status, int64_t at_ms, pr_sla_actions *out);
+
+/* Pause conditions (pause_on / customer_wait with attribute conditions
+** or a `when`, evaluated by the rules on the ticket's attributes at every
+** transition): PR_SLA_COND_PAUSE while one of pause_on holds,
+** PR_SLA_COND_WAIT while one of customer_wait holds (it pauses too).
+** While either holds the ticket's clocks stand still as in a pause
+** status (the same history spans, so elapsed, paused and customer-wait
+** time are exact in any calendar); they run again when the last
+** condition and status stop holding.  A customer reply resumes a pause
+** status but not a condition: a condition holds until the attributes
+** say otherwise.  A resolved ticket does not pause; a reopened one
+** pauses again if a condition still holds. */
+#define PR_SLA_COND_PAUSE 1u
+#define PR_SLA_COND_WAIT  2u
+
+/* The conditions that hold now, as a transition at at_ms (nothing
+** happens when the clocks already follow them).  EINVAL, ENOMEM, ESTATE
+** as the other transitions. */
+int pr_sla_conditions(pr_sla_ticket *t, const pr_sla_set *s, uint32_t holds,
+                      int64_t at_ms, pr_sla_actions *out);
+/* Note the conditions that hold for the transition that comes next at
+** the same instant (pr_sla_event applies them after firing what was due
+** before its instant, so that a status event and the attributes it
+** carries take effect together).  EINVAL, ENOMEM. */
+int pr_sla_stage_conditions(pr_sla_ticket *t, uint32_t holds);
+/* The conditions noted, PR_SLA_COND_* bits. */
+uint32_t pr_sla_ticket_conditions(const pr_sla_ticket *t);
 
 /* The priority level or the set of matching policies changed (priority,
 ** tier, type, channel, queue...): re-choose each metric's policy, keeping
@@ -648,6 +722,8 @@ uint64_t pr_sla_ticket_policies(const pr_sla_ticket *t);
 const pr_sla_pick *pr_sla_ticket_pick(const pr_sla_ticket *t);
 /* The recorded exception reason, or NULL; excluded 1 if excluded. */
 const char *pr_sla_ticket_exception(const pr_sla_ticket *t, int *excluded);
+/* Actions held to a notification calendar, not delivered yet. */
+uint32_t pr_sla_ticket_held(const pr_sla_ticket *t);
 /* Bytes the state of a ticket uses (heap included). */
 size_t pr_sla_ticket_size(const pr_sla_ticket *t);
 

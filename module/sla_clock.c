@@ -404,7 +404,7 @@ sla_start_cycle(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m, int64_t at)
   c->elapsed_ms = 0;
   c->due_at_ms = 0;
   c->fired = 0;
-  c->flags = (t->flags & T_PAUSED) ? CLK_PAUSE_STATUS : 0;
+  c->flags = sla_ticket_paused(t) ? CLK_PAUSE_STATUS : 0;
   c->level0 = t->level;
   c->zone = t->pick.zone;
   c->gen = 1;

@@ -7,8 +7,8 @@
 ** span (mask SLA_ALL) and one own span per custom metric is open (to =
 ** NEVER); sla_history_sync, called at the end of every transition, opens
 ** and closes them so that a status span is open exactly while the ticket
-** is paused or resolved (with wait = 1 exactly while it waits on the
-** customer), and an own span exactly while a custom clock is paused by
+** is paused (by a pause status or condition) or resolved (with wait = 1
+** exactly while it waits on the customer), and an own span exactly while a custom clock is paused by
 ** its own events.  A clock's running intervals are [origin, stop) minus
 ** the union of the spans of its bit, origin being the cycle's start or,
 ** after coalescing, its frozen prefix's end.  At most SLA_MAX_SPANS spans
@@ -53,6 +53,7 @@ sla_ext_free(sla_ext *e)
     }
     sla_past_clear(e, UINT32_MAX);
     free(e->past);
+    free(e->held);
     free(e->fnt);
     free(e);
   }
@@ -84,7 +85,8 @@ sla_ext_size(const sla_ext *e)
   for (uint32_t i = 0; i < e->n_past; i++) {
     n += e->past[i].key != NULL ? strlen(e->past[i].key) + 1 : 0;
   }
-  return n + e->n_past * sizeof(sla_past) + e->n_fnt * sizeof(sla_fnt);
+  return n + e->n_past * sizeof(sla_past) + e->n_fnt * sizeof(sla_fnt) +
+         e->cap_held * sizeof(sla_held);
 }
 
 
@@ -393,7 +395,7 @@ sync_one(pr_sla_ticket *t, const pr_sla_set *s, int64_t at, uint32_t clocks,
 void
 sla_history_sync(pr_sla_ticket *t, const pr_sla_set *s, int64_t at)
 {
-  int stopped = (t->flags & (T_PAUSED | T_DONE)) != 0 &&
+  int stopped = (sla_ticket_paused(t) || (t->flags & T_DONE) != 0) &&
                 (t->flags & T_DEAD) == 0;
   sync_one(t, s, at, SLA_ALL, stopped, (t->flags & T_WAITING) ? 1 : 0);
   for (uint32_t m = PR_SLA_BUILTIN; m < t->n_clocks; m++) {

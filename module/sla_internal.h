@@ -40,11 +40,18 @@
 
 /* Ticket flags. */
 #define T_PAUSED   0x01  /* in a pause status, not resumed by the customer */
-#define T_WAITING  0x02  /* in a customer-wait period */
+#define T_WAITING  0x02  /* in a customer-wait period (a status or a
+                            condition of customer wait holds) */
 #define T_DONE     0x04  /* resolved or closed */
 #define T_DEAD     0x08  /* merged or deleted */
 #define T_EXCLUDED 0x10  /* an exclusion exception applies */
 #define T_REPLIED  0x20  /* an agent replied publicly at least once */
+#define T_SWAIT    0x40  /* in a customer-wait status, not resumed by the
+                            customer (T_WAITING follows it and ext->cond) */
+
+/* ext->cond: the pause conditions that hold (pr_sla_conditions). */
+#define COND_PAUSE PR_SLA_COND_PAUSE
+#define COND_WAIT  PR_SLA_COND_WAIT
 
 #define NO_POLICY 0xffff
 #define NEVER     INT64_MAX
@@ -131,6 +138,19 @@ typedef struct sla_past {
   char *key;            /* PAST_KEY only */
 } sla_past;
 
+/* An entry whose actions wait for its notification calendar to open. */
+typedef struct sla_held {
+  int64_t reached_ms;   /* when the entry was reached (it fired then) */
+  int64_t deliver_ms;   /* the calendar's next opening */
+  uint32_t cycle;       /* the metric's cycle, or the wait period */
+  uint8_t metric;       /* PR_SLA_MAX_METRICS: a wait timer */
+  uint8_t entry;        /* ladder or wait index */
+  uint8_t gen;          /* the cycle's target generation (keys) */
+} sla_held;
+
+#define SLA_MAX_HELD 64
+#define SLA_HELD_WAIT PR_SLA_MAX_METRICS
+
 /* The deadline a target function gave one cycle of one metric under one
 ** policy (sla_fn.c); NEVER: no target. */
 typedef struct sla_fnt {
@@ -161,6 +181,12 @@ typedef struct sla_ext {
                                 reason each applied exception recorded */
   sla_past *past;
   uint32_t n_past;
+  uint32_t cond;             /* COND_* that hold: the ticket is paused
+                                (waits on the customer) while they do */
+  sla_held *held;            /* actions held to a notification calendar,
+                                in the order reached */
+  uint32_t n_held;
+  uint32_t cap_held;
   sla_fnt *fnt;              /* target functions' deadlines, or NULL */
   uint32_t n_fnt;
 } sla_ext;
@@ -266,6 +292,12 @@ void sla_note_breach(pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
 int64_t sla_threshold_point(const pr_sla_threshold *th, int64_t target);
 int sla_fire_due(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
                  pr_sla_actions *out);
+/* Drop the held actions of wait timers (their wait period ended). */
+void sla_held_drop_waits(pr_sla_ticket *t);
+/* Map the held actions from old_s to new_s by metric name and label
+** (a reload); those whose entry is gone are dropped. */
+void sla_held_rebind(sla_ext *e, const pr_sla_set *old_s,
+                     const pr_sla_set *new_s);
 
 /* sla_record.c */
 /* Hand out, into out, the records of the clocks that ended (CLK_REPORT).
@@ -299,6 +331,9 @@ int sla_fn_lookup(const pr_sla_ticket *t, uint32_t m, uint32_t policy,
                   uint32_t fn, int64_t *at_ms);
 
 /* sla.c */
+/* Whether the ticket's clocks stand still: a pause status or a pause
+** condition holds, and the ticket is not resolved. */
+int sla_ticket_paused(const pr_sla_ticket *t);
 int64_t sla_clamp_at(pr_sla_ticket *t, int64_t at);
 int sla_check_set(const pr_sla_set *s);
 

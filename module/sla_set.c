@@ -974,6 +974,57 @@ pr_sla_set_wait_action(pr_sla_set *s, uint32_t wait, const char *name,
 }
 
 
+static int
+set_quiet(pr_sla_quiet *q, pr_calendar *cal, pr_sla_zone_fn zone_fn,
+          void *zone_ud, char *err, size_t errlen)
+{
+  if (cal == NULL) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL,
+                  "a notification calendar is needed");
+  }
+  q->cal = cal;
+  q->zone_fn = zone_fn;
+  q->zone_ud = zone_ud;
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_threshold_quiet(pr_sla_set *s, uint32_t threshold,
+                           pr_calendar *cal, pr_sla_zone_fn zone_fn,
+                           void *zone_ud, char *err, size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (threshold >= s->n_thresholds) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no threshold %u",
+                  (unsigned)threshold);
+  }
+  return set_quiet(&s->thresholds[threshold].quiet, cal, zone_fn, zone_ud,
+                   err, errlen);
+}
+
+
+int
+pr_sla_set_wait_quiet(pr_sla_set *s, uint32_t wait, pr_calendar *cal,
+                      pr_sla_zone_fn zone_fn, void *zone_ud, char *err,
+                      size_t errlen)
+{
+  int rc = check_open(s, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
+  }
+  if (wait >= s->n_waits) {
+    return pr_err(err, errlen, PROMPTLY_EINVAL, "no wait timer %u",
+                  (unsigned)wait);
+  }
+  return set_quiet(&s->waits[wait].quiet, cal, zone_fn, zone_ud, err,
+                   errlen);
+}
+
+
 int
 pr_sla_set_add_exception(pr_sla_set *s, const char *name, const char *reason,
                          int32_t kind, int64_t extend_ms, uint32_t metrics,

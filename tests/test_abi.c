@@ -444,6 +444,145 @@ test_abi_unknown_ticket_reported_with_source(void **state)
 }
 
 
+/* Write text as DIR/10-rules.lua, replacing the file by rename. */
+static void
+write_rules(const char *dir, const char *text)
+{
+  char tmp[512], path[512];
+  snprintf(tmp, sizeof(tmp), "%s/.10-rules.lua.tmp", dir);
+  snprintf(path, sizeof(path), "%s/10-rules.lua", dir);
+  FILE *f = fopen(tmp, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  assert_int_equal(rename(tmp, path), 0);
+}
+
+
+/* A reload after the host clock went past a step the new rules no longer
+** have: the old rules' actions due before the reload still go out (both
+** metrics reach 75% at 3h, before the reload at 3h01m), and the step, one
+** for every metric, raises the priority once per ticket: P4 -> P3, not
+** P4 -> P2.  (They were looked up in the new ladder, where 75% is gone.) */
+static void
+test_abi_reload_old_step_raises_once(void **state)
+{
+  (void)state;
+  static const char head[] =
+    "levels { {\"P1\", \"Urgent\"}, {\"P2\", \"High\"}, {\"P3\", \"Normal\"},"
+    " {\"P4\", \"Low\"} }\n"
+    "default_priority \"P3\"\n"
+    "priority { \"P4\", words = { \"feature request\" } }\n"
+    "calendar \"24x7\" { hours = \"24x7\" }\n"
+    "policy \"round\" { calendar = \"24x7\", first_response = \"4h\","
+    " resolution = \"4h\" }\n";
+  char dir[] = "/tmp/promptly-abi-reload-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char text[2048];
+  snprintf(text, sizeof(text), "%sat \"75%%\" { raise_priority = 1 }\n"
+           "at \"100%%\" { notify = \"manager\" }\n", head);
+  write_rules(dir, text);
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  char err[512] = "";
+  assert_int_equal(api.open(&h.host, dir, &h.p, err, sizeof(err)),
+                   PROMPTLY_OK);
+  fake_event fe;
+  fake_create(&fe, 9, now, "feature request: export to PDF");
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_priority, "P4");
+  assert_int_equal(h.actions, 0);
+
+  h.now_ms = now + (3 * 60 + 1) * 60 * 1000;
+  snprintf(text, sizeof(text), "%sat \"50%%\" { note = \"half used\" }\n"
+           "at \"100%%\" { notify = \"manager\" }\n", head);
+  write_rules(dir, text);
+  assert_int_equal(api.reload(h.p, err, sizeof(err)), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  /* 75% of both metrics (old rules), then 50% of both (new rules). */
+  assert_int_equal(h.actions, 4);
+  assert_string_equal(h.last_priority, "P3");
+  assert_int_equal(h.by_level[4], 1);
+  assert_int_equal(h.by_level[3], 1);
+  assert_int_equal(h.by_level[2], 0);
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/10-rules.lua", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+
+/* escalate_priority's steps across a reload that adds one in front: the
+** ticket raised at 75% of the resolution (3h of 4h: P4 -> P3); the reload
+** at 3h30m makes the ladder 50%, 75%.  75% does not raise again; 50% (2h),
+** new and passed, raises at the reload (P3 -> P2).  The memory of the
+** steps that raised was a ladder index: after the reload it named 50%,
+** which then did nothing. */
+static void
+test_abi_reload_escalation_step_in_front(void **state)
+{
+  (void)state;
+  static const char head[] =
+    "levels { {\"P1\", \"Urgent\"}, {\"P2\", \"High\"}, {\"P3\", \"Normal\"},"
+    " {\"P4\", \"Low\"} }\n"
+    "default_priority \"P3\"\n"
+    "priority { \"P4\", words = { \"feature request\" } }\n"
+    "calendar \"24x7\" { hours = \"24x7\" }\n"
+    "policy \"round\" { calendar = \"24x7\", first_response = \"8h\","
+    " resolution = \"4h\" }\n"
+    "at \"100%\" { notify = \"manager\" }\n";
+  char dir[] = "/tmp/promptly-abi-reload-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char text[2048];
+  snprintf(text, sizeof(text), "%sescalate_priority { at = { \"75%%\" } }\n",
+           head);
+  write_rules(dir, text);
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  char err[512] = "";
+  assert_int_equal(api.open(&h.host, dir, &h.p, err, sizeof(err)),
+                   PROMPTLY_OK);
+  fake_event fe;
+  fake_create(&fe, 9, now, "feature request: export to PDF");
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_priority, "P4");
+  h.now_ms = now + 3 * 3600 * 1000;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 1);
+  assert_string_equal(h.last_action_key,
+                      "9:resolution:1:escalate-75%:raise_priority");
+  assert_string_equal(h.last_priority, "P3");
+
+  h.now_ms = now + (3 * 60 + 30) * 60 * 1000;
+  snprintf(text, sizeof(text),
+           "%sescalate_priority { at = { \"50%%\", \"75%%\" } }\n", head);
+  write_rules(dir, text);
+  assert_int_equal(api.reload(h.p, err, sizeof(err)), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 2);
+  assert_string_equal(h.last_action_key,
+                      "9:resolution:1:escalate-50%:raise_priority");
+  assert_string_equal(h.last_priority, "P2");
+  assert_int_equal(h.by_level[3], 1);
+  assert_int_equal(h.by_level[2], 1);
+  assert_int_equal(h.by_level[1], 0);
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/10-rules.lua", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+
 /* A host catching up (live time, an event two hours old): when
 ** promptly_run returns, the deadlines already due have fired, so the
 ** fields it was given are those of now, not those of the old event. */
@@ -529,6 +668,79 @@ test_abi_late_event_counts_before_the_jump(void **state)
 }
 
 
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+
+/* Pause conditions follow a reload (issue 12 item 5): a ticket whose
+** vendor_wait is "yes" pauses when the new rules say that pauses, and
+** runs again when a later reload drops the condition. */
+static void
+test_abi_reload_applies_pause_conditions(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/promptly-abi-conds.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const char *plain = "policy \"p\" { first_response = \"1h\" }\n"
+                      "at \"100%\" { notify = \"on-call\" }\n";
+  write_file(dir, "20-p.lua", plain);
+  fake_host h;
+  fake_host_init(&h, &api);
+  const int64_t now = 1795194000000LL;
+  fake_host_set_clock(&h, now);
+  char err[512] = "";
+  assert_int_equal(api.open(&h.host, dir, &h.p, err, sizeof(err)),
+                   PROMPTLY_OK);
+  fake_event fe;
+  fake_create(&fe, 3, now, "licence");
+  fe.attrs[2].name = "vendor_wait";
+  fe.attrs[2].value = "YES";
+  fe.ev.n_attrs = 3;
+  assert_int_equal(api.submit(h.p, &fe.ev, NULL, 0), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "running");
+  write_file(dir, "20-p.lua",
+             "policy \"p\" { first_response = \"1h\" }\n"
+             "at \"100%\" { notify = \"on-call\" }\n"
+             "pause_on { vendor_wait = \"yes\" }\n");
+  h.now_ms = now + 10 * 60 * 1000;
+  assert_int_equal(api.reload(h.p, err, sizeof(err)), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "paused");
+  /* Paused: no breach at the old due. */
+  h.now_ms = now + 70 * 60 * 1000;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  write_file(dir, "20-p.lua", plain);
+  assert_int_equal(api.reload(h.p, err, sizeof(err)), PROMPTLY_OK);
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_string_equal(h.last_fr_state, "running");
+  /* 10 minutes used before the pause: the breach comes 50 minutes after
+  ** the second reload, not before. */
+  h.now_ms = now + 120 * 60 * 1000 - 1;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 0);
+  h.now_ms = now + 120 * 60 * 1000;
+  api.run(h.p, PROMPTLY_RUN_NOWAIT);
+  assert_int_equal(h.actions, 1);
+  assert_string_equal(h.last_action_key, "3:first_response:1:100%:notify");
+  assert_int_equal(api.close(h.p), PROMPTLY_OK);
+  fake_host_free(&h);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/20-p.lua", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+
 static int
 count_threads(void)
 {
@@ -581,10 +793,13 @@ main(void)
     cmocka_unit_test(test_abi_advance_handles_events_at_their_instant),
     cmocka_unit_test(test_abi_manual_priority_is_never_overwritten),
     cmocka_unit_test(test_abi_unknown_ticket_reported_with_source),
+    cmocka_unit_test(test_abi_reload_old_step_raises_once),
+    cmocka_unit_test(test_abi_reload_escalation_step_in_front),
     cmocka_unit_test(test_abi_live_catch_up_fires_overdue_deadlines),
     cmocka_unit_test(test_abi_held_host_clock_fires_at_the_next_run),
     cmocka_unit_test(test_abi_late_event_counts_before_the_jump),
     cmocka_unit_test(test_abi_creates_no_thread),
+    cmocka_unit_test(test_abi_reload_applies_pause_conditions),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,6 +71,13 @@ check "lint: the README's example is one of them" grep -qxF \
   "    $(sed -n 6p "$tmp/lint.expected")" "$PROMPTLY_SRCDIR/rules/README.md"
 check "json: a warning without a file" bash -c "cli() { ${PROMPTLY_WRAP:-} \"\$PROMPTLY_BIN\" \"\$@\"; }; cli check --format json '$fx/lint-upper' | grep -qxF '{\"file\":null,\"line\":null,\"severity\":\"warning\",\"message\":\"no *.lua file in $fx/lint-upper: no rule loads (the default levels only)\"}'"
 
+# The `when` of a pause condition is exercised too (issue 12 item 5).
+run_cli "$tmp/pc.out" "$tmp/pc.err" check "$PROMPTLY_SRCDIR/tests/fixtures/rules/pause-conds"
+check "lint: a pause condition's when, at its file:line" same \
+  <(printf '%s\n' "20-pauses.lua:6: warning: customer_wait: when fails on a ticket without attributes: attempt to index a nil value (field 'waiting_on')" \
+    "20-pauses.lua:6: warning: customer_wait: when fails on a ticket whose attributes are all \"\": attempt to index a nil value (field 'waiting_on')") \
+  "$tmp/pc.out"
+
 # Target functions are called too, with (t, c), and what they return must
 # be an instant or nil (tests/fixtures/lint-target): a failure inside at
 # the function's own line, a wrong result at the policy's.

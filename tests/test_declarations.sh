@@ -195,6 +195,70 @@ check "customer-zone-unknown: the unknown zone reported once, with the ticket" \
      "$tmp/unknown.err")" -eq 1
 expect_problems "$fx/customer-zone-bad"
 
+# item 5: pause on conditions (attributes, when), mixed with statuses.
+scenario vendor-wait "$src/examples/policies/vendor-wait" 2026-11-18T12:00:00Z
+run_cli "$tmp/vw.out" "$tmp/vw.err" run \
+  --rules "$src/examples/policies/vendor-wait" \
+  --events "$fx/vendor-wait/events.jsonl" --until 2026-11-18T12:00:00Z \
+  --records "$tmp/vw.rec"
+# Ticket 1's resolution (see the events' comments): 7h of business time,
+# 3h paused (09:30-10:30 vendor, 12:00-14:00 customer), 2h of them
+# customer wait; its first response 1h, 1h paused, no customer wait.
+check "vendor-wait: the resolution record counts the condition pauses" \
+  grep -q '"ticket": 1, "metric": "resolution", .*"outcome": "met", .*"elapsed_ms": 25200000, "paused_ms": 10800000, "customer_wait_ms": 7200000,' "$tmp/vw.rec"
+check "vendor-wait: the first response record too" \
+  grep -q '"ticket": 1, "metric": "first_response", .*"elapsed_ms": 3600000, "paused_ms": 3600000, "customer_wait_ms": 0,' "$tmp/vw.rec"
+expect_problems "$fx/vendor-wait-bad"
+d="$fx/vendor-wait-when"
+run_cli "$tmp/vww.out" "$tmp/vww.err" run --rules "$d/rules" \
+  --events "$d/events.jsonl" --until 2026-11-16T10:30:00Z
+check "vendor-wait-when: a failing when fails the run (exit 1)" \
+  test "$rc" -eq 1
+check "vendor-wait-when: ... after going on: it does not hold" same \
+  "$d/expected.jsonl" "$tmp/vww.out"
+check "vendor-wait-when: the failure at the when's file:line, with the ticket" \
+  test "$(grep -c . "$tmp/vww.err")" -eq 1 -a \
+  "$(grep -c "^promptly: error: 20-when.lua:3: attempt to index a nil value (field 'vendor') (ticket 1, line 9); the condition counts as not holding$" \
+     "$tmp/vww.err")" -eq 1
+
+# item 7: notifications in business hours (quiet hours).
+scenario quiet-hours "$src/examples/policies/quiet-hours" 2026-11-18T18:00:00Z
+run_cli "$tmp/qt.out" "$tmp/qt.err" test "$src/examples/policies/quiet-hours"
+check "quiet-hours: the folder's rule tests pass (held actions, reached_at)" \
+  test "$rc" -eq 0 -a "$(cat "$tmp/qt.out" "$tmp/qt.err" | grep -c 'promptly test: 2 cases passed')" -eq 1
+expect_problems "$fx/quiet-hours-bad"
+expect_problems "$fx/quiet-hours-true"
+# A restart (test_restart.sh style): B1 runs the events up to Mon 23:30,
+# after the team lead's 75% was reached (21:30) but before its delivery
+# (Tue 09:00), recording the keys it carried out; B2 runs them all with
+# those keys done.  B1 then B2 is exactly the full run's actions: the held
+# notify goes out once (in B2), not twice, not never.  Cut after the
+# delivery (Tue 10:00), B2 carries it out no more.
+qh="$src/examples/policies/quiet-hours"
+qe="$fx/quiet-hours/events.jsonl"
+actions() { grep '"action": ' "$1" || true; }
+actions "$fx/quiet-hours/expected.jsonl" >"$tmp/qA"
+for cut in 2026-11-16T23:30:00Z:B2 2026-11-17T10:00:00Z:B1; do
+  who=${cut##*:}
+  cut=${cut%:*}
+  n=$(grep -n "\"at\": \"$cut\"" "$qe" | tail -1 | cut -d: -f1)
+  head -n "$n" "$qe" >"$tmp/qpart"
+  rm -f "$tmp/qkeys"
+  run_cli "$tmp/qB1" "$tmp/qB1.err" run --rules "$qh" --events "$tmp/qpart" \
+    --record "$tmp/qkeys"
+  rb1=$rc
+  run_cli "$tmp/qB2" "$tmp/qB2.err" run --rules "$qh" --events "$qe" \
+    --until 2026-11-18T18:00:00Z --done "$tmp/qkeys" --record "$tmp/qkeys"
+  check "quiet-hours restart at $cut: both runs exit 0" test "$rb1$rc" = 00
+  check "quiet-hours restart at $cut: B1 then B2 is the full run's actions" \
+    same "$tmp/qA" <(actions "$tmp/qB1"; actions "$tmp/qB2")
+  check "quiet-hours restart at $cut: the held notify once" test \
+    "$(cat "$tmp/qB1" "$tmp/qB2" | grep -c '"key": "1:first_response:1:75%:notify"')" -eq 1
+  # Cut before the opening, B2 delivers it (reached_at 21:30); after, B1.
+  check "quiet-hours restart at $cut: $who carries it out" \
+    grep -q '"args": {"to": "team-lead", "reached_at": "2026-11-16T21:30:00Z"}, "key": "1:first_response:1:75%:notify"' "$tmp/q$who"
+done
+
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"
 if [ "$failed" -ne 0 ]; then

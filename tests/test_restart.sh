@@ -16,7 +16,8 @@
 # A second restart (B3, all done) carries out nothing at all.
 #
 # PROMPTLY_RESTARTS sets the number of seeds (default 60, 6 under
-# PROMPTLY_WRAP).  A failing history is kept in $PROMPTLY_RESTARTS_KEEP if
+# PROMPTLY_WRAP).  test_restart_quiet.sh runs it on rules with quiet
+# hours (PROMPTLY_RULES, PROMPTLY_RESTART_HELD).  A failing history is kept in $PROMPTLY_RESTARTS_KEEP if
 # set.  Perl (in every Debian) generates the histories.
 set -u
 : "${PROMPTLY_BIN:?}" "${PROMPTLY_MODULE:?}" "${PROMPTLY_SRCDIR:?}"
@@ -94,7 +95,7 @@ history() {
 
 runs_bad=0 actions_bad=0 writes_bad=0 twice_bad=0 record_bad=0 again_bad=0
 records_bad=0 total_records=0
-total_actions=0
+total_actions=0 held=0
 for seed in $(seq 1 "$n"); do
   h=$tmp/history-$seed.jsonl
   history "$seed" "$h"
@@ -122,6 +123,7 @@ for seed in $(seq 1 "$n"); do
     cat "$tmp/A.err" "$tmp/B2.err" | head -5 >&2
   fi
   total_actions=$((total_actions + $(actions "$tmp/A" | wc -l)))
+  held=$((held + $(grep -c '"reached_at": ' "$tmp/A" || true)))
   if ! diff <(actions "$tmp/A") <(actions "$tmp/B1" "$tmp/B2") >"$tmp/d"; then
     actions_bad=$((actions_bad + 1)); bad=1
     echo "# seed $seed (cut after line $cut of $lines): actions differ" >&2
@@ -168,6 +170,11 @@ check "a restarted run gives one run's outcome records ($total_records in all)" 
   test "$records_bad" -eq 0 -a "$total_records" -gt "$n"
 check "the histories fire actions ($total_actions in all)" \
   test "$total_actions" -gt "$n"
+# With rules that hold actions for quiet hours (test_restart_quiet.sh):
+# some were held across a night or a weekend, and survived the restarts.
+if [ -n "${PROMPTLY_RESTART_HELD:-}" ]; then
+  check "actions held for quiet hours among them ($held)" test "$held" -gt 0
+fi
 
 echo "1..$count"
 echo "$((count - failed)) passed, $failed failed"

@@ -967,6 +967,108 @@ test_rules_sla_exceptions_apply(void **state)
 }
 
 
+/* Pause conditions (issue 12 item 5): attributes in any case, lists of
+** values, a `when` that must hold too, and a failing `when` that counts
+** as not holding, reported at its file:line. */
+static void
+test_rules_pause_conditions(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("pause-conds");
+  char err[512];
+  uint32_t holds = 99;
+  assert_int_equal(pr_rules_has_conditions(r), 1);
+  /* The statuses are the set's pause statuses, not conditions. */
+  assert_int_equal(pr_rules_sla(r)->n_pauses, 2);
+  pr_kv a[] = {{"vendor_wait", "YES"}, {"waiting_on", "agent"}};
+  assert_int_equal(pr_rules_conditions(r, 1, a, N(a), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  pr_kv b[] = {{"vendor_wait", "no"}, {"waiting_on", "Customer"}};
+  assert_int_equal(pr_rules_conditions(r, 2, b, N(b), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_WAIT);
+  /* Every part of a condition: the queue and the when. */
+  pr_kv c[] = {{"queue", "legal"}, {"contract", "basic"},
+               {"waiting_on", ""}};
+  assert_int_equal(pr_rules_conditions(r, 3, c, N(c), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  pr_kv d[] = {{"queue", "legal"}, {"contract", "premium"},
+               {"waiting_on", ""}};
+  assert_int_equal(pr_rules_conditions(r, 4, d, N(d), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, 0);
+  /* No waiting_on: customer_wait's when fails on nil, counts as not
+  ** holding, the other conditions still count. */
+  pr_kv e[] = {{"queue", "Vendors"}};
+  err[0] = '\0';
+  assert_int_equal(pr_rules_conditions(r, 5, e, N(e), &holds, err,
+                                       sizeof(err)), PROMPTLY_ERULE);
+  assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  assert_non_null(strstr(err, "20-pauses.lua:6:"));
+  assert_non_null(strstr(err, "waiting_on"));
+  assert_int_equal(pr_rules_conditions(r, 6, NULL, 0, NULL, err,
+                                       sizeof(err)), PROMPTLY_EINVAL);
+  pr_rules_free(r);
+  r = load_ok("sla-decls");
+  assert_int_equal(pr_rules_has_conditions(r), 0);
+  assert_int_equal(pr_rules_conditions(r, 1, e, N(e), &holds, err,
+                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(holds, 0);
+  pr_rules_free(r);
+}
+
+
+/* Quiet hours (issue 12 item 7): the notification calendar of each step:
+** the folder's notify_calendar by default, none with quiet = false, a
+** named one (with its zone from the ticket), quiet = true for the
+** folder's; wait timers the same. */
+static void
+test_rules_quiet_hours(void **state)
+{
+  (void)state;
+  pr_rules *r = load_ok("quiet");
+  const pr_sla_set *s = pr_rules_sla(r);
+  pr_calendar *business = pr_rules_calendar(r, "business");
+  pr_calendar *customer = pr_rules_calendar(r, "customer-hours");
+  assert_non_null(business);
+  assert_non_null(customer);
+  /* Sorted by share: the escalate_priority step (50%) first, never held
+  ** (a rising priority is no notification). */
+  assert_int_equal(s->n_thresholds, 4);
+  assert_int_not_equal(s->thresholds[0].escalate, 0);
+  assert_null(s->thresholds[0].quiet.cal);
+  assert_string_equal(s->thresholds[1].label, "75%");
+  assert_ptr_equal(s->thresholds[1].quiet.cal, business);
+  assert_null(s->thresholds[1].quiet.zone_fn);
+  assert_string_equal(s->thresholds[2].label, "100%");
+  assert_null(s->thresholds[2].quiet.cal);
+  assert_string_equal(s->thresholds[3].label, "150%");
+  assert_ptr_equal(s->thresholds[3].quiet.cal, customer);
+  assert_non_null(s->thresholds[3].quiet.zone_fn);
+  assert_int_equal(s->n_waits, 3);
+  assert_string_equal(s->waits[0].label, "1d");
+  assert_ptr_equal(s->waits[0].quiet.cal, business);
+  assert_string_equal(s->waits[1].label, "2d");
+  assert_ptr_equal(s->waits[1].quiet.cal, customer);
+  assert_non_null(s->waits[1].quiet.zone_fn);
+  assert_string_equal(s->waits[2].label, "7d");
+  assert_ptr_equal(s->waits[2].quiet.cal, business);
+  pr_rules_free(r);
+  /* Without quiet hours nothing is held. */
+  r = load_ok("sla-decls");
+  s = pr_rules_sla(r);
+  for (uint32_t i = 0; i < s->n_thresholds; i++) {
+    assert_null(s->thresholds[i].quiet.cal);
+  }
+  for (uint32_t i = 0; i < s->n_waits; i++) {
+    assert_null(s->waits[i].quiet.cal);
+  }
+  pr_rules_free(r);
+}
+
+
 /* A value naming no declared exception is found, with the names that the
 ** attribute takes; case does not matter, an empty value is no request,
 ** and vendor_delay has its own list. */
@@ -1121,7 +1223,7 @@ test_rules_sla_problems(void **state)
     "20-bad.lua:9: at: '0%' is out of range",
     "20-bad.lua:10: at '50%': unknown action 'page' (known: notify, "
     "raise_priority, set_priority, reassign, set_field, note, message, "
-    "remind_customer, close; and metrics)",
+    "remind_customer, close; and metrics, quiet)",
     "20-bad.lua:11: at '60%': metrics: unknown metric 'speed'",
     "20-bad.lua:12: at '70%': set_priority: unknown level 'P9'",
     "20-bad.lua:13: at '80%': raise_priority must be a whole number",
@@ -1488,6 +1590,8 @@ main(void)
     cmocka_unit_test(test_rules_sla_waits_joined_and_sorted),
     cmocka_unit_test(test_rules_sla_exceptions_declared),
     cmocka_unit_test(test_rules_sla_exceptions_apply),
+    cmocka_unit_test(test_rules_pause_conditions),
+    cmocka_unit_test(test_rules_quiet_hours),
     cmocka_unit_test(test_rules_sla_exception_unknown),
     cmocka_unit_test(test_rules_policies_match),
     cmocka_unit_test(test_rules_policies_when_error),

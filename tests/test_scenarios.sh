@@ -205,7 +205,9 @@ check "when-falls-through: reported as file:line, ticket and event line" \
 rl="$sc/reload-ladder"
 grep -v '^#' "$rl/events.jsonl" >"$tmp/rl.events"
 rl_at=$(grep -n '"reload": true' "$tmp/rl.events" | cut -d: -f1)
-# reload_run OUT ERR N ARGS...: run on the first N event lines (0: all).
+rl_wait='"ticket": 700, "write"'  # the run has loaded rules/
+# reload_run OUT ERR N ARGS...: run the case $rl on the first N event lines
+# of $tmp/rl.events (0: all), the reload line at line $rl_at.
 reload_run() {
   local out=$1 err=$2 n=$3 pid
   shift 3
@@ -220,7 +222,7 @@ reload_run() {
   exec 4>"$tmp/rl-fifo"
   head -n "$((n < rl_at ? n : rl_at - 1))" "$tmp/rl.events" >&4
   if [ "$n" -ge "$rl_at" ]; then
-    wait_for "$out" '"ticket": 700, "write"' || true
+    wait_for "$out" "$rl_wait" || true
     ln -sfn "$rl/rules-2" "$tmp/rl-rules"
     sed -n "${rl_at},${n}p" "$tmp/rl.events" >&4
   fi
@@ -285,6 +287,42 @@ run_cli "$tmp/rllive.out" "$tmp/rllive.err" run --live --rules "$rl/rules" \
   --events "$tmp/rllive.events"
 check "reload line with --live: refused" grep -qF \
   'reload: only in virtual time' "$tmp/rllive.err"
+
+# Issue 11: the steps that changed the priority are remembered by step, not
+# by position in the ladder (reload-raise): a reload that puts a 50% raise
+# in front of the 75% one that raised already neither raises again for 75%
+# (when the resolution reaches it) nor skips the new 50% step, passed
+# before the reload, which fires at the reload.
+rl="$sc/reload-raise"
+grep -v '^#' "$rl/events.jsonl" >"$tmp/rl.events"
+rl_at=$(grep -n '"reload": true' "$tmp/rl.events" | cut -d: -f1)
+rl_wait='"ticket": 800, "write"'
+reload_run "$tmp/rr.out" "$tmp/rr.err" 0 --until 2026-11-23T15:30:00Z
+check "reload-raise: exits 0" test "$rc" -eq 0
+check "reload-raise: nothing on stderr" same /dev/null "$tmp/rr.err"
+check "reload-raise: the expected writes and actions" same \
+  "$rl/expected.jsonl" "$tmp/rr.out"
+reload_run "$tmp/rr2.out" "$tmp/rr2.err" 0 --until 2026-11-23T15:30:00Z
+check "reload-raise: a second replay gives the same output" \
+  cmp "$tmp/rr.out" "$tmp/rr2.out"
+# Stopped before the reload, then restarted on it all (--done / --record):
+# the priority raised at 12:00 is not raised again, nothing fires twice.
+rrk="$tmp/rr.keys"
+: >"$rrk"
+reload_run "$tmp/rrA.out" "$tmp/rrA.err" "$((rl_at - 1))" --done "$rrk" \
+  --record "$rrk" --until 2026-11-23T12:15:00Z
+check "reload-raise restart: run A exits 0" test "$rc" -eq 0
+reload_run "$tmp/rrB.out" "$tmp/rrB.err" 0 --until 2026-11-23T15:30:00Z \
+  --done "$rrk" --record "$rrk"
+check "reload-raise restart: run B exits 0" test "$rc" -eq 0
+check "reload-raise restart: the actions of A and B are those of one run" \
+  same <(actions "$rl/expected.jsonl") <(actions "$tmp/rrA.out" "$tmp/rrB.out")
+check "reload-raise restart: the key file lists every key once, in order" \
+  same <(keys "$rl/expected.jsonl") "$rrk"
+check "reload-raise restart: run B writes the priorities of one run" same \
+  <(jq -c 'select(.write.priority) | [.at, .write.priority]' \
+    "$rl/expected.jsonl") \
+  <(jq -c 'select(.write.priority) | [.at, .write.priority]' "$tmp/rrB.out")
 
 # --- Outcome records (--records) ---------------------------------------------
 

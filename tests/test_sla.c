@@ -1097,6 +1097,243 @@ waiting_set(void)
 }
 
 
+/* Pause conditions (issue 12 item 5): they pause like a pause status,
+** hold against a customer reply, end only when they stop holding, wait
+** on the customer when they are customer_wait's, and pause a reopened
+** ticket again.  24x7 calendar: elapsed = wall time less the pauses. */
+static void
+test_sla_pause_conditions(void **state)
+{
+  (void)state;
+  pr_sla_set *s = waiting_set();
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 31, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_conditions(t, s, 4, mon, &a), PROMPTLY_EINVAL);
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE,
+                                     mon + 30 * MIN, &a), PROMPTLY_OK);
+  assert_string_equal(fld(t, s, mon + 40 * MIN, "sla.first_response.state"),
+                      "paused");
+  assert_string_equal(fld(t, s, mon + 40 * MIN, "sla.due"), "");
+  assert_int_equal(next(t, s, mon + 30 * MIN), 0);
+  /* The same again changes nothing. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE,
+                                     mon + 45 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_conditions(t, s, 0, mon + HOUR, &a), PROMPTLY_OK);
+  /* 30m used: the first response is due 30m later. */
+  assert_string_equal(fld(t, s, mon + HOUR, "sla.first_response.due"),
+                      "2026-11-16T10:30:00Z");
+  /* A status pause and a condition: the clock runs when both are gone. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE,
+                                     mon + HOUR + 5 * MIN, &a), PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_STATUS, "on hold", mon + HOUR + 10 * MIN, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "open", mon + HOUR + 20 * MIN, &a);
+  assert_string_equal(fld(t, s, mon + HOUR + 30 * MIN,
+                          "sla.first_response.state"), "paused");
+  assert_int_equal(pr_sla_conditions(t, s, 0, mon + HOUR + 40 * MIN, &a),
+                   PROMPTLY_OK);
+  /* 35m used: due 25m after 10:40. */
+  assert_string_equal(fld(t, s, mon + HOUR + 40 * MIN,
+                          "sla.first_response.due"), "2026-11-16T11:05:00Z");
+  /* Customer wait by a condition: a customer reply does not end it. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_WAIT, mon + 2 * HOUR,
+                                     &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_conditions(t),
+                   PR_SLA_COND_WAIT | PR_SLA_COND_PAUSE);
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, mon + 3 * HOUR, &a);
+  assert_string_equal(fld(t, s, mon + 3 * HOUR, "sla.first_response.state"),
+                      "paused");
+  assert_string_equal(fld(t, s, mon + 3 * HOUR, "sla.customer_wait"),
+                      "3600");
+  /* Its wait timers run: 24h after 11:00. */
+  assert_int_equal(next(t, s, mon + 3 * HOUR), mon + DAY + 2 * HOUR);
+  assert_int_equal(pr_sla_fire(t, s, mon + DAY + 2 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "31:wait:1:1d:remind_customer");
+  int64_t tue = mon + DAY;
+  assert_int_equal(pr_sla_conditions(t, s, 0, tue + 3 * HOUR, &a),
+                   PROMPTLY_OK);
+  assert_string_equal(fld(t, s, tue + 3 * HOUR, "sla.customer_wait"),
+                      "90000");
+  assert_string_equal(fld(t, s, tue + 3 * HOUR, "sla.first_response.due"),
+                      "2026-11-17T12:05:00Z");
+  /* Resolved while a condition holds, then reopened: paused again. */
+  assert_int_equal(pr_sla_conditions(t, s, PR_SLA_COND_PAUSE, tue + 4 * HOUR,
+                                     &a), PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_STATUS, "resolved", tue + 5 * HOUR, &a);
+  ev(t, s, PR_SLA_EV_REOPEN, "open", tue + 6 * HOUR, &a);
+  assert_string_equal(fld(t, s, tue + 6 * HOUR, "sla.resolution.state"),
+                      "paused");
+  assert_int_equal(pr_sla_conditions(t, s, 0, tue + 7 * HOUR, &a),
+                   PROMPTLY_OK);
+  /* 31h since Monday 09:00 less 30m + 35m + 25h + 1h (paused) + 1h
+  ** (resolved) + 1h (paused after the reopen): 1h55m. */
+  pr_sla_clock_info ci;
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION,
+                                        tue + 7 * HOUR, &ci), PROMPTLY_OK);
+  assert_string_equal(ci.state, "running");
+  assert_int_equal(ci.elapsed_ms, HOUR + 55 * MIN);
+  /* Staged conditions take effect with the next event, at its instant. */
+  assert_int_equal(pr_sla_stage_conditions(t, PR_SLA_COND_PAUSE),
+                   PROMPTLY_OK);
+  ev(t, s, PR_SLA_EV_NOTE, NULL, tue + 8 * HOUR, &a);
+  assert_int_equal(pr_sla_clock_info_at(t, s, PR_SLA_RESOLUTION,
+                                        tue + 10 * HOUR, &ci), PROMPTLY_OK);
+  assert_string_equal(ci.state, "paused");
+  assert_int_equal(ci.elapsed_ms, 2 * HOUR + 55 * MIN);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
+/* Quiet hours (issue 12 item 7): a round-the-clock first response of 2h,
+** 75% held to the office calendar (Mon-Fri 09-17 UTC), 100% at once, a
+** reminder after 1h of customer wait held to the office too.  drop_75:
+** without the 75% step (a reload that removes it). */
+static pr_sla_set *
+quiet_set(int drop_75)
+{
+  pr_sla_set *s = new_set();
+  uint32_t p = add_policy(s, "support", always);
+  target_all(s, p, PR_SLA_FIRST_RESPONSE, 2 * HOUR);
+  assert_int_equal(pr_sla_set_add_pause(s, "pending customer", 1, NULL, 0),
+                   PROMPTLY_OK);
+  if (!drop_75) {
+    uint32_t th = threshold(s, 750, 0, "notify", "team-lead");
+    assert_int_equal(pr_sla_set_threshold_quiet(s, th, NULL, NULL, NULL,
+                                                NULL, 0), PROMPTLY_EINVAL);
+    assert_int_equal(pr_sla_set_threshold_quiet(s, th, office, NULL, NULL,
+                                                NULL, 0), PROMPTLY_OK);
+  }
+  threshold(s, 1000, 0, "notify", "on-call");
+  uint32_t w;
+  pr_kv tpl = {"template", "reminder"};
+  assert_int_equal(pr_sla_set_add_wait(s, HOUR, &w, NULL, 0), PROMPTLY_OK);
+  assert_int_equal(
+    pr_sla_set_wait_action(s, w, "remind_customer", &tpl, 1, NULL, 0),
+    PROMPTLY_OK);
+  assert_int_equal(pr_sla_set_wait_quiet(s, w, office, NULL, NULL, NULL, 0),
+                   PROMPTLY_OK);
+  seal(s);
+  return s;
+}
+
+
+static int
+quiet_done(void *ud, const char *key)
+{
+  return strcmp(key, (const char *)ud) == 0;
+}
+
+
+static void
+test_sla_quiet_hours(void **state)
+{
+  (void)state;
+  pr_sla_set *s = quiet_set(0);
+  pr_sla_actions a;
+  pr_sla_actions_init(&a);
+  int64_t mon = at(2026, 11, 16, 20, 0);
+  int64_t tue9 = at(2026, 11, 17, 9, 0);
+  pr_sla_ticket *t = open_ticket(s, 41, mon, 2, 1, &a);
+  /* 75% at 21:30: fired (escalation 1), its notify held. */
+  assert_int_equal(next(t, s, mon), mon + 90 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  assert_int_equal(pr_sla_ticket_held(t), 1);
+  /* A notice for explanations says until when. */
+  assert_int_equal(a.n_held, 1);
+  assert_string_equal(a.held[0].key, "41:first_response:1:75%:notify");
+  assert_int_equal(a.held[0].at_ms, tue9);
+  assert_int_equal(a.held[0].reached_at_ms, mon + 90 * MIN);
+  assert_string_equal(fld(t, s, mon + 90 * MIN, "sla.escalation"), "1");
+  /* The breach at 22:00 pages at once. */
+  assert_int_equal(next(t, s, mon + 90 * MIN), mon + 2 * HOUR);
+  assert_int_equal(pr_sla_fire(t, s, mon + 2 * HOUR, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "41:first_response:1:100%:notify");
+  assert_int_equal(a.v[0].at_ms, mon + 2 * HOUR);
+  assert_int_equal(a.v[0].reached_at_ms, mon + 2 * HOUR);
+  /* A reply meets the clock; the held notify still goes out, at 09:00,
+  ** with its own key and the instant it was reached. */
+  ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, mon + 3 * HOUR, &a);
+  assert_int_equal(next(t, s, mon + 3 * HOUR), tue9);
+  pr_sla_actions_clear(&a);
+  assert_int_equal(pr_sla_fire(t, s, tue9 - 1, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 0);
+  assert_int_equal(pr_sla_fire(t, s, tue9, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.v[0].key, "41:first_response:1:75%:notify");
+  assert_string_equal(a.v[0].args[0].value, "team-lead");
+  assert_int_equal(a.v[0].at_ms, tue9);
+  assert_int_equal(a.v[0].reached_at_ms, mon + 90 * MIN);
+  assert_int_equal(pr_sla_ticket_held(t), 0);
+  pr_sla_ticket_free(t);
+
+  /* A reminder held at night is dropped when the customer answers. */
+  pr_sla_actions_clear(&a);
+  t = open_ticket(s, 42, mon, 2, 1, &a);
+  ev(t, s, PR_SLA_EV_STATUS, "pending customer", mon + 10 * MIN, &a);
+  assert_int_equal(next(t, s, mon + 10 * MIN), mon + 70 * MIN);
+  assert_int_equal(pr_sla_fire(t, s, mon + 70 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(t), 1);
+  ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, mon + 2 * HOUR, &a);
+  assert_int_equal(pr_sla_ticket_held(t), 0);
+  assert_int_equal(a.n, 0);
+  pr_sla_ticket_free(t);
+
+  /* Reached in open hours: at once.  A key the host carried out before a
+  ** restart is not handed out at the opening. */
+  int64_t tue10 = tue9 + HOUR;
+  t = open_ticket(s, 43, tue10, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, tue10 + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);
+  assert_int_equal(a.v[0].at_ms, tue10 + 90 * MIN);
+  assert_int_equal(pr_sla_ticket_held(t), 0);
+  pr_sla_ticket_free(t);
+  pr_sla_actions_clear(&a);
+  a.done = quiet_done;
+  a.done_ud = (void *)"44:first_response:1:75%:notify";
+  t = open_ticket(s, 44, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(t), 1);
+  assert_int_equal(pr_sla_fire(t, s, tue9, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 1);  /* the breach only */
+  assert_string_equal(a.v[0].key, "44:first_response:1:100%:notify");
+  pr_sla_ticket_free(t);
+  a.done = NULL;
+
+  /* A reload keeps a held action whose step is still declared, with its
+  ** instant, and drops one whose step is gone. */
+  pr_sla_actions_clear(&a);
+  pr_sla_set *same = quiet_set(0), *gone = quiet_set(1);
+  t = open_ticket(s, 45, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  pr_sla_ticket *nt = NULL;
+  assert_int_equal(pr_sla_rebind(t, s, same, mon + 100 * MIN, &a, &nt),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(nt), 1);
+  assert_int_equal(pr_sla_fire(nt, same, tue9, &a), PROMPTLY_OK);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.v[1].key, "45:first_response:1:75%:notify");
+  assert_int_equal(a.v[1].reached_at_ms, mon + 90 * MIN);
+  pr_sla_ticket_free(nt);
+  pr_sla_actions_clear(&a);
+  t = open_ticket(s, 46, mon, 2, 1, &a);
+  assert_int_equal(pr_sla_fire(t, s, mon + 90 * MIN, &a), PROMPTLY_OK);
+  assert_int_equal(pr_sla_rebind(t, s, gone, mon + 100 * MIN, &a, &nt),
+                   PROMPTLY_OK);
+  assert_int_equal(pr_sla_ticket_held(nt), 0);
+  pr_sla_ticket_free(nt);
+  pr_sla_set_free(same);
+  pr_sla_set_free(gone);
+  pr_sla_actions_free(&a);
+  pr_sla_set_free(s);
+}
+
+
 static void
 test_sla_pending_customer_two_days(void **state)
 {
@@ -2298,6 +2535,8 @@ main(void)
     cmocka_unit_test(test_sla_late_fire_catches_up_in_order),
     cmocka_unit_test(test_sla_priority_change_keeps_elapsed),
     cmocka_unit_test(test_sla_pending_customer_two_days),
+    cmocka_unit_test(test_sla_pause_conditions),
+    cmocka_unit_test(test_sla_quiet_hours),
     cmocka_unit_test(test_sla_enterprise_policy_beats_priority_policy),
     cmocka_unit_test(test_sla_security_policy_on_weekend),
     cmocka_unit_test(test_sla_reopen_resumes_resolution),

@@ -46,7 +46,8 @@ e2e_prepare() {
   note "installing what is missing (RT 5, $*)"
   rt_install
   # shellcheck disable=SC2086
-  apt_install jq curl sqlite3 gcc libc6-dev bc $E2E_DB_PACKAGES "$@"
+  apt_install jq curl sqlite3 gcc libc6-dev bc $E2E_DB_PACKAGES "$@" \
+    ${E2E_PROFILE:+libdevel-nytprof-perl}
   # Which RT this run meets: a failure in the log names it.
   RT_VERSION=$(dpkg-query -W -f='${Version}' request-tracker5 2>/dev/null || echo unknown)
   echo "== e2e: request-tracker5 $RT_VERSION, $(basename "$0")"
@@ -192,10 +193,23 @@ mail_reply() {  # mail_reply TICKET FROM TEXT
     rt-mailgate --queue General --action correspond --url "$B/" >>"$WORK/mailgate.log" 2>&1
 }
 
+# E2E_PROFILE=FILE: rt-promptly runs under Devel::NYTProf (the package
+# libdevel-nytprof-perl, installed by e2e_prepare then), timing the CPU
+# the process uses (clock 2, CLOCK_PROCESS_CPUTIME_ID; E2E_PROFILE_CLOCK=0
+# for wall time, which shows the waits for SQLite's lock); stop_daemon
+# copies its profile to FILE.N (one per daemon start); read it with
+# nytprofhtml -f FILE.N.
+PROFILE_N=0
 start_daemon() {
+  local prof=(perl)
+  if [[ -n "${E2E_PROFILE:-}" ]]; then
+    PROFILE_N=$((PROFILE_N + 1))
+    rm -f "$WORK/nytprof.out"
+    prof=(env "NYTPROF=file=$WORK/nytprof.out:clock=${E2E_PROFILE_CLOCK:-2}" perl -d:NYTProf)
+  fi
   PROMPTLY_RT_DB=$DB PROMPTLY_RT_PORT=$E2E_PORT \
     setsid setpriv --reuid=www-data --regid=www-data --init-groups \
-    perl "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" --rules "$RULES" \
+    "${prof[@]}" "$RT_HOST_DIR/rt-promptly" --module "$PROMPTLY_SO" --rules "$RULES" \
     --state-dir "$STATE" --poll-ms "${E2E_POLL_MS:-100}" \
     --busy-ms "${E2E_BUSY_MS:-1000}" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
     >>"$DLOG" 2>&1 </dev/null &
@@ -207,6 +221,10 @@ stop_daemon() {  # stop_daemon [SIGNAL]
   kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null || true
   wait "$DAEMON_PID" 2>/dev/null || true
   DAEMON_PID=
+  if [[ -n "${E2E_PROFILE:-}" && -s "$WORK/nytprof.out" ]]; then
+    cp "$WORK/nytprof.out" "$E2E_PROFILE.$PROFILE_N" &&
+      note "profile of rt-promptly: $E2E_PROFILE.$PROFILE_N"
+  fi
 }
 
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds;
@@ -296,12 +314,37 @@ sql() {
 max_txn() { sql 'SELECT MAX(id) FROM Transactions'; }
 cursor() { sed -n 's/^txn //p' "$STATE/cursor" 2>/dev/null || echo 0; }
 cursor_at_least() { [[ "$(cursor)" -ge "$1" ]]; }
-# Work promptly repeated in its transactions after id $1: a field written
+# A mark for rewrites_since: "TXN:OCFV", the highest ids of Transactions
+# and ObjectCustomFieldValues now.
+write_mark() {
+  echo "$(max_txn):$(sql "SELECT COALESCE(MAX(id), 0) FROM ObjectCustomFieldValues")"
+}
+# Work promptly repeated after the mark $1 (write_mark): a field written
 # with the value it had, or set back to the value it had one write before
 # (A -> B -> A).  One "ticket|field|old|new" line per such write.  What a
 # restart may legitimately add (a threshold that came due while the
-# daemon was down, a ticket created meanwhile) is not listed.
+# daemon was down, a ticket created meanwhile) is not listed.  The SLA
+# fields are written without a transaction (a new ObjectCustomFieldValues
+# row each, by promptly, the old one disabled): their rows after the
+# mark's OCFV id are compared with the rows before them; other writes by
+# their transactions after the mark's TXN id.  (A mark of a TXN id alone:
+# the rows from the second after that transaction.)
 rewrites_since() {
+  local txn=${1%%:*} after
+  if [[ $1 == *:* ]]; then after="id > ${1#*:}"
+  else after="made > (SELECT Created FROM Transactions WHERE id = $txn)"; fi
+  sql "WITH v AS (
+         SELECT o.id, o.ObjectId AS tk, cf.Name AS f, COALESCE(o.Content, '') AS new,
+                o.Creator AS who, o.Created AS made
+           FROM ObjectCustomFieldValues o JOIN CustomFields cf ON cf.id = o.CustomField
+          WHERE o.ObjectType = 'RT::Ticket'),
+       s AS (SELECT *, LAG(new) OVER (PARTITION BY tk, f ORDER BY id) AS old,
+                    LAG(new, 2) OVER (PARTITION BY tk, f ORDER BY id) AS prev_old
+               FROM v)
+       SELECT tk, f, old, new FROM s
+        WHERE who = $PROMPTLY_UID AND $after
+          AND (new = old OR (prev_old IS NOT NULL AND new = prev_old))
+        ORDER BY id"
   sql "WITH w AS (
          SELECT t.id, t.ObjectId AS tk, t.Type || ':' || t.Field AS f,
                 COALESCE(ov.Content, t.OldValue, '') AS old,
@@ -312,7 +355,7 @@ rewrites_since() {
            LEFT JOIN ObjectCustomFieldValues nv
                   ON t.Type = 'CustomField' AND nv.id = t.NewReference
           WHERE t.ObjectType = 'RT::Ticket' AND t.Creator = $PROMPTLY_UID
-            AND t.Type IN ('CustomField', 'Set') AND t.id > $1),
+            AND t.Type IN ('CustomField', 'Set') AND t.id > $txn),
        s AS (SELECT *, LAG(old) OVER (PARTITION BY tk, f ORDER BY id) AS prev_old
                FROM w)
        SELECT tk, f, old, new FROM s

@@ -191,10 +191,32 @@ ui_checks() {
   created_rows=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
                       WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU1
                       AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
-  if [[ $cfw == 0 && "$created_rows" == "Set:50;SLA:SLA applied: policy e2e;"* ]]; then
-    pass "quiet History: no custom-field transaction by promptly; at creation #$TU1 got its priority and one row 'SLA applied: policy e2e'"
+  # At creation one row, naming the priority and the policy; Priority and
+  # the SLA fields are written without one.
+  local applied='^SLA:SLA applied: P3, policy e2e;'
+  local setw
+  setw=$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND Creator = $PROMPTLY_UID AND Type = 'Set' AND id > $T0")
+  if [[ $cfw == 0 && $setw == 0 && "$created_rows" =~ $applied ]]; then
+    pass "quiet History: no custom-field or Set transaction by promptly; at creation #$TU1 got one row '$(cut -d';' -f1 <<<"${created_rows#SLA:}")'"
   else
-    fail "History: $cfw custom-field transactions by promptly since $T0; #$TU1: $created_rows"
+    fail "History: $cfw custom-field and $setw Set transactions by promptly since $T0; #$TU1: $created_rows"
+  fi
+  # One row per SLA event, derived from what happened to them: #TU2 was
+  # created then stalled (applied, paused), #TU3 created then answered
+  # (applied, first response met).
+  local rows2 rows3
+  rows2=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
+               WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU2
+               AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
+  rows3=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
+               WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU3
+               AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
+  if [[ "$rows2" =~ ${applied}SLA:SLA\ first\ response\ paused.*\;$ &&
+        "$rows3" =~ ${applied}SLA:SLA\ first\ response\ met\;$ ]]; then
+    pass "one History row per SLA event: #$TU2 (created, stalled) has 2, #$TU3 (created, answered) has 2: $(tr ';' '|' <<<"$rows3")"
+  else
+    fail "History rows per SLA event: #$TU2: $rows2 #$TU3: $rows3"
   fi
   local prow
   prow=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
