@@ -330,6 +330,26 @@ pr_sla_attr_state_of(const pr_sla_set *s, const pr_kv *attrs, size_t n,
 }
 
 
+/* The end of every transition: the target functions' deadlines (when
+** the transition may have started a cycle), the clocks settled at at,
+** what is due by then fired, the fields reported.  rc is the
+** transition's own result, which wins over a later failure. */
+static int
+transition_end(pr_sla_ticket *t, const pr_sla_set *s, int64_t at,
+               pr_sla_actions *out, int rc, int fn_targets)
+{
+  if (fn_targets) {
+    sla_fn_targets(t, s, out);
+  }
+  sla_settle(t, s, at);
+  int rc2 = sla_fire_due(t, s, at, out);
+  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
+    rc2 = PROMPTLY_ENOMEM;
+  }
+  return rc != PROMPTLY_OK ? rc : rc2;
+}
+
+
 int
 pr_sla_attr_edges(pr_sla_ticket *t, const pr_sla_set *s,
                   const pr_sla_attr_state *before,
@@ -362,13 +382,7 @@ pr_sla_attr_edges(pr_sla_ticket *t, const pr_sla_set *s,
     }
     custom_roles(t, s, m, on, at);
   }
-  sla_fn_targets(t, s, out);
-  sla_settle(t, s, at);
-  int rc2 = sla_fire_due(t, s, at, out);
-  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(t, s, at, out, rc, 1);
 }
 
 
@@ -554,13 +568,7 @@ pr_sla_event(pr_sla_ticket *t, const pr_sla_set *s, int32_t kind,
   pause_follow(t, s, at);
   wait_follow(t, at);
   custom_event(t, s, kind, status, at);
-  sla_fn_targets(t, s, out);
-  sla_settle(t, s, at);
-  int rc2 = sla_fire_due(t, s, at, out);
-  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(t, s, at, out, rc, 1);
 }
 
 
@@ -624,12 +632,7 @@ pr_sla_conditions(pr_sla_ticket *t, const pr_sla_set *s, uint32_t holds,
   rc = sla_fire_due(t, s, at - 1, out);
   pause_follow(t, s, at);
   wait_follow(t, at);
-  sla_settle(t, s, at);
-  int rc2 = sla_fire_due(t, s, at, out);
-  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(t, s, at, out, rc, 0);
 }
 
 
@@ -680,13 +683,7 @@ pr_sla_retarget_pick(pr_sla_ticket *t, const pr_sla_set *s, uint32_t level,
       c->elapsed_ms = h.business_ms;
     }
   }
-  sla_fn_targets(t, s, out);
-  sla_settle(t, s, at);
-  int rc2 = sla_fire_due(t, s, at, out);
-  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(t, s, at, out, rc, 1);
 }
 
 
@@ -760,13 +757,7 @@ pr_sla_except(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
     t->flags |= T_EXCLUDED;
     return rc;
   }
-  sla_fn_targets(t, s, out);
-  sla_settle(t, s, at);
-  int rc2 = sla_fire_due(t, s, at, out);
-  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(t, s, at, out, rc, 1);
 }
 
 
@@ -813,13 +804,7 @@ pr_sla_unexcept(pr_sla_ticket *t, const pr_sla_set *s, uint32_t exception,
   if (!excluded) {
     t->flags &= (uint8_t)~T_EXCLUDED;
   }
-  sla_fn_targets(t, s, out);
-  sla_settle(t, s, at);
-  int rc2 = sla_fire_due(t, s, at, out);
-  if (sla_report(t, s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(t, s, at, out, rc, 1);
 }
 
 
@@ -1035,14 +1020,8 @@ pr_sla_rebind(pr_sla_ticket *t, const pr_sla_set *old_s,
     }
   }
   pr_sla_ticket_free(t);
-  sla_fn_targets(nt, new_s, out);
-  sla_settle(nt, new_s, at);
-  int rc2 = sla_fire_due(nt, new_s, at, out);
-  if (sla_report(nt, new_s, at, out) != PROMPTLY_OK) {
-    rc2 = PROMPTLY_ENOMEM;
-  }
   *tp = nt;
-  return rc != PROMPTLY_OK ? rc : rc2;
+  return transition_end(nt, new_s, at, out, rc, 1);
 }
 
 

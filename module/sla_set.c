@@ -761,16 +761,26 @@ pr_sla_set_policy_zones(pr_sla_set *s, uint32_t policy, pr_sla_zone_fn fn,
 }
 
 
+/* A target that is a code (PR_SLA_FN, PR_SLA_REL, PR_SLA_BDAYS) rather
+** than milliseconds: checked as a target is, then stored as the code. */
+static int
+set_coded(pr_sla_set *s, uint32_t policy, uint32_t level, uint32_t metric,
+          int64_t code, char *err, size_t errlen)
+{
+  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
+  if (rc == PROMPTLY_OK) {
+    s->policies[policy].target_ms[level * s->n_metrics + metric] = code;
+  }
+  return rc;
+}
+
+
 int
 pr_sla_set_target_fn(pr_sla_set *s, uint32_t policy, uint32_t level,
                      uint32_t metric, uint32_t fn, char *err, size_t errlen)
 {
-  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
-  if (rc == PROMPTLY_OK) {
-    s->policies[policy].target_ms[level * s->n_metrics + metric] =
-      PR_SLA_FN(fn);
-  }
-  return rc;
+  return set_coded(s, policy, level, metric, PR_SLA_FN(fn), err,
+                   errlen);
 }
 
 
@@ -785,12 +795,8 @@ pr_sla_set_target_deadline(pr_sla_set *s, uint32_t policy, uint32_t level,
                   "relative deadline out of range (0 to %d business days, "
                   "a time of day or the day's end)", PR_CAL_MAX_BDAYS);
   }
-  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
-  if (rc == PROMPTLY_OK) {
-    s->policies[policy].target_ms[level * s->n_metrics + metric] =
-      PR_SLA_REL(n, minute);
-  }
-  return rc;
+  return set_coded(s, policy, level, metric, PR_SLA_REL(n, minute), err,
+                   errlen);
 }
 
 
@@ -803,12 +809,8 @@ pr_sla_set_target_bdays(pr_sla_set *s, uint32_t policy, uint32_t level,
                   "%u business days out of range (1 to %d)", (unsigned)n,
                   PR_CAL_MAX_BDAYS);
   }
-  int rc = pr_sla_set_target(s, policy, level, metric, 0, err, errlen);
-  if (rc == PROMPTLY_OK) {
-    s->policies[policy].target_ms[level * s->n_metrics + metric] =
-      PR_SLA_BDAYS(n);
-  }
-  return rc;
+  return set_coded(s, policy, level, metric, PR_SLA_BDAYS(n), err,
+                   errlen);
 }
 
 
