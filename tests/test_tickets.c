@@ -153,7 +153,7 @@ test_tickets_kvset_merge(void **state)
   assert_string_equal(pr_kvset_get(&s, "status"), "pending customer");
   assert_string_equal(pr_kvset_get(&s, "tier"), "gold");
   /* More pairs than the merge keeps on its stack. */
-  char names[40][8];
+  char names[40][16];
   pr_kv many[40];
   for (int i = 0; i < 40; i++) {
     snprintf(names[i], sizeof(names[i]), "x%d", i);
