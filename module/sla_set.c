@@ -396,10 +396,10 @@ pr_sla_set_add_metric(pr_sla_set *s, const char *name, uint32_t *index,
 }
 
 
-int
-pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
-                     int32_t kind, const char *status, char *err,
-                     size_t errlen)
+/* The set still open and metric a custom one: conditions (start, pause,
+** resume, stop roles) are for custom metrics only. */
+static int
+check_custom(const pr_sla_set *s, uint32_t metric, char *err, size_t errlen)
 {
   int rc = check_open(s, err, errlen);
   if (rc != PROMPTLY_OK) {
@@ -409,6 +409,19 @@ pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
     return pr_err(err, errlen, PROMPTLY_EINVAL,
                   "conditions are for custom metrics only (metric %u)",
                   (unsigned)metric);
+  }
+  return PROMPTLY_OK;
+}
+
+
+int
+pr_sla_set_metric_on(pr_sla_set *s, uint32_t metric, int32_t role,
+                     int32_t kind, const char *status, char *err,
+                     size_t errlen)
+{
+  int rc = check_custom(s, metric, err, errlen);
+  if (rc != PROMPTLY_OK) {
+    return rc;
   }
   if (role < 0 || role >= PR_SLA_ON_ROLES || kind < 0 ||
       kind >= PR_SLA_EV_COUNT) {
@@ -446,14 +459,9 @@ pr_sla_set_metric_on_attr(pr_sla_set *s, uint32_t metric, int32_t role,
                           const char *attr, const char *value, char *err,
                           size_t errlen)
 {
-  int rc = check_open(s, err, errlen);
+  int rc = check_custom(s, metric, err, errlen);
   if (rc != PROMPTLY_OK) {
     return rc;
-  }
-  if (metric < PR_SLA_BUILTIN || metric >= s->n_metrics) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "conditions are for custom metrics only (metric %u)",
-                  (unsigned)metric);
   }
   if (role < 0 || role >= PR_SLA_ON_ROLES || attr == NULL || *attr == '\0' ||
       value == NULL) {
