@@ -16,6 +16,7 @@
 #include "rules.h"
 #include "ruletest.h"
 #include "sla.h"
+#include "sla_events.h"
 #include "tickets.h"
 #include "util.h"
 
@@ -73,6 +74,12 @@ struct promptly {
   pr_tickets tickets;
   pr_deadlines deadlines;
   pr_buf attrs_buf;     /* the attributes handed to a record being built */
+
+  /* SLA events of the change being handled (host.sla_event only), and
+  ** what paused the ticket's clocks before it (the site of a resume). */
+  pr_sla_evts events;
+  char ev_status[64];
+  uint32_t ev_holds;
 
   /* Tickets merged (into > 0) or deleted (into = 0), sorted by id, so that
   ** a later event for one is named for what it is. */
@@ -523,6 +530,176 @@ hand_records(promptly *p, const pr_ticket *t, pr_sla_actions *acts)
 }
 
 
+/* The SLA events (ABI 1.2), for hosts that take them: what the handling
+** of one change saw is collected, then handed out after its fields. */
+static int
+events_on(const promptly *p)
+{
+  return p->host.sla_event != NULL;
+}
+
+
+static void
+event_step(promptly *p, const pr_ticket *t, const pr_sla_action *a, int held)
+{
+  const char *site = strcmp(a->metric, "wait") == 0
+                       ? pr_rules_wait_site(p->rules, a->threshold)
+                       : pr_rules_threshold_site(p->rules, a->metric,
+                                                 a->threshold);
+  if (pr_sla_evts_action(&p->events, a, site, held) != PROMPTLY_OK) {
+    oom(p, t->id);
+  }
+}
+
+
+static pr_sla_evt *
+event_add(promptly *p, const pr_ticket *t, int32_t kind, int64_t at_ms,
+          const char *metric, uint32_t cycle, const char *site)
+{
+  pr_sla_evt *ev = pr_sla_evts_add(&p->events, kind, at_ms, metric, cycle,
+                                       site);
+  if (ev == NULL) {
+    oom(p, t->id);
+  }
+  return ev;
+}
+
+
+/* Before a change: what pauses the ticket's clocks now. */
+static void
+events_begin(promptly *p, const pr_ticket *t)
+{
+  if (!events_on(p)) {
+    return;
+  }
+  pr_sla_evt_put(p->ev_status, sizeof(p->ev_status),
+                   pr_kvset_get(&t->attrs, "status"));
+  p->ev_holds = t->sla != NULL ? pr_sla_ticket_conditions(t->sla) : 0;
+}
+
+
+static const char *
+field_of(const pr_sla_fieldset *fs, const char *name)
+{
+  for (uint32_t i = 0; i < fs->n; i++) {
+    if (strcmp(fs->kv[i].name, name) == 0) {
+      return fs->kv[i].value;
+    }
+  }
+  return "";
+}
+
+
+/* The running metric past its at-risk share that is due first, or -1. */
+static int
+at_risk_metric(promptly *p, const pr_ticket *t, int64_t at_ms,
+               pr_sla_clock_info *out)
+{
+  const pr_sla_set *s = sla_set(p);
+  int best = -1;
+  for (uint32_t m = 0; m < s->n_metrics; m++) {
+    pr_sla_clock_info ci;
+    if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK ||
+        strcmp(ci.state, "running") != 0 || ci.target_ms <= 0 ||
+        ci.elapsed_ms * 1000 < ci.target_ms * pr_sla_at_risk(s, m) ||
+        (best >= 0 && ci.due_at_ms >= out->due_at_ms)) {
+      continue;
+    }
+    best = (int)m;
+    *out = ci;
+  }
+  return best;
+}
+
+
+/* The events a changed field shows (old: its value before, "" for none). */
+static void
+field_event(promptly *p, const pr_ticket *t, int64_t at_ms,
+            const pr_sla_fieldset *fs, const char *name, const char *old,
+            const char *new)
+{
+  const pr_sla_set *s = sla_set(p);
+  if (strcmp(name, "sla.policy") == 0) {
+    if (new[0] != '\0') {
+      pr_sla_evt *ev = event_add(p, t, old[0] ? PR_SLA_EVK_POLICY
+                                                : PR_SLA_EVK_APPLIED,
+                                   at_ms, NULL, 0,
+                                   pr_rules_policy_site(p->rules, new));
+      if (ev != NULL) {
+        pr_sla_evt_put(ev->policy, sizeof(ev->policy), new);
+      }
+    }
+    return;
+  }
+  if (strcmp(name, "sla.status") == 0) {
+    pr_sla_clock_info ci;
+    int m;
+    if (strcmp(new, "at_risk") == 0 &&
+        (m = at_risk_metric(p, t, at_ms, &ci)) >= 0) {
+      const char *site = pr_rules_at_risk_site(p->rules);
+      pr_sla_evt *ev = event_add(p, t, PR_SLA_EVK_AT_RISK, at_ms,
+                                   s->metrics[m].name, ci.cycle,
+                                   site ? site
+                                        : pr_rules_policy_site(p->rules,
+                                                               ci.policy));
+      if (ev != NULL) {
+        pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci.policy);
+        pr_sla_evt_put(ev->due, sizeof(ev->due),
+                         field_of(fs, s->metrics[m].due_field));
+      }
+    }
+    return;
+  }
+  uint32_t m = 0;
+  while (m < s->n_metrics && strcmp(s->metrics[m].state_field, name) != 0) {
+    m++;
+  }
+  if (m == s->n_metrics || strcmp(old, new) == 0) {
+    return;
+  }
+  int32_t kind = strcmp(new, "breached") == 0 ? PR_SLA_EVK_BREACHED
+               : strcmp(new, "met") == 0      ? PR_SLA_EVK_MET
+               : strcmp(new, "paused") == 0 && (strcmp(old, "running") == 0 ||
+                                                strcmp(old, "breached") == 0)
+                 ? PR_SLA_EVK_PAUSED
+               : strcmp(old, "paused") == 0 && (strcmp(new, "running") == 0 ||
+                                                strcmp(new, "breached") == 0)
+                 ? PR_SLA_EVK_RESUMED
+                 : -1;
+  if (kind < 0) {
+    return;
+  }
+  pr_sla_clock_info ci;
+  if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK) {
+    return;
+  }
+  const char *site =
+    kind == PR_SLA_EVK_PAUSED
+      ? pr_rules_pause_site(p->rules, pr_kvset_get(&t->attrs, "status"),
+                            pr_sla_ticket_conditions(t->sla))
+    : kind == PR_SLA_EVK_RESUMED
+      ? pr_rules_pause_site(p->rules, p->ev_status, p->ev_holds)
+      : pr_rules_policy_site(p->rules, ci.policy);
+  pr_sla_evt *ev = event_add(p, t, kind, at_ms, s->metrics[m].name,
+                               ci.cycle, site);
+  if (ev != NULL) {
+    pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci.policy);
+    pr_sla_evt_put(ev->due, sizeof(ev->due),
+                     field_of(fs, s->metrics[m].due_field));
+  }
+}
+
+
+static void
+events_emit(promptly *p, const pr_ticket *t)
+{
+  if (events_on(p)) {
+    pr_sla_evts_emit(&p->events, t->id, t->priority, p->host.sla_event,
+                       p->host.user_data);
+  }
+}
+
+
 /* Hand the actions that became due to the host, in order. */
 static void
 carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
@@ -531,6 +708,9 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
     const pr_sla_action *a = &acts->v[i];
     if (!apply_priority_action(p, t, a)) {
       continue;
+    }
+    if (p->host.sla_event != NULL) {
+      event_step(p, t, a, 0);
     }
     if (p->host.trace != NULL) {
       pr_buf b;
@@ -574,6 +754,9 @@ carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
                  (long long)t->id, a->name, (int)rc, a->key);
       }
     }
+  }
+  for (uint32_t i = 0; p->host.sla_event != NULL && i < acts->n_held; i++) {
+    event_step(p, t, &acts->held[i], 1);
   }
   for (uint32_t i = 0; p->host.trace != NULL && i < acts->n_held; i++) {
     const pr_sla_action *a = &acts->held[i];
@@ -639,6 +822,12 @@ publish(promptly *p, pr_ticket *t, int64_t at_ms)
              (long long)t->id, (int)rc);
     return;
   }
+  for (uint32_t j = 0; events_on(p) && t->sla != NULL && j < k; j++) {
+    char buf[PR_ISO_LEN];
+    const char *old = pr_fields_get(&t->written, changed[j].name, buf);
+    field_event(p, t, at_ms, &fs, changed[j].name, old ? old : "",
+                changed[j].value);
+  }
   for (uint32_t j = 0; j < k; j++) {
     if (pr_fields_set(&t->written, changed[j].name, changed[j].value) != 0) {
       oom(p, t->id);
@@ -671,6 +860,7 @@ settle(promptly *p, pr_ticket *t, pr_sla_actions *acts, int64_t at_ms)
 {
   carry_out(p, t, acts);
   publish(p, t, at_ms);
+  events_emit(p, t);
   schedule(p, t, at_ms);
 }
 
@@ -694,6 +884,25 @@ retarget(promptly *p, pr_ticket *t, const pr_sla_pick *pick, int64_t at_ms,
                                 pick, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "retarget");
+  }
+}
+
+
+static void
+event_exception(promptly *p, const pr_ticket *t, int64_t at_ms, int32_t kind,
+                uint32_t index, const char *reason)
+{
+  if (!events_on(p)) {
+    return;
+  }
+  const char *name = sla_set(p)->exceptions[index].name;
+  pr_sla_evt *ev = event_add(p, t, kind, at_ms, NULL, 0,
+                               pr_rules_exception_site(p->rules, name));
+  if (ev != NULL) {
+    pr_sla_evt_put(ev->exception, sizeof(ev->exception), name);
+    if (reason != NULL && (ev->reason = pr_strdup(reason)) == NULL) {
+      oom(p, t->id);
+    }
   }
 }
 
@@ -727,6 +936,7 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
       } else {
         trace(p, t, at_ms, "exception %s no longer applies: undone",
               s->exceptions[i].name);
+        event_exception(p, t, at_ms, PR_SLA_EVK_EXCEPTION_UNDONE, i, NULL);
       }
     }
   }
@@ -740,6 +950,8 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
     } else if (before == NULL || strcmp(before, exc[i].reason) != 0) {
       trace(p, t, at_ms, "exception %s applied: %s",
             s->exceptions[exc[i].index].name, exc[i].reason);
+      event_exception(p, t, at_ms, PR_SLA_EVK_EXCEPTION, exc[i].index,
+                      exc[i].reason);
     }
   }
 }
@@ -1088,6 +1300,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     pr_sla_actions_free(&acts);
     return;
   }
+  events_begin(p, t);
 
   switch (ev->type) {
   case PROMPTLY_EV_PRIORITY: {
@@ -1209,6 +1422,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
               NULL, at_ms, &acts);
     carry_out(p, t, &acts);
     publish(p, t, at_ms);
+    events_emit(p, t);
     gone_add(p, ev->ticket, into, at_ms);
     pr_deadlines_cancel(&p->deadlines, &t->deadline);
     pr_tickets_remove(&p->tickets, ev->ticket);
@@ -1503,6 +1717,7 @@ rebind_one(pr_ticket *t, void *ud)
 {
   rebind_ctx *c = ud;
   promptly *p = c->p;
+  events_begin(p, t);
   leave_old_rules(p, t, c);
   if (t->sla != NULL) {
     pr_sla_ticket *fresh = NULL;
@@ -1618,6 +1833,7 @@ fire(promptly *p, const pr_deadline *d)
   }
   pr_sla_actions acts;
   acts_init(p, &acts);
+  events_begin(p, t);
   int rc = pr_sla_fire(t->sla, sla_set(p), d->at_ms, &acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "deadline");
@@ -2032,6 +2248,7 @@ static void
 free_instance(promptly *p)
 {
   pr_buf_free(&p->attrs_buf);
+  pr_sla_evts_free(&p->events);
   free(p->gone);
   free_list(p->qhead);
   pr_tickets_free(&p->tickets);

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define PROMPTLY_ABI_MAJOR 1
-#define PROMPTLY_ABI_MINOR 1
+#define PROMPTLY_ABI_MINOR 2
 #define PROMPTLY_ABI_VERSION \
   ((uint32_t)((PROMPTLY_ABI_MAJOR << 16) | PROMPTLY_ABI_MINOR))
 
@@ -153,7 +153,17 @@ typedef struct promptly_host {
   ** when this is set. */
   void (*record)(void *user_data, int64_t ticket, int64_t at_ms,
                  const char *json);
-  /* ABI 1.1 ends here.  Append new members below this line. */
+  /* ABI 1.1 ends here. */
+
+  /* ABI 1.2.  Loop thread, optional (a struct_size that ends before it,
+  ** or NULL, means none).  One SLA event worth a person's reading (at_ms:
+  ** when it happened): one JSON object on one line, without a newline,
+  ** in the schema below ("SLA events"), after the fields and actions of
+  ** the same change were handed over.  The module builds events only
+  ** when this is set. */
+  void (*sla_event)(void *user_data, int64_t ticket, int64_t at_ms,
+                    const char *json);
+  /* ABI 1.2 ends here.  Append new members below this line. */
 } promptly_host;
 
 /* Outcome records (ABI 1.1).  One per metric cycle: when it ends (met,
@@ -208,6 +218,64 @@ typedef struct promptly_host {
 ** A reopen resumes the resolution cycle: when it ends again its new record
 ** (same ticket, metric, cycle) supersedes the earlier one.  Replaying the
 ** same events under the same rules gives the same records. */
+
+/* SLA events (ABI 1.2).  What a person reads in a ticket's history:
+** one event per SLA change worth reading, each naming the declaration of
+** the rules that made it ("site").  A JSON object with these keys, in
+** this order, every key present (null where the event has none):
+**   ticket      integer
+**   event       "applied"   a policy applies to a ticket that had none
+**                           (at creation: the one event then)
+**               "policy"    another policy applies
+**               "exception" an exception was applied (a changed reason
+**                           applies it again); "exception_undone" its
+**                           condition stopped holding
+**               "paused" | "resumed"  a metric's clock stopped or ran
+**                           again (not a clock that ended)
+**               "at_risk"   the ticket turned at risk: the running metric
+**                           past its at-risk share, due first
+**               "breached"  a metric went past its target
+**               "met"       a metric was met in time (one met late stays
+**                           breached: its breach was the news)
+**               "step"      a ladder step or wait timer whose actions
+**                           were handed out, when no at_risk or breached
+**                           event of its metric and cycle came with the
+**                           same change (then its actions are that
+**                           event's), or one held for quiet hours and
+**                           delivered now (reached_at)
+**   at          the instant, "2026-11-16T07:42:00Z" (the form of records)
+**   metric      the metric, "wait" for a wait timer, null for applied,
+**               policy and exceptions
+**   cycle       integer, 1-based, or null
+**   site        "file:line" of the declaration that made it: the policy
+**               supplying the target (applied, policy, breached, met,
+**               at_risk without at_risk declared), the ladder step
+**               (at "100%" {...}, escalate_priority, waiting "24h" {...})
+**               whose actions the event carries (the first one's), the
+**               at_risk declaration, the pause_on / customer_wait naming
+**               the status or condition that paused (resumed: that paused
+**               before), the exception; null when no declaration did
+**   policy      the policy supplying the metric's target (sla.policy's
+**               value for applied and policy)
+**   priority    the ticket's priority level id after the change
+**   due         the metric's due (breached: the one passed; met: the one
+**               met against; at_risk: the coming one)
+**   threshold   the label of the step whose actions the event carries
+**               ("100%", "escalate-75%", "24h" for a wait timer)
+**   exception   its name (exception, exception_undone)
+**   reason      the reason recorded (exception)
+**   reached_at  for a step held for quiet hours: when it was reached
+**   actions     [{"action": "notify", "args": {"to": "Owner"}, "key":
+**               ..., "threshold": "100%", "site": "file:line",
+**               "held_until": null}, ...]: the actions the event hands
+**               out (as do_action gets them: name, its own arguments,
+**               key), or holds for quiet hours (held_until: the instant
+**               they will be handed out, then in a step event of their
+**               own); [] for none
+** The events of one change come in the order of the event list above;
+** each is handed out once, when the fields that show it were accepted
+** by write_fields (a refused write repeats it with the next change).  A
+** replay of the same events under the same rules gives the same events. */
 
 /* The ABI version the module was built with (PROMPTLY_ABI_VERSION). */
 PROMPTLY_API uint32_t promptly_abi_version(void);

@@ -210,4 +210,28 @@ int pr_rules_exception_unknown(const pr_rules *r, const pr_kv *attrs,
                                const char **value, char *known,
                                size_t knownlen);
 
+/* Where the rules declared what a ticket's SLA event came from, as
+** "file:line" (rules_sites.c), for the SLA events of ABI 1.2; NULL when
+** no declaration of the rules made it (a default, or a name the rules do
+** not have).  The strings live as long as r.  Pure.
+** - pr_rules_policy_site: the policy of that name.
+** - pr_rules_threshold_site: the ladder step (at "75%" { ... }, or the
+**   escalate_priority declaration of a step labelled "escalate-75%")
+**   with that canonical label that applies to metric.
+** - pr_rules_wait_site: the waiting "24h" { ... } timer of that label.
+** - pr_rules_exception_site: the exception of that name.
+** - pr_rules_pause_site: the pause_on / customer_wait naming status
+**   (customer_wait when both do); else, with holds (PR_SLA_COND_* bits),
+**   the first declared condition of that kind (customer_wait when
+**   PR_SLA_COND_WAIT holds, else pause_on).
+** - pr_rules_at_risk_site: the at_risk declaration. */
+const char *pr_rules_policy_site(const pr_rules *r, const char *policy);
+const char *pr_rules_threshold_site(const pr_rules *r, const char *metric,
+                                    const char *label);
+const char *pr_rules_wait_site(const pr_rules *r, const char *label);
+const char *pr_rules_exception_site(const pr_rules *r, const char *name);
+const char *pr_rules_pause_site(const pr_rules *r, const char *status,
+                                uint32_t holds);
+const char *pr_rules_at_risk_site(const pr_rules *r);
+
 #endif /* PR_RULES_H */

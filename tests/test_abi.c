@@ -101,8 +101,8 @@ static void
 test_abi_1_0_host_struct_still_works(void **state)
 {
   (void)state;
-  assert_int_equal(PROMPTLY_ABI_MINOR, 1);
-  assert_int_equal(api.abi_version(), (1u << 16) | 1u);
+  assert_int_equal(PROMPTLY_ABI_MINOR, 2);
+  assert_int_equal(api.abi_version(), (1u << 16) | 2u);
   fake_host h;
   fake_host_init(&h, &api);
   h.host.struct_size =
