@@ -283,6 +283,28 @@ check "unknown exception: one warning, with the ticket and the names" same \
 check "unknown exception: applied once spelt right" grep -q \
   '"sla.exception": "outage: Data centre outage"' "$tmp/xu.out"
 
+# --sla-events FILE: the SLA events of ABI 1.2, one JSON line each; the
+# standard output as without it.  Rules abi-sla: the policy on line 3,
+# the step notifying the manager at 100% on line 4.  Created at 09:00
+# ("server down": P1), a 30 min first response: at risk at 75%
+# (09:22:30, no at_risk declared: the policy's line), breached at 09:30
+# with the step's notify in the same event.
+sla_ev_in='{"ticket": 80, "at": "2026-11-16T09:00:00Z", "type": "create", "attrs": {"subject": "server down"}}'
+rc=0
+echo "$sla_ev_in" | cli run --rules "$PROMPTLY_SRCDIR/tests/fixtures/rules/abi-sla"   --events - --until 2026-11-16T09:31:00Z --sla-events "$tmp/ev.jsonl"   >"$tmp/ev.out" 2>"$tmp/ev.err" || rc=$?
+check "--sla-events: exits 0" test "$rc" -eq 0
+rc=0
+echo "$sla_ev_in" | cli run --rules "$PROMPTLY_SRCDIR/tests/fixtures/rules/abi-sla"   --events - --until 2026-11-16T09:31:00Z >"$tmp/ev0.out" 2>&1 || rc=$?
+check "--sla-events: the standard output as without it" same "$tmp/ev0.out" \
+  "$tmp/ev.out"
+n='"exception": null, "reason": null, "reached_at": null'
+check "--sla-events: applied, at risk, breached with its notify" same \
+  <(printf '%s\n' \
+    '{"ticket": 80, "event": "applied", "at": "2026-11-16T09:00:00Z", "metric": null, "cycle": null, "site": "10-sla.lua:3", "policy": "fast", "priority": "P1", "due": null, "threshold": null, '"$n"', "actions": []}' \
+    '{"ticket": 80, "event": "at_risk", "at": "2026-11-16T09:22:30Z", "metric": "first_response", "cycle": 1, "site": "10-sla.lua:3", "policy": "fast", "priority": "P1", "due": "2026-11-16T09:30:00Z", "threshold": null, '"$n"', "actions": []}' \
+    '{"ticket": 80, "event": "breached", "at": "2026-11-16T09:30:00Z", "metric": "first_response", "cycle": 1, "site": "10-sla.lua:4", "policy": "fast", "priority": "P1", "due": "2026-11-16T09:30:00Z", "threshold": "100%", '"$n"', "actions": [{"action": "notify", "args": {"to": "manager"}, "key": "80:first_response:1:100%:notify", "threshold": "100%", "site": "10-sla.lua:4", "held_until": null}]}') \
+  "$tmp/ev.jsonl"
+
 echo "1..$count"
 if [ "$failed" -ne 0 ]; then
   echo "$failed of $count CLI tests failed" >&2

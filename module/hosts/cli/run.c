@@ -24,7 +24,8 @@
 ** ends is appended to FILE as it comes (the bytes the module hands over,
 ** one line each); at the end of the input, the records of the cycles
 ** still open (outcome active or paused) follow, as of --until or the last
-** event.
+** event.  SLA events (--sla-events FILE, ABI 1.2): the module's lines of
+** what a person reads in a ticket's history, appended the same way.
 */
 #include "config.h"
 
@@ -322,6 +323,8 @@ typedef struct run_ctx {
   long skipped;         /* actions not printed: their key was done */
   FILE *records;        /* --records: outcome records, JSON lines */
   const char *records_path;
+  FILE *sla_events;     /* --sla-events: SLA events, JSON lines */
+  const char *sla_events_path;
 } run_ctx;
 
 /* The write end of the self-pipe, for the signal handler. */
@@ -573,23 +576,72 @@ on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
 }
 
 
-/* --records: one outcome record, the module's bytes and a newline. */
+/* --records, --sla-events: one line the module handed over, its bytes and
+** a newline; a failed write closes the file and fails the run. */
+static void
+put_line(run_ctx *r, FILE **f, const char *opt, const char *path,
+         const char *json)
+{
+  if (*f == NULL) {
+    return;
+  }
+  if (fputs(json, *f) < 0 || fputc('\n', *f) == EOF) {
+    fprintf(stderr, "promptly: error: %s %s: %s\n", opt, path,
+            strerror(errno));
+    fclose(*f);
+    *f = NULL;
+    atomic_store(&r->failed, 1);
+  }
+}
+
+
+/* --records: one outcome record. */
 static void
 on_record(void *ud, int64_t ticket, int64_t at_ms, const char *json)
 {
   (void)ticket;
   (void)at_ms;
   run_ctx *r = ud;
-  if (r->records == NULL) {
-    return;
-  }
-  if (fputs(json, r->records) < 0 || fputc('\n', r->records) == EOF) {
-    fprintf(stderr, "promptly: error: --records %s: %s\n", r->records_path,
+  put_line(r, &r->records, "--records", r->records_path, json);
+}
+
+
+/* --sla-events: one SLA event. */
+static void
+on_sla_event(void *ud, int64_t ticket, int64_t at_ms, const char *json)
+{
+  (void)ticket;
+  (void)at_ms;
+  run_ctx *r = ud;
+  put_line(r, &r->sla_events, "--sla-events", r->sla_events_path, json);
+}
+
+
+/* An output file of an option, or NULL after saying why. */
+static FILE *
+open_out(const char *opt, const char *path)
+{
+  FILE *f = fopen(path, "we");
+  if (f == NULL) {
+    fprintf(stderr, "promptly: cannot open %s %s: %s\n", opt, path,
             strerror(errno));
-    fclose(r->records);
-    r->records = NULL;
-    atomic_store(&r->failed, 1);
   }
+  return f;
+}
+
+
+/* Close an output file of an option: 0, or -1 after saying why. */
+static int
+close_out(FILE **f, const char *opt, const char *path)
+{
+  int rc = 0;
+  if (*f != NULL && fclose(*f) != 0) {
+    fprintf(stderr, "promptly: error: %s %s: %s\n", opt, path,
+            strerror(errno));
+    rc = -1;
+  }
+  *f = NULL;
+  return rc;
 }
 
 
@@ -1119,7 +1171,12 @@ run_usage(FILE *f)
         "restart)\n"
         "  --records FILE write the outcome record of every SLA cycle, one "
         "JSON line\n"
-        "                 each; cycles still open at the end come last\n",
+        "                 each; cycles still open at the end come last\n"
+        "  --sla-events FILE  write each SLA event a person reads (at "
+        "risk, breached,\n"
+        "                 paused, met, ...; each with the rule's "
+        "file:line), one\n"
+        "                 JSON line each\n",
         f);
 }
 
@@ -1127,7 +1184,7 @@ run_usage(FILE *f)
 static int run_with(const char *rules, const char *events, const char *until,
                     const char *module, int live, int strict,
                     int64_t explain, const char *done, const char *record,
-                    const char *records);
+                    const char *records, const char *sla_events);
 
 int
 cli_run(int argc, char **argv)
@@ -1139,6 +1196,7 @@ cli_run(int argc, char **argv)
   const char *done = NULL;
   const char *record = NULL;
   const char *records = NULL;
+  const char *sla_events = NULL;
   int live = 0;
   int strict = 0;
   for (int i = 1; i < argc; i++) {
@@ -1150,6 +1208,8 @@ cli_run(int argc, char **argv)
         (got = cli_opt_value(argc, argv, &i, "--done", &done)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--record", &record)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--records", &records)) != 0 ||
+        (got = cli_opt_value(argc, argv, &i, "--sla-events",
+                             &sla_events)) != 0 ||
         (got = cli_opt_value(argc, argv, &i, "--module", &module)) != 0) {
       if (got < 0) {
         return CLI_EXIT_INPUT;
@@ -1175,7 +1235,7 @@ cli_run(int argc, char **argv)
     return CLI_EXIT_INPUT;
   }
   return run_with(rules, events, until, module, live, strict, 0, done,
-                  record, records);
+                  record, records, sla_events);
 }
 
 
@@ -1226,14 +1286,15 @@ cli_explain(int argc, char **argv)
     return CLI_EXIT_INPUT;
   }
   return run_with(rules, events, at, module, 0, 0, (int64_t)id, NULL, NULL,
-                  NULL);
+                  NULL, NULL);
 }
 
 
 static int
 run_with(const char *rules, const char *events, const char *until,
          const char *module, int live, int strict, int64_t explain,
-         const char *done, const char *record, const char *records)
+         const char *done, const char *record, const char *records,
+         const char *sla_events)
 {
   run_ctx ctx;
   run_ctx *r = &ctx;
@@ -1281,10 +1342,13 @@ run_with(const char *rules, const char *events, const char *until,
 
   if (records != NULL) {
     r->records_path = records;
-    r->records = fopen(records, "we");
-    if (r->records == NULL) {
-      fprintf(stderr, "promptly: cannot open --records %s: %s\n", records,
-              strerror(errno));
+    if ((r->records = open_out("--records", records)) == NULL) {
+      goto out_keys;
+    }
+  }
+  if (sla_events != NULL) {
+    r->sla_events_path = sla_events;
+    if ((r->sla_events = open_out("--sla-events", sla_events)) == NULL) {
       goto out_keys;
     }
   }
@@ -1313,6 +1377,7 @@ run_with(const char *rules, const char *events, const char *until,
   host.do_action = on_action;
   host.trace = explain != 0 ? on_trace : NULL;
   host.record = records != NULL ? on_record : NULL;
+  host.sla_event = sla_events != NULL ? on_sla_event : NULL;
 
   char err[1024] = "";
   r->opening = 1;
@@ -1365,12 +1430,12 @@ out_keys:
     status = CLI_EXIT_FAIL;
   }
   r->record = NULL;
-  if (r->records != NULL && fclose(r->records) != 0) {
-    fprintf(stderr, "promptly: error: --records %s: %s\n", records,
-            strerror(errno));
+  if (close_out(&r->records, "--records", records) != 0) {
     status = CLI_EXIT_FAIL;
   }
-  r->records = NULL;
+  if (close_out(&r->sla_events, "--sla-events", sla_events) != 0) {
+    status = CLI_EXIT_FAIL;
+  }
   if (r->skipped > 0 && cli_verbose > 0) {
     fprintf(stderr, "promptly: info: %ld action(s) not printed: done "
             "before (--done)\n", r->skipped);
