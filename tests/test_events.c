@@ -24,11 +24,12 @@ static fake_api api;
 
 #define EV_MAX 32
 
+/* The fake host (its callbacks count writes, actions and log lines), and
+** the events it got. */
 typedef struct ev_host {
-  promptly_host host;
+  fake_host fh;  /* first: the fake host's callbacks get this as theirs */
   char *lines[EV_MAX];
   int n;
-  int actions;
   char dir[64];
 } ev_host;
 
@@ -44,50 +45,13 @@ on_event(void *ud, int64_t ticket, int64_t at_ms, const char *json)
 }
 
 
-static int32_t
-on_write(void *ud, int64_t ticket, int64_t at_ms, const promptly_attr *f,
-         uint32_t n)
-{
-  (void)ud;
-  (void)ticket;
-  (void)at_ms;
-  (void)f;
-  (void)n;
-  return 0;
-}
-
-
-static int32_t
-on_action(void *ud, int64_t ticket, int64_t at_ms, const char *action,
-          const promptly_attr *args, uint32_t n, const char *key)
-{
-  ev_host *h = ud;
-  (void)ticket;
-  (void)at_ms;
-  (void)action;
-  (void)args;
-  (void)n;
-  (void)key;
-  h->actions++;
-  return 0;
-}
-
-
-static void
-on_log(void *ud, int32_t level, const char *msg)
-{
-  (void)ud;
-  if (level == PROMPTLY_LOG_ERROR) {
-    fail_msg("module error: %s", msg);
-  }
-}
-
-
 /* A host for rules (written to a fresh folder as 10-t.lua), opened. */
 static promptly *
 open_with(ev_host *h, const char *rules)
 {
   memset(h, 0, sizeof(*h));
+  fake_host_init(&h->fh, &api);
+  h->fh.host.sla_event = on_event;
   snprintf(h->dir, sizeof(h->dir), "/tmp/promptly-events.XXXXXX");
   assert_non_null(mkdtemp(h->dir));
   char path[128];
@@ -96,16 +60,9 @@ open_with(ev_host *h, const char *rules)
   assert_non_null(f);
   fputs(rules, f);
   fclose(f);
-  h->host.struct_size = sizeof(h->host);
-  h->host.abi_version = PROMPTLY_ABI_VERSION;
-  h->host.user_data = h;
-  h->host.log = on_log;
-  h->host.write_fields = on_write;
-  h->host.do_action = on_action;
-  h->host.sla_event = on_event;
   char err[512] = "";
   promptly *p = NULL;
-  int rc = api.open(&h->host, h->dir, &p, err, sizeof(err));
+  int rc = api.open(&h->fh.host, h->dir, &p, err, sizeof(err));
   if (rc != PROMPTLY_OK) {
     fail_msg("open: %s (%s)", api.strerror(rc), err);
   }
@@ -117,6 +74,8 @@ static void
 close_host(ev_host *h, promptly *p)
 {
   assert_int_equal(api.close(p), PROMPTLY_OK);
+  assert_int_equal(h->fh.errors, 0);
+  fake_host_free(&h->fh);
   for (int i = 0; i < h->n; i++) {
     free(h->lines[i]);
   }
@@ -171,8 +130,34 @@ static const char rules_basic[] =
   "notify = { \"Owner\", \"SLA Managers\" } }\n"
   "exception \"outage\" { extend = \"4h\", reason = \"Data centre outage\" }\n";
 
-/* Keys after "at" that the events below leave null, for short lines. */
-#define NO_EXC "\"exception\": null, \"reason\": null, \"reached_at\": null"
+/* One expected event line of ticket 1; the arguments are JSON values
+** (Q("x") for a string, "null"), the actions without their brackets. */
+#define Q(s) "\"" s "\""
+#define EVENT(ev, at, metric, cycle, site, policy, due, threshold, exc,      \
+              reason, reached, actions)                                     \
+  "{\"ticket\": 1, \"event\": \"" ev "\", \"at\": \"" at "\", "             \
+  "\"metric\": " metric ", \"cycle\": " cycle ", \"site\": " site ", "       \
+  "\"policy\": " policy ", \"priority\": \"P3\", \"due\": " due ", "         \
+  "\"threshold\": " threshold ", \"exception\": " exc ", \"reason\": "       \
+  reason ", \"reached_at\": " reached ", \"actions\": [" actions "]}"
+/* A clock's event (no step, no exception) and a notify action. */
+#define CLOCK(ev, at, metric, line, due)                                    \
+  EVENT(ev, at, Q(metric), "1", Q("10-t.lua:" line), Q("fast"), due,        \
+        "null", "null", "null", "null", "")
+#define NOTIFY(to, key, line, held)                                         \
+  "{\"action\": \"notify\", \"args\": {\"to\": \"" to "\"}, "               \
+  "\"key\": \"" key "\", \"threshold\": \"100%\", "                         \
+  "\"site\": \"10-t.lua:" line "\", \"held_until\": " held "}"
+/* The event of a policy applied at creation, at instant at, declared on
+** line of 10-t.lua. */
+#define APPLIED(at, line)                                                   \
+  EVENT("applied", at, "null", "null", Q("10-t.lua:" line), Q("fast"),      \
+        "null", "null", "null", "null", "null", "")
+/* A breach of the first response at at, due then, with the actions of
+** the step at 100% on line. */
+#define BREACHED(at, line, actions)                                         \
+  EVENT("breached", at, Q("first_response"), "1", Q("10-t.lua:" line),      \
+        Q("fast"), Q(at), Q("100%"), "null", "null", "null", actions)
 
 
 /* Created at 09:00 with a 30-minute first response: applied at once,
@@ -188,29 +173,16 @@ test_events_breach_with_its_notifies_is_one_event(void **state)
   submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
   assert_int_equal(api.advance(p, T0 + 31 * MIN), PROMPTLY_OK);
   static const char *const want[] = {
-    "{\"ticket\": 1, \"event\": \"applied\", \"at\": \"2026-11-16T09:00:00Z\", "
-    "\"metric\": null, \"cycle\": null, \"site\": \"10-t.lua:2\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", \"due\": null, "
-    "\"threshold\": null, " NO_EXC ", \"actions\": []}",
-    "{\"ticket\": 1, \"event\": \"at_risk\", \"at\": \"2026-11-16T09:22:30Z\", "
-    "\"metric\": \"first_response\", \"cycle\": 1, \"site\": \"10-t.lua:2\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", "
-    "\"due\": \"2026-11-16T09:30:00Z\", \"threshold\": null, " NO_EXC
-    ", \"actions\": []}",
-    "{\"ticket\": 1, \"event\": \"breached\", \"at\": \"2026-11-16T09:30:00Z\", "
-    "\"metric\": \"first_response\", \"cycle\": 1, \"site\": \"10-t.lua:4\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", "
-    "\"due\": \"2026-11-16T09:30:00Z\", \"threshold\": \"100%\", " NO_EXC
-    ", \"actions\": ["
-    "{\"action\": \"notify\", \"args\": {\"to\": \"Owner\"}, "
-    "\"key\": \"1:first_response:1:100%:notify\", \"threshold\": \"100%\", "
-    "\"site\": \"10-t.lua:4\", \"held_until\": null}, "
-    "{\"action\": \"notify\", \"args\": {\"to\": \"SLA Managers\"}, "
-    "\"key\": \"1:first_response:1:100%:notify.2\", \"threshold\": \"100%\", "
-    "\"site\": \"10-t.lua:4\", \"held_until\": null}]}",
+    APPLIED("2026-11-16T09:00:00Z", "2"),
+    CLOCK("at_risk", "2026-11-16T09:22:30Z", "first_response", "2",
+          Q("2026-11-16T09:30:00Z")),
+    BREACHED("2026-11-16T09:30:00Z", "4",
+             NOTIFY("Owner", "1:first_response:1:100%:notify", "4", "null")
+             ", " NOTIFY("SLA Managers", "1:first_response:1:100%:notify.2",
+                         "4", "null")),
   };
   expect_lines(&h, want, 3);
-  assert_int_equal(h.actions, 2);
+  assert_int_equal(h.fh.actions, 2);
   close_host(&h, p);
 }
 
@@ -229,29 +201,17 @@ test_events_pause_resume_met(void **state)
   submit(p, PROMPTLY_EV_STATUS, T0 + 10 * MIN, "status", "on hold");
   submit(p, PROMPTLY_EV_STATUS, T0 + 20 * MIN, "status", "open");
   submit(p, PROMPTLY_EV_REPLY_AGENT, T0 + 25 * MIN, NULL, NULL);
-#define CLOCK(ev, at, metric, due)                                          \
-  "{\"ticket\": 1, \"event\": \"" ev "\", \"at\": \"" at "\", "             \
-  "\"metric\": \"" metric "\", \"cycle\": 1, \"site\": \"10-t.lua:3\", "    \
-  "\"policy\": \"fast\", \"priority\": \"P3\", \"due\": " due ", "          \
-  "\"threshold\": null, " NO_EXC ", \"actions\": []}"
   static const char *const want[] = {
-    "{\"ticket\": 1, \"event\": \"applied\", \"at\": \"2026-11-16T09:00:00Z\", "
-    "\"metric\": null, \"cycle\": null, \"site\": \"10-t.lua:2\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", \"due\": null, "
-    "\"threshold\": null, " NO_EXC ", \"actions\": []}",
-    CLOCK("paused", "2026-11-16T09:10:00Z", "first_response", "null"),
-    CLOCK("paused", "2026-11-16T09:10:00Z", "resolution", "null"),
-    CLOCK("resumed", "2026-11-16T09:20:00Z", "first_response",
-          "\"2026-11-16T09:40:00Z\""),
-    CLOCK("resumed", "2026-11-16T09:20:00Z", "resolution",
-          "\"2026-11-16T11:10:00Z\""),
-    "{\"ticket\": 1, \"event\": \"met\", \"at\": \"2026-11-16T09:25:00Z\", "
-    "\"metric\": \"first_response\", \"cycle\": 1, \"site\": \"10-t.lua:2\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", "
-    "\"due\": \"2026-11-16T09:40:00Z\", \"threshold\": null, " NO_EXC
-    ", \"actions\": []}",
+    APPLIED("2026-11-16T09:00:00Z", "2"),
+    CLOCK("paused", "2026-11-16T09:10:00Z", "first_response", "3", "null"),
+    CLOCK("paused", "2026-11-16T09:10:00Z", "resolution", "3", "null"),
+    CLOCK("resumed", "2026-11-16T09:20:00Z", "first_response", "3",
+          Q("2026-11-16T09:40:00Z")),
+    CLOCK("resumed", "2026-11-16T09:20:00Z", "resolution", "3",
+          Q("2026-11-16T11:10:00Z")),
+    CLOCK("met", "2026-11-16T09:25:00Z", "first_response", "2",
+          Q("2026-11-16T09:40:00Z")),
   };
-#undef CLOCK
   expect_lines(&h, want, 6);
   close_host(&h, p);
 }
@@ -269,21 +229,13 @@ test_events_exception_applied_and_undone(void **state)
   submit(p, PROMPTLY_EV_CREATE, T0, "sla_exception", "outage");
   submit(p, PROMPTLY_EV_UPDATE, T0 + 5 * MIN, "sla_exception", "");
   static const char *const want[] = {
-    "{\"ticket\": 1, \"event\": \"applied\", \"at\": \"2026-11-16T09:00:00Z\", "
-    "\"metric\": null, \"cycle\": null, \"site\": \"10-t.lua:2\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", \"due\": null, "
-    "\"threshold\": null, " NO_EXC ", \"actions\": []}",
-    "{\"ticket\": 1, \"event\": \"exception\", "
-    "\"at\": \"2026-11-16T09:00:00Z\", \"metric\": null, \"cycle\": null, "
-    "\"site\": \"10-t.lua:5\", \"policy\": null, \"priority\": \"P3\", "
-    "\"due\": null, \"threshold\": null, \"exception\": \"outage\", "
-    "\"reason\": \"Data centre outage\", \"reached_at\": null, "
-    "\"actions\": []}",
-    "{\"ticket\": 1, \"event\": \"exception_undone\", "
-    "\"at\": \"2026-11-16T09:05:00Z\", \"metric\": null, \"cycle\": null, "
-    "\"site\": \"10-t.lua:5\", \"policy\": null, \"priority\": \"P3\", "
-    "\"due\": null, \"threshold\": null, \"exception\": \"outage\", "
-    "\"reason\": null, \"reached_at\": null, \"actions\": []}",
+    APPLIED("2026-11-16T09:00:00Z", "2"),
+    EVENT("exception", "2026-11-16T09:00:00Z", "null", "null",
+          Q("10-t.lua:5"), "null", "null", "null", Q("outage"),
+          Q("Data centre outage"), "null", ""),
+    EVENT("exception_undone", "2026-11-16T09:05:00Z", "null", "null",
+          Q("10-t.lua:5"), "null", "null", "null", Q("outage"), "null",
+          "null", ""),
   };
   expect_lines(&h, want, 3);
   close_host(&h, p);
@@ -311,34 +263,19 @@ test_events_held_notify(void **state)
   submit(p, PROMPTLY_EV_CREATE, t, NULL, NULL);
   assert_int_equal(api.advance(p, T0 + 25 * 60 * MIN), PROMPTLY_OK);
   static const char *const want[] = {
-    "{\"ticket\": 1, \"event\": \"applied\", \"at\": \"2026-11-16T16:50:00Z\", "
-    "\"metric\": null, \"cycle\": null, \"site\": \"10-t.lua:3\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", \"due\": null, "
-    "\"threshold\": null, " NO_EXC ", \"actions\": []}",
-    "{\"ticket\": 1, \"event\": \"at_risk\", \"at\": \"2026-11-16T17:12:30Z\", "
-    "\"metric\": \"first_response\", \"cycle\": 1, \"site\": \"10-t.lua:3\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", "
-    "\"due\": \"2026-11-16T17:20:00Z\", \"threshold\": null, " NO_EXC
-    ", \"actions\": []}",
-    "{\"ticket\": 1, \"event\": \"breached\", \"at\": \"2026-11-16T17:20:00Z\", "
-    "\"metric\": \"first_response\", \"cycle\": 1, \"site\": \"10-t.lua:4\", "
-    "\"policy\": \"fast\", \"priority\": \"P3\", "
-    "\"due\": \"2026-11-16T17:20:00Z\", \"threshold\": \"100%\", " NO_EXC
-    ", \"actions\": [{\"action\": \"notify\", \"args\": {\"to\": \"Owner\"}, "
-    "\"key\": \"1:first_response:1:100%:notify\", \"threshold\": \"100%\", "
-    "\"site\": \"10-t.lua:4\", "
-    "\"held_until\": \"2026-11-17T09:00:00Z\"}]}",
-    "{\"ticket\": 1, \"event\": \"step\", \"at\": \"2026-11-17T09:00:00Z\", "
-    "\"metric\": \"first_response\", \"cycle\": 1, \"site\": \"10-t.lua:4\", "
-    "\"policy\": null, \"priority\": \"P3\", \"due\": null, "
-    "\"threshold\": \"100%\", \"exception\": null, \"reason\": null, "
-    "\"reached_at\": \"2026-11-16T17:20:00Z\", "
-    "\"actions\": [{\"action\": \"notify\", \"args\": {\"to\": \"Owner\"}, "
-    "\"key\": \"1:first_response:1:100%:notify\", \"threshold\": \"100%\", "
-    "\"site\": \"10-t.lua:4\", \"held_until\": null}]}",
+    APPLIED("2026-11-16T16:50:00Z", "3"),
+    CLOCK("at_risk", "2026-11-16T17:12:30Z", "first_response", "3",
+          Q("2026-11-16T17:20:00Z")),
+    BREACHED("2026-11-16T17:20:00Z", "4",
+             NOTIFY("Owner", "1:first_response:1:100%:notify", "4",
+                    Q("2026-11-17T09:00:00Z"))),
+    EVENT("step", "2026-11-17T09:00:00Z", Q("first_response"), "1",
+          Q("10-t.lua:4"), "null", "null", Q("100%"), "null", "null",
+          Q("2026-11-16T17:20:00Z"),
+          NOTIFY("Owner", "1:first_response:1:100%:notify", "4", "null")),
   };
   expect_lines(&h, want, 4);
-  assert_int_equal(h.actions, 1);
+  assert_int_equal(h.fh.actions, 1);
   close_host(&h, p);
 }
 
@@ -351,43 +288,19 @@ test_events_abi_1_1_host_gets_none(void **state)
 {
   (void)state;
   ev_host h;
-  promptly *p = NULL;
-  {
-    ev_host probe;
-    p = open_with(&probe, rules_basic);
-    assert_int_equal(api.close(p), PROMPTLY_OK);
-    h = probe;
-  }
-  h.host.struct_size =
-    (uint32_t)(offsetof(promptly_host, record) + sizeof(h.host.record));
-  h.host.abi_version = (1u << 16) | 1u;
-  h.host.user_data = &h;
+  promptly *p = open_with(&h, rules_basic);
+  assert_int_equal(api.close(p), PROMPTLY_OK);
+  h.fh.host.struct_size =
+    (uint32_t)(offsetof(promptly_host, record) + sizeof(h.fh.host.record));
+  h.fh.host.abi_version = (1u << 16) | 1u;
   char err[256] = "";
-  assert_int_equal(api.open(&h.host, h.dir, &p, err, sizeof(err)),
+  assert_int_equal(api.open(&h.fh.host, h.dir, &p, err, sizeof(err)),
                    PROMPTLY_OK);
   submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
   assert_int_equal(api.advance(p, T0 + 31 * MIN), PROMPTLY_OK);
   assert_int_equal(h.n, 0);
-  assert_int_equal(h.actions, 2);
+  assert_int_equal(h.fh.actions, 2);
   close_host(&h, p);
-}
-
-
-static int
-setup(void **state)
-{
-  (void)state;
-  fake_api_load(&api);
-  return 0;
-}
-
-
-static int
-teardown(void **state)
-{
-  (void)state;
-  fake_api_unload(&api);
-  return 0;
 }
 
 
@@ -401,5 +314,8 @@ main(void)
     cmocka_unit_test(test_events_held_notify),
     cmocka_unit_test(test_events_abi_1_1_host_gets_none),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  fake_api_load(&api);
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  fake_api_unload(&api);
+  return failed;
 }

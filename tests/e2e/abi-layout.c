@@ -27,6 +27,7 @@ main(void)
   M(promptly_host, do_action);
   M(promptly_host, trace);
   M(promptly_host, record);
+  M(promptly_host, sla_event);
   S(promptly_host);
   M(promptly_event, struct_size);
   M(promptly_event, type);

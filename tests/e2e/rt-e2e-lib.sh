@@ -104,7 +104,7 @@ e2e_cleanup() {
 e2e_start_rt() {
   export RT_PORT=$E2E_PORT RT_HOST=127.0.0.1
   rt_http_up && die "port $E2E_PORT is busy (another RT?); set E2E_PORT"
-  WORK=$(mktemp -d /tmp/promptly-e2e.XXXXXX)
+  WORK=$(mktemp -d "${E2E_TMPDIR:-/tmp}/promptly-e2e.XXXXXX")
   export PROMPTLY_RUN_DIR=$WORK
   chgrp www-data "$WORK"; chmod 2771 "$WORK"
   DB=$WORK/rt.db

@@ -191,9 +191,17 @@ ui_checks() {
   created_rows=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
                       WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU1
                       AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
-  # At creation one row, naming the priority and the policy; Priority and
+  # At creation one row, naming the priority, the policy and its line in
+  # the rules (the lines are the rule file's, found here); Priority and
   # the SLA fields are written without one.
-  local applied='^SLA:SLA applied: P3, policy e2e;'
+  local rf=$E2E_DIR/rules-sla/20-sla.lua l_pol l_stall l_wait l_75 l_100 l_exc
+  l_pol=$(grep -n '^policy "e2e"' "$rf" | cut -d: -f1)
+  l_stall=$(grep -n '^pause_on { "stalled" }' "$rf" | cut -d: -f1)
+  l_wait=$(grep -n '^customer_wait { "pending customer" }' "$rf" | cut -d: -f1)
+  l_75=$(grep -n '^at "75%"' "$rf" | cut -d: -f1)
+  l_100=$(grep -n '^at "100%"' "$rf" | cut -d: -f1)
+  l_exc=$(grep -n '^exception "outage"' "$rf" | cut -d: -f1)
+  local applied="^SLA:SLA applied: P3, policy e2e \\(20-sla.lua:$l_pol\\);"
   local setw
   setw=$(sql "SELECT COUNT(*) FROM Transactions WHERE ObjectType = 'RT::Ticket'
               AND Creator = $PROMPTLY_UID AND Type = 'Set' AND id > $T0")
@@ -212,8 +220,8 @@ ui_checks() {
   rows3=$(sql "SELECT Type || ':' || COALESCE(NewValue, '') FROM Transactions
                WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TU3
                AND Creator = $PROMPTLY_UID ORDER BY id" | tr '\n' ';')
-  if [[ "$rows2" =~ ${applied}SLA:SLA\ first\ response\ paused.*\;$ &&
-        "$rows3" =~ ${applied}SLA:SLA\ first\ response\ met\;$ ]]; then
+  if [[ "$rows2" =~ ${applied}SLA:SLA\ first\ response\ paused.*\(20-sla.lua:$l_stall\)\;$ &&
+        "$rows3" =~ ${applied}SLA:SLA\ first\ response\ met\ \(20-sla.lua:$l_pol\)\;$ ]]; then
     pass "one History row per SLA event: #$TU2 (created, stalled) has 2, #$TU3 (created, answered) has 2: $(tr ';' '|' <<<"$rows3")"
   else
     fail "History rows per SLA event: #$TU2: $rows2 #$TU3: $rows3"
@@ -221,12 +229,47 @@ ui_checks() {
   local prow
   prow=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
               AND ObjectId = $TU2 AND Type = 'SLA' ORDER BY id" | tail -1)
-  if [[ "$prow" =~ ^SLA\ first\ response\ paused,\ [0-9]+s\ left\;\ resolution\ paused ]] &&
+  if [[ "$prow" =~ ^SLA\ first\ response\ paused,\ [0-9]+s\ left\;\ resolution\ paused,\ [0-9hm\ ]+\ left\ \(20-sla.lua:$l_stall\)$ ]] &&
      page_json "$OUT" ui-history | jq -r .text | grep -qF "$prow"; then
     pass "History of #$TU2 reads '$prow' (one row for the pause, shown on the History page)"
   else
     fail "History of #$TU2: last SLA row '$prow', or not on the History page"
   fi
+  # --- 3b. The rows of the module's SLA events (ABI 1.2) -------------------------
+  # #TS breached its first response: the notify and the raise of the step
+  # at 100% are in the breach's one row, which names the step's line; the
+  # at-risk row at 75% carries the note of the step at 75%.  #TP paused
+  # for the customer (customer_wait's line), resumed by the customer's
+  # mail (that line again: what had paused it), then stalled (pause_on's).
+  if [[ $SLA_ON == 1 ]]; then
+    local rs rp want_b="SLA first response breached (20-sla.lua:$l_100); notified root; priority now P2"
+    rs=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TS AND Type = 'SLA' ORDER BY id" | tr '\n' ';')
+    rp=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TP AND Type = 'SLA' ORDER BY id" | tr '\n' ';')
+    browse "ui-history-breach=/Ticket/History.html?id=$TS" \
+           "ui-history-resume=/Ticket/History.html?id=$TP" >"$WORK/ui-history2.jsonl" || true
+    cp "$WORK/ui-history2.jsonl" "$ART/" 2>/dev/null || true
+    local hs hp
+    hs=$(page_json "$WORK/ui-history2.jsonl" ui-history-breach | jq -r .text)
+    hp=$(page_json "$WORK/ui-history2.jsonl" ui-history-resume | jq -r .text)
+    if [[ "$(grep -c 'first response breached' <<<"${rs//;/$'\n'}")" == 1 &&
+          ";$rs" == *";$want_b;"* && "$rs" != *mailed* && "$rs" != *"100%"* &&
+          "$rs" =~ \;SLA\ first\ response\ at\ risk,\ due\ [0-9:\ -]+\ UTC\ \(20-sla.lua:$l_75\)\;\ note\ added\; ]] &&
+       grep -qF "$want_b" <<<"$hs"; then
+      pass "#$TS: one History row for the breach and its notify, naming the metric and the rule's line: '$want_b' (also on the History page, screenshot ui-history-breach.png); at risk: '$(tr ';' '\n' <<<"$rs" | grep 'at risk')'"
+    else
+      fail "#$TS History rows: $rs (want one '$want_b', an at-risk row naming line $l_75, no separate notify row); History page has it: $(grep -cF "$want_b" <<<"$hs")"
+    fi
+    local want_r="SLA first response resumed; resolution resumed (20-sla.lua:$l_wait)"
+    if [[ "$rp" =~ \;SLA\ first\ response\ paused,\ [0-9]+s\ left\;\ resolution\ paused,\ [0-9hm\ ]+\ left\ \(20-sla.lua:$l_wait\)\;SLA\ first\ response\ resumed\;\ resolution\ resumed\ \(20-sla.lua:$l_wait\)\;SLA\ first\ response\ paused,.*\(20-sla.lua:$l_stall\)\; ]] &&
+       grep -qF "$want_r" <<<"$hp"; then
+      pass "#$TP: a pause row and a resume row naming customer_wait's line $l_wait, then stalled naming pause_on's line $l_stall: $(tr ';' '|' <<<"$rp" | cut -c1-300) (History page: screenshot ui-history-resume.png)"
+    else
+      fail "#$TP History rows: $rp (want paused / resumed at 20-sla.lua:$l_wait, paused at 20-sla.lua:$l_stall); on the page: $(grep -cF "$want_r" <<<"$hp")"
+    fi
+  fi
+
   # --- 4. SLA fields are read-only for people ---------------------------------
   # An agent as an admin would make one: staff (Privileged, whose rights
   # on the custom fields the initialdata set), with global rights to see
@@ -356,6 +399,8 @@ LUA
     fail "admin page: $(tr '\n' '|' <<<"$admin" | grep -o 'promptly|.*' | cut -c1-400)"
   fi
 
+  quiet_checks
+
   note "promptly's History rows per ticket (ticket: rows; of them SLA rows):"
   sql "SELECT ObjectId, COUNT(*), SUM(CASE WHEN Type = 'SLA' THEN 1 ELSE 0 END),
               SUM(CASE WHEN Type = 'CustomField' THEN 1 ELSE 0 END)
@@ -451,4 +496,70 @@ exception_checks() {
   else
     fail "exception cleared on #$TX: RT said $resp; SLA Exception '$(cf_of "$TX" "SLA Exception")', resolution due $(ex_due) (want $((created + 3600)))"
   fi
+}
+
+# quiet_checks: a notify held for quiet hours (issue 14, item 4).  A wait
+# timer of 5 s notifies root, held to a notification calendar that opens
+# at the next whole minute (20 s away at least): the History shows the
+# held notify (the wait timer's line, until when), then its delivery at
+# the opening (when it was reached), and the mail that goes out through
+# RT's mail path says when the threshold was reached.  Run from
+# ui_checks.
+quiet_checks() {
+  [[ $SLA_ON == 1 ]] || return 0
+  local now_s open_s hhmm
+  now_s=$(date -u +%s)
+  open_s=$(( (now_s / 60 + 1) * 60 ))
+  (( open_s - now_s < 20 )) && open_s=$((open_s + 60))
+  hhmm=$(date -u -d "@$open_s" +%H:%M)
+  if [[ $hhmm == 00:0[0-1] ]]; then
+    note "quiet hours check skipped: the calendar would open at midnight UTC"
+    return 0
+  fi
+  local qf=$RULES/61-ui-quiet.lua
+  cat >"$qf" <<LUA
+-- rt-e2e-ui.sh: quiet hours until $hhmm UTC; a notify after 5 s of
+-- customer wait is held until then.
+calendar "e2e-quiet" { tz = "UTC", hours = { daily = { "$hhmm-24:00" } } }
+waiting "5s" { notify = "root", quiet = "e2e-quiet" }
+LUA
+  chown www-data "$qf" 2>/dev/null || true
+  local l_q; l_q=$(grep -n '^waiting "5s"' "$qf" | cut -d: -f1)
+  wait_for 5 ui_reloaded "$(grep -c 'rules reloaded from' "$DLOG" || true)" || sleep 1.5
+  local mark=$WORK/ui-quiet.mark TQ
+  touch "$mark"
+  TQ=$(create_ticket "UI check: held for quiet hours" "Night shift here.")
+  wait_for 5 ui_sla "$TQ" || true
+  rest PUT "/ticket/$TQ" '{"Status":"pending customer"}' >/dev/null
+  local pend reached
+  q_pending() { [[ -n "$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TQ AND Type = 'Status' AND NewValue = 'pending customer'")" ]]; }
+  wait_for 5 q_pending || true
+  pend=$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TQ AND Type = 'Status' AND NewValue = 'pending customer'")
+  reached=$(date -u -d "@$(( $(epoch_of "$pend UTC") + 5 ))" '+%Y-%m-%d %H:%M:%S')
+  local until_w; until_w=$(date -u -d "@$open_s" '+%Y-%m-%d %H:%M:%S')
+  q_done() {
+    [[ $(sql "SELECT COUNT(*) FROM Attributes WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TQ AND Name = 'promptly-action'
+              AND Description = '$TQ:wait:1:5s:notify'") -ge 1 ]]
+  }
+  local left=$(( open_s - $(date -u +%s) + 20 ))
+  wait_for "$left" q_done || true
+  local rows mails
+  rows=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TQ AND Type = 'SLA' ORDER BY id" | tr '\n' ';')
+  mails=$(find /var/lib/request-tracker5 -maxdepth 1 -name '*.mbox' -newer "$mark" -print0 |
+          xargs -0 -r cat | awk -v k="X-RT-Promptly-Key: $TQ:wait:1:5s:notify" '
+            /^From / { if (m && hit) print m; m = ""; hit = 0 }
+            { m = m $0 "\n"; if (index($0, k) == 1) hit = 1 }
+            END { if (hit) print m }')
+  local want_held="SLA customer wait 5s (61-ui-quiet.lua:$l_q): notify root held for quiet hours until $until_w UTC"
+  local want_sent="SLA customer wait 5s (61-ui-quiet.lua:$l_q), reached $reached UTC, held for quiet hours: notified root"
+  local want_mail="Reached at $reached UTC (held for quiet hours until now)."
+  if [[ ";$rows" == *";$want_held;"* && ";$rows" == *";$want_sent;"* ]] &&
+     grep -qF "$want_mail" <<<"$mails"; then
+    pass "#$TQ: a notify held for quiet hours: History '$want_held', then '$want_sent'; the mail says '$want_mail'"
+  else
+    fail "#$TQ quiet hours: rows '$rows' (want '$want_held' and '$want_sent'); mail has '$want_mail': $(grep -cF "$want_mail" <<<"$mails") ($(grep -m1 '^Reached\|reached_at' <<<"$mails"))"
+  fi
+  rm -f "$qf"
 }

@@ -14,6 +14,8 @@
 #   E2E_PORT           RT's port for the test [8093]
 #   E2E_ARTIFACTS      logs and the screenshot [BUILDDIR/e2e-artifacts]
 #   E2E_KEEP=1         keep the scratch folder (RT DB, logs) afterwards
+#   E2E_TMPDIR         where the scratch folder is made [/tmp]; www-data
+#                      must be able to enter it
 #   E2E_DB             sqlite (default), pg or mysql: RT on an SQLite file
 #                      or on a PostgreSQL / MariaDB server the test starts
 #                      on 127.0.0.1:E2E_DB_PORT [E2E_PORT + 5] (the SQLite
