@@ -496,6 +496,24 @@ exception_checks() {
   else
     fail "exception cleared on #$TX: RT said $resp; SLA Exception '$(cf_of "$TX" "SLA Exception")', resolution due $(ex_due) (want $((created + 3600)))"
   fi
+  # Its History: one row when it was applied (the reason the team lead
+  # gave), one when it was undone, each naming the exception's line.  RT
+  # makes the request and the reason two transactions: when a poll reads
+  # them apart, the request applies first with the declared reason (a
+  # row), then the reason given replaces it (a row).
+  local l_exc xrows
+  l_exc=$(grep -n '^exception "outage"' "$E2E_DIR/rules-sla/20-sla.lua" | cut -d: -f1)
+  local want_xa="SLA exception outage applied: $reason (20-sla.lua:$l_exc)"
+  local want_xu="SLA exception outage undone (20-sla.lua:$l_exc)"
+  xrows=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+               AND ObjectId = $TX AND Type = 'SLA' AND NewValue LIKE 'SLA exception%' ORDER BY id")
+  local declared="SLA exception outage applied: Data centre outage (20-sla.lua:$l_exc)"
+  if [[ "$xrows" == "$want_xa"$'\n'"$want_xu" ||
+        "$xrows" == "$declared"$'\n'"$want_xa"$'\n'"$want_xu" ]]; then
+    pass "#$TX History: '$want_xa', then '$want_xu'"
+  else
+    fail "#$TX exception rows: '$(tr '\n' '|' <<<"$xrows")', want '$want_xa|$want_xu'"
+  fi
 }
 
 # quiet_checks: a notify held for quiet hours (issue 14, item 4).  A wait
