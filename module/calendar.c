@@ -23,9 +23,7 @@
 
 #include "calendar_internal.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 
 /* --- Compile ------------------------------------------------------------ */
