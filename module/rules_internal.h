@@ -363,30 +363,36 @@ long open_calendar(lua_State *L, pr_rules *r, const rules_site *site, const char
 void body_calendar(lua_State *L, pr_rules *r, long ci, int arg);
 void compile_calendars(pr_rules *r);
 
-/* rules_sla.c */
+/* rules_sla.c: durations and shares, metric, at_risk, sealing */
 void free_metric(rules_metric *m);
 int parse_share(const char *s, int allow_offset, int32_t *permille, int64_t *offset_ms);
 int duration_or_problem(pr_rules *r, const rules_site *site, const char *what, const char *where, const char *text, int zero_ok, int64_t *ms);
 long open_metric(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
 void body_metric(lua_State *L, pr_rules *r, long mi, int arg);
 void compile_metrics(pr_rules *r);
+void collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg);
+void compile_at_risk(pr_rules *r);
+void seal_sla(pr_rules *r);
+
+/* rules_policy.c */
 void free_policy(rules_policy *p);
 long open_policy(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
 void body_policy(lua_State *L, pr_rules *r, long pi, int arg);
 void collect_targets(lua_State *L, pr_rules *r, rules_policy *p,
                      const char *what, const char *metric, int val);
 void compile_policies(pr_rules *r);
+
+/* rules_pauses.c */
 void collect_pause_on(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void collect_customer_wait(lua_State *L, pr_rules *r, const rules_site *site, int arg);
 void compile_pauses(pr_rules *r);
 void free_pconds(pr_rules *r);
-void collect_at_risk(lua_State *L, pr_rules *r, const rules_site *site, int arg);
-void compile_at_risk(pr_rules *r);
+
+/* rules_exceptions.c */
 void free_exc(rules_exc *e);
 long open_exception(lua_State *L, pr_rules *r, const rules_site *site, const char *name);
 void body_exception(lua_State *L, pr_rules *r, long ei, int arg);
 void compile_exceptions(pr_rules *r);
-void seal_sla(pr_rules *r);
 
 /* rules_accounts.c */
 long open_accounts(lua_State *L, pr_rules *r, const rules_site *site,

@@ -27,7 +27,8 @@
 ** This file: the registry of declarations, problems, the helpers that read
 ** declaration tables, the loader itself and the queries on a loaded set.
 ** Each kind of declaration lives in its own file (rules_priority.c,
-** rules_calendar.c, rules_sla.c, rules_thresholds.c); the verdicts on a
+** rules_calendar.c, rules_sla.c, rules_policy.c, rules_pauses.c,
+** rules_exceptions.c, rules_thresholds.c, ...); the verdicts on a
 ** ticket in rules_eval.c.
 **
 ** Determinism: Lua's pairs() order changes with each state's string hash

@@ -12,7 +12,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
 if [ "$what" = test ]; then
   # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for make fuzz.
   pkgs+=(clang libclang-rt-14-dev valgrind binutils libbusiness-hours-perl
-         perl systemd python3 jq
+         perl systemd python3 jq groff-base libffi-platypus-perl
          postgresql libdbd-pg-perl mariadb-server mariadb-client libdbd-mysql-perl)
 fi
 

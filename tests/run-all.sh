@@ -148,6 +148,8 @@ if (cd "$out/gcc" && make -s install-rt DESTDIR="$stage" >>"$out/install.log" 2>
    test -x "$stage/usr/local/sbin/rt-promptly" &&
    test -f "$stage/usr/local/share/promptly/rt/promptly-initialdata" &&
    test -x "$stage/usr/local/share/promptly/rt/rt-promptly-setup" &&
+   test -f "$stage/usr/local/share/man/man8/rt-promptly.8" &&
+   test -f "$stage/usr/local/share/man/man8/rt-promptly-setup.8" &&
    grep -q "^my \$DEFAULT_MODULE = '/usr/local/lib/promptly/promptly.so';" \
      "$stage/usr/local/sbin/rt-promptly" &&
    grep -q '^ExecStart=/usr/local/sbin/rt-promptly ' "$unit" &&

@@ -7,6 +7,7 @@
 #   printed on stdout: {"name", "url", "title", "text" (the page's visible
 #   text), "badges": [{"class", "text", "title", "due", "state"}, ...],
 #   "ticks": the badges' texts 2.2 s later (the countdown in promptly.js),
+#   "folded": the titles of the boxes shown folded (rolled up),
 #   "errors": what the browser's console logged at level SEVERE}.
 #   A STEP "post:NAME=PATH?ARGS" submits the form fields ARGS (name=value
 #   pairs) of the first form holding them, then reports the page shown.
@@ -29,6 +30,14 @@ def badges(drv):
                     "title": el.get_attribute("title") or "",
                     "due": el.get_attribute("data-due") or "",
                     "state": el.get_attribute("data-state") or ""})
+    return out
+
+
+def folded(drv):
+    out = []
+    for el in drv.find_elements(By.CSS_SELECTOR, ".titlebox.rolled-up"):
+        t = el.find_elements(By.CSS_SELECTOR, ".titlebox-title")
+        out.append(t[0].text.strip() if t else "")
     return out
 
 
@@ -75,6 +84,7 @@ def main():
                               "text": drv.find_element(By.TAG_NAME, "body").text,
                               "badges": first,
                               "ticks": [b["text"] for b in later],
+                              "folded": folded(drv),
                               "errors": errors}), flush=True)
     finally:
         drv.quit()

@@ -139,6 +139,18 @@ ui_checks() {
       fail "ticket page #$TS: badge $b, want sla-breached 'overdue by', the policy and the escalation level"
     fi
   fi
+  # One SLA box: the raw SLA fields (states as tokens, UTC instants, the
+  # column's sort key) start folded under their own title, out of sight.
+  local folded ptext
+  folded=$(page_json "$OUT" ui-ticket-running | jq -r '.folded | join("|")')
+  ptext=$(page_json "$OUT" ui-ticket-running | jq -r .text)
+  if [[ "|$folded|" == *"|SLA fields (as stored)|"* ]] &&
+     ! grep -q '^SLA Order:' <<<"$ptext" && ! grep -q '^SLA First Response State:' <<<"$ptext" &&
+     grep -qx 'First response:' <<<"$ptext"; then
+    pass "ticket page #$TU1: one SLA box; the raw SLA fields folded as 'SLA fields (as stored)'"
+  else
+    fail "ticket page #$TU1: folded boxes '$folded'; raw fields visible: $(grep -c '^SLA .*:' <<<"$ptext" || true) lines"
+  fi
   local errs
   errs=$(jq -r '.errors[]?' "$OUT" | grep -v favicon | head -3 || true)
   if [[ -z "$errs" ]]; then
@@ -176,7 +188,7 @@ ui_checks() {
   tsv=$(curl -s -b "$COOKIE" -H "Referer: $B/" "$B/Search/Results.tsv?$q")
   cp /dev/null "$ART/ui-results.tsv" 2>/dev/null; printf '%s\n' "$tsv" >"$ART/ui-results.tsv"
   if [[ "$(head -1 <<<"$tsv")" == $'id\tSubject\tSLAStatus' ]] &&
-     grep -qP "^$TU2\t.*\tpaused: paused, [0-9]+s left \(First response\)$" <<<"$tsv" &&
+     grep -qP "^$TU2\t.*\tpaused: [0-9]+s left \(First response\)$" <<<"$tsv" &&
      ! grep -q '<' <<<"$tsv"; then
     pass "Results.tsv: the SLA column as plain text ($(grep -P "^$TU2\t" <<<"$tsv" | cut -f3))"
   else

@@ -556,6 +556,21 @@ else
   fail "promptly report over the export: '$REP', want '$N_REC $N_ENDED' ($CLI; $(head -3 "$WORK/report.err"))"
 fi
 
+# rt-promptly(8)'s report example, run as the man page gives it (rt-promptly
+# and promptly stand for the daemon and the CLI under test): a report over
+# the cycles that started in the queue General.
+EX=$(sed -n '/^\.SH EXAMPLES/,/^\.SH SEE/p' "$RT_HOST_DIR/rt-promptly.8" |
+     grep '^rt-promptly --export-records' || true)
+N_GEN=$(jq -r 'select(.attrs.queue == "General") | .ticket' "$WORK/records.jsonl" | grep -c . || true)
+EX_OUT=$(PROMPTLY_RT_DB=$DB bash -c "rt-promptly() { perl '$RT_HOST_DIR/rt-promptly' --module '$PROMPTLY_SO' --rules '$RULES' \"\$@\"; }
+  promptly() { '$CLI' \"\$@\"; }
+  $EX" 2>>"$WORK/export.log" || true)
+if [[ -n "$EX" && $N_GEN -gt 0 && "$EX_OUT" == *"promptly report: -, $N_GEN cycles in the period"* ]]; then
+  pass "rt-promptly(8)'s example '$EX': a report over the $N_GEN cycles of the queue General"
+else
+  fail "rt-promptly(8)'s example '$EX': '$(head -1 <<<"$EX_OUT")', want $N_GEN cycles (records of the queue General); $(tail -2 "$WORK/export.log")"
+fi
+
 # --- 7. The ticket page in a real browser ------------------------------------
 
 chrome() {
