@@ -305,6 +305,25 @@ check "--sla-events: applied, at risk, breached with its notify" same \
     '{"ticket": 80, "event": "breached", "at": "2026-11-16T09:30:00Z", "metric": "first_response", "cycle": 1, "site": "10-sla.lua:4", "policy": "fast", "priority": "P1", "due": "2026-11-16T09:30:00Z", "threshold": "100%", '"$n"', "actions": [{"action": "notify", "args": {"to": "manager"}, "key": "80:first_response:1:100%:notify", "threshold": "100%", "site": "10-sla.lua:4", "held_until": null}]}') \
   "$tmp/ev.jsonl"
 
+# The shipped rules, as the History rows of the README show them: each
+# event names the line of its declaration, found here in the rule files.
+# A gold-tier "mail is slow" (P3, policy corporate, business hours from
+# Monday 09:00): at risk at 75% of the 4 h first response, breached at
+# 100%, the step at 100% + 2h after that.
+line_of() { grep -n "$1" "$PROMPTLY_SRCDIR/rules/$2" | head -1 | cut -d: -f1; }
+rc=0
+echo '{"ticket": 5, "at": "2026-11-16T09:00:00Z", "type": "create", "attrs": {"subject": "mail is slow", "tier": "gold"}}' |
+  cli run --rules "$PROMPTLY_SRCDIR/rules" --events - \
+    --until 2026-11-16T16:00:00Z --sla-events "$tmp/shipped.jsonl" \
+    >/dev/null 2>"$tmp/shipped.err" || rc=$?
+check "--sla-events on the shipped rules: exits 0" test "$rc" -eq 0
+check "--sla-events on the shipped rules: each event names its rule's line" same \
+  <(printf '%s\n' "applied 20-policies.lua:$(line_of '^policy "corporate" ' 20-policies.lua)" \
+      "at_risk 30-escalation.lua:$(line_of '^at "75%"' 30-escalation.lua)" \
+      "breached 30-escalation.lua:$(line_of '^at "100%" ' 30-escalation.lua)" \
+      "step 30-escalation.lua:$(line_of '^at "100% + 2h"' 30-escalation.lua)") \
+  <(sed -E 's/.*"event": "([a-z_]+)".*"site": "([^"]*)".*/\1 \2/' "$tmp/shipped.jsonl")
+
 echo "1..$count"
 if [ "$failed" -ne 0 ]; then
   echo "$failed of $count CLI tests failed" >&2
