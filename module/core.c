@@ -1149,6 +1149,7 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
     return;
   }
   trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
+  events_begin(p, t);  /* nothing paused it before */
   assign_priority(p, t, ev, at_ms);
   pr_sla_pick pick = match_policies(p, t, ev->source);
   trace_policies(p, t, &pick, at_ms);

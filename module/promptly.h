@@ -272,10 +272,14 @@ typedef struct promptly_host {
 **               key), or holds for quiet hours (held_until: the instant
 **               they will be handed out, then in a step event of their
 **               own); [] for none
-** The events of one change come in the order of the event list above;
-** each is handed out once, when the fields that show it were accepted
-** by write_fields (a refused write repeats it with the next change).  A
-** replay of the same events under the same rules gives the same events. */
+** The events of one change come in the order of the event list above.
+** Those that fields show (applied, policy, at_risk, paused, resumed,
+** breached, met) come once write_fields accepted those fields (a refused
+** write repeats them with the next change); steps and exceptions come
+** with the change that made them.  A replay of the same events under the
+** same rules gives the same events: a host that replays after a restart
+** tells the new ones by what it shows already (its fields, the keys it
+** carried out). */
 
 /* The ABI version the module was built with (PROMPTLY_ABI_VERSION). */
 PROMPTLY_API uint32_t promptly_abi_version(void);
