@@ -419,6 +419,11 @@ LUA
          FROM Transactions WHERE ObjectType = 'RT::Ticket' AND Creator = $PROMPTLY_UID
         GROUP BY ObjectId ORDER BY ObjectId" |
     awk -F'|' '{ printf "     #%s: %s rows, %s SLA, %s custom-field\n", $1, $2, $3, $4 }'
+  if [[ $SLA_ON == 1 ]]; then
+    note "the SLA rows of #$TS, one per SLA event:"
+    sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+         AND ObjectId = $TS AND Type = 'SLA' ORDER BY id" | sed 's/^/     /'
+  fi
 }
 
 # exception_checks: an approved exception (issue 11).  The rules of
