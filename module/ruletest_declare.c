@@ -150,10 +150,14 @@ step_begin(lua_State *L, rt_ctx *c, rt_step *s, int kind)
 }
 
 
-/* Append a step and return its handle (a userdata holding the index). */
+/* Append a step, its pairs sorted by name (checked and reported in that
+** order), and return its handle (a userdata holding the index). */
 static int
 push_step(lua_State *L, rt_ctx *c, rt_step *s)
 {
+  if (s->n_kv > 1) {
+    qsort(s->kv, s->n_kv, sizeof(pr_kv), rt_cmp_kv);
+  }
   if (c->n_steps == c->cap_steps) {
     size_t cap = c->cap_steps ? c->cap_steps * 2 : 32;
     rt_step *n = realloc(c->steps, cap * sizeof(*n));
@@ -200,9 +204,6 @@ l_event(lua_State *L)
       kv_add(L, &s, k, v);
     }
     lua_pop(L, 1);
-  }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);
   }
   return push_step(L, c, &s);
 }
@@ -351,9 +352,6 @@ l_expect(lua_State *L)
   if (s.n_kv == 0 && c->problems == (uint32_t)s.bad) {
     rt_problem(c, s.where, "expect: nothing to check (known: %s)", expect_keys);
   }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);  /* reported in this order */
-  }
   return push_step(L, c, &s);
 }
 
@@ -399,9 +397,6 @@ l_action(lua_State *L)
       kv_add(L, &s, k, v);
     }
     lua_pop(L, 1);
-  }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);
   }
   return push_step(L, c, &s);
 }
@@ -482,9 +477,6 @@ l_record(lua_State *L)
   }
   if (!have_cycle) {
     kv_add(L, &s, "@cycle", "1");
-  }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);
   }
   return push_step(L, c, &s);
 }
