@@ -114,10 +114,17 @@ value_text(lua_State *L, int idx, char buf[32])
 }
 
 
-/* The step table's "at" and "ticket". */
+/* A new step of this kind from the table at index 1, at the caller's
+** file:line: its "at" and "ticket"; bad holds the problem count at the
+** start until push_step. */
 static void
-step_common(lua_State *L, rt_ctx *c, rt_step *s)
+step_begin(lua_State *L, rt_ctx *c, rt_step *s, int kind)
 {
+  memset(s, 0, sizeof(*s));
+  s->kind = kind;
+  s->bad = (int)c->problems;
+  where_here(L, s->where);
+  luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "at");
   if (!lua_isnil(L, -1)) {
     const char *at = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
@@ -143,10 +150,14 @@ step_common(lua_State *L, rt_ctx *c, rt_step *s)
 }
 
 
-/* Append a step and return its handle (a userdata holding the index). */
+/* Append a step, its pairs sorted by name (checked and reported in that
+** order), and return its handle (a userdata holding the index). */
 static int
 push_step(lua_State *L, rt_ctx *c, rt_step *s)
 {
+  if (s->n_kv > 1) {
+    qsort(s->kv, s->n_kv, sizeof(pr_kv), rt_cmp_kv);
+  }
   if (c->n_steps == c->cap_steps) {
     size_t cap = c->cap_steps ? c->cap_steps * 2 : 32;
     rt_step *n = realloc(c->steps, cap * sizeof(*n));
@@ -173,13 +184,8 @@ l_event(lua_State *L)
 {
   rt_ctx *c = ctx_of(L);
   rt_step s;
-  memset(&s, 0, sizeof(s));
-  s.kind = ST_EVENT;
-  s.bad = (int)c->problems;
+  step_begin(L, c, &s, ST_EVENT);
   s.type = (int32_t)lua_tointeger(L, lua_upvalueindex(2));
-  where_here(L, s.where);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  step_common(L, c, &s);
   lua_pushnil(L);
   while (lua_next(L, 1) != 0) {
     char buf[32];
@@ -190,7 +196,7 @@ l_event(lua_State *L)
       rt_problem(c, s.where, "%s: attributes need names (name = \"value\")",
               pr_event_type_name(s.type));
     } else if (strcmp(k, "at") == 0 || strcmp(k, "ticket") == 0) {
-      /* step_common's */
+      /* step_begin's */
     } else if (v == NULL) {
       rt_problem(c, s.where, "%s: attribute '%s' must be a string",
               pr_event_type_name(s.type), k);
@@ -198,9 +204,6 @@ l_event(lua_State *L)
       kv_add(L, &s, k, v);
     }
     lua_pop(L, 1);
-  }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);
   }
   return push_step(L, c, &s);
 }
@@ -254,12 +257,7 @@ l_expect(lua_State *L)
 {
   rt_ctx *c = ctx_of(L);
   rt_step s;
-  memset(&s, 0, sizeof(s));
-  s.kind = ST_EXPECT;
-  s.bad = (int)c->problems;
-  where_here(L, s.where);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  step_common(L, c, &s);
+  step_begin(L, c, &s, ST_EXPECT);
   const pr_sla_set *set = pr_rules_sla(c->rules);
   lua_pushnil(L);
   while (lua_next(L, 1) != 0) {
@@ -274,7 +272,7 @@ l_expect(lua_State *L)
       rt_problem(c, s.where, "expect: checks need names (known: %s)",
               expect_keys);
     } else if (strcmp(k, "at") == 0 || strcmp(k, "ticket") == 0) {
-      /* step_common's */
+      /* step_begin's */
     } else if (strcmp(k, "policy") == 0 && table) {
       expect_metrics(L, c, &s, k, CHK_POLICY "%s");
     } else if (strcmp(k, "due") == 0 && table) {
@@ -354,9 +352,6 @@ l_expect(lua_State *L)
   if (s.n_kv == 0 && c->problems == (uint32_t)s.bad) {
     rt_problem(c, s.where, "expect: nothing to check (known: %s)", expect_keys);
   }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);  /* reported in this order */
-  }
   return push_step(L, c, &s);
 }
 
@@ -368,12 +363,7 @@ l_action(lua_State *L)
 {
   rt_ctx *c = ctx_of(L);
   rt_step s;
-  memset(&s, 0, sizeof(s));
-  s.kind = ST_ACTION;
-  s.bad = (int)c->problems;
-  where_here(L, s.where);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  step_common(L, c, &s);
+  step_begin(L, c, &s, ST_ACTION);
   if (!s.has_at) {
     rt_problem(c, s.where, "action: at = \"...\" (its instant) is required");
   }
@@ -400,16 +390,13 @@ l_action(lua_State *L)
                 "arguments");
       }
     } else if (strcmp(k, "at") == 0 || strcmp(k, "ticket") == 0) {
-      /* step_common's */
+      /* step_begin's */
     } else if (v == NULL) {
       rt_problem(c, s.where, "action: argument '%s' must be a string", k);
     } else {
       kv_add(L, &s, k, v);
     }
     lua_pop(L, 1);
-  }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);
   }
   return push_step(L, c, &s);
 }
@@ -432,12 +419,7 @@ l_record(lua_State *L)
 {
   rt_ctx *c = ctx_of(L);
   rt_step s;
-  memset(&s, 0, sizeof(s));
-  s.kind = ST_RECORD;
-  s.bad = (int)c->problems;
-  where_here(L, s.where);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  step_common(L, c, &s);
+  step_begin(L, c, &s, ST_RECORD);
   const pr_sla_set *set = pr_rules_sla(c->rules);
   int have_metric = 0, have_cycle = 0;
   lua_pushnil(L);
@@ -453,7 +435,7 @@ l_record(lua_State *L)
       known |= strcmp(k, record_keys[i]) == 0;
     }
     if (k != NULL && (strcmp(k, "at") == 0 || strcmp(k, "ticket") == 0)) {
-      /* step_common's */
+      /* step_begin's */
     } else if (k != NULL && strcmp(k, "metric") == 0) {
       if (v == NULL || pr_sla_set_metric_find(set, v) < 0) {
         pr_buf known_m;
@@ -495,9 +477,6 @@ l_record(lua_State *L)
   }
   if (!have_cycle) {
     kv_add(L, &s, "@cycle", "1");
-  }
-  if (s.n_kv > 1) {
-    qsort(s.kv, s.n_kv, sizeof(pr_kv), rt_cmp_kv);
   }
   return push_step(L, c, &s);
 }
