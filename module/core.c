@@ -1,4 +1,8 @@
-/* core.c - an instance: its loop, inbound queue, tickets, rules, deadlines.
+/* core.c - an instance: its loop, tickets and how each event changes
+** them, rules and hot reload, deadlines, running, open and close.  What
+** goes back to the host is built in core_outbound.c, explanations and
+** open records in core_explain.c, submitted events are checked and
+** queued in core_queue.c (core_internal.h: what they share).
 **
 ** Invariants.  Every libuv handle, the rules, the tickets and the deadlines
 ** are touched only by the thread inside pr_core_run / pr_core_advance /
@@ -11,86 +15,18 @@
 */
 #include "config.h"
 
-#include "core.h"
-#include "deadlines.h"
-#include "rules.h"
+#include "core_internal.h"
 #include "ruletest.h"
-#include "sla.h"
-#include "sla_events.h"
-#include "tickets.h"
-#include "util.h"
 
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <glib.h>
-#include <uv.h>
-
 /* Hot reload waits this long after the last change in the folder, so an
 ** editor's burst of writes, renames and temp files becomes one reload. */
 #define PR_DEBOUNCE_MS 200
-
-/* Limits on what one event may carry. */
-#define PR_MAX_ATTRS     256
-#define PR_MAX_ATTR_NAME 128
-#define PR_MAX_EVENT     (8u << 20)
-
-typedef struct pr_qevent {
-  struct pr_qevent *next;
-  int32_t type;
-  int64_t ticket;
-  int64_t at_ms;
-  const char *source;  /* "" when the host gave none */
-  uint32_t n;
-  pr_kv attrs[];       /* strings follow in the same allocation */
-} pr_qevent;
-
-struct promptly {
-  promptly_host host;  /* zero-extended copy of what the host passed */
-  char *rules_dir;
-  pr_rules *rules;
-
-  uv_loop_t loop;
-  uv_async_t wakeup;
-  uv_timer_t timer;     /* the earliest deadline, in live time */
-  uv_timer_t debounce;  /* hot reload */
-  uv_fs_event_t watch;
-  int watching;
-
-  uv_mutex_t qlock;     /* guards qhead, qtail */
-  pr_qevent *qhead;
-  pr_qevent *qtail;
-
-  atomic_int stop_requested;
-  atomic_int busy;      /* a run, advance or close is under way */
-
-  int virtual_time;     /* set by the first advance */
-  int64_t vnow_ms;
-
-  pr_tickets tickets;
-  pr_deadlines deadlines;
-  pr_buf attrs_buf;     /* the attributes handed to a record being built */
-
-  /* SLA events of the change being handled (host.sla_event only), and
-  ** what paused the ticket's clocks before it (the site of a resume). */
-  pr_sla_evts events;
-  char ev_status[64];
-  uint32_t ev_holds;
-
-  /* Tickets merged (into > 0) or deleted (into = 0), sorted by id, so that
-  ** a later event for one is named for what it is. */
-  struct gone_ticket {
-    int64_t id;
-    int64_t into;
-    int64_t at_ms;
-  } *gone;
-  size_t n_gone;
-  size_t cap_gone;
-};
 
 static const char *const event_names[] = {
   NULL,         "create", "update", "reply_agent", "reply_customer", "note",
@@ -123,7 +59,6 @@ pr_event_type_find(const char *name)
   return PROMPTLY_ENOTSUP;
 }
 
-
 /* --- Logging and host callbacks ------------------------------------------ */
 
 /* Every line the host gets is one line of valid UTF-8: attribute values
@@ -150,10 +85,7 @@ vlog_host(const promptly_host *host, int level, const char *fmt, va_list ap)
 }
 
 
-static void core_log(promptly *p, int level, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
-static void
+void
 core_log(promptly *p, int level, const char *fmt, ...)
 {
   va_list ap;
@@ -191,8 +123,8 @@ real_now_ms(void)
 }
 
 
-static int64_t
-now_ms(promptly *p)
+int64_t
+core_now_ms(promptly *p)
 {
   if (p->virtual_time) {
     return p->vnow_ms;
@@ -203,26 +135,18 @@ now_ms(promptly *p)
   return real_now_ms();
 }
 
-
 /* --- Tickets, clocks and fields ------------------------------------------ */
 
-static int enter(promptly *p);
-static void leave(promptly *p);
-static int64_t now_ms(promptly *p);
 
-static const pr_sla_set *
-sla_set(const promptly *p)
+const pr_sla_set *
+core_sla_set(const promptly *p)
 {
   return pr_rules_sla(p->rules);
 }
 
-
-static void trace(promptly *p, const pr_ticket *t, int64_t at_ms,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
 /* A sentence for explanations; built only when the host asks for them. */
-static void
-trace(promptly *p, const pr_ticket *t, int64_t at_ms, const char *fmt, ...)
+void
+core_trace(promptly *p, const pr_ticket *t, int64_t at_ms, const char *fmt, ...)
 {
   if (p->host.trace == NULL) {
     return;
@@ -236,13 +160,12 @@ trace(promptly *p, const pr_ticket *t, int64_t at_ms, const char *fmt, ...)
 }
 
 
-static void
-oom(promptly *p, int64_t ticket)
+void
+core_oom(promptly *p, int64_t ticket)
 {
   core_log(p, PROMPTLY_LOG_ERROR, "ticket %lld: out of memory",
            (long long)ticket);
 }
-
 
 /* The ticket's attributes as a JSON object, subject and body left out:
 ** the "attrs" of outcome records. */
@@ -268,7 +191,6 @@ attrs_json(const pr_ticket *t, pr_buf *b)
   pr_buf_append(b, "}", 1);
 }
 
-
 /* pr_sla_attrs_fn: the attributes a ticket had at at_ms. */
 static const char *
 attrs_at(void *ud, int64_t ticket, int64_t at_ms)
@@ -285,7 +207,6 @@ attrs_at(void *ud, int64_t ticket, int64_t at_ms)
   attrs_json(t, &p->attrs_buf);
   return pr_buf_cstr(&p->attrs_buf);
 }
-
 
 /* Before an event changes attributes: keep the old ones for the records
 ** of the cycles that began before it. */
@@ -311,7 +232,6 @@ snap_attrs(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms)
   pr_ticket_snap(t, at_ms, oldest, pr_strdup(pr_buf_cstr(&p->attrs_buf)));
 }
 
-
 /* pr_sla_deadline_fn: a target function of the rules, on the ticket as
 ** it is now.  A failure is logged as a failing `when` is, with the ticket;
 ** the policy then gives that cycle no target. */
@@ -321,7 +241,7 @@ deadline_of(void *ud, int64_t ticket, uint32_t fn, uint32_t metric,
 {
   promptly *p = ud;
   const pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
-  const pr_sla_set *s = sla_set(p);
+  const pr_sla_set *s = core_sla_set(p);
   if (metric >= s->n_metrics || policy >= s->n_policies ||
       level >= s->n_levels) {
     return 0;
@@ -342,8 +262,8 @@ deadline_of(void *ud, int64_t ticket, uint32_t fn, uint32_t metric,
 }
 
 
-static void
-acts_init(promptly *p, pr_sla_actions *a)
+void
+core_acts_init(promptly *p, pr_sla_actions *a)
 {
   pr_sla_actions_init(a);
   a->want_records = p->host.record != NULL || p->host.trace != NULL;
@@ -354,53 +274,50 @@ acts_init(promptly *p, pr_sla_actions *a)
 }
 
 
-static int
-set_priority(pr_ticket *t, const char *id)
+int
+core_set_priority(pr_ticket *t, const char *id)
 {
   return pr_ticket_set_priority(t, id);
 }
-
 
 /* The clocks' level: the priority the rules or an agent gave, else the
 ** rules' default. */
 static uint32_t
 sla_level(promptly *p, const pr_ticket *t)
 {
-  int l = t->priority != NULL ? pr_sla_set_level_find(sla_set(p), t->priority)
+  int l = t->priority != NULL ? pr_sla_set_level_find(core_sla_set(p), t->priority)
                               : -1;
   return l >= 0 ? (uint32_t)l : (uint32_t)pr_rules_default_level(p->rules);
 }
 
 
-static void
-trace_policies(promptly *p, const pr_ticket *t, const pr_sla_pick *pick,
+void
+core_trace_policies(promptly *p, const pr_ticket *t, const pr_sla_pick *pick,
                int64_t at_ms)
 {
   if (p->host.trace == NULL) {
     return;
   }
-  const pr_sla_set *s = sla_set(p);
+  const pr_sla_set *s = core_sla_set(p);
   pr_buf b;
   pr_buf_init(&b);
   for (uint32_t i = 0; i < pick->n; i++) {
     pr_buf_printf(&b, "%s%s", b.len ? ", " : "",
                   s->policies[pick->v[i]].name);
   }
-  trace(p, t, at_ms, "policies matched: %s",
+  core_trace(p, t, at_ms, "policies matched: %s",
         b.len ? pr_buf_cstr(&b) : "none (no SLA targets)");
   pr_buf_free(&b);
 }
 
-
 /* The policies the ticket's clocks follow: kept by its SLA state only
 ** (none without one). */
-static pr_sla_pick
-current_pick(const pr_ticket *t)
+pr_sla_pick
+core_current_pick(const pr_ticket *t)
 {
   pr_sla_pick none = {0};
   return t->sla != NULL ? *pr_sla_ticket_pick(t->sla) : none;
 }
-
 
 /* Which policies match the ticket now; on a rule error the last good
 ** verdict stays. */
@@ -420,421 +337,10 @@ match_policies(promptly *p, const pr_ticket *t, const char *source)
   } else if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)", err,
              (long long)t->id, *source ? ", " : "", source);
-    return current_pick(t);
+    return core_current_pick(t);
   }
   return pick;
 }
-
-
-static const char *
-action_arg(const pr_sla_action *a, const char *name)
-{
-  for (uint32_t i = 0; i < a->n_args; i++) {
-    if (strcmp(a->args[i].name, name) == 0) {
-      return a->args[i].value;
-    }
-  }
-  return NULL;
-}
-
-
-/* raise_priority and set_priority change the priority the ticket shows;
-** the clocks keep the targets they run on, so a raise at breach does not
-** make later thresholds fire at once.  A step of escalate_priority raises
-** one level once per ticket, not past the top level, and not over an
-** agent's priority unless it says over_manual; a step that does nothing
-** is not handed to the host (0), every other action is (1). */
-static int
-apply_priority_action(promptly *p, pr_ticket *t, const pr_sla_action *a)
-{
-  if (strcmp(a->name, "raise_priority") != 0 &&
-      strcmp(a->name, "set_priority") != 0) {
-    return 1;
-  }
-  int cur = t->priority ? pr_rules_level_find(p->rules, t->priority)
-                        : (int)pr_rules_default_level(p->rules);
-  /* A ladder step changes the priority once per ticket, whichever metric
-  ** reaches it first, unless the step names its metrics (then once per
-  ** metric and cycle, as its key says). */
-  const pr_sla_set *s = sla_set(p);
-  for (uint32_t j = 0; j < s->n_thresholds && j < 32; j++) {
-    const pr_sla_threshold *th = &s->thresholds[j];
-    if (strcmp(th->label, a->threshold) != 0) {
-      continue;
-    }
-    uint32_t bit = (uint32_t)1 << j;
-    if (th->escalate) {
-      const char *why = (t->raised & bit) ? "this step raised it already "
-                                            "(once per ticket)"
-                        : t->manual && th->escalate != PR_SLA_ESCALATE_OVER_MANUAL
-                          ? "an agent set it by hand (over_manual is false)"
-                        : cur <= 0 ? "it is at the top level already"
-                                   : NULL;
-      if (why != NULL) {
-        trace(p, t, a->at_ms, "escalate_priority %s of %s: the priority "
-              "stays %s: %s", a->threshold + 9, a->metric,
-              t->priority ? t->priority : "(default)", why);
-        return 0;
-      }
-      t->raised |= bit;
-    } else if (th->metrics == 0) {
-      if (t->raised & bit) {
-        trace(p, t, a->at_ms, "%s at %s: the priority was changed by this "
-              "step already (steps count per ticket)", a->name,
-              a->threshold);
-        return 1;
-      }
-      t->raised |= bit;
-    }
-    break;
-  }
-  int level = -1;
-  if (strcmp(a->name, "raise_priority") == 0) {
-    const char *by = action_arg(a, "by");
-    level = cur - (by != NULL ? atoi(by) : 1);
-    if (level < 0) {
-      level = 0;
-    }
-  } else if (strcmp(a->name, "set_priority") == 0) {
-    level = pr_rules_level_find(p->rules, action_arg(a, "priority"));
-  }
-  if (level >= 0 &&
-      set_priority(t, pr_rules_level_id(p->rules, (size_t)level)) != 0) {
-    oom(p, t->id);
-  }
-  return 1;
-}
-
-
-/* Hand the outcome records of the cycles that ended to the host (and to
-** explanations). */
-static void
-hand_records(promptly *p, const pr_ticket *t, pr_sla_actions *acts)
-{
-  const pr_sla_set *s = sla_set(p);
-  for (uint32_t i = 0; i < acts->n_recs; i++) {
-    const pr_sla_record *r = &acts->recs[i];
-    trace(p, t, r->at_ms, "%s cycle %u %s: %s",
-          r->metric < s->n_metrics ? s->metrics[r->metric].name : "?",
-          (unsigned)r->cycle,
-          strcmp(r->outcome, "active") == 0 ||
-              strcmp(r->outcome, "paused") == 0
-            ? "open"
-            : "ended",
-          r->json);
-    if (p->host.record != NULL) {
-      p->host.record(p->host.user_data, t->id, r->at_ms, r->json);
-    }
-  }
-  pr_sla_records_clear(acts);
-}
-
-
-/* The SLA events (ABI 1.2), for hosts that take them: what the handling
-** of one change saw is collected, then handed out after its fields. */
-static int
-events_on(const promptly *p)
-{
-  return p->host.sla_event != NULL;
-}
-
-
-static void
-event_step(promptly *p, const pr_ticket *t, const pr_sla_action *a, int held)
-{
-  const char *site = strcmp(a->metric, "wait") == 0
-                       ? pr_rules_wait_site(p->rules, a->threshold)
-                       : pr_rules_threshold_site(p->rules, a->metric,
-                                                 a->threshold);
-  if (pr_sla_evts_action(&p->events, a, site, held) != PROMPTLY_OK) {
-    oom(p, t->id);
-  }
-}
-
-
-static pr_sla_evt *
-event_add(promptly *p, const pr_ticket *t, int32_t kind, int64_t at_ms,
-          const char *metric, uint32_t cycle, const char *site)
-{
-  pr_sla_evt *ev = pr_sla_evts_add(&p->events, kind, at_ms, metric, cycle,
-                                       site);
-  if (ev == NULL) {
-    oom(p, t->id);
-  }
-  return ev;
-}
-
-
-/* Before a change: what pauses the ticket's clocks now. */
-static void
-events_begin(promptly *p, const pr_ticket *t)
-{
-  if (!events_on(p)) {
-    return;
-  }
-  pr_sla_evt_put(p->ev_status, sizeof(p->ev_status),
-                   pr_kvset_get(&t->attrs, "status"));
-  p->ev_holds = t->sla != NULL ? pr_sla_ticket_conditions(t->sla) : 0;
-}
-
-
-static const char *
-field_of(const pr_sla_fieldset *fs, const char *name)
-{
-  for (uint32_t i = 0; i < fs->n; i++) {
-    if (strcmp(fs->kv[i].name, name) == 0) {
-      return fs->kv[i].value;
-    }
-  }
-  return "";
-}
-
-
-/* The running metric past its at-risk share that is due first, or -1. */
-static int
-at_risk_metric(promptly *p, const pr_ticket *t, int64_t at_ms,
-               pr_sla_clock_info *out)
-{
-  const pr_sla_set *s = sla_set(p);
-  int best = -1;
-  for (uint32_t m = 0; m < s->n_metrics; m++) {
-    pr_sla_clock_info ci;
-    if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK ||
-        strcmp(ci.state, "running") != 0 || ci.target_ms <= 0 ||
-        ci.elapsed_ms * 1000 < ci.target_ms * pr_sla_at_risk(s, m) ||
-        (best >= 0 && ci.due_at_ms >= out->due_at_ms)) {
-      continue;
-    }
-    best = (int)m;
-    *out = ci;
-  }
-  return best;
-}
-
-
-/* The events a changed field shows (old: its value before, "" for none). */
-static void
-field_event(promptly *p, const pr_ticket *t, int64_t at_ms,
-            const pr_sla_fieldset *fs, const char *name, const char *old,
-            const char *new)
-{
-  const pr_sla_set *s = sla_set(p);
-  if (strcmp(name, "sla.policy") == 0) {
-    if (new[0] != '\0') {
-      pr_sla_evt *ev = event_add(p, t, old[0] ? PR_SLA_EVK_POLICY
-                                                : PR_SLA_EVK_APPLIED,
-                                   at_ms, NULL, 0,
-                                   pr_rules_policy_site(p->rules, new));
-      if (ev != NULL) {
-        pr_sla_evt_put(ev->policy, sizeof(ev->policy), new);
-      }
-    }
-    return;
-  }
-  if (strcmp(name, "sla.status") == 0) {
-    pr_sla_clock_info ci;
-    int m;
-    if (strcmp(new, "at_risk") == 0 &&
-        (m = at_risk_metric(p, t, at_ms, &ci)) >= 0) {
-      const char *site = pr_rules_at_risk_site(p->rules);
-      pr_sla_evt *ev = event_add(p, t, PR_SLA_EVK_AT_RISK, at_ms,
-                                   s->metrics[m].name, ci.cycle,
-                                   site ? site
-                                        : pr_rules_policy_site(p->rules,
-                                                               ci.policy));
-      if (ev != NULL) {
-        pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci.policy);
-        pr_sla_evt_put(ev->due, sizeof(ev->due),
-                         field_of(fs, s->metrics[m].due_field));
-      }
-    }
-    return;
-  }
-  uint32_t m = 0;
-  while (m < s->n_metrics && strcmp(s->metrics[m].state_field, name) != 0) {
-    m++;
-  }
-  if (m == s->n_metrics || strcmp(old, new) == 0) {
-    return;
-  }
-  int32_t kind = strcmp(new, "breached") == 0 ? PR_SLA_EVK_BREACHED
-               : strcmp(new, "met") == 0      ? PR_SLA_EVK_MET
-               : strcmp(new, "paused") == 0 && (strcmp(old, "running") == 0 ||
-                                                strcmp(old, "breached") == 0)
-                 ? PR_SLA_EVK_PAUSED
-               : strcmp(old, "paused") == 0 && (strcmp(new, "running") == 0 ||
-                                                strcmp(new, "breached") == 0)
-                 ? PR_SLA_EVK_RESUMED
-                 : -1;
-  if (kind < 0) {
-    return;
-  }
-  pr_sla_clock_info ci;
-  if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK) {
-    return;
-  }
-  const char *site =
-    kind == PR_SLA_EVK_PAUSED
-      ? pr_rules_pause_site(p->rules, pr_kvset_get(&t->attrs, "status"),
-                            pr_sla_ticket_conditions(t->sla))
-    : kind == PR_SLA_EVK_RESUMED
-      ? pr_rules_pause_site(p->rules, p->ev_status, p->ev_holds)
-      : pr_rules_policy_site(p->rules, ci.policy);
-  pr_sla_evt *ev = event_add(p, t, kind, at_ms, s->metrics[m].name,
-                               ci.cycle, site);
-  if (ev != NULL) {
-    pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci.policy);
-    pr_sla_evt_put(ev->due, sizeof(ev->due),
-                     field_of(fs, s->metrics[m].due_field));
-  }
-}
-
-
-static void
-events_emit(promptly *p, const pr_ticket *t)
-{
-  if (events_on(p)) {
-    pr_sla_evts_emit(&p->events, t->id, t->priority, p->host.sla_event,
-                       p->host.user_data);
-  }
-}
-
-
-/* Hand the actions that became due to the host, in order. */
-static void
-carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
-{
-  for (uint32_t i = 0; i < acts->n; i++) {
-    const pr_sla_action *a = &acts->v[i];
-    if (!apply_priority_action(p, t, a)) {
-      continue;
-    }
-    if (p->host.sla_event != NULL) {
-      event_step(p, t, a, 0);
-    }
-    if (p->host.trace != NULL) {
-      pr_buf b;
-      pr_buf_init(&b);
-      for (uint32_t j = 0; j < a->n_args; j++) {
-        pr_buf_printf(&b, "%s%s=%s", j ? ", " : " (", a->args[j].name,
-                      a->args[j].value);
-      }
-      char held[PR_ISO_LEN + 32] = "";
-      if (a->reached_at_ms < a->at_ms) {
-        char iso[PR_ISO_LEN];
-        pr_iso_format(a->reached_at_ms, iso);
-        snprintf(held, sizeof(held), " (held from %s)", iso);
-      }
-      trace(p, t, a->at_ms, "%s %s reached (cycle %u): %s%s%s, key %s%s",
-            a->metric, a->threshold, (unsigned)a->cycle, a->name,
-            pr_buf_cstr(&b), b.len ? ")" : "", a->key, held);
-      pr_buf_free(&b);
-    }
-    /* An action held to its notification calendar carries the instant it
-    ** was reached, after its own arguments: reached_at. */
-    pr_kv args[65];
-    const pr_kv *av = a->args;
-    uint32_t n_av = a->n_args;
-    char reached[PR_ISO_LEN];
-    if (a->reached_at_ms < a->at_ms && a->n_args < 64) {
-      memcpy(args, a->args, a->n_args * sizeof(pr_kv));
-      pr_iso_format(a->reached_at_ms, reached);
-      args[a->n_args].name = "reached_at";
-      args[a->n_args].value = reached;
-      av = args;
-      n_av = a->n_args + 1;
-    }
-    if (p->host.do_action != NULL) {
-      int32_t rc = p->host.do_action(p->host.user_data, t->id, a->at_ms,
-                                     a->name, (const promptly_attr *)av,
-                                     n_av, a->key);
-      if (rc != 0) {
-        core_log(p, PROMPTLY_LOG_WARN,
-                 "ticket %lld: the host could not carry out %s (%d), key %s",
-                 (long long)t->id, a->name, (int)rc, a->key);
-      }
-    }
-  }
-  for (uint32_t i = 0; p->host.sla_event != NULL && i < acts->n_held; i++) {
-    event_step(p, t, &acts->held[i], 1);
-  }
-  for (uint32_t i = 0; p->host.trace != NULL && i < acts->n_held; i++) {
-    const pr_sla_action *a = &acts->held[i];
-    char iso[PR_ISO_LEN];
-    pr_iso_format(a->at_ms, iso);
-    trace(p, t, a->reached_at_ms, "%s %s reached (cycle %u): %s held for "
-          "the notification calendar until %s, key %s", a->metric,
-          a->threshold, (unsigned)a->cycle, a->name, iso, a->key);
-  }
-  pr_sla_actions_clear(acts);
-  hand_records(p, t, acts);
-}
-
-
-/* Write the ticket's fields that changed since the host last accepted
-** them.  A refused write is retried with the next change of the ticket. */
-static void
-publish(promptly *p, pr_ticket *t, int64_t at_ms)
-{
-  /* Rules that declare no SLA policy at all ask for priorities only. */
-  pr_sla_fieldset fs;
-  if (t->sla != NULL && sla_set(p)->n_policies > 0) {
-    pr_sla_fields(t->sla, sla_set(p), at_ms, &fs);
-  } else {
-    fs.n = 0;
-  }
-  /* The priority shown is the ticket's (rules, agent, escalation). */
-  uint32_t i = 0;
-  while (i < fs.n && strcmp(fs.kv[i].name, "priority") != 0) {
-    i++;
-  }
-  if (i == fs.n && fs.n < PR_SLA_MAX_FIELDS) {
-    fs.kv[fs.n].name = "priority";
-    fs.n++;
-  }
-  if (i < fs.n) {
-    fs.kv[i].value = t->priority != NULL ? t->priority : "";
-  }
-  pr_kv changed[PR_SLA_MAX_FIELDS];
-  uint32_t k = pr_ticket_diff(t, fs.kv, fs.n, changed);
-  if (k == 0) {
-    return;
-  }
-  if (p->host.trace != NULL) {
-    pr_buf b;
-    pr_buf_init(&b);
-    for (uint32_t j = 0; j < k; j++) {
-      pr_buf_printf(&b, "%s%s = %s", j ? ", " : "", changed[j].name,
-                    changed[j].value[0] ? changed[j].value : "(none)");
-    }
-    trace(p, t, at_ms, "fields: %s", pr_buf_cstr(&b));
-    pr_buf_free(&b);
-  }
-  int32_t rc = 0;
-  if (p->host.write_fields != NULL) {
-    rc = p->host.write_fields(p->host.user_data, t->id, at_ms,
-                              (const promptly_attr *)changed, k);
-  }
-  if (rc != 0) {
-    core_log(p, PROMPTLY_LOG_WARN,
-             "ticket %lld: the host refused a field write (%d); retrying "
-             "with its next change",
-             (long long)t->id, (int)rc);
-    return;
-  }
-  for (uint32_t j = 0; events_on(p) && t->sla != NULL && j < k; j++) {
-    char buf[PR_ISO_LEN];
-    const char *old = pr_fields_get(&t->written, changed[j].name, buf);
-    field_event(p, t, at_ms, &fs, changed[j].name, old ? old : "",
-                changed[j].value);
-  }
-  for (uint32_t j = 0; j < k; j++) {
-    if (pr_fields_set(&t->written, changed[j].name, changed[j].value) != 0) {
-      oom(p, t->id);
-    }
-  }
-}
-
 
 /* Keep exactly one deadline entry per ticket, moved in place: the next
 ** instant at which its clocks change; none when there is no such instant. */
@@ -843,24 +349,23 @@ schedule(promptly *p, pr_ticket *t, int64_t at_ms)
 {
   int64_t next;
   if (t->sla != NULL &&
-      pr_sla_next_deadline(t->sla, sla_set(p), at_ms, &next) == 1) {
+      pr_sla_next_deadline(t->sla, core_sla_set(p), at_ms, &next) == 1) {
     if (pr_deadlines_set(&p->deadlines, next, &t->deadline) != 0) {
-      oom(p, t->id);  /* it had none: a push failed */
+      core_oom(p, t->id);  /* it had none: a push failed */
     }
   } else {
     pr_deadlines_cancel(&p->deadlines, &t->deadline);
   }
 }
 
-
 /* After any change: actions first (they may change the priority), then
 ** the fields as of now, then the next deadline. */
 static void
 settle(promptly *p, pr_ticket *t, pr_sla_actions *acts, int64_t at_ms)
 {
-  carry_out(p, t, acts);
-  publish(p, t, at_ms);
-  events_emit(p, t);
+  core_carry_out(p, t, acts);
+  core_publish(p, t, at_ms);
+  core_events_emit(p, t);
   schedule(p, t, at_ms);
 }
 
@@ -880,7 +385,7 @@ retarget(promptly *p, pr_ticket *t, const pr_sla_pick *pick, int64_t at_ms,
   if (t->sla == NULL) {
     return;
   }
-  int rc = pr_sla_retarget_pick(t->sla, sla_set(p), sla_level(p, t),
+  int rc = pr_sla_retarget_pick(t->sla, core_sla_set(p), sla_level(p, t),
                                 pick, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "retarget");
@@ -892,16 +397,16 @@ static void
 event_exception(promptly *p, const pr_ticket *t, int64_t at_ms, int32_t kind,
                 uint32_t index, const char *reason)
 {
-  if (!events_on(p)) {
+  if (!core_events_on(p)) {
     return;
   }
-  const char *name = sla_set(p)->exceptions[index].name;
-  pr_sla_evt *ev = event_add(p, t, kind, at_ms, NULL, 0,
+  const char *name = core_sla_set(p)->exceptions[index].name;
+  pr_sla_evt *ev = core_event_add(p, t, kind, at_ms, NULL, 0,
                                pr_rules_exception_site(p->rules, name));
   if (ev != NULL) {
     pr_sla_evt_put(ev->exception, sizeof(ev->exception), name);
     if (reason != NULL && (ev->reason = pr_strdup(reason)) == NULL) {
-      oom(p, t->id);
+      core_oom(p, t->id);
     }
   }
 }
@@ -914,7 +419,7 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
   if (t->sla == NULL) {
     return;
   }
-  const pr_sla_set *s = sla_set(p);
+  const pr_sla_set *s = core_sla_set(p);
   pr_rules_exception exc[PR_SLA_MAX_EXCEPTIONS];
   size_t n = 0;
   if (pr_rules_exceptions(p->rules, t->attrs.kv, t->attrs.n, exc,
@@ -934,7 +439,7 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
       if (rc != PROMPTLY_OK) {
         sla_failed(p, t, rc, "exception");
       } else {
-        trace(p, t, at_ms, "exception %s no longer applies: undone",
+        core_trace(p, t, at_ms, "exception %s no longer applies: undone",
               s->exceptions[i].name);
         event_exception(p, t, at_ms, PR_SLA_EVK_EXCEPTION_UNDONE, i, NULL);
       }
@@ -948,14 +453,13 @@ apply_exceptions(promptly *p, pr_ticket *t, int64_t at_ms,
     if (rc != PROMPTLY_OK) {
       sla_failed(p, t, rc, "exception");
     } else if (before == NULL || strcmp(before, exc[i].reason) != 0) {
-      trace(p, t, at_ms, "exception %s applied: %s",
+      core_trace(p, t, at_ms, "exception %s applied: %s",
             s->exceptions[exc[i].index].name, exc[i].reason);
       event_exception(p, t, at_ms, PR_SLA_EVK_EXCEPTION, exc[i].index,
                       exc[i].reason);
     }
   }
 }
-
 
 /* An event that sets an exception attribute to a name no exception
 ** declares gets a warning with the ticket (and a line in explain): a
@@ -984,7 +488,7 @@ warn_unknown_exception(promptly *p, const pr_ticket *t, const pr_qevent *ev,
            "ticket %lld: %s '%s' names no exception (declared: %s); none "
            "applied",
            (long long)t->id, attr, value, known);
-  trace(p, t, at_ms, "%s '%s' names no exception (declared: %s)", attr,
+  core_trace(p, t, at_ms, "%s '%s' names no exception (declared: %s)", attr,
         value, known);
 }
 
@@ -1006,7 +510,6 @@ event_attr(const pr_qevent *ev, const char *name)
   }
   return NULL;
 }
-
 
 /* An event that the ticket state refuses: bad input, logged with the
 ** event's source first so the host can point at it, and nothing changes. */
@@ -1047,14 +550,13 @@ assign_priority(promptly *p, pr_ticket *t, const pr_qevent *ev,
       return;
     }
   }
-  if (set_priority(t, pr_rules_level_id(p->rules, level)) != PROMPTLY_OK) {
-    oom(p, t->id);
+  if (core_set_priority(t, pr_rules_level_id(p->rules, level)) != PROMPTLY_OK) {
+    core_oom(p, t->id);
     return;
   }
-  trace(p, t, at_ms, "priority %s by %s", t->priority,
+  core_trace(p, t, at_ms, "priority %s by %s", t->priority,
         why ? why : "the default (no priority rule matched)");
 }
-
 
 /* Custom metrics whose attribute conditions came to hold between before
 ** and the ticket's attributes now. */
@@ -1066,13 +568,12 @@ attr_edges(promptly *p, pr_ticket *t, const pr_sla_attr_state *before,
     return;
   }
   pr_sla_attr_state now;
-  pr_sla_attr_state_of(sla_set(p), t->attrs.kv, t->attrs.n, &now);
-  int rc = pr_sla_attr_edges(t->sla, sla_set(p), before, &now, at_ms, acts);
+  pr_sla_attr_state_of(core_sla_set(p), t->attrs.kv, t->attrs.n, &now);
+  int rc = pr_sla_attr_edges(t->sla, core_sla_set(p), before, &now, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "attribute conditions");
   }
 }
-
 
 /* Which pause conditions hold on the ticket's attributes now (a failing
 ** `when` is logged with the ticket and counts as not holding). */
@@ -1092,7 +593,6 @@ eval_conditions(promptly *p, const pr_ticket *t, const char *source)
   return holds;
 }
 
-
 /* Whether the ticket's pause conditions need a look: the rules have some,
 ** or the ticket still follows some of earlier rules. */
 static int
@@ -1110,7 +610,7 @@ trace_conditions(promptly *p, const pr_ticket *t, uint32_t before,
   if (p->host.trace != NULL && before != (holds & PR_SLA_COND_WAIT
                                             ? holds | PR_SLA_COND_PAUSE
                                             : holds)) {
-    trace(p, t, at_ms, "pause conditions: %s",
+    core_trace(p, t, at_ms, "pause conditions: %s",
           (holds & PR_SLA_COND_WAIT) ? "customer wait holds"
           : holds ? "a pause holds"
                   : "none holds");
@@ -1123,7 +623,7 @@ apply_conditions(promptly *p, pr_ticket *t, uint32_t holds, int64_t at_ms,
                  pr_sla_actions *acts)
 {
   uint32_t before = pr_sla_ticket_conditions(t->sla);
-  int rc = pr_sla_conditions(t->sla, sla_set(p), holds, at_ms, acts);
+  int rc = pr_sla_conditions(t->sla, core_sla_set(p), holds, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "pause conditions");
   } else {
@@ -1145,15 +645,15 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
     if (t != NULL) {
       pr_tickets_remove(&p->tickets, ev->ticket);
     }
-    oom(p, ev->ticket);
+    core_oom(p, ev->ticket);
     return;
   }
-  trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
-  events_begin(p, t);  /* nothing paused it before */
+  core_trace(p, t, at_ms, "created%s%s", *ev->source ? " from " : "", ev->source);
+  core_events_begin(p, t);  /* nothing paused it before */
   assign_priority(p, t, ev, at_ms);
   pr_sla_pick pick = match_policies(p, t, ev->source);
-  trace_policies(p, t, &pick, at_ms);
-  int rc = pr_sla_open_pick(sla_set(p), t->id, at_ms, sla_level(p, t),
+  core_trace_policies(p, t, &pick, at_ms);
+  int rc = pr_sla_open_pick(core_sla_set(p), t->id, at_ms, sla_level(p, t),
                             &pick, pr_kvset_get(&t->attrs, "status"), acts,
                             &t->sla);
   if (rc != PROMPTLY_OK) {
@@ -1169,16 +669,15 @@ handle_create(promptly *p, const pr_qevent *ev, int64_t at_ms,
   settle(p, t, acts, at_ms);
 }
 
-
 /* Attributes changed: the matching policies may have too. */
 static void
 rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
         pr_sla_actions *acts)
 {
   pr_sla_pick pick = match_policies(p, t, ev->source);
-  pr_sla_pick was = current_pick(t);
+  pr_sla_pick was = core_current_pick(t);
   if (!pr_sla_pick_equal(&pick, &was)) {
-    trace_policies(p, t, &pick, at_ms);
+    core_trace_policies(p, t, &pick, at_ms);
     retarget(p, t, &pick, at_ms, acts);
   }
   apply_exceptions(p, t, at_ms, acts);
@@ -1186,22 +685,22 @@ rematch(promptly *p, pr_ticket *t, const pr_qevent *ev, int64_t at_ms,
 }
 
 
-static void
-sla_event(promptly *p, pr_ticket *t, int32_t kind, const char *status,
+void
+core_sla_event(promptly *p, pr_ticket *t, int32_t kind, const char *status,
           int64_t at_ms, pr_sla_actions *acts)
 {
   if (t->sla == NULL) {
     return;
   }
-  int rc = pr_sla_event(t->sla, sla_set(p), kind, status, at_ms, acts);
+  int rc = pr_sla_event(t->sla, core_sla_set(p), kind, status, at_ms, acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, pr_event_type_name(kind));
   }
 }
 
 
-static const struct gone_ticket *
-gone_find(const promptly *p, int64_t id)
+const struct gone_ticket *
+core_gone_find(const promptly *p, int64_t id)
 {
   size_t lo = 0, hi = p->n_gone;
   while (lo < hi) {
@@ -1226,7 +725,7 @@ gone_add(promptly *p, int64_t id, int64_t into, int64_t at_ms)
     size_t cap = p->cap_gone ? p->cap_gone * 2 : 16;
     struct gone_ticket *v = realloc(p->gone, cap * sizeof(*v));
     if (v == NULL) {
-      oom(p, id);
+      core_oom(p, id);
       return;
     }
     p->gone = v;
@@ -1240,7 +739,6 @@ gone_add(promptly *p, int64_t id, int64_t into, int64_t at_ms)
   p->gone[i] = (struct gone_ticket){id, into, at_ms};
   p->n_gone++;
 }
-
 
 /* A merge names the ticket it goes into: a positive id, another ticket,
 ** one that exists.  0 with *into set, or -1 after rejecting the event. */
@@ -1261,7 +759,7 @@ merge_target(promptly *p, const pr_qevent *ev, int64_t *into)
     return -1;
   }
   if (pr_tickets_get(&p->tickets, id) == NULL) {
-    const struct gone_ticket *g = gone_find(p, id);
+    const struct gone_ticket *g = core_gone_find(p, id);
     reject(p, ev, "'into' names ticket %lld, which %s", id,
            g == NULL ? "is unknown (no create event seen)"
            : g->into > 0 ? "was merged itself"
@@ -1273,11 +771,11 @@ merge_target(promptly *p, const pr_qevent *ev, int64_t *into)
 }
 
 
-static void
-handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
+void
+core_handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
 {
   pr_sla_actions acts;
-  acts_init(p, &acts);
+  core_acts_init(p, &acts);
   if (ev->type == PROMPTLY_EV_CREATE) {
     handle_create(p, ev, at_ms, &acts);
     pr_sla_actions_free(&acts);
@@ -1285,7 +783,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   }
   pr_ticket *t = pr_tickets_get(&p->tickets, ev->ticket);
   if (t == NULL) {
-    const struct gone_ticket *g = gone_find(p, ev->ticket);
+    const struct gone_ticket *g = core_gone_find(p, ev->ticket);
     char iso[PR_ISO_LEN] = "";
     if (g != NULL) {
       pr_iso_format(g->at_ms, iso);
@@ -1301,7 +799,7 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     pr_sla_actions_free(&acts);
     return;
   }
-  events_begin(p, t);
+  core_events_begin(p, t);
 
   switch (ev->type) {
   case PROMPTLY_EV_PRIORITY: {
@@ -1314,24 +812,24 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     const char *id = pr_rules_level_id(p->rules, (size_t)level);
     /* The agent's choice wins for good, and the host already shows it:
     ** record it as written so that it is not written back. */
-    if (set_priority(t, id) != PROMPTLY_OK ||
+    if (core_set_priority(t, id) != PROMPTLY_OK ||
         pr_fields_set(&t->written, "priority", id) != PROMPTLY_OK) {
-      oom(p, t->id);
+      core_oom(p, t->id);
       break;
     }
     t->manual = 1;
-    trace(p, t, at_ms, "priority set to %s by an agent", id);
-    pr_sla_pick pick = current_pick(t);
+    core_trace(p, t, at_ms, "priority set to %s by an agent", id);
+    pr_sla_pick pick = core_current_pick(t);
     retarget(p, t, &pick, at_ms, &acts);
     settle(p, t, &acts, at_ms);
     break;
   }
   case PROMPTLY_EV_UPDATE: {
     pr_sla_attr_state before;
-    pr_sla_attr_state_of(sla_set(p), t->attrs.kv, t->attrs.n, &before);
+    pr_sla_attr_state_of(core_sla_set(p), t->attrs.kv, t->attrs.n, &before);
     snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK) {
-      oom(p, t->id);
+      core_oom(p, t->id);
       break;
     }
     if (has_conditions(p, t)) {
@@ -1347,15 +845,15 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   case PROMPTLY_EV_REOPEN: {
     const char *status = event_attr(ev, "status");
     pr_sla_attr_state before;
-    pr_sla_attr_state_of(sla_set(p), t->attrs.kv, t->attrs.n, &before);
+    pr_sla_attr_state_of(core_sla_set(p), t->attrs.kv, t->attrs.n, &before);
     snap_attrs(p, t, ev, at_ms);
     if (merge_attrs(t, ev) != PROMPTLY_OK ||
         (status == NULL &&
          pr_kvset_set(&t->attrs, "status", "open") != PROMPTLY_OK)) {
-      oom(p, t->id);
+      core_oom(p, t->id);
       break;
     }
-    trace(p, t, at_ms, "%s %s",
+    core_trace(p, t, at_ms, "%s %s",
           ev->type == PROMPTLY_EV_STATUS ? "status" : "reopened, status",
           pr_kvset_get(&t->attrs, "status"));
     /* The conditions on the attributes the event brings take effect
@@ -1365,12 +863,12 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
     if (conds) {
       uint32_t was = pr_sla_ticket_conditions(t->sla);
       if (pr_sla_stage_conditions(t->sla, holds) != PROMPTLY_OK) {
-        oom(p, t->id);
+        core_oom(p, t->id);
       } else {
         trace_conditions(p, t, was, holds, at_ms);
       }
     }
-    sla_event(p, t,
+    core_sla_event(p, t,
               ev->type == PROMPTLY_EV_STATUS ? PR_SLA_EV_STATUS
                                              : PR_SLA_EV_REOPEN,
               status, at_ms, &acts);
@@ -1390,8 +888,8 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
       [PROMPTLY_EV_REPLY_CUSTOMER] = PR_SLA_EV_REPLY_CUSTOMER,
       [PROMPTLY_EV_NOTE] = PR_SLA_EV_NOTE,
     };
-    trace(p, t, at_ms, "%s", pr_event_type_name(ev->type));
-    sla_event(p, t, kinds[ev->type], NULL, at_ms, &acts);
+    core_trace(p, t, at_ms, "%s", pr_event_type_name(ev->type));
+    core_sla_event(p, t, kinds[ev->type], NULL, at_ms, &acts);
     settle(p, t, &acts, at_ms);
     break;
   }
@@ -1405,10 +903,10 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
       break;
     }
     if (into > 0) {
-      trace(p, t, at_ms, "merged into ticket %lld: its clocks stop",
+      core_trace(p, t, at_ms, "merged into ticket %lld: its clocks stop",
             (long long)into);
     } else {
-      trace(p, t, at_ms, "deleted: its clocks stop");
+      core_trace(p, t, at_ms, "deleted: its clocks stop");
     }
     uint32_t held = t->sla != NULL ? pr_sla_ticket_held(t->sla) : 0;
     if (held > 0) {
@@ -1417,13 +915,13 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
                into > 0 ? "merged" : "deleted", (unsigned)held,
                held == 1 ? "" : "s");
     }
-    sla_event(p, t,
+    core_sla_event(p, t,
               ev->type == PROMPTLY_EV_MERGE ? PR_SLA_EV_MERGE
                                             : PR_SLA_EV_DELETE,
               NULL, at_ms, &acts);
-    carry_out(p, t, &acts);
-    publish(p, t, at_ms);
-    events_emit(p, t);
+    core_carry_out(p, t, &acts);
+    core_publish(p, t, at_ms);
+    core_events_emit(p, t);
     gone_add(p, ev->ticket, into, at_ms);
     pr_deadlines_cancel(&p->deadlines, &t->deadline);
     pr_tickets_remove(&p->tickets, ev->ticket);
@@ -1434,224 +932,6 @@ handle_event(promptly *p, const pr_qevent *ev, int64_t at_ms)
   }
   pr_sla_actions_free(&acts);
 }
-
-
-/* --- Explanations ------------------------------------------------------- */
-
-/* "26h", "1h30m", "45m", "30s", "0s": for people, not for parsing.  Hours
-** rather than days, since a business day is not 24 hours. */
-static void
-fmt_duration(int64_t ms, char *out, size_t len)
-{
-  int64_t s = ms / 1000;
-  int64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
-  size_t off = 0;
-  out[0] = '\0';
-  if (h > 0) {
-    off += (size_t)snprintf(out + off, len - off, "%lldh", (long long)h);
-  }
-  if (m > 0 && off < len) {
-    off += (size_t)snprintf(out + off, len - off, "%lldm", (long long)m);
-  }
-  if ((sec > 0 && h == 0) || off == 0) {
-    snprintf(out + off, len - off, "%llds", (long long)sec);
-  }
-}
-
-
-static void
-explain_clock(promptly *p, const pr_ticket *t, uint32_t m, int64_t at_ms)
-{
-  const pr_sla_set *s = sla_set(p);
-  pr_sla_clock_info ci;
-  if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK) {
-    return;
-  }
-  const char *name = s->metrics[m].name;
-  if (ci.target_ms == PR_SLA_NONE) {
-    trace(p, t, at_ms, "%s: no target (best effort)", name);
-    return;
-  }
-  if (ci.cycle == 0) {
-    trace(p, t, at_ms, "%s: not started", name);
-    return;
-  }
-  char el[32], tg[32], rest[32], due[PR_ISO_LEN] = "";
-  fmt_duration(ci.elapsed_ms, el, sizeof(el));
-  fmt_duration(ci.target_ms, tg, sizeof(tg));
-  int64_t left = ci.target_ms - ci.elapsed_ms;
-  fmt_duration(left > 0 ? left : -left, rest, sizeof(rest));
-  const char *kind = ci.business ? "business" : "calendar";
-  const char *policy = ci.policy ? ci.policy : "none";
-  if (strcmp(ci.state, "met") == 0) {
-    trace(p, t, at_ms, "%s: met after %s of %s (%s time, policy %s)", name,
-          el, tg, kind, policy);
-    return;
-  }
-  if (ci.due_at_ms > 0) {
-    pr_iso_format(ci.due_at_ms, due);
-  }
-  trace(p, t, at_ms, "%s: %s (cycle %u, %s time, policy %s): %s of %s "
-        "elapsed, %s %s%s%s", name, ci.state, (unsigned)ci.cycle, kind,
-        policy, el, tg, rest, left >= 0 ? "remaining" : "over",
-        due[0] ? ", due " : "", due);
-}
-
-
-int
-pr_core_explain(promptly *p, int64_t ticket, int64_t at_ms)
-{
-  if (p->host.trace == NULL) {
-    return PROMPTLY_ENOTSUP;
-  }
-  if (enter(p) != PROMPTLY_OK) {
-    return PROMPTLY_ESTATE;
-  }
-  pr_ticket *t = pr_tickets_get(&p->tickets, ticket);
-  if (at_ms == 0) {
-    at_ms = now_ms(p);
-  }
-  const struct gone_ticket *g = t == NULL ? gone_find(p, ticket) : NULL;
-  if (g != NULL && p->host.trace != NULL) {
-    /* Its story was told as it happened; this is its end. */
-    char iso[PR_ISO_LEN], when[PR_ISO_LEN];
-    pr_iso_format(at_ms, iso);
-    pr_iso_format(g->at_ms, when);
-    char line[160];
-    if (g->into > 0) {
-      snprintf(line, sizeof(line), "as of %s: merged into ticket %lld at %s; "
-               "its clocks stopped (sla.status stopped)", iso,
-               (long long)g->into, when);
-    } else {
-      snprintf(line, sizeof(line), "as of %s: deleted at %s; its clocks "
-               "stopped (sla.status stopped)", iso, when);
-    }
-    p->host.trace(p->host.user_data, ticket, at_ms, line);
-    leave(p);
-    return PROMPTLY_OK;
-  }
-  if (t == NULL) {
-    leave(p);
-    return PROMPTLY_EINVAL;
-  }
-  char iso[PR_ISO_LEN];
-  pr_iso_format(at_ms, iso);
-  trace(p, t, at_ms, "as of %s: priority %s%s, status %s", iso,
-        t->priority ? t->priority : "(none)",
-        t->manual ? " (set by an agent)" : "",
-        pr_kvset_get(&t->attrs, "status") ? pr_kvset_get(&t->attrs, "status")
-                                          : "(none)");
-  if (t->sla == NULL) {
-    trace(p, t, at_ms, "no SLA clocks");
-    leave(p);
-    return PROMPTLY_OK;
-  }
-  pr_sla_pick pick = current_pick(t);
-  trace_policies(p, t, &pick, at_ms);
-  const pr_sla_set *s = sla_set(p);
-  for (uint32_t m = 0; m < s->n_metrics; m++) {
-    explain_clock(p, t, m, at_ms);
-  }
-  pr_sla_fieldset fs;
-  pr_sla_fields(t->sla, s, at_ms, &fs);
-  for (uint32_t i = 0; i < fs.n; i++) {
-    if (strcmp(fs.kv[i].name, "sla.status") == 0 ||
-        strcmp(fs.kv[i].name, "sla.escalation") == 0 ||
-        strcmp(fs.kv[i].name, "sla.customer_wait") == 0) {
-      trace(p, t, at_ms, "%s = %s", fs.kv[i].name, fs.kv[i].value);
-    }
-  }
-  int excluded = 0;
-  const char *why = pr_sla_ticket_exception(t->sla, &excluded);
-  if (why != NULL) {
-    trace(p, t, at_ms, "exception: %s%s", why, excluded ? " (excluded)" : "");
-  }
-  /* Every cycle: the ended ones were told as they ended; the open ones
-  ** now, as records. */
-  pr_sla_actions acts;
-  acts_init(p, &acts);
-  pr_sla_records_open(t->sla, s, at_ms, &acts);
-  for (uint32_t i = 0; i < acts.n_recs; i++) {
-    acts.recs[i].at_ms = at_ms;
-  }
-  if (p->host.record != NULL) {
-    /* Explanations do not hand records out twice. */
-    pr_sla_records_clear(&acts);
-  }
-  hand_records(p, t, &acts);
-  pr_sla_actions_free(&acts);
-  leave(p);
-  return PROMPTLY_OK;
-}
-
-
-/* --- Open cycles at the end of a replay ---------------------------------- */
-
-typedef struct open_ctx {
-  promptly *p;
-  int64_t at_ms;
-  int rc;
-  pr_ticket **v;  /* the tickets, sorted by id: a replay's order */
-  size_t n;
-} open_ctx;
-
-static void
-collect_one(pr_ticket *t, void *ud)
-{
-  open_ctx *c = ud;
-  c->v[c->n++] = t;
-}
-
-
-static int
-cmp_ticket_id(const void *a, const void *b)
-{
-  int64_t x = (*(pr_ticket *const *)a)->id, y = (*(pr_ticket *const *)b)->id;
-  return (x > y) - (x < y);
-}
-
-
-int
-pr_core_records_open(promptly *p, int64_t at_ms)
-{
-  if (p->host.record == NULL && p->host.trace == NULL) {
-    return PROMPTLY_ENOTSUP;
-  }
-  if (enter(p) != PROMPTLY_OK) {
-    return PROMPTLY_ESTATE;
-  }
-  if (at_ms == 0) {
-    at_ms = now_ms(p);
-  }
-  open_ctx c = {p, at_ms, PROMPTLY_OK, NULL, 0};
-  if (p->tickets.n > 0) {
-    c.v = malloc(p->tickets.n * sizeof(*c.v));
-    if (c.v == NULL) {
-      leave(p);
-      return PROMPTLY_ENOMEM;
-    }
-    pr_tickets_each(&p->tickets, collect_one, &c);
-    qsort(c.v, c.n, sizeof(*c.v), cmp_ticket_id);
-  }
-  pr_sla_actions acts;
-  acts_init(p, &acts);
-  for (size_t i = 0; i < c.n; i++) {
-    pr_ticket *t = c.v[i];
-    if (t->sla == NULL) {
-      continue;
-    }
-    if (pr_sla_records_open(t->sla, sla_set(p), at_ms, &acts) ==
-        PROMPTLY_ENOMEM) {
-      c.rc = PROMPTLY_ENOMEM;
-    }
-    hand_records(p, t, &acts);
-  }
-  pr_sla_actions_free(&acts);
-  free(c.v);
-  leave(p);
-  return c.rc;
-}
-
 
 /* --- Rebinding tickets after a reload ------------------------------------ */
 
@@ -1706,10 +986,10 @@ leave_old_rules(promptly *p, pr_ticket *t, rebind_ctx *c)
     }
     pr_rules *fresh_rules = p->rules;
     p->rules = c->old_rules;
-    carry_out(p, t, &c->acts);
+    core_carry_out(p, t, &c->acts);
     p->rules = fresh_rules;
   }
-  t->raised = remap_raised(t->raised, c->old_set, sla_set(p));
+  t->raised = remap_raised(t->raised, c->old_set, core_sla_set(p));
 }
 
 
@@ -1718,11 +998,11 @@ rebind_one(pr_ticket *t, void *ud)
 {
   rebind_ctx *c = ud;
   promptly *p = c->p;
-  events_begin(p, t);
+  core_events_begin(p, t);
   leave_old_rules(p, t, c);
   if (t->sla != NULL) {
     pr_sla_ticket *fresh = NULL;
-    int rc = pr_sla_rebind(t->sla, c->old_set, sla_set(p), c->at_ms, &c->acts,
+    int rc = pr_sla_rebind(t->sla, c->old_set, core_sla_set(p), c->at_ms, &c->acts,
                            &fresh);
     if (rc != PROMPTLY_OK) {
       /* Its clocks cannot follow the new rules: stop them rather than
@@ -1743,7 +1023,6 @@ rebind_one(pr_ticket *t, void *ud)
   settle(p, t, &c->acts, c->at_ms);
 }
 
-
 /* --- Rules --------------------------------------------------------------- */
 
 static void
@@ -1757,7 +1036,6 @@ rules_opts(const promptly_host *host, pr_rules_opts *o)
 }
 
 
-static void arm_timer(promptly *p);
 
 int
 pr_core_reload(promptly *p, char *err, size_t errlen)
@@ -1783,12 +1061,12 @@ pr_core_reload(promptly *p, char *err, size_t errlen)
   ** time and their fired-threshold ledger, then take the new verdicts. */
   pr_rules *old = p->rules;
   p->rules = fresh;
-  rebind_ctx c = {p, old, pr_rules_sla(old), now_ms(p), {0}};
-  acts_init(p, &c.acts);
+  rebind_ctx c = {p, old, pr_rules_sla(old), core_now_ms(p), {0}};
+  core_acts_init(p, &c.acts);
   pr_tickets_each(&p->tickets, rebind_one, &c);
   pr_sla_actions_free(&c.acts);
   pr_rules_free(old);
-  arm_timer(p);
+  core_arm_timer(p);
   core_log(p, PROMPTLY_LOG_INFO, "rules reloaded from %s (%zu files)",
            p->rules_dir, pr_rules_file_count(fresh));
   return PROMPTLY_OK;
@@ -1818,11 +1096,10 @@ on_rules_changed(uv_fs_event_t *h, const char *name, int events, int status)
   uv_timer_start(&p->debounce, on_debounce, PR_DEBOUNCE_MS, 0);
 }
 
-
 /* --- Deadlines ------------------------------------------------------------ */
 
-static void
-fire(promptly *p, const pr_deadline *d)
+void
+core_fire(promptly *p, const pr_deadline *d)
 {
   /* A ticket keeps one entry, taken out when it goes away or has no
   ** deadline: the entry popped is a live ticket's, and its slot is that
@@ -1833,9 +1110,9 @@ fire(promptly *p, const pr_deadline *d)
     return;
   }
   pr_sla_actions acts;
-  acts_init(p, &acts);
-  events_begin(p, t);
-  int rc = pr_sla_fire(t->sla, sla_set(p), d->at_ms, &acts);
+  core_acts_init(p, &acts);
+  core_events_begin(p, t);
+  int rc = pr_sla_fire(t->sla, core_sla_set(p), d->at_ms, &acts);
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "deadline");
   }
@@ -1847,30 +1124,29 @@ fire(promptly *p, const pr_deadline *d)
 static void on_timer(uv_timer_t *h);
 
 /* Live time: one timer at the earliest pending deadline. */
-static void
-arm_timer(promptly *p)
+void
+core_arm_timer(promptly *p)
 {
   const pr_deadline *d = pr_deadlines_peek(&p->deadlines);
   if (p->virtual_time || d == NULL) {
     uv_timer_stop(&p->timer);
     return;
   }
-  int64_t wait = d->at_ms - now_ms(p);
+  int64_t wait = d->at_ms - core_now_ms(p);
   uv_timer_start(&p->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
-
 /* Fire every deadline due by now, in order. */
-static void
-fire_due(promptly *p)
+void
+core_fire_due(promptly *p)
 {
-  int64_t now = now_ms(p);
+  int64_t now = core_now_ms(p);
   const pr_deadline *top;
   while ((top = pr_deadlines_peek(&p->deadlines)) != NULL &&
          top->at_ms <= now) {
     pr_deadline d;
     pr_deadlines_pop(&p->deadlines, &d);
-    fire(p, &d);
+    core_fire(p, &d);
   }
 }
 
@@ -1879,254 +1155,14 @@ static void
 on_timer(uv_timer_t *h)
 {
   promptly *p = h->data;
-  fire_due(p);
-  arm_timer(p);
+  core_fire_due(p);
+  core_arm_timer(p);
 }
-
-
-/* --- The inbound queue ---------------------------------------------------- */
-
-static pr_qevent *
-queue_take_all(promptly *p)
-{
-  uv_mutex_lock(&p->qlock);
-  pr_qevent *list = p->qhead;
-  p->qhead = p->qtail = NULL;
-  uv_mutex_unlock(&p->qlock);
-  return list;
-}
-
-
-/* Put back, ahead of anything queued meanwhile, what was not handled. */
-static void
-queue_put_back(promptly *p, pr_qevent *list)
-{
-  if (list == NULL) {
-    return;
-  }
-  pr_qevent *last = list;
-  while (last->next != NULL) {
-    last = last->next;
-  }
-  uv_mutex_lock(&p->qlock);
-  last->next = p->qhead;
-  p->qhead = list;
-  if (p->qtail == NULL) {
-    p->qtail = last;
-  }
-  uv_mutex_unlock(&p->qlock);
-}
-
-
-static void
-free_list(pr_qevent *list)
-{
-  while (list != NULL) {
-    pr_qevent *next = list->next;
-    free(list);
-    list = next;
-  }
-}
-
-
-static void
-drain_live(promptly *p)
-{
-  pr_qevent *list = queue_take_all(p);
-  while (list != NULL) {
-    pr_qevent *ev = list;
-    list = ev->next;
-    handle_event(p, ev, ev->at_ms != 0 ? ev->at_ms : now_ms(p));
-    free(ev);
-  }
-  /* Events from the past (a host catching up after a restart) leave
-  ** deadlines already due: fire them now, so that when promptly_run
-  ** returns the fields are those of the present, not of the last event. */
-  if (!p->virtual_time) {
-    fire_due(p);
-  }
-  arm_timer(p);
-}
-
-
-static void
-on_wakeup(uv_async_t *h)
-{
-  promptly *p = h->data;
-  /* Read the flag first: whatever was submitted before the stop is in
-  ** the queue by now and is handled before the loop returns. */
-  int stop = atomic_exchange(&p->stop_requested, 0);
-  drain_live(p);
-  if (stop) {
-    uv_stop(&p->loop);
-  }
-}
-
-
-static int
-check_attr(const promptly_attr *a, uint32_t i, char *err, size_t errlen)
-{
-  if (a->name == NULL || a->name[0] == '\0') {
-    return pr_err(err, errlen, PROMPTLY_EINVAL, "attrs[%u]: no name", i);
-  }
-  size_t len = strlen(a->name);
-  if (len > PR_MAX_ATTR_NAME || !g_utf8_validate(a->name, (gssize)len, NULL)) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "attrs[%u]: name is not a short UTF-8 string", i);
-  }
-  if (a->value == NULL) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL, "attr '%s': no value",
-                  a->name);
-  }
-  if (!g_utf8_validate(a->value, -1, NULL)) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "attr '%s': value is not valid UTF-8", a->name);
-  }
-  return PROMPTLY_OK;
-}
-
-
-/* 2800-01-01T00:00:00Z: events after it are refused. */
-#define PR_EVENT_MAX_MS INT64_C(26192246400000)
-
-
-static int
-check_event(const promptly_event *ev, char *err, size_t errlen)
-{
-  if (pr_event_type_name(ev->type) == NULL) {
-    return pr_err(err, errlen, PROMPTLY_ENOTSUP, "unknown event type %d",
-                  (int)ev->type);
-  }
-  if (ev->ticket <= 0) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "ticket: must be a positive id, not %lld",
-                  (long long)ev->ticket);
-  }
-  if (ev->at_ms < 0) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "at: before 1970 (%lld ms)", (long long)ev->at_ms);
-  }
-  /* Calendars answer up to the year 2900; a ticket's clocks need room
-  ** after its events for targets of up to ten years. */
-  if (ev->at_ms >= PR_EVENT_MAX_MS) {
-    char iso[PR_ISO_LEN];
-    pr_iso_format(ev->at_ms, iso);
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "at: %s is after the year 2800", iso);
-  }
-  if (ev->n_attrs > PR_MAX_ATTRS || (ev->n_attrs > 0 && ev->attrs == NULL)) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "attrs: %u pairs (at most %d, and not NULL)",
-                  (unsigned)ev->n_attrs, PR_MAX_ATTRS);
-  }
-  for (uint32_t i = 0; i < ev->n_attrs; i++) {
-    int rc = check_attr(&ev->attrs[i], i, err, errlen);
-    if (rc != PROMPTLY_OK) {
-      return rc;
-    }
-    for (uint32_t j = 0; j < i; j++) {
-      if (strcmp(ev->attrs[i].name, ev->attrs[j].name) == 0) {
-        return pr_err(err, errlen, PROMPTLY_EINVAL, "attr '%s': given twice",
-                      ev->attrs[i].name);
-      }
-    }
-  }
-  const char *need = NULL;
-  if (ev->type == PROMPTLY_EV_STATUS) {
-    need = "status";
-  } else if (ev->type == PROMPTLY_EV_PRIORITY) {
-    need = "priority";
-  }
-  if (need != NULL) {
-    uint32_t i = 0;
-    while (i < ev->n_attrs && strcmp(ev->attrs[i].name, need) != 0) {
-      i++;
-    }
-    if (i == ev->n_attrs || ev->attrs[i].value[0] == '\0') {
-      return pr_err(err, errlen, PROMPTLY_EINVAL,
-                    "a %s event needs the attr '%s'",
-                    pr_event_type_name(ev->type), need);
-    }
-  }
-  return PROMPTLY_OK;
-}
-
-
-/* One allocation per event: header, pairs, then the strings. */
-static pr_qevent *
-copy_event(const promptly_event *ev, const char *source)
-{
-  size_t strings = strlen(source) + 1;
-  for (uint32_t i = 0; i < ev->n_attrs; i++) {
-    strings += strlen(ev->attrs[i].name) + strlen(ev->attrs[i].value) + 2;
-  }
-  size_t size = sizeof(pr_qevent) + ev->n_attrs * sizeof(pr_kv) + strings;
-  if (size > PR_MAX_EVENT) {
-    return NULL;
-  }
-  pr_qevent *q = malloc(size);
-  if (q == NULL) {
-    return NULL;
-  }
-  q->next = NULL;
-  q->type = ev->type;
-  q->ticket = ev->ticket;
-  q->at_ms = ev->at_ms;
-  q->n = ev->n_attrs;
-  char *s = (char *)&q->attrs[q->n];
-  size_t len = strlen(source) + 1;
-  memcpy(s, source, len);
-  q->source = s;
-  s += len;
-  for (uint32_t i = 0; i < q->n; i++) {
-    len = strlen(ev->attrs[i].name) + 1;
-    memcpy(s, ev->attrs[i].name, len);
-    q->attrs[i].name = s;
-    s += len;
-    len = strlen(ev->attrs[i].value) + 1;
-    memcpy(s, ev->attrs[i].value, len);
-    q->attrs[i].value = s;
-    s += len;
-  }
-  return q;
-}
-
-
-int
-pr_core_submit(promptly *p, const promptly_event *ev, char *err,
-               size_t errlen)
-{
-  int rc = check_event(ev, err, errlen);
-  if (rc != PROMPTLY_OK) {
-    return rc;
-  }
-  const char *source = ev->source != NULL ? ev->source : "";
-  if (strlen(source) > 256 || !g_utf8_validate(source, -1, NULL)) {
-    return pr_err(err, errlen, PROMPTLY_EINVAL,
-                  "source: not a short UTF-8 string");
-  }
-  pr_qevent *q = copy_event(ev, source);
-  if (q == NULL) {
-    return pr_err(err, errlen, PROMPTLY_ENOMEM,
-                  "event too large or out of memory");
-  }
-  uv_mutex_lock(&p->qlock);
-  if (p->qtail != NULL) {
-    p->qtail->next = q;
-  } else {
-    p->qhead = q;
-  }
-  p->qtail = q;
-  uv_mutex_unlock(&p->qlock);
-  uv_async_send(&p->wakeup);
-  return PROMPTLY_OK;
-}
-
 
 /* --- Running -------------------------------------------------------------- */
 
-static int
-enter(promptly *p)
+int
+core_enter(promptly *p)
 {
   int expected = 0;
   return atomic_compare_exchange_strong(&p->busy, &expected, 1)
@@ -2135,8 +1171,8 @@ enter(promptly *p)
 }
 
 
-static void
-leave(promptly *p)
+void
+core_leave(promptly *p)
 {
   atomic_store(&p->busy, 0);
 }
@@ -2152,7 +1188,7 @@ pr_core_run(promptly *p, int32_t mode)
   case PROMPTLY_RUN_NOWAIT: m = UV_RUN_NOWAIT; break;
   default: return PROMPTLY_EINVAL;
   }
-  if (enter(p) != PROMPTLY_OK) {
+  if (core_enter(p) != PROMPTLY_OK) {
     return PROMPTLY_ESTATE;
   }
   /* A host clock may stand still and then jump (a host that holds time
@@ -2161,13 +1197,13 @@ pr_core_run(promptly *p, int32_t mode)
   ** events queued first: one of them may be what held the clock back (a
   ** reply made before the due), and must count before the due fires. */
   if (!p->virtual_time && p->host.now_ms != NULL) {
-    drain_live(p);
+    core_drain_live(p);
   }
   uv_run(&p->loop, m);
   uv_mutex_lock(&p->qlock);
   int pending = p->qhead != NULL;
   uv_mutex_unlock(&p->qlock);
-  leave(p);
+  core_leave(p);
   return pending;
 }
 
@@ -2184,7 +1220,7 @@ pr_core_stop(promptly *p)
 int
 pr_core_advance(promptly *p, int64_t t_ms)
 {
-  if (enter(p) != PROMPTLY_OK) {
+  if (core_enter(p) != PROMPTLY_OK) {
     return PROMPTLY_ESTATE;
   }
   if (!p->virtual_time) {
@@ -2193,13 +1229,13 @@ pr_core_advance(promptly *p, int64_t t_ms)
     uv_timer_stop(&p->timer);
   }
   if (t_ms < p->vnow_ms) {
-    leave(p);
+    core_leave(p);
     return PROMPTLY_ERANGE;
   }
   /* Events and deadlines up to t, in time order; the events at an instant
   ** come before the deadlines at that instant (a reply at the due itself
   ** is in time).  Events not yet due wait. */
-  pr_qevent *list = queue_take_all(p);
+  pr_qevent *list = core_queue_take_all(p);
   for (;;) {
     const pr_deadline *d = pr_deadlines_peek(&p->deadlines);
     int64_t ev_at = 0;
@@ -2213,7 +1249,7 @@ pr_core_advance(promptly *p, int64_t t_ms)
       if (ev_at > p->vnow_ms) {
         p->vnow_ms = ev_at;
       }
-      handle_event(p, ev, ev_at);
+      core_handle_event(p, ev, ev_at);
       free(ev);
     } else if (d != NULL && d->at_ms <= t_ms) {
       pr_deadline due;
@@ -2221,17 +1257,16 @@ pr_core_advance(promptly *p, int64_t t_ms)
       if (due.at_ms > p->vnow_ms) {
         p->vnow_ms = due.at_ms;
       }
-      fire(p, &due);
+      core_fire(p, &due);
     } else {
       break;
     }
   }
-  queue_put_back(p, list);
+  core_queue_put_back(p, list);
   p->vnow_ms = t_ms;
-  leave(p);
+  core_leave(p);
   return PROMPTLY_OK;
 }
-
 
 /* --- Open and close -------------------------------------------------------- */
 
@@ -2251,7 +1286,7 @@ free_instance(promptly *p)
   pr_buf_free(&p->attrs_buf);
   pr_sla_evts_free(&p->events);
   free(p->gone);
-  free_list(p->qhead);
+  core_free_list(p->qhead);
   pr_tickets_free(&p->tickets);
   pr_deadlines_free(&p->deadlines);
   pr_rules_free(p->rules);
@@ -2299,7 +1334,7 @@ open_instance(const promptly_host *host, size_t host_size,
   if ((uv = uv_mutex_init(&p->qlock)) != 0) {
     goto fail_loop;
   }
-  if ((uv = uv_async_init(&p->loop, &p->wakeup, on_wakeup)) != 0) {
+  if ((uv = uv_async_init(&p->loop, &p->wakeup, core_on_wakeup)) != 0) {
     goto fail_mutex;
   }
   p->wakeup.data = p;
@@ -2354,7 +1389,7 @@ pr_core_open_unwatched(const promptly_host *host, size_t host_size,
 int
 pr_core_close(promptly *p)
 {
-  if (enter(p) != PROMPTLY_OK) {
+  if (core_enter(p) != PROMPTLY_OK) {
     return PROMPTLY_ESTATE;
   }
   uv_walk(&p->loop, close_one, NULL);
