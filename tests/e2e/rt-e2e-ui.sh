@@ -273,6 +273,17 @@ ui_checks() {
     else
       fail "#$TS History rows: $rs (want one '$want_b', an at-risk row naming line $l_75, no separate notify row); History page has it: $(grep -cF "$want_b" <<<"$hs")"
     fi
+    # The row keeps its instant in UTC; the page shows it as RT shows
+    # every time, in the agent's zone ($zone) and RT's date format.
+    local risk_utc risk_local
+    risk_utc=$(tr ';' '\n' <<<"$rs" | sed -n 's/^SLA first response at risk, due \([0-9-]* [0-9:]*\) UTC.*/\1/p' | head -1)
+    risk_local=$(TZ=$zone date -d "$risk_utc UTC" '+%a %b %d %H:%M:%S %Y' 2>/dev/null || true)
+    if [[ -n "$risk_utc" && -n "$risk_local" ]] &&
+       grep -qF "SLA first response at risk, due $risk_local (20-sla.lua:$l_75)" <<<"$hs"; then
+      pass "#$TS History page: the at-risk row's due in the agent's zone, '$risk_local' ($zone; stored as $risk_utc UTC)"
+    else
+      fail "#$TS History page: want the at-risk due '$risk_local' ($zone, from $risk_utc UTC); page: $(grep 'at risk' <<<"$hs" | head -1)"
+    fi
     local want_r="SLA first response resumed; resolution resumed (20-sla.lua:$l_wait)"
     if [[ "$rp" =~ \;SLA\ first\ response\ paused,\ [0-9]+s\ left\;\ resolution\ paused,\ [0-9hm\ ]+\ left\ \(20-sla.lua:$l_wait\)\;SLA\ first\ response\ resumed\;\ resolution\ resumed\ \(20-sla.lua:$l_wait\)\;SLA\ first\ response\ paused,.*\(20-sla.lua:$l_stall\)\; ]] &&
        grep -qF "$want_r" <<<"$hp"; then
