@@ -22,6 +22,8 @@
 #     rewritten, no action key twice), rt-promptly going on within 2 s of
 #     the database's return;
 #   - SIGKILL of rt-promptly under load: the same;
+#   - SIGKILL after a breach, restarted while a reply is held open (its
+#     clock starts behind the breach it wrote): nothing set back;
 #   - two daemons: the second waits as a standby while the first holds the
 #     database lock, and takes over when the first is killed.
 #
@@ -279,6 +281,51 @@ sleep 4
 touch "$WORK/stop.kill"
 wait "${PIDS[@]}"
 check_load kill "SIGKILL of rt-promptly under load"
+
+# --- 5b. A restart while a transaction is held open: nothing set back ------
+# #TK breached before the restart.  A reply held open across the restart
+# takes the newest transaction id: the restarted daemon cannot know its
+# Created, so its clock starts at the Created of the newest visible row
+# (the breach's History row) minus a second, which may be before the
+# breach it wrote.  Its replay must not write the older state (on_track)
+# over the breach, nor the breach again once the reply commits.
+TK=$(create_ticket "shortclock: breached before a restart" "10 s first response")
+hold "$WORK/hold-restart.out" reply - 15 "$WORK/go.restart"
+HOLD_PID=$!
+wait_for 180 ready "$WORK/hold-restart.out" || true
+tk_breached() { [[ "$(cf_of "$TK" "SLA Status")" == breached ]] && keys_of "$TK" | grep -q '100%'; }
+if wait_for 40 tk_breached; then
+  sleep 2   # its History row and actions are in
+  MARK=$(write_mark)
+  R0=$(replays)
+  HELD0=$(grep -c "ticket $TK: its fields wait for the clock" "$DLOG" || true)
+  stop_daemon KILL
+  echo "$TR" >"$WORK/go.restart"
+  replied_restart() { grep -q replied "$WORK/hold-restart.out" 2>/dev/null; }
+  if wait_for 30 replied_restart; then
+    start_daemon
+    wait_for 60 replays_at_least $((R0 + 1)) || true
+    AWAITED=$(grep 'replayed .* events' "$DLOG" | tail -1 | sed -n 's/.*; \([0-9]*\) awaited).*/\1/p')
+    wait "$HOLD_PID" || true
+    sleep 3   # the reply is read, the clock passes the commit
+    HELD=$(( $(grep -c "ticket $TK: its fields wait for the clock" "$DLOG" || true) - HELD0 ))
+    REW=$(rewrites_since "$MARK")
+    if grep -q committed "$WORK/hold-restart.out" && [[ -z "$REW" ]] &&
+       [[ "$(cf_of "$TK" "SLA Status")" == breached ]]; then
+      pass "restart with a reply held open ($AWAITED id awaited at the replay): #$TK stays breached, nothing set back or written twice ($([[ $HELD -gt 0 ]] && echo "its fields waited for the clock: $(grep "ticket $TK: its fields wait" "$DLOG" | tail -1 | sed 's/.*info: //')" || echo "the clock started past its breach"))"
+    else
+      fail "restart with a reply held open ($AWAITED awaited): #$TK SLA Status '$(cf_of "$TK" "SLA Status")', want breached; rewrites: $(tr '\n' ' ' <<<"$REW") ($(tail -2 "$WORK/hold.log" | tr '\n' ' '))"
+    fi
+  else
+    fail "RT's Perl API did not reply to #$TR in a held transaction: $(tail -3 "$WORK/hold.log" | tr '\n' ' ')"
+    start_daemon
+    wait_for 60 replays_at_least $((R0 + 1)) || true
+  fi
+else
+  fail "#$TK did not breach within 40 s (SLA Status '$(cf_of "$TK" "SLA Status")')"
+  echo "$TR" >"$WORK/go.restart"
+  wait "$HOLD_PID" || true
+fi
 
 # --- 6. Two daemons: one active, one standby -------------------------------------
 
