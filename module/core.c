@@ -1116,7 +1116,9 @@ core_fire(promptly *p, const pr_deadline *d)
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "deadline");
   }
+  p->ev_firing = 1;
   settle(p, t, &acts, d->at_ms);
+  p->ev_firing = 0;
   pr_sla_actions_free(&acts);
 }
 

@@ -233,7 +233,10 @@ typedef struct promptly_host {
 **               "paused" | "resumed"  a metric's clock stopped or ran
 **                           again (not a clock that ended)
 **               "at_risk"   the ticket turned at risk: the running metric
-**                           past its at-risk share, due first
+**                           past its at-risk share, due first; and a
+**                           metric reaching its share while the ticket
+**                           is at risk or breached already (another
+**                           metric's turn): one per metric and cycle
 **               "breached"  a metric went past its target
 **               "met"       a metric was met in time (one met late stays
 **                           breached: its breach was the news)

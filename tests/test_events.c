@@ -187,6 +187,36 @@ test_events_breach_with_its_notifies_is_one_event(void **state)
 }
 
 
+/* Each metric's turn at risk is its own event, also when the ticket is
+** at risk or breached already: created at 09:00 with a 30-minute first
+** response and a 2-hour resolution (line 2, no step, no at_risk
+** declared), the first response is at risk at 09:22:30 (75%) and breached
+** at 09:30, and the resolution, with the ticket breached, at risk at
+** 10:30 (75% of 2 h), due 11:00. */
+static void
+test_events_each_metric_at_risk(void **state)
+{
+  (void)state;
+  ev_host h;
+  promptly *p = open_with(&h,
+    "-- test_events.c: two metrics, no step.\n"
+    "policy \"fast\" { first_response = \"30m\", resolution = \"2h\" }\n");
+  submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
+  assert_int_equal(api.advance(p, T0 + 100 * MIN), PROMPTLY_OK);
+  static const char *const want[] = {
+    APPLIED("2026-11-16T09:00:00Z", "2"),
+    CLOCK("at_risk", "2026-11-16T09:22:30Z", "first_response", "2",
+          Q("2026-11-16T09:30:00Z")),
+    CLOCK("breached", "2026-11-16T09:30:00Z", "first_response", "2",
+          Q("2026-11-16T09:30:00Z")),
+    CLOCK("at_risk", "2026-11-16T10:30:00Z", "resolution", "2",
+          Q("2026-11-16T11:00:00Z")),
+  };
+  expect_lines(&h, want, 4);
+  close_host(&h, p);
+}
+
+
 /* On hold at 09:10 pauses both clocks (line 3), open at 09:20 resumes
 ** them (line 3 still: what had paused them) with the dues moved by the
 ** 10 minutes paused, an agent reply at 09:25 meets the first response
@@ -309,6 +339,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_events_breach_with_its_notifies_is_one_event),
+    cmocka_unit_test(test_events_each_metric_at_risk),
     cmocka_unit_test(test_events_pause_resume_met),
     cmocka_unit_test(test_events_exception_applied_and_undone),
     cmocka_unit_test(test_events_held_notify),
