@@ -374,6 +374,38 @@ LUA
   fi
   rm -f "$RULES/60-ui-notify.lua"
 
+  # --- 5b. Each metric's turn at risk has its row -----------------------------
+  # A 4 s first response and a 16 s resolution: the first response is at
+  # risk at 3 s (75%) and breached at 4 s; the resolution turns at risk at
+  # 12 s with the ticket breached already (its status stays 'breached'),
+  # and that turn gets its own at-risk row, with the 75% note of the same
+  # change, as the first response's did.
+  cat >"$RULES/61-ui-twoclocks.lua" <<'LUA'
+-- rt-e2e-ui.sh: two metrics that turn at risk one after the other.
+policy "twoclocks" { words = { "twoclocks" }, calendar = "e2e-always",
+  first_response = "4s", resolution = "16s" }
+LUA
+  chown www-data "$RULES/61-ui-twoclocks.lua" 2>/dev/null || true
+  wait_for 5 ui_reloaded "$(grep -c 'rules reloaded from' "$DLOG" || true)" || sleep 1.5
+  local TW rw
+  TW=$(create_ticket "UI check: twoclocks" "Two clocks at risk in turn")
+  tw_done() { [[ "$(cf_of "$TW" "SLA Resolution State")" == breached ]]; }
+  wait_for 40 tw_done || true
+  sleep 1
+  rw=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+            AND ObjectId = $TW AND Creator = $PROMPTLY_UID AND Type = 'SLA' ORDER BY id")
+  local risk_fr risk_res step75
+  risk_fr=$(grep -cE "^SLA first response at risk, due [0-9: -]+ UTC \(20-sla.lua:$l_75\); note added$" <<<"$rw" || true)
+  risk_res=$(grep -cE "^SLA resolution at risk, due [0-9: -]+ UTC \(20-sla.lua:$l_75\); note added$" <<<"$rw" || true)
+  step75=$(grep -c "^SLA resolution 75%" <<<"$rw" || true)
+  if [[ $risk_fr == 1 && $risk_res == 1 && $step75 == 0 ]] &&
+     grep -q "^SLA resolution breached" <<<"$rw"; then
+    pass "#$TW: each metric's turn at risk has one row, the resolution's with the ticket breached already: $(grep '^SLA resolution at risk' <<<"$rw")"
+  else
+    fail "#$TW: want one at-risk row per metric (first response $risk_fr, resolution $risk_res) and no 'resolution 75%' step row ($step75); rows: $(tr '\n' '|' <<<"$rw")"
+  fi
+  rm -f "$RULES/61-ui-twoclocks.lua"
+
   # --- 6. Saved searches, the home-page portlet, the admin page -----------------
   local searches
   searches=$(sql "SELECT Description FROM Attributes WHERE Name = 'SavedSearch'
