@@ -266,7 +266,9 @@ void
 core_acts_init(promptly *p, pr_sla_actions *a)
 {
   pr_sla_actions_init(a);
-  a->want_records = p->host.record != NULL || p->host.trace != NULL;
+  /* The SLA events read the ended cycles too (met_late). */
+  a->want_records = p->host.record != NULL || p->host.trace != NULL ||
+                    p->host.sla_event != NULL;
   a->attrs = attrs_at;
   a->attrs_ud = p;
   a->deadline = deadline_of;

@@ -335,6 +335,31 @@ core_events_emit(promptly *p, const pr_ticket *t)
   }
 }
 
+/* A cycle that ended breached (answered, resolved late) is met late:
+** its event at the end, due the instant it breached (the breached_at the
+** host holds).  Open cycles are not ended records: none for them. */
+static void
+met_late_event(promptly *p, const pr_ticket *t, const pr_sla_record *r)
+{
+  const pr_sla_set *s = core_sla_set(p);
+  pr_sla_clock_info ci;
+  if (strcmp(r->outcome, "breached") != 0 || r->metric >= s->n_metrics ||
+      pr_sla_clock_info_at(t->sla, s, r->metric, r->at_ms, &ci) !=
+        PROMPTLY_OK) {
+    return;
+  }
+  char buf[PR_ISO_LEN];
+  const char *due =
+    pr_fields_get(&t->written, s->metrics[r->metric].breached_field, buf);
+  pr_sla_evt *ev = core_event_add(p, t, PR_SLA_EVK_MET_LATE, r->at_ms,
+                                  s->metrics[r->metric].name, r->cycle,
+                                  pr_rules_policy_site(p->rules, ci.policy));
+  if (ev != NULL) {
+    pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci.policy);
+    pr_sla_evt_put(ev->due, sizeof(ev->due), due ? due : "");
+  }
+}
+
 /* Hand the actions that became due to the host, in order. */
 void
 core_carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
@@ -402,6 +427,10 @@ core_carry_out(promptly *p, pr_ticket *t, pr_sla_actions *acts)
           a->threshold, (unsigned)a->cycle, a->name, iso, a->key);
   }
   pr_sla_actions_clear(acts);
+  for (uint32_t i = 0; core_events_on(p) && t->sla != NULL && i < acts->n_recs;
+       i++) {
+    met_late_event(p, t, &acts->recs[i]);
+  }
   core_hand_records(p, t, acts);
 }
 

@@ -246,6 +246,9 @@ typedef struct promptly_host {
 **                           same change (then its actions are that
 **                           event's), or one held for quiet hours and
 **                           delivered now (reached_at)
+**               "met_late"  a breached cycle ended: answered or resolved
+**                           late (due: the instant it breached); a host
+**                           ignores an event kind it does not know
 **   at          the instant, "2026-11-16T07:42:00Z" (the form of records)
 **   metric      the metric, "wait" for a wait timer, null for applied,
 **               policy and exceptions
@@ -278,11 +281,11 @@ typedef struct promptly_host {
 ** The events of one change come in the order of the event list above.
 ** Those that fields show (applied, policy, at_risk, paused, resumed,
 ** breached, met) come once write_fields accepted those fields (a refused
-** write repeats them with the next change); steps and exceptions come
-** with the change that made them.  A replay of the same events under the
-** same rules gives the same events: a host that replays after a restart
-** tells the new ones by what it shows already (its fields, the keys it
-** carried out). */
+** write repeats them with the next change); steps, exceptions and
+** met_late come with the change that made them.  A replay of the same
+** events under the same rules gives the same events: a host that replays
+** after a restart tells the new ones by what it shows already (its
+** fields, the keys it carried out, its rows). */
 
 /* The ABI version the module was built with (PROMPTLY_ABI_VERSION). */
 PROMPTLY_API uint32_t promptly_abi_version(void);

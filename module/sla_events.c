@@ -21,7 +21,7 @@
 
 static const char *const kind_names[PR_SLA_EVK_COUNT] = {
   "applied", "policy", "exception", "exception_undone", "paused", "resumed",
-  "at_risk", "breached", "met", "step",
+  "at_risk", "breached", "met", "step", "met_late",
 };
 
 

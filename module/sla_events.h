@@ -29,7 +29,8 @@
 #define PR_SLA_EVK_BREACHED         7
 #define PR_SLA_EVK_MET              8
 #define PR_SLA_EVK_STEP             9  /* a ladder step or wait timer */
-#define PR_SLA_EVK_COUNT           10
+#define PR_SLA_EVK_MET_LATE        10  /* a breached cycle ended (answered) */
+#define PR_SLA_EVK_COUNT           11
 
 typedef struct pr_sla_evt {
   int32_t kind;                 /* PR_SLA_EVK_* */

@@ -217,6 +217,34 @@ test_events_each_metric_at_risk(void **state)
 }
 
 
+/* An answer after the breach is news too: created at 09:00 with a
+** 30-minute first response (line 2), breached at 09:30, the agent's reply
+** at 09:40 meets it late: "met_late" at 09:40, due the 09:30 it breached.
+** Its state stays breached (no "met"). */
+static void
+test_events_met_late(void **state)
+{
+  (void)state;
+  ev_host h;
+  promptly *p = open_with(&h,
+    "-- test_events.c: a late answer.\n"
+    "policy \"fast\" { first_response = \"30m\", resolution = \"8h\" }\n");
+  submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
+  submit(p, PROMPTLY_EV_REPLY_AGENT, T0 + 40 * MIN, NULL, NULL);
+  static const char *const want[] = {
+    APPLIED("2026-11-16T09:00:00Z", "2"),
+    CLOCK("at_risk", "2026-11-16T09:22:30Z", "first_response", "2",
+          Q("2026-11-16T09:30:00Z")),
+    CLOCK("breached", "2026-11-16T09:30:00Z", "first_response", "2",
+          Q("2026-11-16T09:30:00Z")),
+    CLOCK("met_late", "2026-11-16T09:40:00Z", "first_response", "2",
+          Q("2026-11-16T09:30:00Z")),
+  };
+  expect_lines(&h, want, 4);
+  close_host(&h, p);
+}
+
+
 /* On hold at 09:10 pauses both clocks (line 3), open at 09:20 resumes
 ** them (line 3 still: what had paused them) with the dues moved by the
 ** 10 minutes paused, an agent reply at 09:25 meets the first response
@@ -340,6 +368,7 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_events_breach_with_its_notifies_is_one_event),
     cmocka_unit_test(test_events_each_metric_at_risk),
+    cmocka_unit_test(test_events_met_late),
     cmocka_unit_test(test_events_pause_resume_met),
     cmocka_unit_test(test_events_exception_applied_and_undone),
     cmocka_unit_test(test_events_held_notify),

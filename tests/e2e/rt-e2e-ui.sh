@@ -374,12 +374,14 @@ LUA
   fi
   rm -f "$RULES/60-ui-notify.lua"
 
-  # --- 5b. Each metric's turn at risk has its row -----------------------------
+  # --- 5b. Each metric's turn at risk has its row; a late answer too -------
   # A 4 s first response and a 16 s resolution: the first response is at
-  # risk at 3 s (75%) and breached at 4 s; the resolution turns at risk at
-  # 12 s with the ticket breached already (its status stays 'breached'),
-  # and that turn gets its own at-risk row, with the 75% note of the same
-  # change, as the first response's did.
+  # risk at 3 s (75%) and breached at 4 s; the agent answers after that:
+  # one row "met late", overdue by the reply's Created minus the breach
+  # (created + 4 s); the resolution turns at risk at 12 s with the ticket
+  # breached already (its status stays 'breached'), and that turn gets its
+  # own at-risk row, with the 75% note of the same change, as the first
+  # response's did.
   cat >"$RULES/61-ui-twoclocks.lua" <<'LUA'
 -- rt-e2e-ui.sh: two metrics that turn at risk one after the other.
 policy "twoclocks" { words = { "twoclocks" }, calendar = "e2e-always",
@@ -389,6 +391,9 @@ LUA
   wait_for 5 ui_reloaded "$(grep -c 'rules reloaded from' "$DLOG" || true)" || sleep 1.5
   local TW rw
   TW=$(create_ticket "UI check: twoclocks" "Two clocks at risk in turn")
+  tw_fr_breached() { [[ "$(cf_of "$TW" "SLA First Response State")" == breached ]]; }
+  wait_for 15 tw_fr_breached || true
+  rest POST "/ticket/$TW/correspond" '{"Content":"Sorry, late.","ContentType":"text/plain"}' >/dev/null
   tw_done() { [[ "$(cf_of "$TW" "SLA Resolution State")" == breached ]]; }
   wait_for 40 tw_done || true
   sleep 1
@@ -403,6 +408,17 @@ LUA
     pass "#$TW: each metric's turn at risk has one row, the resolution's with the ticket breached already: $(grep '^SLA resolution at risk' <<<"$rw")"
   else
     fail "#$TW: want one at-risk row per metric (first response $risk_fr, resolution $risk_res) and no 'resolution 75%' step row ($step75); rows: $(tr '\n' '|' <<<"$rw")"
+  fi
+  local late want_late
+  late=$(( $(epoch_of "$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket'
+                              AND ObjectId = $TW AND Type = 'Correspond'")") -
+           $(epoch_of "$(sql "SELECT Created FROM Tickets WHERE id = $TW")") - 4 ))
+  want_late="SLA first response met late, ${late}s overdue (61-ui-twoclocks.lua:2)"
+  if [[ $(grep -cxF "$want_late" <<<"$rw" || true) == 1 ]] &&
+     ! grep -q "^SLA first response met (" <<<"$rw"; then
+    pass "#$TW answered after its breach: one row '$want_late'"
+  else
+    fail "#$TW answered after its breach: want one row '$want_late' and no 'met' row; rows: $(tr '\n' '|' <<<"$rw")"
   fi
   rm -f "$RULES/61-ui-twoclocks.lua"
 
