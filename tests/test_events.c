@@ -187,6 +187,16 @@ test_events_breach_with_its_notifies_is_one_event(void **state)
 }
 
 
+/* A ticket created at 09:00 under the policy "fast" of line 2 (a 30-minute
+** first response, no step): applied, at risk at 09:22:30 (75%), breached
+** at 09:30. */
+#define FAST_0900_TO_BREACH                                                 \
+  APPLIED("2026-11-16T09:00:00Z", "2"),                                     \
+    CLOCK("at_risk", "2026-11-16T09:22:30Z", "first_response", "2",         \
+          Q("2026-11-16T09:30:00Z")),                                       \
+    CLOCK("breached", "2026-11-16T09:30:00Z", "first_response", "2",        \
+          Q("2026-11-16T09:30:00Z"))
+
 /* Each metric's turn at risk is its own event, also when the ticket is
 ** at risk or breached already: created at 09:00 with a 30-minute first
 ** response and a 2-hour resolution (line 2, no step, no at_risk
@@ -204,11 +214,7 @@ test_events_each_metric_at_risk(void **state)
   submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
   assert_int_equal(api.advance(p, T0 + 100 * MIN), PROMPTLY_OK);
   static const char *const want[] = {
-    APPLIED("2026-11-16T09:00:00Z", "2"),
-    CLOCK("at_risk", "2026-11-16T09:22:30Z", "first_response", "2",
-          Q("2026-11-16T09:30:00Z")),
-    CLOCK("breached", "2026-11-16T09:30:00Z", "first_response", "2",
-          Q("2026-11-16T09:30:00Z")),
+    FAST_0900_TO_BREACH,
     CLOCK("at_risk", "2026-11-16T10:30:00Z", "resolution", "2",
           Q("2026-11-16T11:00:00Z")),
   };
@@ -232,11 +238,7 @@ test_events_met_late(void **state)
   submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
   submit(p, PROMPTLY_EV_REPLY_AGENT, T0 + 40 * MIN, NULL, NULL);
   static const char *const want[] = {
-    APPLIED("2026-11-16T09:00:00Z", "2"),
-    CLOCK("at_risk", "2026-11-16T09:22:30Z", "first_response", "2",
-          Q("2026-11-16T09:30:00Z")),
-    CLOCK("breached", "2026-11-16T09:30:00Z", "first_response", "2",
-          Q("2026-11-16T09:30:00Z")),
+    FAST_0900_TO_BREACH,
     CLOCK("met_late", "2026-11-16T09:40:00Z", "first_response", "2",
           Q("2026-11-16T09:30:00Z")),
   };
