@@ -1118,9 +1118,8 @@ core_fire(promptly *p, const pr_deadline *d)
   if (rc != PROMPTLY_OK) {
     sla_failed(p, t, rc, "deadline");
   }
-  p->ev_firing = 1;
+  core_at_risk_turns(p, t, d->at_ms);
   settle(p, t, &acts, d->at_ms);
-  p->ev_firing = 0;
   pr_sla_actions_free(&acts);
 }
 

@@ -70,7 +70,6 @@ struct promptly {
   pr_sla_evts events;
   char ev_status[64];
   uint32_t ev_holds;
-  int ev_firing;             /* 1 while core_fire settles its ticket */
 
   /* Tickets merged (into > 0) or deleted (into = 0), sorted by id, so that
   ** a later event for one is named for what it is. */
@@ -119,6 +118,7 @@ void core_events_emit(promptly *p, const pr_ticket *t);
 int core_events_on(const promptly *p);
 void core_hand_records(promptly *p, const pr_ticket *t, pr_sla_actions *acts);
 void core_publish(promptly *p, pr_ticket *t, int64_t at_ms);
+void core_at_risk_turns(promptly *p, const pr_ticket *t, int64_t at_ms);
 
 /* core_queue.c */
 void core_drain_live(promptly *p);

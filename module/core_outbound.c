@@ -196,11 +196,10 @@ at_risk_metric(promptly *p, const pr_ticket *t, int64_t at_ms,
   return best;
 }
 
-/* The at-risk event of metric m (ci: its clock at at_ms). */
+/* The at-risk event of metric m (ci: its clock at at_ms; due: its due). */
 static void
 at_risk_event(promptly *p, const pr_ticket *t, int64_t at_ms,
-              const pr_sla_fieldset *fs, uint32_t m,
-              const pr_sla_clock_info *ci)
+              const char *due, uint32_t m, const pr_sla_clock_info *ci)
 {
   const pr_sla_set *s = core_sla_set(p);
   const char *site = pr_rules_at_risk_site(p->rules);
@@ -211,8 +210,7 @@ at_risk_event(promptly *p, const pr_ticket *t, int64_t at_ms,
                                                               ci->policy));
   if (ev != NULL) {
     pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci->policy);
-    pr_sla_evt_put(ev->due, sizeof(ev->due),
-                   field_of(fs, s->metrics[m].due_field));
+    pr_sla_evt_put(ev->due, sizeof(ev->due), due);
   }
 }
 
@@ -228,33 +226,6 @@ has_at_risk(const promptly *p, const char *metric, uint32_t cycle)
     }
   }
   return 0;
-}
-
-/* At a deadline (at_ms its instant): a metric whose clock reaches its
-** at-risk share right then gets its at-risk event, also when the ticket
-** was at risk already (another metric), so that each metric's turn has
-** its row.  A ticket has one deadline entry, next strictly after the one
-** fired, so a turn fires once; the turn of the ticket's status names its
-** metric in field_event, and none comes twice in one change. */
-static void
-at_risk_turns(promptly *p, const pr_ticket *t, int64_t at_ms,
-              const pr_sla_fieldset *fs)
-{
-  const char *status = field_of(fs, "sla.status");
-  if (strcmp(status, "at_risk") != 0 && strcmp(status, "breached") != 0) {
-    return;  /* no metric is past its share */
-  }
-  const pr_sla_set *s = core_sla_set(p);
-  for (uint32_t m = 0; m < s->n_metrics; m++) {
-    pr_sla_clock_info ci;
-    if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK ||
-        strcmp(ci.state, "running") != 0 || ci.target_ms <= 0 ||
-        ci.elapsed_ms != ci.target_ms * pr_sla_at_risk(s, m) / 1000 ||
-        has_at_risk(p, s->metrics[m].name, ci.cycle)) {
-      continue;
-    }
-    at_risk_event(p, t, at_ms, fs, m, &ci);
-  }
 }
 
 /* The events a changed field shows (old: its value before, "" for none). */
@@ -282,7 +253,8 @@ field_event(promptly *p, const pr_ticket *t, int64_t at_ms,
     if (strcmp(new, "at_risk") == 0 &&
         (m = at_risk_metric(p, t, at_ms, &ci)) >= 0 &&
         !has_at_risk(p, s->metrics[m].name, ci.cycle)) {
-      at_risk_event(p, t, at_ms, fs, (uint32_t)m, &ci);
+      at_risk_event(p, t, at_ms, field_of(fs, s->metrics[m].due_field),
+                    (uint32_t)m, &ci);
     }
     return;
   }
@@ -322,6 +294,39 @@ field_event(promptly *p, const pr_ticket *t, int64_t at_ms,
     pr_sla_evt_put(ev->policy, sizeof(ev->policy), ci.policy);
     pr_sla_evt_put(ev->due, sizeof(ev->due),
                      field_of(fs, s->metrics[m].due_field));
+  }
+}
+
+
+/* At a deadline (at_ms its instant, the clocks fired up to it): a metric
+** whose clock reaches its at-risk share right then gets its at-risk
+** event, also when the ticket was at risk already (another metric), so
+** that each metric's turn has its event.  A ticket has one deadline
+** entry, next strictly after the one fired, so a turn comes once; the
+** turn of the ticket's status (field_event) skips a metric it has. */
+void
+core_at_risk_turns(promptly *p, const pr_ticket *t, int64_t at_ms)
+{
+  if (!core_events_on(p) || t->sla == NULL) {
+    return;
+  }
+  int excluded = 0;
+  (void)pr_sla_ticket_exception(t->sla, &excluded);
+  if (excluded) {
+    return;  /* an exception excludes it: its clocks count for nothing */
+  }
+  const pr_sla_set *s = core_sla_set(p);
+  for (uint32_t m = 0; m < s->n_metrics; m++) {
+    pr_sla_clock_info ci;
+    if (pr_sla_clock_info_at(t->sla, s, m, at_ms, &ci) != PROMPTLY_OK ||
+        strcmp(ci.state, "running") != 0 || ci.target_ms <= 0 ||
+        ci.elapsed_ms != ci.target_ms * pr_sla_at_risk(s, m) / 1000 ||
+        has_at_risk(p, s->metrics[m].name, ci.cycle)) {
+      continue;
+    }
+    char due[PR_ISO_LEN];
+    pr_iso_format(ci.due_at_ms, due);
+    at_risk_event(p, t, at_ms, due, m, &ci);
   }
 }
 
@@ -461,9 +466,6 @@ core_publish(promptly *p, pr_ticket *t, int64_t at_ms)
   pr_kv changed[PR_SLA_MAX_FIELDS];
   uint32_t k = pr_ticket_diff(t, fs.kv, fs.n, changed);
   if (k == 0) {
-    if (p->ev_firing && core_events_on(p) && t->sla != NULL) {
-      at_risk_turns(p, t, at_ms, &fs);
-    }
     return;
   }
   if (p->host.trace != NULL) {
@@ -493,9 +495,6 @@ core_publish(promptly *p, pr_ticket *t, int64_t at_ms)
     const char *old = pr_fields_get(&t->written, changed[j].name, buf);
     field_event(p, t, at_ms, &fs, changed[j].name, old ? old : "",
                 changed[j].value);
-  }
-  if (p->ev_firing && core_events_on(p) && t->sla != NULL) {
-    at_risk_turns(p, t, at_ms, &fs);
   }
   for (uint32_t j = 0; j < k; j++) {
     if (pr_fields_set(&t->written, changed[j].name, changed[j].value) != 0) {
