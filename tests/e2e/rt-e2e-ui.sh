@@ -380,7 +380,8 @@ LUA
   # A 4 s first response and a 16 s resolution: the first response is at
   # risk at 3 s (75%) and breached at 4 s; the agent answers after that:
   # one row "met late", overdue by the reply's Created minus the breach
-  # (created + 4 s); the resolution turns at risk at 12 s with the ticket
+  # (the Create transaction's Created + 4 s: the clock starts at that
+  # event; the ticket's own Created may be a second before it); the resolution turns at risk at 12 s with the ticket
   # breached already (its status stays 'breached'), and that turn gets its
   # own at-risk row, with the 75% note of the same change, as the first
   # response's did.
@@ -414,7 +415,8 @@ LUA
   local late want_late
   late=$(( $(epoch_of "$(sql "SELECT MIN(Created) FROM Transactions WHERE ObjectType = 'RT::Ticket'
                               AND ObjectId = $TW AND Type = 'Correspond'")") -
-           $(epoch_of "$(sql "SELECT Created FROM Tickets WHERE id = $TW")") - 4 ))
+           $(epoch_of "$(sql "SELECT Created FROM Transactions WHERE ObjectType = 'RT::Ticket'
+                              AND ObjectId = $TW AND Type = 'Create'")") - 4 ))
   want_late="SLA first response met late, ${late}s overdue (61-ui-twoclocks.lua:2)"
   if [[ $(grep -cxF "$want_late" <<<"$rw" || true) == 1 ]] &&
      ! grep -q "^SLA first response met (" <<<"$rw"; then
