@@ -580,12 +580,13 @@ attr_edges(promptly *p, pr_ticket *t, const pr_sla_attr_state *before,
 /* Which pause conditions hold on the ticket's attributes now (a failing
 ** `when` is logged with the ticket and counts as not holding). */
 static uint32_t
-eval_conditions(promptly *p, const pr_ticket *t, const char *source)
+eval_conditions(promptly *p, pr_ticket *t, const char *source)
 {
-  uint32_t holds = 0;
+  uint32_t holds = 0, first = 0;
   char err[512];
   int rc = pr_rules_conditions(p->rules, t->id, t->attrs.kv, t->attrs.n,
-                               &holds, err, sizeof(err));
+                               &holds, &first, err, sizeof(err));
+  t->cond_first = first <= 255 ? (uint8_t)first : 0;
   if (rc != PROMPTLY_OK) {
     core_log(p, PROMPTLY_LOG_ERROR, "%s (ticket %lld%s%s)%s", err,
              (long long)t->id, *source ? ", " : "", source,
@@ -1000,6 +1001,7 @@ rebind_one(pr_ticket *t, void *ud)
 {
   rebind_ctx *c = ud;
   promptly *p = c->p;
+  t->cond_first = 0;  /* an index into the rules before the reload */
   core_events_begin(p, t);
   leave_old_rules(p, t, c);
   if (t->sla != NULL) {

@@ -70,6 +70,7 @@ struct promptly {
   pr_sla_evts events;
   char ev_status[64];
   uint32_t ev_holds;
+  uint32_t ev_cond_first;
 
   /* Tickets merged (into > 0) or deleted (into = 0), sorted by id, so that
   ** a later event for one is named for what it is. */

@@ -161,6 +161,7 @@ core_events_begin(promptly *p, const pr_ticket *t)
   pr_sla_evt_put(p->ev_status, sizeof(p->ev_status),
                    pr_kvset_get(&t->attrs, "status"));
   p->ev_holds = t->sla != NULL ? pr_sla_ticket_conditions(t->sla) : 0;
+  p->ev_cond_first = t->cond_first;
 }
 
 
@@ -284,9 +285,10 @@ field_event(promptly *p, const pr_ticket *t, int64_t at_ms,
   const char *site =
     kind == PR_SLA_EVK_PAUSED
       ? pr_rules_pause_site(p->rules, pr_kvset_get(&t->attrs, "status"),
-                            pr_sla_ticket_conditions(t->sla))
+                            pr_sla_ticket_conditions(t->sla), t->cond_first)
     : kind == PR_SLA_EVK_RESUMED
-      ? pr_rules_pause_site(p->rules, p->ev_status, p->ev_holds)
+      ? pr_rules_pause_site(p->rules, p->ev_status, p->ev_holds,
+                            p->ev_cond_first)
       : pr_rules_policy_site(p->rules, ci.policy);
   pr_sla_evt *ev = core_event_add(p, t, kind, at_ms, s->metrics[m].name,
                                ci.cycle, site);

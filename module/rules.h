@@ -194,10 +194,14 @@ int pr_rules_has_conditions(const pr_rules *r);
 ** customer_wait's) in *holds (sla.h).  Attributes and the `when` table
 ** are those of pr_rules_priority.  A `when` that fails counts as not
 ** holding: *holds is set all the same, and ERULE is returned with the
-** first failure as "file:line: message" in err.  EINVAL, ENOMEM. */
+** first failure as "file:line: message" in err.  *first (unless NULL):
+** 1 + the index, in declaration order, of the first condition that holds
+** of the kind that decides (customer_wait when one of those holds, else
+** pause_on), 0 when none holds: pr_rules_pause_site names it.  EINVAL,
+** ENOMEM. */
 int pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
-                        size_t n_attrs, uint32_t *holds, char *err,
-                        size_t errlen);
+                        size_t n_attrs, uint32_t *holds, uint32_t *first,
+                        char *err, size_t errlen);
 
 /* An exception attribute (sla_exception, or an exception's attr) that
 ** holds a value naming no exception declared for it: *attr and *value
@@ -222,8 +226,9 @@ int pr_rules_exception_unknown(const pr_rules *r, const pr_kv *attrs,
 ** - pr_rules_exception_site: the exception of that name.
 ** - pr_rules_pause_site: the pause_on / customer_wait naming status
 **   (customer_wait when both do); else, with holds (PR_SLA_COND_* bits),
-**   the first declared condition of that kind (customer_wait when
-**   PR_SLA_COND_WAIT holds, else pause_on).
+**   the condition first (pr_rules_conditions) names when it is of that
+**   kind (customer_wait when PR_SLA_COND_WAIT holds, else pause_on),
+**   otherwise the first declared condition of that kind.
 ** - pr_rules_at_risk_site: the at_risk declaration. */
 const char *pr_rules_policy_site(const pr_rules *r, const char *policy);
 const char *pr_rules_threshold_site(const pr_rules *r, const char *metric,
@@ -231,7 +236,7 @@ const char *pr_rules_threshold_site(const pr_rules *r, const char *metric,
 const char *pr_rules_wait_site(const pr_rules *r, const char *label);
 const char *pr_rules_exception_site(const pr_rules *r, const char *name);
 const char *pr_rules_pause_site(const pr_rules *r, const char *status,
-                                uint32_t holds);
+                                uint32_t holds, uint32_t first);
 const char *pr_rules_at_risk_site(const pr_rules *r);
 
 #endif /* PR_RULES_H */

@@ -688,16 +688,21 @@ pr_rules_has_conditions(const pr_rules *r)
 
 int
 pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
-                    size_t n_attrs, uint32_t *holds, char *err,
-                    size_t errlen)
+                    size_t n_attrs, uint32_t *holds, uint32_t *first,
+                    char *err, size_t errlen)
 {
   if (r == NULL || holds == NULL || (attrs == NULL && n_attrs > 0)) {
     return pr_err(err, errlen, PROMPTLY_EINVAL, "rules: bad arguments");
   }
   *holds = 0;
+  if (first != NULL) {
+    *first = 0;
+  }
   if (r->n_pconds == 0) {
     return PROMPTLY_OK;
   }
+  /* The first holding condition of each kind (1 + index), wait first. */
+  uint32_t first_of[2] = {0, 0};
   rules_eval ev = {
     .r = r, .ticket = ticket, .attrs = attrs, .n_attrs = n_attrs,
     .hits = NULL, .next = 0, .matched = -1,
@@ -720,6 +725,9 @@ pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
     uint32_t bit = pc->customer_wait ? PR_SLA_COND_WAIT : PR_SLA_COND_PAUSE;
     if (pc->m.when_ref == LUA_NOREF) {
       *holds |= bit;
+      if (first_of[pc->customer_wait != 0] == 0) {
+        first_of[pc->customer_wait != 0] = (uint32_t)i + 1;
+      }
       continue;
     }
     ev.cand[ev.n_cand] = (uint32_t)i;
@@ -747,9 +755,15 @@ pr_rules_conditions(pr_rules *r, int64_t ticket, const pr_kv *attrs,
   }
   for (size_t i = 0; i < ev.n_cand; i++) {
     if (ev.need[i]) {
-      *holds |= r->pconds[ev.cand[i]].customer_wait ? PR_SLA_COND_WAIT
-                                                    : PR_SLA_COND_PAUSE;
+      int w = r->pconds[ev.cand[i]].customer_wait != 0;
+      *holds |= w ? PR_SLA_COND_WAIT : PR_SLA_COND_PAUSE;
+      if (first_of[w] == 0 || ev.cand[i] + 1 < first_of[w]) {
+        first_of[w] = ev.cand[i] + 1;
+      }
     }
+  }
+  if (first != NULL) {
+    *first = first_of[1] != 0 ? first_of[1] : first_of[0];
   }
   free(ev.cand);
   free(ev.need);

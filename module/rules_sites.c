@@ -121,7 +121,8 @@ pr_rules_exception_site(const pr_rules *r, const char *name)
 
 
 const char *
-pr_rules_pause_site(const pr_rules *r, const char *status, uint32_t holds)
+pr_rules_pause_site(const pr_rules *r, const char *status, uint32_t holds,
+                    uint32_t first)
 {
   if (r == NULL) {
     return NULL;
@@ -135,6 +136,10 @@ pr_rules_pause_site(const pr_rules *r, const char *status, uint32_t holds)
     }
   }
   int wait = (holds & PR_SLA_COND_WAIT) != 0;
+  if (holds != 0 && first != 0 && first <= r->n_pconds &&
+      r->pconds[first - 1].customer_wait == wait) {
+    return where(&r->pconds[first - 1].site);
+  }
   for (size_t i = 0; holds != 0 && i < r->n_pconds; i++) {
     if (r->pconds[i].customer_wait == wait) {
       return where(&r->pconds[i].site);

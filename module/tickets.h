@@ -86,6 +86,9 @@ typedef struct pr_ticket {
   uint32_t deadline; /* its entry's index in the deadline heap, owned by
                         deadlines.c; PR_DEADLINE_NONE: none */
   uint8_t manual;    /* 1 once an agent set the priority by hand */
+  uint8_t cond_first; /* the pause condition that holds (1 + its index in
+                         the rules, pr_rules_conditions); 0 none or not
+                         known (beyond 255, or rules reloaded since) */
 } pr_ticket;
 
 typedef struct pr_tickets {

@@ -277,6 +277,38 @@ test_events_pause_resume_met(void **state)
 }
 
 
+/* Two pause conditions of one kind: vendor_wait (line 3) and legal_hold
+** (line 4).  legal_hold = "yes" at 09:10 pauses both clocks, and the rows
+** name line 4, the condition that holds, not the first declared one;
+** emptied at 09:20 it resumes them, line 4 again, the dues moved by the
+** 10 minutes paused. */
+static void
+test_events_pause_names_the_condition_that_holds(void **state)
+{
+  (void)state;
+  ev_host h;
+  promptly *p = open_with(&h,
+    "-- test_events.c: two pause conditions; the sites are these lines.\n"
+    "policy \"fast\" { first_response = \"30m\", resolution = \"2h\" }\n"
+    "pause_on { vendor_wait = \"yes\" }\n"
+    "pause_on { legal_hold = \"yes\" }\n");
+  submit(p, PROMPTLY_EV_CREATE, T0, NULL, NULL);
+  submit(p, PROMPTLY_EV_UPDATE, T0 + 10 * MIN, "legal_hold", "yes");
+  submit(p, PROMPTLY_EV_UPDATE, T0 + 20 * MIN, "legal_hold", "");
+  static const char *const want[] = {
+    APPLIED("2026-11-16T09:00:00Z", "2"),
+    CLOCK("paused", "2026-11-16T09:10:00Z", "first_response", "4", "null"),
+    CLOCK("paused", "2026-11-16T09:10:00Z", "resolution", "4", "null"),
+    CLOCK("resumed", "2026-11-16T09:20:00Z", "first_response", "4",
+          Q("2026-11-16T09:40:00Z")),
+    CLOCK("resumed", "2026-11-16T09:20:00Z", "resolution", "4",
+          Q("2026-11-16T11:10:00Z")),
+  };
+  expect_lines(&h, want, 5);
+  close_host(&h, p);
+}
+
+
 /* An exception requested at creation is applied (line 5) with its
 ** declared reason, after the policy applies; emptied at 09:05 it is
 ** undone. */
@@ -372,6 +404,7 @@ main(void)
     cmocka_unit_test(test_events_each_metric_at_risk),
     cmocka_unit_test(test_events_met_late),
     cmocka_unit_test(test_events_pause_resume_met),
+    cmocka_unit_test(test_events_pause_names_the_condition_that_holds),
     cmocka_unit_test(test_events_exception_applied_and_undone),
     cmocka_unit_test(test_events_held_notify),
     cmocka_unit_test(test_events_abi_1_1_host_gets_none),

@@ -976,45 +976,60 @@ test_rules_pause_conditions(void **state)
   (void)state;
   pr_rules *r = load_ok("pause-conds");
   char err[512];
-  uint32_t holds = 99;
+  uint32_t holds = 99, first = 99;
   assert_int_equal(pr_rules_has_conditions(r), 1);
   /* The statuses are the set's pause statuses, not conditions. */
   assert_int_equal(pr_rules_sla(r)->n_pauses, 2);
   pr_kv a[] = {{"vendor_wait", "YES"}, {"waiting_on", "agent"}};
-  assert_int_equal(pr_rules_conditions(r, 1, a, N(a), &holds, err,
-                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_rules_conditions(r, 1, a, N(a), &holds, &first,
+                                       err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  /* Which one holds: the first pause_on (line 2), named by its site. */
+  assert_int_equal(first, 1);
+  assert_string_equal(pr_rules_pause_site(r, NULL, holds, first),
+                      "20-pauses.lua:2");
   pr_kv b[] = {{"vendor_wait", "no"}, {"waiting_on", "Customer"}};
-  assert_int_equal(pr_rules_conditions(r, 2, b, N(b), &holds, err,
-                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_rules_conditions(r, 2, b, N(b), &holds, &first,
+                                       err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(holds, PR_SLA_COND_WAIT);
+  assert_int_equal(first, 3);
+  assert_string_equal(pr_rules_pause_site(r, NULL, holds, first),
+                      "20-pauses.lua:5");
   /* Every part of a condition: the queue and the when. */
   pr_kv c[] = {{"queue", "legal"}, {"contract", "basic"},
                {"waiting_on", ""}};
-  assert_int_equal(pr_rules_conditions(r, 3, c, N(c), &holds, err,
-                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_rules_conditions(r, 3, c, N(c), &holds, &first,
+                                       err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  /* The second pause_on (line 3), not the first declared one. */
+  assert_int_equal(first, 2);
+  assert_string_equal(pr_rules_pause_site(r, NULL, holds, first),
+                      "20-pauses.lua:3");
+  assert_string_equal(pr_rules_pause_site(r, NULL, holds, 0),
+                      "20-pauses.lua:2");
   pr_kv d[] = {{"queue", "legal"}, {"contract", "premium"},
                {"waiting_on", ""}};
-  assert_int_equal(pr_rules_conditions(r, 4, d, N(d), &holds, err,
-                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_rules_conditions(r, 4, d, N(d), &holds, &first,
+                                       err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(holds, 0);
+  assert_int_equal(first, 0);
   /* No waiting_on: customer_wait's when fails on nil, counts as not
   ** holding, the other conditions still count. */
   pr_kv e[] = {{"queue", "Vendors"}};
   err[0] = '\0';
-  assert_int_equal(pr_rules_conditions(r, 5, e, N(e), &holds, err,
-                                       sizeof(err)), PROMPTLY_ERULE);
+  assert_int_equal(pr_rules_conditions(r, 5, e, N(e), &holds, &first,
+                                       err, sizeof(err)), PROMPTLY_ERULE);
   assert_int_equal(holds, PR_SLA_COND_PAUSE);
+  assert_int_equal(first, 2);
   assert_non_null(strstr(err, "20-pauses.lua:6:"));
   assert_non_null(strstr(err, "waiting_on"));
-  assert_int_equal(pr_rules_conditions(r, 6, NULL, 0, NULL, err,
-                                       sizeof(err)), PROMPTLY_EINVAL);
+  assert_int_equal(pr_rules_conditions(r, 6, NULL, 0, NULL, NULL,
+                                       err, sizeof(err)), PROMPTLY_EINVAL);
   pr_rules_free(r);
   r = load_ok("sla-decls");
   assert_int_equal(pr_rules_has_conditions(r), 0);
-  assert_int_equal(pr_rules_conditions(r, 1, e, N(e), &holds, err,
-                                       sizeof(err)), PROMPTLY_OK);
+  assert_int_equal(pr_rules_conditions(r, 1, e, N(e), &holds, &first,
+                                       err, sizeof(err)), PROMPTLY_OK);
   assert_int_equal(holds, 0);
   pr_rules_free(r);
 }
