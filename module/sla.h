@@ -288,6 +288,7 @@ typedef struct pr_sla_metric {
   char *due_field;           /* "sla.<name>.due" */
   char *state_field;         /* "sla.<name>.state" */
   char *breached_field;      /* "sla.<name>.breached_at" */
+  char *met_field;           /* "sla.<name>.met_at" */
   pr_sla_cond *on[PR_SLA_ON_ROLES];  /* custom metrics only */
   uint32_t n_on[PR_SLA_ON_ROLES];
 } pr_sla_metric;
@@ -745,16 +746,16 @@ int pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s,
 
 /* --- Fields ------------------------------------------------------------ */
 
-#define PR_SLA_MAX_FIELDS (7 + 3 * PR_SLA_MAX_METRICS)
+#define PR_SLA_MAX_FIELDS (7 + 4 * PR_SLA_MAX_METRICS)
 
 /* A ticket's fields at an instant: pairs in a fixed order (priority,
-** sla.policy, sla.status, sla.due, per metric .due, .state and
-** .breached_at, sla.escalation, sla.customer_wait, sla.exception).
+** sla.policy, sla.status, sla.due, per metric .due, .state,
+** .breached_at and .met_at, sla.escalation, sla.customer_wait, sla.exception).
 ** Values point into buf. */
 typedef struct pr_sla_fieldset {
   pr_kv kv[PR_SLA_MAX_FIELDS];
   uint32_t n;
-  char buf[4096];
+  char buf[5120];
 } pr_sla_fieldset;
 
 /* Fill out with the full field set of t at now_ms (an instant before the
@@ -774,6 +775,10 @@ typedef struct pr_sla_fieldset {
 **   the clock was past the target then in force, "" if never: a fact that
 **   stays when a later change (priority, policy, exception, reload) moves
 **   the target out and the state back to running; a new cycle clears it.
+** - <metric>.met_at: the instant the current cycle ended met, in time
+**   (state met) or late (state breached), "" while it is open: with it a
+**   host tells a cycle answered late from one still overdue.  A new cycle
+**   clears it.
 ** - sla.policy: the policy supplying every target, or "metric=policy, ..."
 **   when they differ; "" without a target.
 ** - sla.escalation: the level reached (see the top), "0" for none.

@@ -186,6 +186,8 @@ pr_sla_fields(const pr_sla_ticket *t, const pr_sla_set *s, int64_t now_ms,
       broke = t->ext->facts[m].at_ms;
     }
     put_instant(out, &off, s->metrics[m].breached_field, broke);
+    put_instant(out, &off, s->metrics[m].met_field,
+                show && c->state == CLK_MET ? c->since_at_ms : 0);
   }
 
   /* The highest step reached by any metric in its current cycle: entries

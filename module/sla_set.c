@@ -195,18 +195,21 @@ set_metric_names(pr_sla_metric *m, const char *name)
   m->due_field = malloc(n + 9);
   m->state_field = malloc(n + 11);
   m->breached_field = malloc(n + 17);
+  m->met_field = malloc(n + 12);
   if (m->name == NULL || m->due_field == NULL || m->state_field == NULL ||
-      m->breached_field == NULL) {
+      m->breached_field == NULL || m->met_field == NULL) {
     free(m->name);
     free(m->due_field);
     free(m->state_field);
     free(m->breached_field);
+    free(m->met_field);
     memset(m, 0, sizeof(*m));
     return PROMPTLY_ENOMEM;
   }
   snprintf(m->due_field, n + 9, "sla.%s.due", name);
   snprintf(m->state_field, n + 11, "sla.%s.state", name);
   snprintf(m->breached_field, n + 17, "sla.%s.breached_at", name);
+  snprintf(m->met_field, n + 12, "sla.%s.met_at", name);
   return PROMPTLY_OK;
 }
 
@@ -281,6 +284,7 @@ pr_sla_set_free(pr_sla_set *s)
     free(m->due_field);
     free(m->state_field);
     free(m->breached_field);
+    free(m->met_field);
     for (int r = 0; r < PR_SLA_ON_ROLES; r++) {
       free_conds(m->on[r], m->n_on[r]);
     }
@@ -372,6 +376,7 @@ pr_sla_set_add_metric(pr_sla_set *s, const char *name, uint32_t *index,
       free(m.due_field);
       free(m.state_field);
       free(m.breached_field);
+      free(m.met_field);
       return pr_err(err, errlen, PROMPTLY_ENOMEM, "out of memory");
     }
     for (uint32_t l = 0; l < s->n_levels; l++) {

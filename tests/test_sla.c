@@ -220,6 +220,8 @@ test_sla_first_response_met_by_agent_reply(void **state)
   ev(t, s, PR_SLA_EV_NOTE, NULL, t0 + 10 * MIN, &a);
   assert_string_equal(fld(t, s, t0 + 10 * MIN, "sla.first_response.state"),
                       "running");
+  assert_string_equal(fld(t, s, t0 + 10 * MIN, "sla.first_response.met_at"),
+                      "");
   ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 59 * MIN, &a);
   assert_string_equal(fld(t, s, t0 + 2 * HOUR, "sla.first_response.state"),
                       "met");
@@ -259,6 +261,15 @@ test_sla_reply_at_due_instant_is_met(void **state)
   assert_string_equal(fld(late, s, t0 + DAY, "sla.first_response.state"),
                       "breached");
   assert_string_equal(fld(late, s, t0 + DAY, "sla.status"), "breached");
+  /* Both ended with the reply: met_at is its instant, in time or late
+  ** (a state "breached" with a met_at was answered late), and the met
+  ** clock's due stays the one it was met against. */
+  assert_string_equal(fld(early, s, t0 + DAY, "sla.first_response.met_at"),
+                      "2026-11-16T10:00:00Z");
+  assert_string_equal(fld(late, s, t0 + DAY, "sla.first_response.met_at"),
+                      "2026-11-16T10:00:00.001Z");
+  assert_string_equal(fld(late, s, t0 + DAY, "sla.first_response.due"),
+                      "2026-11-16T10:00:00Z");
   pr_sla_ticket_free(early);
   pr_sla_ticket_free(late);
   pr_sla_actions_free(&a);
@@ -294,9 +305,14 @@ test_sla_next_response_restarts_after_agent_reply(void **state)
   ev(t, s, PR_SLA_EV_REPLY_AGENT, NULL, t0 + 50 * MIN, &a);
   assert_string_equal(fld(t, s, t0 + 50 * MIN, "sla.next_response.state"),
                       "met");
+  assert_string_equal(fld(t, s, t0 + 50 * MIN, "sla.next_response.met_at"),
+                      "2026-11-16T09:50:00Z");
   ev(t, s, PR_SLA_EV_REPLY_CUSTOMER, NULL, t0 + 60 * MIN, &a);
   assert_string_equal(fld(t, s, t0 + 60 * MIN, "sla.next_response.due"),
                       "2026-11-16T11:00:00Z");
+  /* The new cycle is open: no met_at. */
+  assert_string_equal(fld(t, s, t0 + 60 * MIN, "sla.next_response.met_at"),
+                      "");
   assert_int_equal(a.n, 0);
   assert_int_equal(pr_sla_fire(t, s, t0 + 3 * HOUR, &a), PROMPTLY_OK);
   assert_int_equal(a.n, 1);

@@ -424,6 +424,27 @@ LUA
   else
     fail "#$TW answered after its breach: want one row '$want_late' and no 'met' row; rows: $(tr '\n' '|' <<<"$rw")"
   fi
+  # What the agent sees of it: the ticket page's first-response badge
+  # says "met late, Ns overdue" (the same N) and does not tick; the SLA
+  # column shows the ticket's open clock, the resolution, not the answered
+  # first response counting up.
+  local ml mlq fb fbt rb cb
+  mlq=$(jq -rn --arg q "id = $TW" --arg f "'__id__',__SLAStatus__" \
+          '"Query=\($q|@uri)&Format=\($f|@uri)&RowsPerPage=50"')
+  ml=$WORK/ui-metlate.jsonl
+  browse "ui-metlate=/Ticket/Display.html?id=$TW" "ui-metlate-list=/Search/Results.html?$mlq" >"$ml" || true
+  cp "$ml" "$ART/" 2>/dev/null || true
+  fb=$(page_json "$ml" ui-metlate | jq -c '[.badges[] | select(.class | test("promptly-badge"))][0] // {}')
+  fbt=$(page_json "$ml" ui-metlate | jq -r '[.badges | to_entries[] | select(.value.class | test("promptly-badge")) | .key][0] as $i | .ticks[$i] // ""')
+  rb=$(page_json "$ml" ui-metlate | jq -c '[.badges[] | select(.class | test("promptly-badge"))][1] // {}')
+  cb=$(page_json "$ml" ui-metlate-list | jq -r '[.badges[] | select(.class | test("promptly-cell"))][0].text // ""')
+  if [[ "$(jq -r .class <<<"$fb")" == *sla-met_late* &&
+        "$(jq -r .text <<<"$fb")" == "met late, ${late}s overdue" && "$fbt" == "met late, ${late}s overdue" &&
+        "$(jq -r .class <<<"$rb")" == *sla-breached* && "$cb" =~ ^breached:\ overdue\ by\ [0-9]+s\ \(Resolution\)$ ]]; then
+    pass "#$TW on its page: first response '$(jq -r .text <<<"$fb")' (sla-met_late, not ticking), resolution $(jq -r .text <<<"$rb"); its SLA column '$cb' (screenshots ui-metlate*.png)"
+  else
+    fail "#$TW answered late: want the first-response badge 'met late, ${late}s overdue' (sla-met_late) also 2.2 s later, the resolution breached and the column on the resolution; got $fb, later '$fbt', resolution $rb, column '$cb'"
+  fi
   rm -f "$RULES/61-ui-twoclocks.lua"
 
   # --- 6. Saved searches, the home-page portlet, the admin page -----------------

@@ -2,8 +2,8 @@
  * RT->AddJavaScript by 99-promptly.pm).  A badge with data-due (epoch
  * seconds, the due rt-promptly wrote) of a running metric shows
  * "due in 23m" or, once past, "overdue by 1h 5m" with the class
- * sla-breached; the same words as Elements/Promptly/Describe.  Paused and
- * met badges do not tick. */
+ * sla-breached; the same words as Elements/Promptly/Describe.  Paused,
+ * met and met_late badges do not tick. */
 (function () {
   "use strict";
   function dur(s) {
