@@ -447,6 +447,34 @@ LUA
   fi
   rm -f "$RULES/61-ui-twoclocks.lua"
 
+  # --- 5c. A custom metric has its rows, though RT has no field for it ----
+  # RT has no "SLA Triage State": the event cannot be told from a replay
+  # by a field write, so its row is written unless the ticket has it.
+  cat >"$RULES/62-ui-triage.lua" <<'LUA'
+-- rt-e2e-ui.sh: a custom metric without an RT custom field.
+metric "triage" { start = { "create" }, stop = { "reply_agent" } }
+policy "triage-ola" { words = { "triageola" }, calendar = "e2e-always", triage = "1h" }
+LUA
+  chown www-data "$RULES/62-ui-triage.lua" 2>/dev/null || true
+  wait_for 5 ui_reloaded "$(grep -c 'rules reloaded from' "$DLOG" || true)" || sleep 1.5
+  local TG grow
+  TG=$(create_ticket "UI check: triageola" "A custom clock")
+  tg_sla() { [[ -n "$(cf_of "$TG" "SLA Status")" ]]; }
+  wait_for 10 tg_sla || true
+  rest POST "/ticket/$TG/correspond" '{"Content":"Triaged.","ContentType":"text/plain"}' >/dev/null
+  tg_met() { [[ -n "$(sql "SELECT 1 FROM Transactions WHERE ObjectType = 'RT::Ticket' AND ObjectId = $TG
+                          AND Creator = $PROMPTLY_UID AND Type = 'SLA' AND NewValue LIKE 'SLA triage met%'")" ]]; }
+  wait_for 10 tg_met || true
+  sleep 1
+  grow=$(sql "SELECT NewValue FROM Transactions WHERE ObjectType = 'RT::Ticket'
+              AND ObjectId = $TG AND Creator = $PROMPTLY_UID AND Type = 'SLA' ORDER BY id")
+  if [[ $(grep -cxE 'SLA triage met \(62-ui-triage.lua:3\)' <<<"$grow" || true) == 1 ]]; then
+    pass "#$TG: the custom metric without an RT field has its row: $(grep '^SLA triage' <<<"$grow")"
+  else
+    fail "#$TG: want one row 'SLA triage met (62-ui-triage.lua:3)'; rows: $(tr '\n' '|' <<<"$grow")"
+  fi
+  rm -f "$RULES/62-ui-triage.lua"
+
   # --- 6. Saved searches, the home-page portlet, the admin page -----------------
   local searches
   searches=$(sql "SELECT Description FROM Attributes WHERE Name = 'SavedSearch'
