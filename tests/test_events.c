@@ -247,6 +247,17 @@ test_events_met_late(void **state)
 }
 
 
+/* Both clocks of a ticket created at 09:00 under "fast" (30m, 2h) paused
+** at 09:10 and resumed at 09:20 by what line declares, the dues moved by
+** the 10 minutes paused. */
+#define PAUSED_0910_RESUMED_0920(line)                                      \
+  CLOCK("paused", "2026-11-16T09:10:00Z", "first_response", line, "null"),  \
+    CLOCK("paused", "2026-11-16T09:10:00Z", "resolution", line, "null"),    \
+    CLOCK("resumed", "2026-11-16T09:20:00Z", "first_response", line,        \
+          Q("2026-11-16T09:40:00Z")),                                       \
+    CLOCK("resumed", "2026-11-16T09:20:00Z", "resolution", line,            \
+          Q("2026-11-16T11:10:00Z"))
+
 /* On hold at 09:10 pauses both clocks (line 3), open at 09:20 resumes
 ** them (line 3 still: what had paused them) with the dues moved by the
 ** 10 minutes paused, an agent reply at 09:25 meets the first response
@@ -263,12 +274,7 @@ test_events_pause_resume_met(void **state)
   submit(p, PROMPTLY_EV_REPLY_AGENT, T0 + 25 * MIN, NULL, NULL);
   static const char *const want[] = {
     APPLIED("2026-11-16T09:00:00Z", "2"),
-    CLOCK("paused", "2026-11-16T09:10:00Z", "first_response", "3", "null"),
-    CLOCK("paused", "2026-11-16T09:10:00Z", "resolution", "3", "null"),
-    CLOCK("resumed", "2026-11-16T09:20:00Z", "first_response", "3",
-          Q("2026-11-16T09:40:00Z")),
-    CLOCK("resumed", "2026-11-16T09:20:00Z", "resolution", "3",
-          Q("2026-11-16T11:10:00Z")),
+    PAUSED_0910_RESUMED_0920("3"),
     CLOCK("met", "2026-11-16T09:25:00Z", "first_response", "2",
           Q("2026-11-16T09:40:00Z")),
   };
@@ -297,12 +303,7 @@ test_events_pause_names_the_condition_that_holds(void **state)
   submit(p, PROMPTLY_EV_UPDATE, T0 + 20 * MIN, "legal_hold", "");
   static const char *const want[] = {
     APPLIED("2026-11-16T09:00:00Z", "2"),
-    CLOCK("paused", "2026-11-16T09:10:00Z", "first_response", "4", "null"),
-    CLOCK("paused", "2026-11-16T09:10:00Z", "resolution", "4", "null"),
-    CLOCK("resumed", "2026-11-16T09:20:00Z", "first_response", "4",
-          Q("2026-11-16T09:40:00Z")),
-    CLOCK("resumed", "2026-11-16T09:20:00Z", "resolution", "4",
-          Q("2026-11-16T11:10:00Z")),
+    PAUSED_0910_RESUMED_0920("4"),
   };
   expect_lines(&h, want, 5);
   close_host(&h, p);
