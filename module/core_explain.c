@@ -64,6 +64,15 @@ explain_clock(promptly *p, const pr_ticket *t, uint32_t m, int64_t at_ms)
           el, tg, kind, policy);
     return;
   }
+  if (ci.met_at_ms > 0) {
+    /* Breached, then met: the cycle ended; nothing counts on. */
+    char when[PR_ISO_LEN];
+    pr_iso_format(ci.met_at_ms, when);
+    core_trace(p, t, at_ms, "%s: met late at %s, %s over its %s (cycle %u, "
+          "%s time, policy %s)", name, when, rest, tg, (unsigned)ci.cycle, kind,
+          policy);
+    return;
+  }
   if (ci.due_at_ms > 0) {
     pr_iso_format(ci.due_at_ms, due);
   }

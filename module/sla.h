@@ -737,6 +737,8 @@ typedef struct pr_sla_clock_info {
   int64_t target_ms;     /* PR_SLA_NONE: best effort */
   int64_t elapsed_ms;    /* of the current cycle, up to now_ms */
   int64_t due_at_ms;     /* 0: none pending */
+  int64_t met_at_ms;     /* the cycle ended met (in time or late) here; 0:
+                         ** open (state "breached" with it: met late) */
 } pr_sla_clock_info;
 
 /* Fill *out for metric index m (< s->n_metrics).  Pure.  EINVAL for a

@@ -82,6 +82,7 @@ pr_sla_clock_info_at(const pr_sla_ticket *t, const pr_sla_set *s, uint32_t m,
   out->target_ms = sla_clock_target(t, s, m);
   out->elapsed_ms = c->state == CLK_IDLE ? 0 : sla_elapsed_at(s, c, now);
   out->due_at_ms = sla_clock_running(c) ? c->due_at_ms : 0;
+  out->met_at_ms = c->state == CLK_MET ? c->since_at_ms : 0;
   return PROMPTLY_OK;
 }
 

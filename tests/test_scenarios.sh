@@ -512,6 +512,28 @@ check "explain: nothing after --at" same /dev/null \
   <(grep -E '^2026-11-25T12:(1[1-9]|[2-5][0-9])|^2026-11-2[6-9]' \
     "$tmp/explain.out")
 
+# tie-reply-at-due ticket 131 as of Monday 14:00: created 09:00, P3 under
+# corporate (4 business hours of first response: due 13:00), answered at
+# 13:00:01, one second after its breach.  The clock ended; it is not
+# "breached ... over" counting on.  Ticket 130, answered at 13:00 sharp,
+# was met in time: 4h of 4h.
+run_cli "$tmp/explain-late.out" "$tmp/explain-late.err" explain --rules \
+  "$rules" --events "$sc/tie-reply-at-due/events.jsonl" --ticket 131 \
+  --at 2026-11-23T14:00:00Z
+check "explain: a late answer exits 0" test "$rc" -eq 0
+check "explain: a late answer says the clock ended late" grep -qxF \
+  "2026-11-23T14:00:00Z  first_response: met late at 2026-11-23T13:00:01Z, 1s over its 4h (cycle 1, business time, policy corporate)" \
+  "$tmp/explain-late.out"
+check "explain: a late answer is not shown as a running breach" same \
+  /dev/null <(grep -E '^2026-11-23T14:00:00Z  first_response: breached' \
+    "$tmp/explain-late.out")
+run_cli "$tmp/explain-ontime.out" "$tmp/explain-ontime.err" explain --rules \
+  "$rules" --events "$sc/tie-reply-at-due/events.jsonl" --ticket 130 \
+  --at 2026-11-23T14:00:00Z
+check "explain: an answer at the due is met in time" grep -qxF \
+  "2026-11-23T14:00:00Z  first_response: met after 4h of 4h (business time, policy corporate)" \
+  "$tmp/explain-ontime.out"
+
 # A bad --at is named as such (not as run's --until), and nothing runs.
 run_cli "$tmp/explain-bad.out" "$tmp/explain-bad.err" explain --rules \
   "$rules" --events "$sc/p1-to-p4/events.jsonl" --ticket 40 --at 'Wednesday'
