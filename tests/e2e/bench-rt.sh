@@ -31,7 +31,8 @@
 #
 # Environment: BENCH_TICKETS [200], BENCH_THROUGHPUT [100 per client],
 # E2E_PORT [8094], PROMPTLY_SO, PROMPTLY_BUILDDIR, E2E_LOG_LEVEL [info],
-# E2E_PROFILE (a Devel::NYTProf profile of rt-promptly; see rt-e2e-lib.sh).
+# E2E_PROFILE (a Devel::NYTProf profile of rt-promptly; see rt-e2e-lib.sh),
+# BENCH_PERF (a perf record of rt-promptly over 1 and 2, below).
 set -euo pipefail
 
 E2E_PORT=${E2E_PORT:-8094}
@@ -57,6 +58,10 @@ SESSION=$(awk '$6 ~ /RT_SID/ { print $6 "=" $7 }' "$COOKIE" | tail -1)
 cpu_of() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' \
     "/proc/$1/stat"
+}
+# The system part alone (the kernel's work for it: file I/O, sockets).
+sys_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", $15 / hz }' "/proc/$1/stat"
 }
 # Events the daemon submitted so far: it logs none per event, so count the
 # ticket transactions it has read (cursor) that are not its own writes.
@@ -155,7 +160,16 @@ echo "rt-promptly idle (polling every ${E2E_POLL_MS:-100} ms): $(echo "scale=2; 
 
 # 1. Latency.
 CPU1=$(cpu_of "$PID")
+SYS1=$(sys_of "$PID")
 W1=$(date +%s.%N)
+# BENCH_PERF=FILE: perf record (call graphs) of rt-promptly over 1 and 2,
+# down to the C of perl, DBD, SQLite and the kernel (NYTProf's own cost
+# per Perl statement hides what those take).
+PERF_PID=
+if [[ -n "${BENCH_PERF:-}" ]]; then
+  perf record -q -g -o "$BENCH_PERF" -p "$PID" >/dev/null 2>&1 &
+  PERF_PID=$!
+fi
 bench_client latency "$N_LAT" lat >"$WORK/latency.txt"
 echo "field latency, create -> fields written ($N_LAT tickets, one at a time): $(percentiles <"$WORK/latency.txt")"
 
@@ -167,14 +181,20 @@ echo "throughput ratio with/without: $(echo "scale=3; $TP_ON / $TP_OFF" | bc)"
 # 3b. CPU per 1,000 events over the latency and throughput runs.
 wait_for 60 cursor_at_least "$(max_txn)" || true
 CPU2=$(cpu_of "$PID")
+SYS2=$(sys_of "$PID")
 W2=$(date +%s.%N)
+if [[ -n "$PERF_PID" ]]; then
+  kill -INT "$PERF_PID"; wait "$PERF_PID" || true
+  note "perf profile of rt-promptly: $BENCH_PERF (perf report -i $BENCH_PERF)"
+fi
 EV2=$(events_upto "$(cursor)")
 EVN=$((EV2 - EV0))
 SECS=$(echo "$CPU2 - $CPU1" | bc)
 NET=$(echo "$SECS - $CPU_IDLE / 10 * ($W2 - $W1)" | bc -l)
 echo "rt-promptly CPU: $SECS s for $EVN events in $(printf '%.0f' "$(echo "$W2 - $W1" | bc)") s:" \
   "$(printf '%.2f' "$(echo "$SECS * 1000 / $EVN" | bc -l)") s per 1,000 events" \
-  "($(printf '%.2f' "$(echo "$NET * 1000 / $EVN" | bc -l)") s without the idle polling; both incl. RT field writes)"
+  "($(printf '%.2f' "$(echo "$NET * 1000 / $EVN" | bc -l)") s without the idle polling; both incl. RT field writes;" \
+  "$(printf '%.2f' "$(echo "($SYS2 - $SYS1) * 1000 / $EVN" | bc -l)") s of it in the kernel)"
 stop_daemon TERM
 grep 'stopped at' "$DLOG" | tail -1 | sed 's/^.*info: /rt-promptly: /'
 echo "visibility delay (module clock behind the wall clock, $E2E_DB): $(grep 'stopped at' "$DLOG" | tail -1 | sed -n 's/.*clock delay \(.*\))$/\1/p')"
